@@ -1,0 +1,108 @@
+/**
+ * The function inventory: the single source of truth for what functions exist and how each one is
+ * served. The local runner, the gateway, the Knative manifests and the docs read this list.
+ */
+
+export type Trigger = 'http' | 'cloudevent';
+export type Visibility = 'public' | 'cluster-local';
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type Domain = 'users' | 'auth' | 'notify';
+
+export interface FunctionSpec {
+  /** Knative Service name, functions-framework target and folder name. */
+  readonly name: string;
+  readonly domain: Domain;
+  readonly trigger: Trigger;
+  readonly method: HttpMethod;
+  /** REST path the function owns; `{param}` marks a path parameter. */
+  readonly path: string;
+  readonly visibility: Visibility;
+  readonly summary: string;
+  /** Knative autoscaling: concurrent requests per instance the autoscaler aims for. */
+  readonly autoscalingTarget: number;
+  /** Hard limit of concurrent requests per instance (0 = unlimited). */
+  readonly containerConcurrency: number;
+  /** Instances kept warm; 0 lets the service scale to zero. */
+  readonly minScale: number;
+}
+
+export const INVENTORY = [
+  {
+    name: 'users-create',
+    domain: 'users',
+    trigger: 'http',
+    method: 'POST',
+    path: '/users',
+    visibility: 'public',
+    summary: 'Register a user account',
+    autoscalingTarget: 4, // bcrypt hashing is CPU-bound
+    containerConcurrency: 8,
+    minScale: 0,
+  },
+  {
+    name: 'users-get',
+    domain: 'users',
+    trigger: 'http',
+    method: 'GET',
+    path: '/users/{id}',
+    visibility: 'public',
+    summary: 'Read one user (self or admin)',
+    autoscalingTarget: 80,
+    containerConcurrency: 0,
+    minScale: 0,
+  },
+  {
+    name: 'users-list',
+    domain: 'users',
+    trigger: 'http',
+    method: 'GET',
+    path: '/users',
+    visibility: 'public',
+    summary: 'List and search users (admin)',
+    autoscalingTarget: 50,
+    containerConcurrency: 0,
+    minScale: 0,
+  },
+  {
+    name: 'users-update',
+    domain: 'users',
+    trigger: 'http',
+    method: 'PATCH',
+    path: '/users/{id}',
+    visibility: 'public',
+    summary: 'Change a user (self or admin, If-Match)',
+    autoscalingTarget: 20,
+    containerConcurrency: 0,
+    minScale: 0,
+  },
+  {
+    name: 'users-delete',
+    domain: 'users',
+    trigger: 'http',
+    method: 'DELETE',
+    path: '/users/{id}',
+    visibility: 'public',
+    summary: 'Delete a user (self or admin)',
+    autoscalingTarget: 50,
+    containerConcurrency: 0,
+    minScale: 0,
+  },
+  {
+    name: 'users-verify',
+    domain: 'users',
+    trigger: 'http',
+    method: 'POST',
+    path: '/users/verify',
+    visibility: 'cluster-local',
+    summary: 'Check an email and password (internal, for sign-in)',
+    autoscalingTarget: 4, // bcrypt compare is CPU-bound
+    containerConcurrency: 8,
+    minScale: 0,
+  },
+] as const satisfies readonly FunctionSpec[];
+
+export type FunctionName = (typeof INVENTORY)[number]['name'];
+
+export function findFunction(name: string): FunctionSpec | undefined {
+  return INVENTORY.find((spec) => spec.name === name);
+}

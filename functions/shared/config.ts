@@ -1,0 +1,80 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * The only module that reads the environment. Each function names the parts of the
+ * configuration it needs; `parseConfig` checks them all at start and reports every bad or
+ * missing variable at once.
+ */
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const runtimeSchema = z.object({
+  PORT: integer(0, 65535).default(8080),
+  K_SERVICE: z.string().min(1).default('local'),
+  K_REVISION: z.string().min(1).default('local'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** How long in-flight requests may take to finish after SIGTERM. */
+  SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(20_000),
+});
+
+const postgresUrl = z
+  .string()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// or postgresql:// URL');
+
+const sectionSchemas = {
+  database: z.object({
+    DATABASE_URL: postgresUrl,
+    /** Small on purpose: many autoscaled instances share one Postgres. */
+    DB_POOL_MAX: integer(1, 100).default(5),
+  }),
+  passwords: z.object({
+    BCRYPT_COST: integer(4, 15).default(12),
+    /** Worker threads for bcrypt; defaults to the CPUs this process may use. */
+    PASSWORD_HASH_THREADS: integer(1, 64).default(() => availableParallelism()),
+  }),
+  tokens: z.object({
+    /** PEM (SPKI) public key that verifies access tokens. */
+    JWT_PUBLIC_KEY: z
+      .string()
+      .transform((value) => value.replace(/\\n/g, '\n'))
+      .refine((value) => value.includes('-----BEGIN PUBLIC KEY-----'), 'must be a PEM public key (SPKI)'),
+    JWT_ALGORITHM: z.enum(['ES256', 'EdDSA']).default('ES256'),
+    JWT_ISSUER: z.string().min(1).default('knative-accounts'),
+    JWT_AUDIENCE: z.string().min(1).default('knative-accounts'),
+  }),
+} as const;
+
+export type Need = keyof typeof sectionSchemas;
+export type RuntimeConfig = z.output<typeof runtimeSchema>;
+export type SectionConfig<N extends Need> = z.output<(typeof sectionSchemas)[N]>;
+type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void ? I : never;
+export type Config<N extends Need> = RuntimeConfig & UnionToIntersection<N extends Need ? SectionConfig<N> : never>;
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Parses the runtime settings and the named sections from `env`; throws ConfigError naming every fault. */
+export function parseConfig<N extends Need>(env: NodeJS.ProcessEnv, needs: readonly N[]): Config<N> {
+  let schema: z.ZodObject = runtimeSchema;
+  for (const need of needs) schema = schema.extend(sectionSchemas[need].shape);
+  // Empty strings count as unset, as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = schema.safeParse(present);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = issue.path.join('.');
+      return issue.code === 'invalid_type' && present[name] === undefined
+        ? `${name} is required but not set`
+        : `${name} ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  return result.data as Config<N>;
+}

@@ -1,0 +1,24 @@
+import type { z } from 'zod';
+import { AppError, type FieldError } from './problem.js';
+
+/** Parses input at the edge; a failure answers 400 listing every field at fault. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const errors = result.error.issues.flatMap(toFieldErrors);
+  throw new AppError(400, 'validation-failed', `The ${what} has ${errors.length === 1 ? 'an invalid field' : 'invalid fields'}.`, {
+    errors,
+  });
+}
+
+function toFieldErrors(issue: z.core.$ZodIssue): FieldError[] {
+  const base = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ pointer: toPointer([...base, key]), detail: 'Unknown field.' }));
+  }
+  return [{ pointer: toPointer(base), detail: issue.message }];
+}
+
+function toPointer(path: readonly string[]): string {
+  return `#/${path.map((part) => part.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`;
+}

@@ -1,0 +1,58 @@
+/**
+ * Structured JSON logs on stdout, one object per line, in the shape Knative's log collectors
+ * expect. Callers pass facts, never request bodies: passwords, hashes and tokens must not reach
+ * a log line.
+ */
+
+export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+const RANK: Record<Severity, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40 };
+const LEVEL_TO_SEVERITY: Record<LogLevel, Severity> = { debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR' };
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+export interface LoggerOptions {
+  readonly service: string;
+  readonly revision: string;
+  readonly level?: LogLevel;
+  readonly write?: (line: string) => void;
+  readonly now?: () => Date;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const threshold = RANK[LEVEL_TO_SEVERITY[options.level ?? 'info']];
+  const write = options.write ?? ((line: string) => process.stdout.write(line));
+  const now = options.now ?? (() => new Date());
+  const log = (severity: Severity, message: string, fields?: LogFields): void => {
+    if (RANK[severity] < threshold) return;
+    const entry = {
+      time: now().toISOString(),
+      severity,
+      message,
+      service: options.service,
+      revision: options.revision,
+      ...fields,
+    };
+    write(`${JSON.stringify(entry, replaceErrors)}\n`);
+  };
+  return {
+    debug: (message, fields) => log('DEBUG', message, fields),
+    info: (message, fields) => log('INFO', message, fields),
+    warn: (message, fields) => log('WARNING', message, fields),
+    error: (message, fields) => log('ERROR', message, fields),
+  };
+}
+
+/** Errors are logged by name, message and stack; never with attached request data. */
+function replaceErrors(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  return value;
+}

@@ -1,0 +1,175 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { isUniqueViolation, type Database, type UsersTable } from '../shared/database.js';
+import { AppError } from '../shared/http/problem.js';
+import type { Role } from '../shared/tokens.js';
+import type { UserRecord } from './user.js';
+
+type Db = Kysely<Database>;
+
+export interface NewUser {
+  readonly email: string;
+  readonly name: string;
+  readonly surname: string;
+  readonly passwordHash: string;
+  readonly role?: Role;
+}
+
+export interface UserChanges {
+  readonly email?: string;
+  readonly name?: string;
+  readonly surname?: string;
+  readonly passwordHash?: string;
+  readonly role?: Role;
+}
+
+export interface UserFilter {
+  readonly email?: string;
+  readonly namePrefix?: string;
+  readonly surnamePrefix?: string;
+}
+
+/** Position after which a page starts: the (created_at, id) of the last row of the previous page. */
+export interface PagePosition {
+  readonly createdAt: string;
+  readonly id: string;
+}
+
+export interface UserPage {
+  readonly users: readonly UserRecord[];
+  readonly next: PagePosition | undefined;
+}
+
+function emailTaken(): AppError {
+  return new AppError(409, 'email-taken', 'An account with this email already exists.');
+}
+
+function toUserRecord(row: Selectable<UsersTable>): UserRecord {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    surname: row.surname,
+    passwordHash: row.password_hash,
+    role: row.role,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Inserts a user; a taken email (compared without case) answers 409, also when two inserts race. */
+export async function insertUser(db: Db, user: NewUser): Promise<UserRecord> {
+  try {
+    const row = await db
+      .insertInto('users.users')
+      .values({
+        email: user.email,
+        name: user.name,
+        surname: user.surname,
+        password_hash: user.passwordHash,
+        role: user.role,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toUserRecord(row);
+  } catch (error) {
+    if (isUniqueViolation(error, 'users_email_key')) throw emailTaken();
+    throw error;
+  }
+}
+
+export async function findUserById(db: Db, id: string): Promise<UserRecord | undefined> {
+  const row = await db.selectFrom('users.users').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toUserRecord(row);
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<UserRecord | undefined> {
+  const row = await db
+    .selectFrom('users.users')
+    .selectAll()
+    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+    .executeTakeFirst();
+  return row && toUserRecord(row);
+}
+
+/** One page of users in creation order (ties broken by id), filtered; `next` is set when more follow. */
+export async function listUsers(db: Db, filter: UserFilter, limit: number, after?: PagePosition): Promise<UserPage> {
+  let query = db
+    .selectFrom('users.users')
+    .selectAll()
+    // Full microsecond precision, which a JS Date would lose, so the next page starts exactly here.
+    .select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('position_time'));
+  if (filter.email !== undefined) query = query.where(sql<string>`lower(email)`, '=', filter.email.toLowerCase());
+  if (filter.namePrefix !== undefined) query = query.where(sql<string>`lower(name)`, 'like', likePrefix(filter.namePrefix));
+  if (filter.surnamePrefix !== undefined) {
+    query = query.where(sql<string>`lower(surname)`, 'like', likePrefix(filter.surnamePrefix));
+  }
+  if (after) {
+    query = query.where(sql<boolean>`(created_at, id) > (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+  }
+  const rows = await query.orderBy('created_at').orderBy('id').limit(limit + 1).execute();
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    users: page.map(toUserRecord),
+    next: rows.length > limit && last ? { createdAt: last.position_time, id: last.id } : undefined,
+  };
+}
+
+/**
+ * Applies changes only if the stored version is still `expectedVersion`, bumping the version.
+ * Answers undefined when the user is gone or was changed in between.
+ */
+export async function updateUser(
+  db: Db,
+  id: string,
+  expectedVersion: number,
+  changes: UserChanges,
+  now: Date,
+): Promise<UserRecord | undefined> {
+  try {
+    const row = await db
+      .updateTable('users.users')
+      .set({
+        ...(changes.email !== undefined ? { email: changes.email } : {}),
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.surname !== undefined ? { surname: changes.surname } : {}),
+        ...(changes.passwordHash !== undefined ? { password_hash: changes.passwordHash } : {}),
+        ...(changes.role !== undefined ? { role: changes.role } : {}),
+        version: sql<number>`version + 1`,
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .where('version', '=', expectedVersion)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toUserRecord(row);
+  } catch (error) {
+    if (isUniqueViolation(error, 'users_email_key')) throw emailTaken();
+    throw error;
+  }
+}
+
+/** Deletes the user if it still has `expectedVersion` (any version when undefined); true when a row went. */
+export async function deleteUser(db: Db, id: string, expectedVersion?: number): Promise<boolean> {
+  let query = db.deleteFrom('users.users').where('id', '=', id);
+  if (expectedVersion !== undefined) query = query.where('version', '=', expectedVersion);
+  const result = await query.executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+/** Sets a user's role by email; undefined when no user has that email. */
+export async function setUserRoleByEmail(db: Db, email: string, role: Role, now: Date): Promise<UserRecord | undefined> {
+  const row = await db
+    .updateTable('users.users')
+    .set({ role, version: sql<number>`version + 1`, updated_at: now })
+    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+    .returningAll()
+    .executeTakeFirst();
+  return row && toUserRecord(row);
+}
+
+/** `%` and `_` in user input match themselves, not any character. */
+function likePrefix(prefix: string): string {
+  return `${prefix.toLowerCase().replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}

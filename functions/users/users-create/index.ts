@@ -1,0 +1,21 @@
+import { jsonRoute, requireJsonBody } from '../../shared/http/json-route.js';
+import { parseInput } from '../../shared/http/validation.js';
+import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { etagOf, toUserResource } from '../user.js';
+import { createUser } from './handler.js';
+import { createUserBody } from './schema.js';
+
+export const definition = defineHttpFunction({
+  name: 'users-create',
+  needs: ['database', 'passwords'],
+  createHandler: (deps) =>
+    jsonRoute(deps.logger, async (request) => {
+      const input = parseInput(createUserBody, requireJsonBody(request), 'request body');
+      const user = await createUser(deps, input);
+      return {
+        status: 201,
+        body: toUserResource(user),
+        headers: { Location: `/users/${user.id}`, ETag: etagOf(user) },
+      };
+    }),
+});

@@ -1,0 +1,14 @@
+import { jsonRoute } from '../../shared/http/json-route.js';
+import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { deleteUserAccount } from './handler.js';
+
+export const definition = defineHttpFunction({
+  name: 'users-delete',
+  needs: ['database', 'tokens'],
+  createHandler: (deps) =>
+    jsonRoute(deps.logger, async (request) => {
+      const principal = await deps.tokens.verifyAuthorization(request.header('authorization'));
+      await deleteUserAccount(deps, principal, request.params['id'] ?? '', request.header('if-match'));
+      return { status: 204 };
+    }),
+});

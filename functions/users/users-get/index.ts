@@ -1,0 +1,20 @@
+import { jsonRoute, type RouteResult } from '../../shared/http/json-route.js';
+import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { etagMatches, etagOf, toUserResource } from '../user.js';
+import { getUser } from './handler.js';
+
+export const definition = defineHttpFunction({
+  name: 'users-get',
+  needs: ['database', 'tokens'],
+  createHandler: (deps) =>
+    jsonRoute(deps.logger, async (request): Promise<RouteResult> => {
+      const principal = await deps.tokens.verifyAuthorization(request.header('authorization'));
+      const user = await getUser(deps, principal, request.params['id'] ?? '');
+      const etag = etagOf(user);
+      const ifNoneMatch = request.header('if-none-match');
+      if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, etag)) {
+        return { status: 304, headers: { ETag: etag } };
+      }
+      return { status: 200, body: toUserResource(user), headers: { ETag: etag, 'Cache-Control': 'private, no-cache' } };
+    }),
+});

@@ -1,0 +1,16 @@
+import { jsonRoute } from '../../shared/http/json-route.js';
+import { parseInput } from '../../shared/http/validation.js';
+import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { listUsersPage } from './handler.js';
+import { listUsersQuery } from './schema.js';
+
+export const definition = defineHttpFunction({
+  name: 'users-list',
+  needs: ['database', 'tokens'],
+  createHandler: (deps) =>
+    jsonRoute(deps.logger, async (request) => {
+      const principal = await deps.tokens.verifyAuthorization(request.header('authorization'));
+      const input = parseInput(listUsersQuery, request.query, 'query');
+      return { status: 200, body: await listUsersPage(deps, principal, input), headers: { 'Cache-Control': 'no-store' } };
+    }),
+});

@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../shared/database.js';
+import { AppError } from '../../shared/http/problem.js';
+import type { PasswordHasher } from '../../shared/passwords/password-hasher.js';
+import type { Role } from '../../shared/tokens.js';
+import { findUserByEmail } from '../user-repository.js';
+import type { VerifyCredentialsInput } from './schema.js';
+
+export interface VerifyCredentialsDeps {
+  readonly database: Kysely<Database>;
+  readonly passwords: PasswordHasher;
+}
+
+export interface VerifiedUser {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string;
+  readonly surname: string;
+  readonly role: Role;
+}
+
+/**
+ * Answers the user whose email and password match, or 401. An unknown email runs a full bcrypt
+ * compare too, so the answer takes the same time either way.
+ */
+export async function verifyCredentials(deps: VerifyCredentialsDeps, input: VerifyCredentialsInput): Promise<VerifiedUser> {
+  const user = await findUserByEmail(deps.database, input.email);
+  const matches = await deps.passwords.verify(input.password, user?.passwordHash ?? null);
+  if (!user || !matches) throw new AppError(401, 'invalid-credentials', 'The email or password is not correct.');
+  return { id: user.id, email: user.email, name: user.name, surname: user.surname, role: user.role };
+}

@@ -1,0 +1,15 @@
+import { jsonRoute, requireJsonBody } from '../../shared/http/json-route.js';
+import { parseInput } from '../../shared/http/validation.js';
+import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { verifyCredentials } from './handler.js';
+import { verifyCredentialsBody } from './schema.js';
+
+export const definition = defineHttpFunction({
+  name: 'users-verify',
+  needs: ['database', 'passwords'],
+  createHandler: (deps) =>
+    jsonRoute(deps.logger, async (request) => {
+      const input = parseInput(verifyCredentialsBody, requireJsonBody(request), 'request body');
+      return { status: 200, body: await verifyCredentials(deps, input), headers: { 'Cache-Control': 'no-store' } };
+    }),
+});

@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+
+/**
+ * What a running local system (`make dev`) publishes about itself, so that scripts such as
+ * `admin:grant` and `migrate` reach the same database without any settings.
+ */
+export interface LocalSystemInfo {
+  readonly databaseUrl: string;
+  readonly gatewayUrl: string;
+  readonly pid: number;
+}
+
+export function localDataDir(env: NodeJS.ProcessEnv): string {
+  return resolve(env['LOCAL_DATA_DIR'] ?? '.data');
+}
+
+export function localSystemInfoPath(env: NodeJS.ProcessEnv): string {
+  return resolve(localDataDir(env), 'local-system.json');
+}
+
+export async function readLocalSystemInfo(env: NodeJS.ProcessEnv): Promise<LocalSystemInfo | undefined> {
+  try {
+    const info = JSON.parse(await readFile(localSystemInfoPath(env), 'utf8')) as LocalSystemInfo;
+    process.kill(info.pid, 0); // throws when that runner is no longer running
+    return info;
+  } catch {
+    return undefined;
+  }
+}
+
+/** DATABASE_URL when set, else the database of the running local system. */
+export async function resolveDatabaseUrl(env: NodeJS.ProcessEnv): Promise<string> {
+  const configured = env['DATABASE_URL'];
+  if (configured) return configured;
+  const info = await readLocalSystemInfo(env);
+  if (info) return info.databaseUrl;
+  throw new Error('set DATABASE_URL, or start the local system first (make dev)');
+}
