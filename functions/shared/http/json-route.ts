@@ -1,6 +1,7 @@
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
 import type { Logger } from '../logging.js';
-import { routeParamsOf, sendProblem } from './edge.js';
+import { routeParamsOf } from './edge.js';
+import { sendProblem } from './respond.js';
 import { AppError, toProblem } from './problem.js';
 
 /** What a route's wiring hands its handler: plain values, no express objects. */

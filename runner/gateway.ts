@@ -1,0 +1,81 @@
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { FunctionSpec } from '../functions/inventory.js';
+import { problemFor } from '../functions/shared/http/problem.js';
+import { sendJson, sendProblem } from '../functions/shared/http/respond.js';
+import { createRouter } from '../functions/shared/http/routes.js';
+
+export interface GatewayRoute {
+  readonly spec: FunctionSpec;
+  readonly port: number;
+}
+
+/** One row of the gateway's `GET /` listing (and of the console table). */
+export interface FunctionListing {
+  readonly name: string;
+  readonly url: string;
+  readonly method: string;
+  readonly path: string;
+  readonly trigger: string;
+  readonly visibility: string;
+}
+
+export interface GatewayOptions {
+  readonly routes: readonly GatewayRoute[];
+  /** The listing served at `GET /`. */
+  readonly listing: () => unknown;
+}
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are not forwarded.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+
+/**
+ * The local stand-in for the cluster ingress: routes by method and path to each public
+ * function's own port, streaming bodies both ways. Cluster-local functions are not exposed,
+ * as in the cluster; they answer at their own URL.
+ */
+export function createGateway(options: GatewayOptions): Server {
+  const route = createRouter(options.routes.map((entry) => ({ method: entry.spec.method, path: entry.spec.path, entry })));
+  return createServer((req, res) => {
+    const pathname = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    if (pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, options.listing(), 2);
+    if (pathname === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
+
+    const match = route(req.method ?? 'GET', pathname);
+    if (match.kind === 'not-found' || (match.kind === 'match' && match.route.entry.spec.visibility !== 'public')) {
+      return sendProblem(res, problemFor(404, 'not-found', `No public function answers ${req.method} ${pathname}.`));
+    }
+    if (match.kind === 'method-not-allowed') {
+      res.setHeader('Allow', match.allow.join(', '));
+      return sendProblem(res, problemFor(405, 'method-not-allowed', `${req.method} is not allowed on ${pathname}.`));
+    }
+    forward(req, res, match.route.entry);
+  });
+}
+
+function forward(req: IncomingMessage, res: ServerResponse, target: GatewayRoute): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+  }
+  const client = req.socket.remoteAddress ?? '';
+  headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${req.headers['x-forwarded-for']}, ${client}` : client;
+  headers['x-forwarded-host'] = req.headers.host ?? '';
+  headers['x-forwarded-proto'] = 'http';
+  if (req.headers['transfer-encoding']) headers['transfer-encoding'] = req.headers['transfer-encoding'];
+
+  const upstream = httpRequest(
+    { host: '127.0.0.1', port: target.port, method: req.method, path: req.url, headers },
+    (upstreamRes) => {
+      const responseHeaders: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(upstreamRes.headers)) {
+        if (value !== undefined && !HOP_BY_HOP.has(name)) responseHeaders[name] = value;
+      }
+      res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders);
+      upstreamRes.pipe(res);
+    },
+  );
+  upstream.on('error', () => {
+    sendProblem(res, problemFor(502, 'function-unavailable', `${target.spec.name} is not answering; it may be restarting.`));
+  });
+  req.pipe(upstream);
+}
