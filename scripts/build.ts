@@ -10,7 +10,7 @@ import { INVENTORY } from '../functions/inventory.js';
  */
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outdir = `${root}dist`;
+export const DEFAULT_OUTDIR = `${root}dist`;
 
 // CommonJS dependencies bundled into ESM still call require(); give them one.
 const banner = {
@@ -30,7 +30,7 @@ const common: BuildOptions = {
   logLevel: 'warning',
 };
 
-export async function buildAll(): Promise<string[]> {
+export async function buildAll(outdir: string = DEFAULT_OUTDIR): Promise<string[]> {
   await rm(outdir, { recursive: true, force: true });
   const outputs: string[] = [];
   await Promise.all([

@@ -37,12 +37,13 @@ export function createFunctionServer<N extends Need>(
     drain: (timeoutMs) =>
       new Promise<void>((resolve) => {
         draining = true;
-        const timer = setTimeout(() => {
-          server.closeAllConnections();
-        }, timeoutMs);
-        timer.unref();
+        // Keep-alive sockets of requests that were in flight when draining began go idle later;
+        // close each as soon as it does, and everything once the grace period is over.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
         server.close(() => {
-          clearTimeout(timer);
+          clearInterval(sweep);
+          clearTimeout(deadline);
           resolve();
         });
         server.closeIdleConnections();
