@@ -23,3 +23,7 @@ export function parseRunnerConfig(env: NodeJS.ProcessEnv): RunnerConfig {
   }
   return result.data;
 }
+
+export function runnerVariableNames(): string[] {
+  return Object.keys(runnerSchema.shape);
+}

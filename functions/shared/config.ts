@@ -78,3 +78,8 @@ export function parseConfig<N extends Need>(env: NodeJS.ProcessEnv, needs: reado
   }
   return result.data as Config<N>;
 }
+
+/** Every variable any function may read, for documentation checks. */
+export function configVariableNames(): string[] {
+  return [runtimeSchema, ...Object.values(sectionSchemas)].flatMap((schema) => Object.keys(schema.shape));
+}

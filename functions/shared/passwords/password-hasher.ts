@@ -75,7 +75,7 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
 
   const dispatch = (): void => {
     for (const slot of slots) {
-      if (queue.length === 0) return;
+      if (queue.length === 0) break;
       if (slot.current) continue;
       const pending = queue.shift() as Pending;
       slot.current = pending;

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createPasswordHasher, type PasswordHasher } from '../../shared/passwords/password-hasher.js';
+import { call } from '../../../test/support/http.js';
+import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
+import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
+import { createTestTokens, type TestTokens } from '../../../test/support/tokens.js';
+import { etagOf, type UserRecord } from '../user.js';
+import { findUserById, insertUser } from '../user-repository.js';
+import { definition } from './index.js';
+
+const ADA_PASSWORD = 'correct horse';
+
+describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => {
+  let database: TestDatabase;
+  let passwords: PasswordHasher;
+  let tokens: TestTokens;
+  let fn: RunningFunction;
+  let ada: UserRecord;
+  let grace: UserRecord;
+  let admin: UserRecord;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(adminUrl);
+    passwords = createPasswordHasher({ cost: 4, threads: 2 });
+    tokens = await createTestTokens();
+    fn = await startTestFunction(definition, { database: database.db, passwords, tokens: tokens.verifier });
+  });
+  afterAll(async () => {
+    await fn.close();
+    await passwords.close();
+    await database.drop();
+  });
+  beforeEach(async () => {
+    await database.reset();
+    const hash = await passwords.hash(ADA_PASSWORD);
+    ada = await insertUser(database.db, { email: 'ada@example.com', name: 'Ada', surname: 'Lovelace', passwordHash: hash });
+    grace = await insertUser(database.db, { email: 'grace@example.com', name: 'Grace', surname: 'Hopper', passwordHash: hash });
+    admin = await insertUser(database.db, { email: 'root@example.com', name: 'Root', surname: 'Admin', passwordHash: hash, role: 'admin' });
+  });
+
+  const patch = (id: string, body: unknown, authorization: string | null, headers: Record<string, string> = {}) =>
+    call(`${fn.url}/users/${id}`, { method: 'PATCH', body, headers: { ...headers, ...(authorization === null ? {} : { authorization }) } });
+  const asAda = () => tokens.bearer(ada.id);
+  const asAdmin = () => tokens.bearer(admin.id, 'admin');
+  const stored = async (id: string) => findUserById(database.db, id);
+  const pointersOf = (body: { errors?: { pointer: string }[] }) => (body.errors ?? []).map((error) => error.pointer);
+
+  it('lets users rename themselves and answers the user with a new ETag', async () => {
+    const oldTag = etagOf(ada);
+    const response = await patch(ada.id, { name: 'Augusta', surname: 'King' }, await asAda());
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ id: ada.id, name: 'Augusta', surname: 'King', email: 'ada@example.com', role: 'user' });
+    expect(JSON.stringify(response.body)).not.toMatch(/password|hash|\$2[aby]\$/i);
+    const etag = response.headers.get('etag');
+    expect(etag).toMatch(/^".+"$/);
+    expect(etag).not.toBe(oldTag);
+    expect(await stored(ada.id)).toMatchObject({ name: 'Augusta', surname: 'King' });
+    expect(new Date(response.body.updatedAt).getTime()).toBeGreaterThanOrEqual(new Date(response.body.createdAt).getTime());
+  });
+
+  it('answers 412 to a stale If-Match and changes nothing, and 200 to the current one', async () => {
+    const authorization = await asAda();
+    const first = await patch(ada.id, { name: 'Augusta' }, authorization);
+    const staleTag = etagOf(ada);
+    const currentTag = first.headers.get('etag') as string;
+    expect(currentTag).not.toBe(staleTag);
+
+    const stale = await patch(ada.id, { name: 'Stale' }, authorization, { 'if-match': staleTag });
+    expect(stale.status).toBe(412);
+    expect(stale.headers.get('content-type')).toBe('application/problem+json');
+    expect(await stored(ada.id)).toMatchObject({ name: 'Augusta', version: ada.version + 1 });
+
+    const current = await patch(ada.id, { name: 'Fresh' }, authorization, { 'if-match': currentTag });
+    expect(current.status).toBe(200);
+    expect(current.body.name).toBe('Fresh');
+    expect(current.headers.get('etag')).not.toBe(currentTag);
+    expect((await stored(ada.id))?.name).toBe('Fresh');
+  });
+
+  it('needs the current password for users changing their own', async () => {
+    const authorization = await asAda();
+    const missing = await patch(ada.id, { password: 'new password 1' }, authorization);
+    expect(missing.status).toBe(400);
+    expect(pointersOf(missing.body)).toEqual(['#/currentPassword']);
+
+    const wrong = await patch(ada.id, { password: 'new password 1', currentPassword: 'not my password' }, authorization);
+    expect(wrong.status).toBe(403);
+    expect(wrong.headers.get('content-type')).toBe('application/problem+json');
+
+    const unchanged = await stored(ada.id);
+    expect(unchanged?.version).toBe(ada.version);
+    expect(await passwords.verify(ADA_PASSWORD, unchanged?.passwordHash ?? null)).toBe(true);
+
+    const changed = await patch(ada.id, { password: 'new password 1', currentPassword: ADA_PASSWORD }, authorization);
+    expect(changed.status).toBe(200);
+    expect(JSON.stringify(changed.body)).not.toMatch(/password|hash|\$2[aby]\$/i);
+    const after = await stored(ada.id);
+    expect(await passwords.verify('new password 1', after?.passwordHash ?? null)).toBe(true);
+    expect(await passwords.verify(ADA_PASSWORD, after?.passwordHash ?? null)).toBe(false);
+    expect(JSON.stringify(fn.logs)).not.toMatch(/new password 1|correct horse/);
+  });
+
+  it('lets an admin set another user’s password without the current one', async () => {
+    const response = await patch(grace.id, { password: 'admin chose this' }, await asAdmin());
+    expect(response.status).toBe(200);
+    const after = await stored(grace.id);
+    expect(await passwords.verify('admin chose this', after?.passwordHash ?? null)).toBe(true);
+    expect(await passwords.verify(ADA_PASSWORD, after?.passwordHash ?? null)).toBe(false);
+  });
+
+  it('refuses a password that bcrypt would cut and a currentPassword without a new one', async () => {
+    const authorization = await asAda();
+    const long = await patch(ada.id, { password: 'é'.repeat(37), currentPassword: ADA_PASSWORD }, authorization);
+    expect(long.status).toBe(400);
+    expect(pointersOf(long.body)).toEqual(['#/password']);
+    const alone = await patch(ada.id, { name: 'Ada', currentPassword: ADA_PASSWORD }, authorization);
+    expect(alone.status).toBe(400);
+    expect(pointersOf(alone.body)).toEqual(['#/currentPassword']);
+  });
+
+  it('lets only an admin change a role', async () => {
+    const own = await patch(ada.id, { role: 'admin' }, await asAda());
+    expect(own.status).toBe(403);
+    expect((await stored(ada.id))?.role).toBe('user');
+
+    const promoted = await patch(ada.id, { role: 'admin' }, await asAdmin());
+    expect(promoted.status).toBe(200);
+    expect(promoted.body.role).toBe('admin');
+    expect((await stored(ada.id))?.role).toBe('admin');
+
+    const bad = await patch(ada.id, { role: 'root' }, await asAdmin());
+    expect(bad.status).toBe(400);
+    expect(pointersOf(bad.body)).toEqual(['#/role']);
+  });
+
+  it('answers 409 for an email another user has, whatever its case', async () => {
+    const response = await patch(ada.id, { email: 'GRACE@example.com' }, await asAda());
+    expect(response.status).toBe(409);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect((await stored(ada.id))?.email).toBe('ada@example.com');
+    const ownInOtherCase = await patch(ada.id, { email: 'Ada@Example.com' }, await asAda());
+    expect(ownInOtherCase.status).toBe(200);
+    expect(ownInOtherCase.body.email).toBe('Ada@Example.com');
+  });
+
+  it('answers 403 to another user and 404 to an admin for an absent user', async () => {
+    const other = await patch(grace.id, { name: 'Mallory' }, await asAda());
+    expect(other.status).toBe(403);
+    expect((await stored(grace.id))?.name).toBe('Grace');
+    expect((await patch(randomUUID(), { name: 'Nobody' }, await asAda())).status).toBe(403);
+    expect((await patch(randomUUID(), { name: 'Nobody' }, await asAdmin())).status).toBe(404);
+    expect((await patch('not-a-uuid', { name: 'Nobody' }, await asAdmin())).status).toBe(404);
+  });
+
+  it('answers 401 without a token and 415 without a JSON body', async () => {
+    const anonymous = await patch(ada.id, { name: 'Eve' }, null);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+    const text = await call(`${fn.url}/users/${ada.id}`, {
+      method: 'PATCH',
+      rawBody: 'name=Eve',
+      headers: { authorization: await asAda(), 'content-type': 'text/plain' },
+    });
+    expect(text.status).toBe(415);
+    expect((await stored(ada.id))?.name).toBe('Ada');
+  });
+
+  it.each([
+    ['an empty body', {}, '#/'],
+    ['an unknown field', { name: 'Ada', nickname: 'Countess' }, '#/nickname'],
+    ['an empty name', { name: '   ' }, '#/name'],
+    ['a bad email', { email: 'not-an-email' }, '#/email'],
+  ])('answers 400 for %s', async (_case, body, pointer) => {
+    const response = await patch(ada.id, body, await asAda());
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(pointersOf(response.body)).toContain(pointer);
+    expect((await stored(ada.id))?.version).toBe(ada.version);
+  });
+
+  it('lets exactly one of two concurrent changes with the same If-Match through', async () => {
+    const authorization = await asAda();
+    const tag = etagOf(ada);
+    const [left, right] = await Promise.all([
+      patch(ada.id, { name: 'Left' }, authorization, { 'if-match': tag }),
+      patch(ada.id, { name: 'Right' }, authorization, { 'if-match': tag }),
+    ]);
+    expect([left.status, right.status].sort()).toEqual([200, 412]);
+    const winner = left.status === 200 ? left : right;
+    const after = await stored(ada.id);
+    expect(after).toMatchObject({ name: winner.body.name, version: ada.version + 1 });
+  });
+});
