@@ -63,8 +63,8 @@ describe('parseConfig', () => {
     expect(config).toMatchObject({ PORT: 9090, K_SERVICE: 'users-get', DB_POOL_MAX: 7, BCRYPT_COST: 4, PASSWORD_HASH_THREADS: 3 });
   });
 
-  it('counts an empty string as unset', () => {
-    const config = parseConfig({ PORT: '', LOG_LEVEL: '', DATABASE_URL, DB_POOL_MAX: '' }, ['database']);
+  it('counts an empty or blank string as unset', () => {
+    const config = parseConfig({ PORT: ' ', LOG_LEVEL: '', DATABASE_URL, DB_POOL_MAX: '  ' }, ['database']);
     expect(config).toMatchObject({ PORT: 8080, LOG_LEVEL: 'info', DB_POOL_MAX: 5 });
     const error = configErrorOf(() => parseConfig({ DATABASE_URL: '' }, ['database']));
     expect(error.problems).toEqual(['DATABASE_URL is required but not set']);

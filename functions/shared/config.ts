@@ -64,8 +64,8 @@ export class ConfigError extends Error {
 export function parseConfig<N extends Need>(env: NodeJS.ProcessEnv, needs: readonly N[]): Config<N> {
   let schema: z.ZodObject = runtimeSchema;
   for (const need of needs) schema = schema.extend(sectionSchemas[need].shape);
-  // Empty strings count as unset, as in most shells' `VAR= cmd`.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  // Empty (or blank) values count as unset, as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
   const result = schema.safeParse(present);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {

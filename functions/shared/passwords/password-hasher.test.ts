@@ -1,5 +1,5 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -128,5 +128,27 @@ describe('createPasswordHasher', () => {
     expect(child.signal).toBeNull();
     expect(child.status).toBe(0);
     expect(child.stdout).toBe('true');
+  });
+
+  it('gives up on a worker that cannot start instead of restarting it forever', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'password-hasher-test-'));
+    const script = join(folder, 'broken-worker.mjs');
+    const starts = join(folder, 'starts.log');
+    writeFileSync(
+      script,
+      `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(starts)}, 'x');\nthrow new Error('this worker cannot start');\n`,
+    );
+    const broken = createPasswordHasher({ cost: 4, threads: 2, workerUrl: new URL(`file://${script}`) });
+    try {
+      expect(await outcome(broken.hash('password 1'))).toMatch(/^rejected: .*cannot start/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const startsAfterFirstJob = readFileSync(starts, 'utf8').length;
+      expect(startsAfterFirstJob).toBeLessThanOrEqual(4);
+      // A later job tries afresh (the cause may have gone) and fails the same way, promptly.
+      expect(await outcome(broken.hash('password 2'))).toMatch(/^rejected: .*cannot start/);
+    } finally {
+      await broken.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });

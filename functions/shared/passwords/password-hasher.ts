@@ -40,6 +40,10 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
   const slots: Slot[] = [];
   let nextId = 1;
   let closed = false;
+  // Workers that died in a row without finishing a job; past the limit the pool stops respawning
+  // (a worker that cannot even start would otherwise be restarted forever) until the next job.
+  let crashesInARow = 0;
+  const MAX_CRASHES_IN_A_ROW = 3;
   // A well-formed hash at the configured cost that matches no password: comparing against it costs
   // what a real compare costs, so an unknown email is not told apart by timing.
   const absentHash = `$2b$${String(options.cost).padStart(2, '0')}$${'N'.repeat(53)}`;
@@ -50,6 +54,7 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
     slot.worker.on('message', (message: { id: number; ok: boolean; result?: unknown; error?: string }) => {
       const pending = slot.current;
       slot.current = undefined;
+      crashesInARow = 0;
       if (pending && pending.job.id === message.id) {
         if (message.ok) pending.resolve(message.result);
         else pending.reject(new Error(`password worker: ${message.error ?? 'failed'}`));
@@ -61,8 +66,10 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
       if (index === -1) return;
       slot.current?.reject(reason);
       slot.current = undefined;
-      if (closed) {
+      crashesInARow += 1;
+      if (closed || crashesInARow >= MAX_CRASHES_IN_A_ROW) {
         slots.splice(index, 1);
+        if (slots.length === 0) for (const waiting of queue.splice(0)) waiting.reject(reason);
         return;
       }
       slots[index] = spawn();
@@ -87,7 +94,10 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
 
   const run = <T>(job: Job): Promise<T> => {
     if (closed) return Promise.reject(new Error('password hasher is closed'));
-    if (slots.length === 0) for (let i = 0; i < options.threads; i += 1) slots.push(spawn());
+    if (slots.length === 0) {
+      crashesInARow = 0;
+      for (let i = 0; i < options.threads; i += 1) slots.push(spawn());
+    }
     return new Promise<T>((resolve, reject) => {
       queue.push({ job, resolve: resolve as (value: unknown) => void, reject });
       dispatch();
