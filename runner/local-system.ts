@@ -59,7 +59,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     if (!databaseUrl) {
       const port = config.EMBEDDED_PG_PORT || (await freePort());
       log(`starting embedded Postgres on 127.0.0.1:${port} (data in ${join(dataDir, 'postgres')})`);
-      // Loaded only when used: it brings the server binaries and its own exit hooks.
+      // Loaded only when used: it brings the server binaries.
       const { startEmbeddedPostgres } = await import('./embedded-postgres.js');
       const postgres: RunningPostgres = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), port, database: 'accounts' });
       cleanups.push(() => postgres.stop());

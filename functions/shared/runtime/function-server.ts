@@ -1,11 +1,14 @@
 import { http } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { createServer, type RequestListener, type Server } from 'node:http';
+import net from 'node:net';
 import { findFunction } from '../../inventory.js';
 import type { Need } from '../config.js';
 import { withEdge } from '../http/edge.js';
 import type { BuiltDependencies } from './dependencies.js';
 import type { HttpFunctionDefinition } from './definition.js';
+
+const SETTLE_MS = 500;
 
 export interface FunctionServer {
   readonly server: Server;
@@ -37,16 +40,23 @@ export function createFunctionServer<N extends Need>(
     drain: (timeoutMs) =>
       new Promise<void>((resolve) => {
         draining = true;
-        // Keep-alive sockets of requests that were in flight when draining began go idle later;
-        // close each as soon as it does, and everything once the grace period is over.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
-        const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
-        server.close(() => {
+        // Stop accepting without http.Server#close's immediate sweep of idle connections: a
+        // connection accepted a moment ago looks idle until its request is parsed, and closing it
+        // would reset a request already on its way.
+        net.Server.prototype.close.call(server, () => {
           clearInterval(sweep);
+          clearTimeout(settle);
           clearTimeout(deadline);
           resolve();
         });
-        server.closeIdleConnections();
+        let sweep: NodeJS.Timeout | undefined;
+        // After a short settling time, close each connection as soon as it has no request in flight
+        // (responses meanwhile carry `Connection: close`), and everything once the grace period is over.
+        const settle = setTimeout(() => {
+          server.closeIdleConnections();
+          sweep = setInterval(() => server.closeIdleConnections(), 50);
+        }, Math.min(SETTLE_MS, timeoutMs));
+        const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
       }),
   };
 }
