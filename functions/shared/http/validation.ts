@@ -3,7 +3,9 @@ import { AppError, type FieldError } from './problem.js';
 
 /** Parses input at the edge; a failure answers 400 listing every field at fault. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, {
+    error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined),
+  });
   if (result.success) return result.data;
   const errors = result.error.issues.flatMap(toFieldErrors);
   throw new AppError(400, 'validation-failed', `The ${what} has ${errors.length === 1 ? 'an invalid field' : 'invalid fields'}.`, {
