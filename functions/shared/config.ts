@@ -18,6 +18,17 @@ const runtimeSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(20_000),
 });
 
+const pemKey = (label: string, message: string) =>
+  z
+    .string()
+    .transform((value) => value.replace(/\\n/g, '\n'))
+    .refine((value) => value.includes(`-----BEGIN ${label}-----`), message);
+const jwtAlgorithm = z.enum(['ES256', 'EdDSA']).default('ES256');
+const jwtIssuer = z.string().min(1).default('knative-accounts');
+const jwtAudience = z.string().min(1).default('knative-accounts');
+/** `kid` of the signing key, published in the JWKS so verifiers can pick the key during rotation. */
+const jwtKeyId = z.string().min(1).max(100).default('accounts-1');
+
 const postgresUrl = z
   .string()
   .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// or postgresql:// URL');
@@ -35,13 +46,40 @@ const sectionSchemas = {
   }),
   tokens: z.object({
     /** PEM (SPKI) public key that verifies access tokens. */
-    JWT_PUBLIC_KEY: z
-      .string()
-      .transform((value) => value.replace(/\\n/g, '\n'))
-      .refine((value) => value.includes('-----BEGIN PUBLIC KEY-----'), 'must be a PEM public key (SPKI)'),
-    JWT_ALGORITHM: z.enum(['ES256', 'EdDSA']).default('ES256'),
-    JWT_ISSUER: z.string().min(1).default('knative-accounts'),
-    JWT_AUDIENCE: z.string().min(1).default('knative-accounts'),
+    JWT_PUBLIC_KEY: pemKey('PUBLIC KEY', 'must be a PEM public key (SPKI)'),
+    JWT_ALGORITHM: jwtAlgorithm,
+    JWT_ISSUER: jwtIssuer,
+    JWT_AUDIENCE: jwtAudience,
+    JWT_KEY_ID: jwtKeyId,
+  }),
+  signing: z.object({
+    /** PEM (PKCS#8) private key that signs access tokens; only auth-login holds it. */
+    JWT_PRIVATE_KEY: pemKey('PRIVATE KEY', 'must be a PEM private key (PKCS#8)'),
+    JWT_ALGORITHM: jwtAlgorithm,
+    JWT_ISSUER: jwtIssuer,
+    JWT_AUDIENCE: jwtAudience,
+    JWT_KEY_ID: jwtKeyId,
+    ACCESS_TOKEN_TTL_SECONDS: integer(60, 86_400).default(900),
+  }),
+  signIn: z.object({
+    /** Base URL of users-verify (in the cluster, its cluster-local address). */
+    USERS_VERIFY_URL: z.url({ protocol: /^https?$/ }),
+    LOGIN_MAX_FAILURES_PER_EMAIL: integer(1, 1000).default(5),
+    LOGIN_MAX_FAILURES_PER_CLIENT: integer(1, 100_000).default(50),
+    LOGIN_FAILURE_WINDOW_SECONDS: integer(1, 86_400).default(900),
+    /** Proxies in front of the function that append to X-Forwarded-For (0: trust only the socket). */
+    TRUSTED_PROXY_HOPS: integer(0, 10).default(0),
+  }),
+  sink: z.object({
+    /** Where events go (Knative's SinkBinding sets it); unset, events wait in the outbox. */
+    K_SINK: z.url({ protocol: /^https?$/ }).optional(),
+    SINK_TIMEOUT_MS: integer(100, 60_000).default(2_000),
+    OUTBOX_BATCH_SIZE: integer(1, 1_000).default(100),
+  }),
+  mail: z.object({
+    /** smtp:// or smtps:// URL of the mail server, credentials included. */
+    SMTP_URL: z.url({ protocol: /^smtps?$/ }),
+    MAIL_FROM: z.string().min(3).default('Accounts <no-reply@accounts.local>'),
   }),
 } as const;
 

@@ -14,8 +14,61 @@ export interface UsersTable {
   updated_at: ColumnType<Date, never, Date>;
 }
 
+export interface LoginFailuresTable {
+  id: Generated<string>;
+  email_key: string;
+  client_address: string;
+  failed_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface SignInsTable {
+  id: Generated<string>;
+  user_id: string;
+  signed_in_at: Date;
+  client_address: string;
+  user_agent: string;
+}
+
+export interface OutboxTable {
+  id: string;
+  event_type: string;
+  /** The whole CloudEvent (attributes and data), published as stored. */
+  event: ColumnType<unknown, string, never>;
+  created_at: ColumnType<Date, never, never>;
+  sent_at: ColumnType<Date | null, never, Date>;
+  attempts: ColumnType<number, never, number>;
+  last_error: ColumnType<string | null, never, string | null>;
+}
+
+export interface DeliveriesTable {
+  event_id: string;
+  channel: string;
+  recipient: string;
+  status: 'sending' | 'sent' | 'failed';
+  attempts: ColumnType<number, number | undefined, number>;
+  last_error: string | null;
+  created_at: ColumnType<Date, never, never>;
+  sent_at: Date | null;
+}
+
+export interface DeadLettersTable {
+  id: Generated<string>;
+  event_id: string;
+  event_type: string;
+  event: ColumnType<unknown, string, never>;
+  error_destination: string | null;
+  error_code: string | null;
+  error_data: string | null;
+  received_at: ColumnType<Date, never, never>;
+}
+
 export interface Database {
   'users.users': UsersTable;
+  'auth.login_failures': LoginFailuresTable;
+  'auth.sign_ins': SignInsTable;
+  'auth.outbox': OutboxTable;
+  'notify.deliveries': DeliveriesTable;
+  'notify.dead_letters': DeadLettersTable;
 }
 
 export interface DatabaseOptions {

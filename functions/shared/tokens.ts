@@ -1,4 +1,5 @@
-import { errors as joseErrors, importSPKI, jwtVerify, type CryptoKey, type KeyObject } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { errors as joseErrors, exportJWK, importPKCS8, importSPKI, jwtVerify, SignJWT, type CryptoKey, type JWK, type KeyObject } from 'jose';
 import { AppError } from './http/problem.js';
 
 export type Role = 'user' | 'admin';
@@ -51,4 +52,50 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
       }
     },
   };
+}
+
+export interface SignedToken {
+  readonly accessToken: string;
+  readonly expiresIn: number;
+}
+
+export interface TokenSigner {
+  /** Mints a short-lived access token for this principal, with a fresh `jti`. */
+  sign(principal: Principal): Promise<SignedToken>;
+}
+
+export interface TokenSignerOptions {
+  readonly privateKeyPem: string;
+  readonly algorithm: 'ES256' | 'EdDSA';
+  readonly keyId: string;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly ttlSeconds: number;
+  readonly now?: () => Date;
+}
+
+export async function createTokenSigner(options: TokenSignerOptions): Promise<TokenSigner> {
+  const key = await importPKCS8(options.privateKeyPem, options.algorithm);
+  const now = options.now ?? (() => new Date());
+  return {
+    async sign(principal) {
+      const issuedAt = Math.floor(now().getTime() / 1000);
+      const accessToken = await new SignJWT({ role: principal.role })
+        .setProtectedHeader({ alg: options.algorithm, kid: options.keyId, typ: 'JWT' })
+        .setSubject(principal.userId)
+        .setIssuer(options.issuer)
+        .setAudience(options.audience)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(issuedAt + options.ttlSeconds)
+        .setJti(randomUUID())
+        .sign(key);
+      return { accessToken, expiresIn: options.ttlSeconds };
+    },
+  };
+}
+
+/** The public key as a JWK set entry, for `auth-jwks`. */
+export async function publicJwkOf(publicKeyPem: string, algorithm: 'ES256' | 'EdDSA', keyId: string): Promise<JWK> {
+  const jwk = await exportJWK(await importSPKI(publicKeyPem, algorithm, { extractable: true }));
+  return { ...jwk, kid: keyId, alg: algorithm, use: 'sig' };
 }

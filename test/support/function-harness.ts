@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
-import type { Need } from '../../functions/shared/config.js';
+import { parseConfig, type Config, type Need } from '../../functions/shared/config.js';
 import { createLogger, type Logger } from '../../functions/shared/logging.js';
 import { assembleDependencies, type SharedDependencies } from '../../functions/shared/runtime/dependencies.js';
-import type { HttpFunctionDefinition } from '../../functions/shared/runtime/definition.js';
+import type { FunctionDefinition } from '../../functions/shared/runtime/definition.js';
 import { createFunctionServer } from '../../functions/shared/runtime/function-server.js';
 
 export interface RunningFunction {
@@ -17,9 +17,9 @@ export interface RunningFunction {
  * behind our edge) on 127.0.0.1 with an ephemeral port.
  */
 export async function startTestFunction<N extends Need>(
-  definition: HttpFunctionDefinition<N>,
+  definition: FunctionDefinition<N>,
   dependencies: Partial<SharedDependencies>,
-  options: { now?: () => Date } = {},
+  options: { now?: () => Date; config?: Partial<Config<Need>> } = {},
 ): Promise<RunningFunction> {
   const logs: Record<string, unknown>[] = [];
   const logger: Logger = createLogger({
@@ -27,7 +27,9 @@ export async function startTestFunction<N extends Need>(
     revision: `${definition.name}-test`,
     write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
   });
-  const built = assembleDependencies<N>(dependencies, logger, options.now);
+  // Runtime defaults plus whatever settings the test names; dependencies come ready-made.
+  const config = { ...parseConfig({}, []), ...options.config } as Config<N>;
+  const built = assembleDependencies<N>(config, dependencies, logger, options.now);
   const { server, drain } = createFunctionServer(definition, built);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

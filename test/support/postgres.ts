@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { migrate } from '../../migrations/migrate.js';
@@ -37,7 +37,7 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
     url,
     db,
     reset: async () => {
-      await db.deleteFrom('users.users').execute();
+      await sql`truncate users.users, auth.login_failures, auth.sign_ins, auth.outbox, notify.deliveries, notify.dead_letters`.execute(db);
     },
     drop: async () => {
       await db.destroy();

@@ -1,19 +1,28 @@
 import type { Kysely } from 'kysely';
+import nodemailer, { type Transporter } from 'nodemailer';
 import type { Config, Need } from '../config.js';
 import { createDatabase, pingDatabase, type Database } from '../database.js';
+import { createEventPublisher, type EventPublisher } from '../events/publisher.js';
 import type { ReadinessReport } from '../http/edge.js';
 import type { Logger } from '../logging.js';
 import { createPasswordHasher, type PasswordHasher } from '../passwords/password-hasher.js';
-import { createTokenVerifier, type TokenVerifier } from '../tokens.js';
+import { createTokenSigner, createTokenVerifier, type TokenSigner, type TokenVerifier } from '../tokens.js';
 
-/** Every shared dependency a function may ask for, keyed by the configuration section it needs. */
+/**
+ * Every shared dependency a function may ask for, keyed by the configuration section it needs.
+ * Sections without an entry here (such as `signIn`) are settings only, read from `config`.
+ */
 export interface SharedDependencies {
   readonly database: Kysely<Database>;
   readonly passwords: PasswordHasher;
   readonly tokens: TokenVerifier;
+  readonly signing: TokenSigner;
+  readonly sink: EventPublisher;
+  readonly mail: Transporter;
 }
 
-export type DepsFor<N extends Need> = Pick<SharedDependencies, N> & {
+export type DepsFor<N extends Need> = Pick<SharedDependencies, N & keyof SharedDependencies> & {
+  readonly config: Config<N>;
   readonly logger: Logger;
   readonly now: () => Date;
 };
@@ -25,6 +34,8 @@ export interface BuiltDependencies<N extends Need> {
   readonly close: () => Promise<void>;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Builds, once per instance, only the dependencies the function names. */
 export async function createDependencies<N extends Need>(
   config: Config<N>,
@@ -33,7 +44,7 @@ export async function createDependencies<N extends Need>(
 ): Promise<BuiltDependencies<N>> {
   const wanted = new Set<Need>(needs);
   const settings = config as unknown as Config<Need>;
-  const built: Partial<{ -readonly [K in keyof SharedDependencies]: SharedDependencies[K] }> = {};
+  const built: Partial<Mutable<SharedDependencies>> = {};
   if (wanted.has('database')) {
     built.database = createDatabase({ url: settings.DATABASE_URL, poolMax: settings.DB_POOL_MAX, applicationName: settings.K_SERVICE });
   }
@@ -48,16 +59,33 @@ export async function createDependencies<N extends Need>(
       audience: settings.JWT_AUDIENCE,
     });
   }
-  return assembleDependencies(built, logger);
+  if (wanted.has('signing')) {
+    built.signing = await createTokenSigner({
+      privateKeyPem: settings.JWT_PRIVATE_KEY,
+      algorithm: settings.JWT_ALGORITHM,
+      keyId: settings.JWT_KEY_ID,
+      issuer: settings.JWT_ISSUER,
+      audience: settings.JWT_AUDIENCE,
+      ttlSeconds: settings.ACCESS_TOKEN_TTL_SECONDS,
+    });
+  }
+  if (wanted.has('sink')) {
+    built.sink = createEventPublisher({ sinkUrl: settings.K_SINK, timeoutMs: settings.SINK_TIMEOUT_MS });
+  }
+  if (wanted.has('mail')) {
+    built.mail = nodemailer.createTransport(settings.SMTP_URL);
+  }
+  return assembleDependencies(config, built, logger);
 }
 
 /** Wraps already-built dependencies (tests pass their own) with readiness checks and a closer. */
 export function assembleDependencies<N extends Need>(
+  config: Config<N>,
   built: Partial<SharedDependencies>,
   logger: Logger,
   now: () => Date = () => new Date(),
 ): BuiltDependencies<N> {
-  const deps = { ...built, logger, now } as DepsFor<N>;
+  const deps = { ...built, config, logger, now } as unknown as DepsFor<N>;
   return {
     deps,
     readiness: async () => {
@@ -73,6 +101,7 @@ export function assembleDependencies<N extends Need>(
       return { ready: Object.values(checks).every((check) => check.ok), checks };
     },
     close: async () => {
+      built.mail?.close();
       await Promise.allSettled([built.passwords?.close(), built.database?.destroy()]);
     },
   };

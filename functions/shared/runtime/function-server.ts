@@ -1,4 +1,4 @@
-import { http } from '@google-cloud/functions-framework';
+import { cloudEvent, http } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import net from 'node:net';
@@ -6,7 +6,7 @@ import { findFunction } from '../../inventory.js';
 import type { Need } from '../config.js';
 import { withEdge } from '../http/edge.js';
 import type { BuiltDependencies } from './dependencies.js';
-import type { HttpFunctionDefinition } from './definition.js';
+import type { FunctionDefinition } from './definition.js';
 
 const SETTLE_MS = 500;
 
@@ -21,12 +21,14 @@ export interface FunctionServer {
  * (the one `getTestServer` builds, without its CLI's exit-on-signal) behind our edge.
  */
 export function createFunctionServer<N extends Need>(
-  definition: HttpFunctionDefinition<N>,
+  definition: FunctionDefinition<N>,
   built: BuiltDependencies<N>,
 ): FunctionServer {
   const spec = findFunction(definition.name);
   if (!spec) throw new Error(`${definition.name} is not in the inventory`);
-  http(definition.name, definition.createHandler(built.deps));
+  if (spec.trigger !== definition.kind) throw new Error(`${definition.name} is a ${spec.trigger} function in the inventory`);
+  if (definition.kind === 'http') http(definition.name, definition.createHandler(built.deps));
+  else cloudEvent(definition.name, definition.createHandler(built.deps));
   const frameworkListener = getTestServer(definition.name).listeners('request')[0] as RequestListener;
   let draining = false;
   const server = createServer(

@@ -1,7 +1,7 @@
 import { ConfigError, parseConfig, type Need } from '../config.js';
 import { createLogger } from '../logging.js';
 import { createDependencies } from './dependencies.js';
-import type { HttpFunctionDefinition } from './definition.js';
+import type { FunctionDefinition } from './definition.js';
 import { createFunctionServer } from './function-server.js';
 
 /**
@@ -9,7 +9,7 @@ import { createFunctionServer } from './function-server.js';
  * environment, listen on $PORT, and on SIGTERM stop taking work, finish what is in flight,
  * close pools and exit 0.
  */
-export async function startFunction<N extends Need>(definition: HttpFunctionDefinition<N>, env = process.env): Promise<void> {
+export async function startFunction<N extends Need>(definition: FunctionDefinition<N>, env = process.env): Promise<void> {
   let config;
   try {
     config = parseConfig(env, definition.needs);

@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { StoredEvent } from './publisher.js';
+
+/**
+ * `user_login_event`: the contract between auth-login (producer) and the notify functions
+ * (consumers). A new data shape gets a new `dataschema` version; consumers check both.
+ */
+export const USER_LOGIN_EVENT_TYPE = 'user_login_event';
+export const USER_LOGIN_EVENT_DATASCHEMA = 'https://knative-accounts.dev/schemas/events/user_login_event/v1.json';
+
+export const userLoginEventData = z.strictObject({
+  userId: z.uuid(),
+  email: z.email(),
+  name: z.string().min(1).max(100),
+  signedInAt: z.iso.datetime({ offset: true }),
+  clientAddress: z.string().max(100),
+  userAgent: z.string().max(512),
+});
+
+export type UserLoginEventData = z.output<typeof userLoginEventData>;
+
+/** Never a password, hash or token: only what the alert email shows. */
+export function buildUserLoginEvent(source: string, data: UserLoginEventData, id: string = randomUUID()): StoredEvent {
+  return {
+    specversion: '1.0',
+    id,
+    type: USER_LOGIN_EVENT_TYPE,
+    source,
+    subject: data.userId,
+    time: data.signedInAt,
+    datacontenttype: 'application/json',
+    dataschema: USER_LOGIN_EVENT_DATASCHEMA,
+    data,
+  };
+}
