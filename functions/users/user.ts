@@ -40,17 +40,6 @@ export function etagOf(user: Pick<UserRecord, 'id' | 'version'>): string {
   return `"${user.id}.${user.version}"`;
 }
 
-/**
- * True when an `If-Match` / `If-None-Match` header lists the current tag (or `*`). Weak tags
- * compare by their opaque part, as RFC 9110's weak comparison does for If-None-Match.
- */
-export function etagMatches(header: string, currentTag: string): boolean {
-  return header
-    .split(',')
-    .map((tag) => tag.trim().replace(/^W\//, ''))
-    .some((tag) => tag === '*' || tag === currentTag);
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** User ids are UUIDs; anything else names no user. */

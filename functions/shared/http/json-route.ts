@@ -12,6 +12,8 @@ export interface RouteRequest {
   /** The parsed JSON body (undefined when there was none). */
   readonly body: unknown;
   readonly hasJsonBody: boolean;
+  /** The peer's address on the socket (a proxy's, when there is one). */
+  readonly remoteAddress: string | undefined;
   header(name: string): string | undefined;
 }
 
@@ -35,7 +37,8 @@ export function jsonRoute(logger: Logger, route: (request: RouteRequest) => Prom
         res.status(result.status).end();
       } else {
         const text = JSON.stringify(result.body);
-        res.status(result.status).setHeader('Content-Type', 'application/json').setHeader('Content-Length', Buffer.byteLength(text));
+        if (!res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'application/json');
+        res.status(result.status).setHeader('Content-Length', Buffer.byteLength(text));
         res.end(text);
       }
     } catch (error) {
@@ -65,6 +68,7 @@ function toRouteRequest(req: Request): RouteRequest {
     query,
     body: Buffer.isBuffer(body) ? undefined : body,
     hasJsonBody: body !== undefined && !Buffer.isBuffer(body),
+    remoteAddress: req.socket.remoteAddress,
     header: (name) => {
       const value = req.headers[name.toLowerCase()];
       return Array.isArray(value) ? value.join(', ') : value;

@@ -3,7 +3,8 @@ import type { Database } from '../../shared/database.js';
 import { AppError } from '../../shared/http/problem.js';
 import type { Principal } from '../../shared/tokens.js';
 import { assertSelfOrAdmin, userNotFound } from '../access.js';
-import { etagMatches, etagOf, isUserId } from '../user.js';
+import { etagOf, isUserId } from '../user.js';
+import { etagMatches } from '../../shared/http/etag.js';
 import { deleteUser, findUserById } from '../user-repository.js';
 
 export interface DeleteUserDeps {

@@ -1,6 +1,7 @@
 import { jsonRoute, type RouteResult } from '../../shared/http/json-route.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
-import { etagMatches, etagOf, toUserResource } from '../user.js';
+import { etagOf, toUserResource } from '../user.js';
+import { etagMatches } from '../../shared/http/etag.js';
 import { getUser } from './handler.js';
 
 export const definition = defineHttpFunction({

@@ -4,7 +4,8 @@ import { AppError } from '../../shared/http/problem.js';
 import type { PasswordHasher } from '../../shared/passwords/password-hasher.js';
 import type { Principal } from '../../shared/tokens.js';
 import { assertSelfOrAdmin, userNotFound } from '../access.js';
-import { etagMatches, etagOf, isUserId, type UserRecord } from '../user.js';
+import { etagOf, isUserId, type UserRecord } from '../user.js';
+import { etagMatches } from '../../shared/http/etag.js';
 import { findUserById, updateUser, type UserChanges } from '../user-repository.js';
 import type { UpdateUserInput } from './schema.js';
 

@@ -1,0 +1,46 @@
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenVerifier } from '../../shared/tokens.js';
+import { call } from '../../../test/support/http.js';
+import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
+import { createTestSigningKeys, type TestSigningKeys } from '../../../test/support/signing.js';
+import { definition } from './index.js';
+
+describe('auth-jwks', () => {
+  let keys: TestSigningKeys;
+  let fn: RunningFunction;
+
+  beforeAll(async () => {
+    keys = await createTestSigningKeys();
+    const settings = { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ALGORITHM: 'ES256' as const, JWT_KEY_ID: 'test-key' };
+    const tokens = await createTokenVerifier({ publicKeyPem: keys.publicKeyPem, algorithm: 'ES256', issuer: 'knative-accounts', audience: 'knative-accounts' });
+    fn = await startTestFunction(definition, { tokens }, { config: settings });
+  });
+  afterAll(() => fn.close());
+
+  it('publishes the public key with its kid, and nothing private', async () => {
+    const response = await call(`${fn.url}/auth/jwks`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/jwk-set+json');
+    expect(response.headers.get('cache-control')).toContain('max-age=300');
+    expect(response.body.keys).toHaveLength(1);
+    expect(response.body.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', kid: 'test-key', alg: 'ES256', use: 'sig' });
+    expect(response.body.keys[0]).not.toHaveProperty('d');
+  });
+
+  it('lets anyone verify an access token from the key set alone', async () => {
+    const { accessToken } = await keys.signer.sign({ userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', role: 'admin' });
+    const jwks = createRemoteJWKSet(new URL(`${fn.url}/auth/jwks`));
+    const { payload } = await jwtVerify(accessToken, jwks, { issuer: 'knative-accounts', audience: 'knative-accounts' });
+    expect(payload).toMatchObject({ sub: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', role: 'admin' });
+  });
+
+  it('answers 304 to a matching If-None-Match and 405 to other methods', async () => {
+    const first = await call(`${fn.url}/auth/jwks`);
+    const again = await call(`${fn.url}/auth/jwks`, { headers: { 'if-none-match': first.headers.get('etag') as string } });
+    expect(again.status).toBe(304);
+    const post = await call(`${fn.url}/auth/jwks`, { method: 'POST', body: {} });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET');
+  });
+});

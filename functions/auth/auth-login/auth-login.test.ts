@@ -1,0 +1,233 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createEventPublisher } from '../../shared/events/publisher.js';
+import { USER_LOGIN_EVENT_DATASCHEMA } from '../../shared/events/user-login-event.js';
+import { call } from '../../../test/support/http.js';
+import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
+import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
+import { createTestSigningKeys, type TestSigningKeys } from '../../../test/support/signing.js';
+import { relayPendingEvents } from '../outbox-relay/handler.js';
+import { definition } from './index.js';
+
+const USERS_VERIFY_URL = 'http://users-verify.test';
+const SINK_URL = 'http://broker-ingress.test/';
+
+const ada = { id: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', email: 'ada@example.com', name: 'Ada', surname: 'Lovelace', role: 'user' as const };
+const ADA_PASSWORD = 'correct horse battery';
+
+interface SinkDelivery {
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** msw stands in for users-verify and for the broker ingress (K_SINK). */
+let sinkMode: 'up' | 'refusing' | 'down' = 'up';
+let verifyMode: 'up' | 'down' = 'up';
+const delivered: SinkDelivery[] = [];
+const network = setupServer(
+  http.post(`${USERS_VERIFY_URL}/users/verify`, async ({ request }) => {
+    if (verifyMode === 'down') return new HttpResponse(null, { status: 503 });
+    const { email, password } = (await request.json()) as { email: string; password: string };
+    if (email.toLowerCase() === ada.email && password === ADA_PASSWORD) return HttpResponse.json(ada);
+    return HttpResponse.json({ title: 'Unauthorized', status: 401 }, { status: 401 });
+  }),
+  http.post(SINK_URL, async ({ request }) => {
+    if (sinkMode === 'down') return HttpResponse.error();
+    if (sinkMode === 'refusing') return new HttpResponse(null, { status: 503 });
+    delivered.push({ headers: Object.fromEntries(request.headers.entries()), body: await request.json() });
+    return new HttpResponse(null, { status: 202 });
+  }),
+);
+
+describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
+  let database: TestDatabase;
+  let keys: TestSigningKeys;
+  let fn: RunningFunction;
+  // Tokens are checked against the real time, so the test clock starts now and moves by hand.
+  let clock = new Date();
+  const now = () => clock;
+
+  beforeAll(async () => {
+    network.listen({ onUnhandledRequest: 'bypass' });
+    database = await createTestDatabase(adminUrl);
+    keys = await createTestSigningKeys(now);
+    fn = await startTestFunction(
+      definition,
+      { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl: SINK_URL, timeoutMs: 1_000 }) },
+      {
+        now,
+        config: {
+          USERS_VERIFY_URL,
+          LOGIN_MAX_FAILURES_PER_EMAIL: 5,
+          LOGIN_MAX_FAILURES_PER_CLIENT: 50,
+          LOGIN_FAILURE_WINDOW_SECONDS: 900,
+          TRUSTED_PROXY_HOPS: 0,
+        },
+      },
+    );
+  });
+  afterAll(async () => {
+    network.close();
+    await fn.close();
+    await database.drop();
+  });
+  beforeEach(async () => {
+    await database.reset();
+    delivered.length = 0;
+    sinkMode = 'up';
+    verifyMode = 'up';
+    clock = new Date();
+  });
+  afterEach(() => network.resetHandlers());
+
+  const login = (email: string, password: string, headers: Record<string, string> = {}) =>
+    call(`${fn.url}/auth/login`, { method: 'POST', body: { email, password }, headers: { 'user-agent': 'vitest-browser/1.0', ...headers } });
+
+  it('answers a signed access token for the right password', async () => {
+    const response = await login(ada.email, ADA_PASSWORD);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.body).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+    const token: string = response.body.access_token;
+    expect(await keys.verifier.verifyAuthorization(`Bearer ${token}`)).toEqual({ userId: ada.id, role: 'user' });
+    const claims = decodeJwt(token);
+    expect(claims).toMatchObject({ sub: ada.id, role: 'user', iss: 'knative-accounts', aud: 'knative-accounts' });
+    expect(claims.exp! - claims.iat!).toBe(900);
+    expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
+    expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'ES256', kid: 'test-key' });
+  });
+
+  it('records the sign-in and publishes user_login_event to K_SINK in binary mode', async () => {
+    await login(ada.email, ADA_PASSWORD);
+    const signIns = await database.db.selectFrom('auth.sign_ins').selectAll().execute();
+    expect(signIns).toMatchObject([{ user_id: ada.id, client_address: '127.0.0.1', user_agent: 'vitest-browser/1.0' }]);
+    expect(delivered).toHaveLength(1);
+    const [event] = delivered;
+    expect(event?.headers).toMatchObject({
+      'ce-specversion': '1.0',
+      'ce-type': 'user_login_event',
+      'ce-source': '/functions/auth-login',
+      'ce-subject': ada.id,
+      'ce-dataschema': USER_LOGIN_EVENT_DATASCHEMA,
+      'content-type': expect.stringContaining('application/json'),
+    });
+    expect(event?.body).toEqual({
+      userId: ada.id,
+      email: ada.email,
+      name: ada.name,
+      signedInAt: clock.toISOString(),
+      clientAddress: '127.0.0.1',
+      userAgent: 'vitest-browser/1.0',
+    });
+    expect(JSON.stringify(event)).not.toContain(ADA_PASSWORD);
+    const outbox = await database.db.selectFrom('auth.outbox').selectAll().execute();
+    expect(outbox).toHaveLength(1);
+    expect(outbox[0]?.id).toBe(event?.headers['ce-id']);
+    expect(outbox[0]?.sent_at).not.toBeNull();
+  });
+
+  it('answers the same 401 for a wrong password and for an unknown email', async () => {
+    const wrong = await login(ada.email, 'not the password');
+    const unknown = await login('nobody@example.com', 'not the password');
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(unknown.body).toEqual(wrong.body);
+    expect(wrong.headers.get('content-type')).toBe('application/problem+json');
+    expect(delivered).toHaveLength(0);
+  });
+
+  it.each([
+    ['an existing account', ada.email],
+    ['an unknown email', 'ghost@example.com'],
+  ])('locks %s out after 5 failures in 15 minutes, then lets it in once the window passes', async (_case, email) => {
+    for (let i = 0; i < 5; i += 1) {
+      expect((await login(email, `wrong ${i}`)).status).toBe(401);
+      clock = new Date(clock.getTime() + 60_000);
+    }
+    const locked = await login(email, email === ada.email ? ADA_PASSWORD : 'anything');
+    expect(locked.status).toBe(429);
+    expect(locked.headers.get('content-type')).toBe('application/problem+json');
+    // The first failure (5 minutes ago) leaves the 15-minute window in 10 minutes.
+    expect(Number(locked.headers.get('retry-after'))).toBe(600);
+    const lockedBody = locked.body;
+    clock = new Date(clock.getTime() + 600_000);
+    const after = await login(email, email === ada.email ? ADA_PASSWORD : 'anything');
+    expect(after.status).toBe(email === ada.email ? 200 : 401);
+    // The answer while locked does not tell whether the account exists.
+    expect(lockedBody).toMatchObject({ status: 429, title: 'Too Many Requests' });
+  });
+
+  it('counts failures per email without regard to case, and a success clears them', async () => {
+    for (let i = 0; i < 4; i += 1) await login(i % 2 ? 'ADA@example.com' : ada.email, 'wrong');
+    expect((await login(ada.email, ADA_PASSWORD)).status).toBe(200);
+    for (let i = 0; i < 4; i += 1) expect((await login(ada.email, 'wrong')).status).toBe(401);
+    expect((await login(ada.email, ADA_PASSWORD)).status).toBe(200);
+  });
+
+  it('locks out a client address after 50 failures across emails', async () => {
+    for (let i = 0; i < 50; i += 1) expect((await login(`user${i}@example.com`, 'wrong')).status).toBe(401);
+    const locked = await login(ada.email, ADA_PASSWORD);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('lets no more than 5 of many parallel wrong attempts through to the password check', async () => {
+    const statuses = (await Promise.all(Array.from({ length: 12 }, () => login(ada.email, 'wrong')))).map((r) => r.status);
+    const checked = statuses.filter((status) => status === 401).length;
+    expect(checked).toBeGreaterThanOrEqual(1);
+    expect(checked).toBeLessThanOrEqual(5);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(12 - checked);
+  });
+
+  it.each([
+    ['refuses (503)', 'refusing' as const],
+    ['does not answer', 'down' as const],
+  ])('still signs in when K_SINK %s, leaving the event pending for the relay', async (_case, mode) => {
+    sinkMode = mode;
+    const response = await login(ada.email, ADA_PASSWORD);
+    expect(response.status).toBe(200);
+    const [pending] = await database.db.selectFrom('auth.outbox').selectAll().execute();
+    expect(pending).toMatchObject({ sent_at: null, attempts: 1 });
+    expect(pending?.last_error).toMatch(/sink/);
+
+    sinkMode = 'up';
+    const report = await relayPendingEvents(
+      { database: database.db, sink: createEventPublisher({ sinkUrl: SINK_URL, timeoutMs: 1_000 }), now },
+      { batchSize: 10, budgetMs: 5_000 },
+    );
+    expect(report).toMatchObject({ published: 1, failed: 0 });
+    expect(delivered.map((event) => event.headers['ce-id'])).toEqual([pending?.id]);
+  });
+
+  it('answers 503 when users-verify is unavailable, without counting a failure', async () => {
+    verifyMode = 'down';
+    for (let i = 0; i < 6; i += 1) expect((await login(ada.email, ADA_PASSWORD)).status).toBe(503);
+    verifyMode = 'up';
+    expect((await login(ada.email, ADA_PASSWORD)).status).toBe(200);
+  });
+
+  it('trusts X-Forwarded-For only as far as the configured proxies', async () => {
+    await login(ada.email, ADA_PASSWORD, { 'x-forwarded-for': '203.0.113.9' });
+    const [signIn] = await database.db.selectFrom('auth.sign_ins').select('client_address').execute();
+    expect(signIn?.client_address).toBe('127.0.0.1');
+  });
+
+  it.each([
+    ['a missing password', { email: ada.email }, '#/password'],
+    ['a bad email', { email: 'ada', password: 'x' }, '#/email'],
+    ['an unknown field', { email: ada.email, password: 'x', remember: true }, '#/remember'],
+  ])('answers 400 for %s', async (_case, body, pointer) => {
+    const response = await call(`${fn.url}/auth/login`, { method: 'POST', body });
+    expect(response.status).toBe(400);
+    expect(response.body.errors.map((error: { pointer: string }) => error.pointer)).toContain(pointer);
+  });
+
+  it('never logs the password or the token', async () => {
+    const response = await login(ada.email, ADA_PASSWORD);
+    const logs = JSON.stringify(fn.logs);
+    expect(logs).not.toContain(ADA_PASSWORD);
+    expect(logs).not.toContain(response.body.access_token);
+  });
+});

@@ -1,0 +1,103 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../shared/database.js';
+import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
+import type { EventPublisher } from '../../shared/events/publisher.js';
+import { AppError } from '../../shared/http/problem.js';
+import type { Logger } from '../../shared/logging.js';
+import type { SignedToken, TokenSigner } from '../../shared/tokens.js';
+import { clearFailures, forgetAttempt, isOverLimit, readLockout, recordAttempt, type LockoutPolicy } from '../login-failures.js';
+import { addToOutbox, publishPending } from '../outbox.js';
+import type { UsersVerifyClient } from '../users-verify-client.js';
+import type { LoginInput } from './schema.js';
+
+export const EVENT_SOURCE = '/functions/auth-login';
+
+export interface LoginDeps {
+  readonly database: Kysely<Database>;
+  readonly signing: TokenSigner;
+  readonly sink: EventPublisher;
+  readonly usersVerify: UsersVerifyClient;
+  readonly lockout: LockoutPolicy;
+  readonly logger: Logger;
+  readonly now: () => Date;
+}
+
+export interface LoginRequest {
+  readonly input: LoginInput;
+  readonly clientAddress: string;
+  readonly userAgent: string;
+}
+
+export interface LoginResult {
+  readonly token: SignedToken;
+  readonly eventId: string;
+  /** False when the sink did not take the event now; the outbox relay will publish it. */
+  readonly eventPublished: boolean;
+}
+
+const INVALID_CREDENTIALS = 'The email or password is not correct.';
+
+/**
+ * Signs a user in. Lockout is checked first and answers the same whether the account exists.
+ * A success records the sign-in and its `user_login_event` in one transaction, then tries to
+ * publish the event; a sink that is down never fails the sign-in.
+ */
+export async function signIn(deps: LoginDeps, request: LoginRequest): Promise<LoginResult> {
+  const { email, password } = request.input;
+  const { clientAddress } = request;
+  assertNotLocked(await readLockout(deps.database, email, clientAddress, deps.lockout, deps.now()).then((s) => s.lockedUntil), deps.now());
+
+  const attemptId = await recordAttempt(deps.database, email, clientAddress, deps.lockout, deps.now());
+  // Parallel attempts each recorded a row first; any that pushed past the limit is refused.
+  if (await isOverLimit(deps.database, email, clientAddress, deps.lockout, deps.now())) {
+    await forgetAttempt(deps.database, attemptId);
+    const { lockedUntil } = await readLockout(deps.database, email, clientAddress, deps.lockout, deps.now());
+    assertNotLocked(lockedUntil ?? new Date(deps.now().getTime() + 1000), deps.now());
+  }
+
+  let user;
+  try {
+    user = await deps.usersVerify.verify(email, password);
+  } catch (error) {
+    await forgetAttempt(deps.database, attemptId);
+    throw error;
+  }
+  if (!user) throw new AppError(401, 'invalid-credentials', INVALID_CREDENTIALS);
+
+  const signedInAt = deps.now();
+  const event = buildUserLoginEvent(EVENT_SOURCE, {
+    userId: user.id,
+    email: user.email,
+    name: user.name,
+    signedInAt: signedInAt.toISOString(),
+    clientAddress,
+    userAgent: request.userAgent,
+  });
+  await deps.database.transaction().execute(async (trx) => {
+    await clearFailures(trx, email);
+    await trx
+      .insertInto('auth.sign_ins')
+      .values({ user_id: user.id, signed_in_at: signedInAt, client_address: clientAddress, user_agent: request.userAgent })
+      .execute();
+    await addToOutbox(trx, event);
+  });
+  const token = await deps.signing.sign({ userId: user.id, role: user.role });
+
+  let eventPublished = false;
+  try {
+    const result = await publishPending(deps.database, deps.sink, { limit: 1, now: deps.now, onlyIds: [event.id] });
+    eventPublished = result.published === 1;
+  } catch (error) {
+    deps.logger.warn('sign-in event left for the outbox relay', { eventId: event.id, error });
+  }
+  if (!eventPublished) deps.logger.warn('sign-in event pending', { eventId: event.id });
+  return { token, eventId: event.id, eventPublished };
+}
+
+function assertNotLocked(lockedUntil: Date | undefined, now: Date): void {
+  if (!lockedUntil) return;
+  const seconds = Math.max(1, Math.ceil((lockedUntil.getTime() - now.getTime()) / 1000));
+  throw new AppError(429, 'too-many-attempts', 'Too many failed sign-ins. Try again later.', {
+    headers: { 'Retry-After': String(seconds) },
+  });
+}

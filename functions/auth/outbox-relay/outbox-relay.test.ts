@@ -1,0 +1,118 @@
+import { CloudEvent, HTTP } from 'cloudevents';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createEventPublisher } from '../../shared/events/publisher.js';
+import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
+import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
+import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
+import { addToOutbox } from '../outbox.js';
+import { relayPendingEvents } from './handler.js';
+import { definition } from './index.js';
+
+/** A stand-in broker ingress on 127.0.0.1 that records event ids and can refuse from the nth event on. */
+async function startSink(): Promise<{ url: string; ids: string[]; refuseFrom: number; server: Server }> {
+  const state = { url: '', ids: [] as string[], refuseFrom: Infinity, server: undefined as unknown as Server };
+  state.server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (state.ids.length >= state.refuseFrom) {
+        res.writeHead(503).end();
+        return;
+      }
+      state.ids.push(String(req.headers['ce-id']));
+      // A little latency, so two relays really overlap.
+      setTimeout(() => res.writeHead(202).end(), 1);
+    });
+  });
+  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}/`;
+  return state;
+}
+
+function loginEvent(i: number) {
+  return buildUserLoginEvent('/functions/auth-login', {
+    userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a',
+    email: `user${i}@example.com`,
+    name: `User ${i}`,
+    signedInAt: new Date(Date.UTC(2026, 10, 26, 10, 0, i)).toISOString(),
+    clientAddress: '127.0.0.1',
+    userAgent: 'test',
+  });
+}
+
+describe.each(testPostgresServers())('outbox-relay on $name', ({ adminUrl }) => {
+  let database: TestDatabase;
+  let sink: Awaited<ReturnType<typeof startSink>>;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(adminUrl);
+  });
+  afterAll(() => database.drop());
+  beforeEach(async () => {
+    await database.reset();
+    sink = await startSink();
+  });
+  afterEach(() => new Promise<void>((resolve) => sink.server.close(() => resolve())));
+
+  const addEvents = async (count: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const event = loginEvent(i);
+      await database.db.transaction().execute((trx) => addToOutbox(trx, event));
+      ids.push(event.id);
+    }
+    return ids;
+  };
+  const deps = () => ({ database: database.db, sink: createEventPublisher({ sinkUrl: sink.url, timeoutMs: 1_000 }), now: () => new Date() });
+
+  it('publishes every pending event oldest first, in bounded batches, and marks each sent', async () => {
+    const ids = await addEvents(25);
+    const report = await relayPendingEvents(deps(), { batchSize: 10, budgetMs: 10_000 });
+    expect(report).toEqual({ published: 25, failed: 0, batches: 3 });
+    expect(sink.ids).toEqual(ids);
+    const pending = await database.db.selectFrom('auth.outbox').select('id').where('sent_at', 'is', null).execute();
+    expect(pending).toHaveLength(0);
+  });
+
+  it('publishes each event once when two relays run at the same time', async () => {
+    const ids = await addEvents(120);
+    const reports = await Promise.all([
+      relayPendingEvents(deps(), { batchSize: 15, budgetMs: 10_000 }),
+      relayPendingEvents(deps(), { batchSize: 15, budgetMs: 10_000 }),
+    ]);
+    expect(reports[0]!.published + reports[1]!.published).toBe(120);
+    expect(sink.ids).toHaveLength(120);
+    expect(new Set(sink.ids)).toEqual(new Set(ids));
+  });
+
+  it('stops at the first refusal, keeping that event and every later one pending in order', async () => {
+    const ids = await addEvents(6);
+    sink.refuseFrom = 2;
+    const report = await relayPendingEvents(deps(), { batchSize: 10, budgetMs: 10_000 });
+    expect(report).toMatchObject({ published: 2, failed: 1 });
+    sink.refuseFrom = Infinity;
+    await relayPendingEvents(deps(), { batchSize: 10, budgetMs: 10_000 });
+    expect(sink.ids).toEqual(ids);
+  });
+
+  it('runs as a CloudEvent function triggered by the PingSource event', async () => {
+    const ids = await addEvents(3);
+    const fn: RunningFunction = await startTestFunction(
+      definition,
+      { database: database.db, sink: createEventPublisher({ sinkUrl: sink.url, timeoutMs: 1_000 }) },
+      { config: { OUTBOX_BATCH_SIZE: 2 } },
+    );
+    try {
+      const ping = HTTP.binary(
+        new CloudEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/accounts/pingsources/outbox-relay-schedule', data: { reason: 'scheduled' } }),
+      );
+      const response = await fetch(`${fn.url}/`, { method: 'POST', headers: ping.headers as Record<string, string>, body: ping.body as string });
+      expect(response.status).toBeLessThan(300);
+      expect(sink.ids).toEqual(ids);
+      expect(fn.logs.find((line) => line['message'] === 'outbox relay run')).toMatchObject({ published: 3, failed: 0 });
+    } finally {
+      await fn.close();
+    }
+  });
+});

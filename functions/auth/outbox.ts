@@ -1,0 +1,65 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../shared/database.js';
+import type { EventPublisher, StoredEvent } from '../shared/events/publisher.js';
+
+type Db = Kysely<Database>;
+
+/** Writes the event in the caller's transaction, beside the state change it reports. */
+export async function addToOutbox(trx: Transaction<Database>, event: StoredEvent): Promise<void> {
+  await trx.insertInto('auth.outbox').values({ id: event.id, event_type: event.type, event: JSON.stringify(event) }).execute();
+}
+
+export interface PublishResult {
+  readonly published: number;
+  readonly failed: number;
+  /** Rows this call locked and looked at; fewer than the limit means nothing more was waiting. */
+  readonly examined: number;
+}
+
+/**
+ * Publishes pending events oldest first, at most `limit`, marking each sent only once the sink
+ * answered 2xx. Rows are locked FOR UPDATE SKIP LOCKED, so concurrent publishers (several relays,
+ * or a relay and auth-login right after a sign-in) never publish the same event twice. The first
+ * failure ends the batch, so events stay in order; it is counted on the row for operators.
+ */
+export async function publishPending(
+  db: Db,
+  publisher: EventPublisher,
+  options: { limit: number; now: () => Date; onlyIds?: readonly string[] },
+): Promise<PublishResult> {
+  return db.transaction().execute(async (trx) => {
+    let query = trx
+      .selectFrom('auth.outbox')
+      .select(['id', 'event'])
+      .where('sent_at', 'is', null)
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(options.limit)
+      .forUpdate()
+      .skipLocked();
+    if (options.onlyIds) query = query.where('id', 'in', [...options.onlyIds]);
+    const rows = await query.execute();
+    let published = 0;
+    let failed = 0;
+    for (const row of rows) {
+      try {
+        await publisher.publish(row.event as StoredEvent);
+      } catch (error) {
+        failed += 1;
+        await trx
+          .updateTable('auth.outbox')
+          .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: error instanceof Error ? error.message.slice(0, 500) : 'failed' }))
+          .where('id', '=', row.id)
+          .execute();
+        break;
+      }
+      published += 1;
+      await trx
+        .updateTable('auth.outbox')
+        .set((eb) => ({ sent_at: options.now(), attempts: eb('attempts', '+', 1), last_error: null }))
+        .where('id', '=', row.id)
+        .execute();
+    }
+    return { published, failed, examined: rows.length };
+  });
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { AppError } from '../shared/http/problem.js';
+
+/** What users-verify answers for matching credentials. */
+export const verifiedUserSchema = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  name: z.string(),
+  surname: z.string(),
+  role: z.enum(['user', 'admin']),
+});
+
+export type VerifiedUser = z.output<typeof verifiedUserSchema>;
+
+export interface UsersVerifyClient {
+  /** The user for these credentials, or undefined when they do not match. */
+  verify(email: string, password: string): Promise<VerifiedUser | undefined>;
+}
+
+/**
+ * Calls users-verify (the users domain owns the password hashes; sign-in never sees them).
+ * Anything but a clear yes or no answers 503, and the attempt does not count as a failure.
+ */
+export function createUsersVerifyClient(baseUrl: string, options: { timeoutMs?: number; fetch?: typeof fetch } = {}): UsersVerifyClient {
+  const send = options.fetch ?? fetch;
+  const url = new URL('/users/verify', baseUrl).toString();
+  return {
+    async verify(email, password) {
+      let response: Response;
+      try {
+        response = await send(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email, password }),
+          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        });
+      } catch {
+        throw unavailable();
+      }
+      // users-verify refuses some input (e.g. a password too short to be one) with 400: no match either.
+      if (response.status === 401 || response.status === 400) {
+        await response.arrayBuffer();
+        return undefined;
+      }
+      if (!response.ok) {
+        await response.arrayBuffer();
+        throw unavailable();
+      }
+      const parsed = verifiedUserSchema.safeParse(await response.json().catch(() => undefined));
+      if (!parsed.success) throw unavailable();
+      return parsed.data;
+    },
+  };
+}
+
+function unavailable(): AppError {
+  return new AppError(503, 'sign-in-unavailable', 'Sign-in is unavailable right now; try again shortly.', {
+    headers: { 'Retry-After': '5' },
+  });
+}
