@@ -17,7 +17,7 @@ const server =
     : createServer(
         withEdge(
           {
-            spec: { name: 'users-get', domain: 'users', trigger: 'http', method: 'GET', path: '/users/{id}', visibility: 'public', summary: '', autoscalingTarget: 1, containerConcurrency: 0, minScale: 0 },
+            spec: { name: 'users-get', domain: 'users', trigger: 'http', method: 'GET', path: '/users/{id}', visibility: 'public', needs: [], summary: '', autoscalingTarget: 1, containerConcurrency: 0, minScale: 0 },
             logger: createLogger({ service: 'bench', revision: 'bench', write: () => undefined }),
             readiness: async () => ({ ready: true, checks: {} }),
             isDraining: () => false,

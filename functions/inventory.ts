@@ -3,6 +3,8 @@
  * served. The local runner, the gateway, the Knative manifests and the docs read this list.
  */
 
+import type { Need } from './shared/config.js';
+
 export type Trigger = 'http' | 'cloudevent';
 export type Visibility = 'public' | 'cluster-local';
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -17,6 +19,8 @@ export interface FunctionSpec {
   /** REST path the function owns; `{param}` marks a path parameter. */
   readonly path: string;
   readonly visibility: Visibility;
+  /** Configuration sections (and so shared dependencies and secrets) the function needs. */
+  readonly needs: readonly Need[];
   readonly summary: string;
   /** Knative autoscaling: concurrent requests per instance the autoscaler aims for. */
   readonly autoscalingTarget: number;
@@ -29,6 +33,7 @@ export interface FunctionSpec {
 export const INVENTORY = [
   {
     name: 'users-create',
+    needs: ['database', 'passwords'],
     domain: 'users',
     trigger: 'http',
     method: 'POST',
@@ -41,6 +46,7 @@ export const INVENTORY = [
   },
   {
     name: 'users-get',
+    needs: ['database', 'tokens'],
     domain: 'users',
     trigger: 'http',
     method: 'GET',
@@ -53,6 +59,7 @@ export const INVENTORY = [
   },
   {
     name: 'users-list',
+    needs: ['database', 'tokens'],
     domain: 'users',
     trigger: 'http',
     method: 'GET',
@@ -65,6 +72,7 @@ export const INVENTORY = [
   },
   {
     name: 'users-update',
+    needs: ['database', 'passwords', 'tokens'],
     domain: 'users',
     trigger: 'http',
     method: 'PATCH',
@@ -77,6 +85,7 @@ export const INVENTORY = [
   },
   {
     name: 'users-delete',
+    needs: ['database', 'tokens'],
     domain: 'users',
     trigger: 'http',
     method: 'DELETE',
@@ -89,6 +98,7 @@ export const INVENTORY = [
   },
   {
     name: 'users-verify',
+    needs: ['database', 'passwords'],
     domain: 'users',
     trigger: 'http',
     method: 'POST',
@@ -101,6 +111,7 @@ export const INVENTORY = [
   },
   {
     name: 'auth-login',
+    needs: ['database', 'signing', 'sink', 'signIn'],
     domain: 'auth',
     trigger: 'http',
     method: 'POST',
@@ -113,6 +124,7 @@ export const INVENTORY = [
   },
   {
     name: 'auth-jwks',
+    needs: ['tokens'],
     domain: 'auth',
     trigger: 'http',
     method: 'GET',
@@ -125,6 +137,7 @@ export const INVENTORY = [
   },
   {
     name: 'outbox-relay',
+    needs: ['database', 'sink'],
     domain: 'auth',
     trigger: 'cloudevent',
     method: 'POST',
@@ -137,6 +150,7 @@ export const INVENTORY = [
   },
   {
     name: 'notify-login-email',
+    needs: ['database', 'mail'],
     domain: 'notify',
     trigger: 'cloudevent',
     method: 'POST',
@@ -149,6 +163,7 @@ export const INVENTORY = [
   },
   {
     name: 'notify-dead-letter',
+    needs: ['database'],
     domain: 'notify',
     trigger: 'cloudevent',
     method: 'POST',
@@ -162,6 +177,13 @@ export const INVENTORY = [
 ] as const satisfies readonly FunctionSpec[];
 
 export type FunctionName = (typeof INVENTORY)[number]['name'];
+
+/** The configuration sections a function names in the inventory. */
+export type NeedsOf<Name extends FunctionName> = Extract<(typeof INVENTORY)[number], { name: Name }>['needs'][number];
+
+export function specOf<Name extends FunctionName>(name: Name): Extract<(typeof INVENTORY)[number], { name: Name }> {
+  return INVENTORY.find((spec) => spec.name === name) as Extract<(typeof INVENTORY)[number], { name: Name }>;
+}
 
 export function findFunction(name: string): FunctionSpec | undefined {
   return INVENTORY.find((spec) => spec.name === name);

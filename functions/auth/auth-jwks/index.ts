@@ -9,7 +9,6 @@ const CACHE_CONTROL = 'public, max-age=300, stale-if-error=86400';
 
 export const definition = defineHttpFunction({
   name: 'auth-jwks',
-  needs: ['tokens'],
   createHandler: (deps) => {
     const jwks = buildJwks(deps.config.JWT_PUBLIC_KEY, deps.config.JWT_ALGORITHM, deps.config.JWT_KEY_ID);
     return jsonRoute(deps.logger, async (request): Promise<RouteResult> => {

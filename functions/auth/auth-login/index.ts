@@ -8,7 +8,6 @@ import { loginBody } from './schema.js';
 
 export const definition = defineHttpFunction({
   name: 'auth-login',
-  needs: ['database', 'signing', 'sink', 'signIn'],
   createHandler: (deps) => {
     const usersVerify = createUsersVerifyClient(deps.config.USERS_VERIFY_URL);
     const lockout = {

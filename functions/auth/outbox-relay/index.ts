@@ -6,7 +6,6 @@ const RUN_BUDGET_MS = 45_000;
 
 export const definition = defineCloudEventFunction({
   name: 'outbox-relay',
-  needs: ['database', 'sink'],
   createHandler: (deps) =>
     // Any event (the PingSource's) starts a run; a run that could not publish still acknowledges
     // the ping: the events stay pending for the next one.

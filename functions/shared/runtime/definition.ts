@@ -1,7 +1,7 @@
 import type { HttpFunction } from '@google-cloud/functions-framework';
 import type { CloudEventV1 } from 'cloudevents';
 import type { Need } from '../config.js';
-import type { FunctionName } from '../../inventory.js';
+import { specOf, type FunctionName, type NeedsOf } from '../../inventory.js';
 import type { DepsFor } from './dependencies.js';
 
 /** An HTTP function: its inventory name, the dependencies it needs, and how to build its handler. */
@@ -25,12 +25,18 @@ export interface CloudEventFunctionDefinition<N extends Need = Need> {
 
 export type FunctionDefinition<N extends Need = Need> = HttpFunctionDefinition<N> | CloudEventFunctionDefinition<N>;
 
-export function defineHttpFunction<N extends Need>(definition: Omit<HttpFunctionDefinition<N>, 'kind'>): HttpFunctionDefinition<N> {
-  return { kind: 'http', ...definition };
+/** Defines an HTTP function; what it needs comes from its inventory entry. */
+export function defineHttpFunction<Name extends FunctionName>(definition: {
+  readonly name: Name;
+  readonly createHandler: (deps: DepsFor<NeedsOf<Name>>) => HttpFunction;
+}): HttpFunctionDefinition<NeedsOf<Name>> {
+  return { kind: 'http', needs: specOf(definition.name).needs as unknown as readonly NeedsOf<Name>[], ...definition };
 }
 
-export function defineCloudEventFunction<N extends Need>(
-  definition: Omit<CloudEventFunctionDefinition<N>, 'kind'>,
-): CloudEventFunctionDefinition<N> {
-  return { kind: 'cloudevent', ...definition };
+/** Defines a CloudEvent function; what it needs comes from its inventory entry. */
+export function defineCloudEventFunction<Name extends FunctionName>(definition: {
+  readonly name: Name;
+  readonly createHandler: (deps: DepsFor<NeedsOf<Name>>) => (event: CloudEventV1<unknown>) => Promise<void>;
+}): CloudEventFunctionDefinition<NeedsOf<Name>> {
+  return { kind: 'cloudevent', needs: specOf(definition.name).needs as unknown as readonly NeedsOf<Name>[], ...definition };
 }

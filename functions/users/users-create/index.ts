@@ -7,7 +7,6 @@ import { createUserBody } from './schema.js';
 
 export const definition = defineHttpFunction({
   name: 'users-create',
-  needs: ['database', 'passwords'],
   createHandler: (deps) =>
     jsonRoute(deps.logger, async (request) => {
       const input = parseInput(createUserBody, requireJsonBody(request), 'request body');

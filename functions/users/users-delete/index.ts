@@ -4,7 +4,6 @@ import { deleteUserAccount } from './handler.js';
 
 export const definition = defineHttpFunction({
   name: 'users-delete',
-  needs: ['database', 'tokens'],
   createHandler: (deps) =>
     jsonRoute(deps.logger, async (request) => {
       const principal = await deps.tokens.verifyAuthorization(request.header('authorization'));

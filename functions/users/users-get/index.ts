@@ -6,7 +6,6 @@ import { getUser } from './handler.js';
 
 export const definition = defineHttpFunction({
   name: 'users-get',
-  needs: ['database', 'tokens'],
   createHandler: (deps) =>
     jsonRoute(deps.logger, async (request): Promise<RouteResult> => {
       const principal = await deps.tokens.verifyAuthorization(request.header('authorization'));

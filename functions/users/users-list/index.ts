@@ -6,7 +6,6 @@ import { listUsersQuery } from './schema.js';
 
 export const definition = defineHttpFunction({
   name: 'users-list',
-  needs: ['database', 'tokens'],
   createHandler: (deps) =>
     jsonRoute(deps.logger, async (request) => {
       const principal = await deps.tokens.verifyAuthorization(request.header('authorization'));

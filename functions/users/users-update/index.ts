@@ -7,7 +7,6 @@ import { updateUserBody } from './schema.js';
 
 export const definition = defineHttpFunction({
   name: 'users-update',
-  needs: ['database', 'passwords', 'tokens'],
   createHandler: (deps) =>
     jsonRoute(deps.logger, async (request) => {
       const principal = await deps.tokens.verifyAuthorization(request.header('authorization'));

@@ -6,7 +6,6 @@ import { verifyCredentialsBody } from './schema.js';
 
 export const definition = defineHttpFunction({
   name: 'users-verify',
-  needs: ['database', 'passwords'],
   createHandler: (deps) =>
     jsonRoute(deps.logger, async (request) => {
       const input = parseInput(verifyCredentialsBody, requireJsonBody(request), 'request body');

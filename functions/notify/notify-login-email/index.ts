@@ -1,0 +1,9 @@
+import { loggedEventHandler } from '../../shared/events/event-handler.js';
+import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
+import { handle } from './handler.js';
+
+export const definition = defineCloudEventFunction({
+  name: 'notify-login-email',
+  needs: ['database', 'mail'],
+  createHandler: (deps) => loggedEventHandler(deps.logger, (event) => handle(deps, event)),
+});
