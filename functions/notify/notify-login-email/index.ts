@@ -4,6 +4,5 @@ import { handle } from './handler.js';
 
 export const definition = defineCloudEventFunction({
   name: 'notify-login-email',
-  needs: ['database', 'mail'],
   createHandler: (deps) => loggedEventHandler(deps.logger, (event) => handle(deps, event)),
 });

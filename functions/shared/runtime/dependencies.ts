@@ -73,7 +73,13 @@ export async function createDependencies<N extends Need>(
     built.sink = createEventPublisher({ sinkUrl: settings.K_SINK, timeoutMs: settings.SINK_TIMEOUT_MS });
   }
   if (wanted.has('mail')) {
-    built.mail = nodemailer.createTransport(settings.SMTP_URL);
+    // Well under the broker's delivery timeout: a hung mail server must not hold the delivery's row lock for minutes.
+    built.mail = nodemailer.createTransport({
+      url: settings.SMTP_URL,
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 30_000,
+    });
   }
   return assembleDependencies(config, built, logger);
 }

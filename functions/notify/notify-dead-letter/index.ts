@@ -1,0 +1,8 @@
+import { loggedEventHandler } from '../../shared/events/event-handler.js';
+import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
+import { handle } from './handler.js';
+
+export const definition = defineCloudEventFunction({
+  name: 'notify-dead-letter',
+  createHandler: (deps) => loggedEventHandler(deps.logger, (event) => handle(deps, event)),
+});

@@ -1,0 +1,333 @@
+import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import nodemailer, { type Transporter } from 'nodemailer';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildUserLoginEvent, USER_LOGIN_EVENT_DATASCHEMA, type UserLoginEventData } from '../../shared/events/user-login-event.js';
+import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
+import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
+import { startMailCatcher, type MailCatcher } from '../../../runner/mail-catcher.js';
+import { freePort } from '../../../runner/ports.js';
+import { buildLoginEmail, formatUtcTime, LOGIN_EMAIL_SUBJECT } from './email.js';
+import { classifyMailFailure, parseLoginEvent } from './handler.js';
+import { definition } from './index.js';
+
+const MAIL_FROM = 'Accounts <no-reply@accounts.test>';
+const CONFIG = { MAIL_FROM };
+
+const ADA: UserLoginEventData = {
+  userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a',
+  email: 'ada@example.com',
+  name: 'Ada',
+  // An offset on purpose: the email shows the time in UTC.
+  signedInAt: '2026-11-26T15:03:07+01:00',
+  clientAddress: '203.0.113.7',
+  userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+};
+const ADA_TIME = 'Thursday, 26 November 2026, 14:03:07 UTC';
+
+function loginEvent(overrides: Partial<CloudEventV1<unknown>> = {}, data: unknown = ADA): CloudEventV1<unknown> {
+  return { ...buildUserLoginEvent('/functions/auth-login', ADA), data, ...overrides };
+}
+
+/** POSTs the event in binary content mode, as the broker does; answers the status. */
+async function deliver(url: string, event: CloudEventV1<unknown>): Promise<number> {
+  const message = HTTP.binary(new CloudEvent(event));
+  const response = await fetch(`${url}/`, {
+    method: 'POST',
+    headers: message.headers as Record<string, string>,
+    body: message.body as string,
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** An SMTP server that turns every recipient away with `code`, counting the attempts. */
+async function startRejectingSmtp(code: number): Promise<{ url: string; attempts: () => number; stop: () => Promise<void> }> {
+  let attempts = 0;
+  const server = new SMTPServer({
+    disabledCommands: ['STARTTLS'],
+    authOptional: true,
+    disableReverseLookup: true,
+    logger: false,
+    closeTimeout: 500,
+    onRcptTo: (_address, _session, callback) => {
+      attempts += 1;
+      callback(Object.assign(new Error(code >= 500 ? 'Mailbox unavailable' : 'Try again later'), { responseCode: code }));
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.server.address() as AddressInfo;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    attempts: () => attempts,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('the login email', () => {
+  it('greets by name and tells when, from where, with what, and what to do if it was not you', () => {
+    const email = buildLoginEmail(ADA);
+    expect(email.subject).toBe('New sign-in to your account');
+    for (const part of [email.text, email.html]) {
+      expect(part).toContain('Hello Ada,');
+      expect(part).toContain(ADA_TIME);
+      expect(part).toContain('203.0.113.7');
+      expect(part).toContain('change your password right away');
+      expect(part).toContain('review your account');
+    }
+    expect(email.text).toContain(ADA.userAgent);
+  });
+
+  it('escapes what the event carries in the HTML part', () => {
+    const email = buildLoginEmail({ ...ADA, name: '<b>Ada</b> & co', userAgent: '"><script>alert(1)</script>' });
+    expect(email.html).not.toContain('<script>');
+    expect(email.html).not.toContain('<b>Ada');
+    expect(email.html).toContain('Hello &lt;b&gt;Ada&lt;/b&gt; &amp; co,');
+    expect(email.html).toContain('&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(email.text).toContain('Hello <b>Ada</b> & co,');
+  });
+
+  it('says "unknown" for a blank address or user agent', () => {
+    const email = buildLoginEmail({ ...ADA, clientAddress: '', userAgent: ' ' });
+    expect(email.text).toContain('Network address: unknown');
+    expect(email.text).toContain('Device or browser: unknown');
+  });
+
+  it.each([
+    ['2026-01-01T00:00:00Z', 'Thursday, 1 January 2026, 00:00:00 UTC'],
+    ['2026-11-26T23:30:05-02:00', 'Friday, 27 November 2026, 01:30:05 UTC'],
+  ])('formats %s as %s', (iso, expected) => {
+    expect(formatUtcTime(new Date(iso))).toBe(expected);
+  });
+});
+
+describe('parseLoginEvent', () => {
+  it.each([
+    ['an object', ADA],
+    ['a JSON string', JSON.stringify(ADA)],
+    ['JSON bytes', Buffer.from(JSON.stringify(ADA))],
+  ])('reads data that arrives as %s', (_case, data) => {
+    expect(parseLoginEvent(loginEvent({}, data))).toEqual({ ok: true, id: expect.any(String), data: ADA });
+  });
+
+  it('reads data_base64 of a structured event', () => {
+    const event = loginEvent({ data: undefined, data_base64: Buffer.from(JSON.stringify(ADA)).toString('base64') });
+    expect(parseLoginEvent(event)).toMatchObject({ ok: true, data: ADA });
+  });
+
+  it('names the fields at fault, never their values', () => {
+    const parsed = parseLoginEvent(loginEvent({}, { ...ADA, email: 'not-an-email', password: 'hunter2' }));
+    expect(parsed).toEqual({ ok: false, reason: 'the data does not match the schema', fields: ['email', '(data)'] });
+  });
+});
+
+describe('classifyMailFailure', () => {
+  const smtpError = (responseCode: number | undefined, code: string) => Object.assign(new Error('smtp'), { responseCode, code });
+  it.each([
+    ['550 mailbox unavailable', smtpError(550, 'EENVELOPE'), 'permanent'],
+    ['554 message rejected', smtpError(554, 'EMESSAGE'), 'permanent'],
+    ['503 bad sequence', smtpError(503, 'EPROTOCOL'), 'transient'],
+    ['535 credentials refused', smtpError(535, 'EAUTH'), 'transient'],
+    ['421 service not available', smtpError(421, 'ECONNECTION'), 'transient'],
+    ['450 mailbox busy', smtpError(450, 'EENVELOPE'), 'transient'],
+    ['ECONNREFUSED', smtpError(undefined, 'ESOCKET'), 'transient'],
+    ['ETIMEDOUT', smtpError(undefined, 'ETIMEDOUT'), 'transient'],
+    ['EDNS', smtpError(undefined, 'EDNS'), 'transient'],
+    ['something unknown', new Error('?'), 'transient'],
+  ])('%s is %s', (_case, error, expected) => {
+    expect(classifyMailFailure(error)).toBe(expected);
+  });
+});
+
+describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl }) => {
+  let database: TestDatabase;
+  let catcher: MailCatcher;
+  let mail: Transporter;
+  let fn: RunningFunction;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(adminUrl);
+    catcher = await startMailCatcher();
+    mail = nodemailer.createTransport(catcher.smtpUrl);
+    fn = await startTestFunction(definition, { database: database.db, mail }, { config: CONFIG });
+  });
+  afterAll(async () => {
+    await fn?.close();
+    mail?.close();
+    await catcher?.stop();
+    await database?.drop();
+  });
+  beforeEach(async () => {
+    await database.reset();
+    catcher.clear();
+    fn.logs.splice(0);
+  });
+
+  const deliveries = () => database.db.selectFrom('notify.deliveries').selectAll().execute();
+
+  /** Starts the function once more with another mail transport; the caller closes it. */
+  const startWithMail = async (transport: Transporter) => {
+    const other = await startTestFunction(definition, { database: database.db, mail: transport }, { config: CONFIG });
+    const close = async (): Promise<void> => {
+      await other.close();
+      transport.close();
+    };
+    return { url: other.url, logs: other.logs, close };
+  };
+
+  it('emails the user once about a valid sign-in event', async () => {
+    const event = loginEvent();
+    expect(await deliver(fn.url, event)).toBe(204);
+
+    const messages = catcher.messages();
+    expect(messages).toHaveLength(1);
+    const [message] = messages;
+    expect(message?.to).toEqual(['ada@example.com']);
+    expect(message?.from).toBe('"Accounts" <no-reply@accounts.test>');
+    expect(message?.subject).toBe(LOGIN_EMAIL_SUBJECT);
+    for (const part of [message?.text, message?.html]) {
+      expect(part).toContain('Hello Ada,');
+      expect(part).toContain(ADA_TIME);
+      expect(part).toContain('203.0.113.7');
+      expect(part).toContain('Firefox/140.0');
+      expect(part).toContain('change your password right away');
+      expect(part).toContain('review your account');
+    }
+
+    const rows = await deliveries();
+    expect(rows).toEqual([
+      expect.objectContaining({ event_id: event.id, channel: 'email', recipient: 'ada@example.com', status: 'sent', attempts: 1, last_error: null }),
+    ]);
+    expect(rows[0]?.sent_at).toBeInstanceOf(Date);
+    expect(fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'handled' }));
+  });
+
+  it('reads data that arrives as text (a content type other than JSON)', async () => {
+    const event = loginEvent({ datacontenttype: 'text/plain' }, JSON.stringify(ADA));
+    expect(await deliver(fn.url, event)).toBe(204);
+    expect(catcher.messages().map((message) => message.to)).toEqual([['ada@example.com']]);
+  });
+
+  it('sends no second email when the same event is delivered again', async () => {
+    const event = loginEvent();
+    expect(await deliver(fn.url, event)).toBe(204);
+    expect(await deliver(fn.url, event)).toBe(204);
+    expect(catcher.messages()).toHaveLength(1);
+    expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 1 })]);
+    expect(fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'ignored' }));
+  });
+
+  it('sends one email when the same event is delivered five times at once', async () => {
+    const event = loginEvent();
+    const statuses = await Promise.all(Array.from({ length: 5 }, () => deliver(fn.url, event)));
+    expect(statuses).toEqual([204, 204, 204, 204, 204]);
+    expect(catcher.messages()).toHaveLength(1);
+    expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 1 })]);
+  });
+
+  it('sends one email per distinct event', async () => {
+    const first = loginEvent({ id: randomUUID() });
+    const second = loginEvent({ id: randomUUID() });
+    expect(await Promise.all([deliver(fn.url, first), deliver(fn.url, second)])).toEqual([204, 204]);
+    expect(catcher.messages()).toHaveLength(2);
+  });
+
+  const withoutDataschema = (): CloudEventV1<unknown> => {
+    const event = loginEvent();
+    delete event.dataschema;
+    return event;
+  };
+  it.each([
+    ['a wrong type', () => loginEvent({ type: 'user_logout_event' }), 'unexpected type'],
+    ['a missing dataschema', withoutDataschema, 'unexpected dataschema'],
+    ['another dataschema version', () => loginEvent({ dataschema: USER_LOGIN_EVENT_DATASCHEMA.replace('v1', 'v2') }), 'unexpected dataschema'],
+    ['bad data', () => loginEvent({}, { ...ADA, email: 'ada-at-example' }), 'the data does not match the schema'],
+    ['an unknown data field', () => loginEvent({}, { ...ADA, password: 'hunter2-secret' }), 'the data does not match the schema'],
+    ['data that is not JSON', () => loginEvent({ datacontenttype: 'text/plain' }, 'Ada <ada@example.com> signed in'), 'the data is not JSON'],
+  ])('acknowledges an event with %s without sending, and logs a warning without the data', async (_case, makeEvent, reason) => {
+    const event = makeEvent();
+    expect(await deliver(fn.url, event)).toBe(204);
+    expect(catcher.messages()).toEqual([]);
+    expect(await deliveries()).toEqual([]);
+    expect(fn.logs).toContainEqual(
+      expect.objectContaining({ severity: 'WARNING', message: 'malformed event ignored', eventId: event.id, reason }),
+    );
+    const logged = JSON.stringify(fn.logs);
+    for (const secret of ['ada@example.com', 'ada-at-example', '203.0.113.7', 'Firefox', 'hunter2-secret']) expect(logged).not.toContain(secret);
+  });
+
+  it('answers 5xx while SMTP is unreachable, then sends exactly one email on redelivery', async () => {
+    const unreachable = await startWithMail(nodemailer.createTransport(`smtp://127.0.0.1:${await freePort()}`));
+    const event = loginEvent();
+    try {
+      expect(await deliver(unreachable.url, event)).toBeGreaterThanOrEqual(500);
+      expect(unreachable.logs).toContainEqual(expect.objectContaining({ severity: 'ERROR', eventId: event.id, outcome: 'failed' }));
+    } finally {
+      await unreachable.close();
+    }
+    expect(catcher.messages()).toEqual([]);
+    const [failed] = await deliveries();
+    expect(failed).toMatchObject({ event_id: event.id, status: 'sending', attempts: 1, sent_at: null });
+    expect(failed?.last_error).toMatch(/ECONNREFUSED|ESOCKET|ECONNECTION/);
+
+    // The broker's retry, once mail is back.
+    expect(await deliver(fn.url, event)).toBe(204);
+    expect(catcher.messages()).toHaveLength(1);
+    expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })]);
+    expect(await deliver(fn.url, event)).toBe(204);
+    expect(catcher.messages()).toHaveLength(1);
+  });
+
+  it('sends one email when redeliveries of a failed attempt arrive at once (the row lock, not the insert, keeps them apart)', async () => {
+    const unreachable = await startWithMail(nodemailer.createTransport(`smtp://127.0.0.1:${await freePort()}`));
+    const event = loginEvent();
+    try {
+      expect(await deliver(unreachable.url, event)).toBeGreaterThanOrEqual(500);
+    } finally {
+      await unreachable.close();
+    }
+    const statuses = await Promise.all(Array.from({ length: 5 }, () => deliver(fn.url, event)));
+    expect(statuses).toEqual([204, 204, 204, 204, 204]);
+    expect(catcher.messages()).toHaveLength(1);
+    expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })]);
+  });
+
+  it('answers 5xx for a transient 4xx refusal and records the attempt', async () => {
+    const busy = await startRejectingSmtp(451);
+    const withBusy = await startWithMail(nodemailer.createTransport(busy.url));
+    try {
+      const event = loginEvent();
+      expect(await deliver(withBusy.url, event)).toBeGreaterThanOrEqual(500);
+      expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sending', attempts: 1, last_error: expect.stringContaining('451') })]);
+    } finally {
+      await withBusy.close();
+      await busy.stop();
+    }
+  });
+
+  it('acknowledges a permanent 550 refusal, marks the delivery failed and never tries again', async () => {
+    const rejecting = await startRejectingSmtp(550);
+    const withRejecting = await startWithMail(nodemailer.createTransport(rejecting.url));
+    try {
+      const event = loginEvent();
+      expect(await deliver(withRejecting.url, event)).toBe(204);
+      expect(rejecting.attempts()).toBe(1);
+      const [failed] = await deliveries();
+      expect(failed).toMatchObject({ event_id: event.id, status: 'failed', attempts: 1, sent_at: null });
+      expect(failed?.last_error).toContain('550');
+      expect(withRejecting.logs).toContainEqual(expect.objectContaining({ severity: 'WARNING', eventId: event.id }));
+      expect(withRejecting.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'ignored' }));
+
+      // A redelivery (had the broker sent one) neither retries the send nor emails.
+      expect(await deliver(withRejecting.url, event)).toBe(204);
+      expect(await deliver(fn.url, event)).toBe(204);
+      expect(rejecting.attempts()).toBe(1);
+      expect(catcher.messages()).toEqual([]);
+    } finally {
+      await withRejecting.close();
+      await rejecting.stop();
+    }
+  });
+});
