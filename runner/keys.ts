@@ -9,6 +9,7 @@ export interface SigningKeyPair {
 }
 
 export const LOCAL_SIGNING_ALGORITHM = 'ES256';
+export const LOCAL_KEY_ID = 'local-1';
 
 /**
  * The local system's token signing key, made on first start and kept (git-ignored) in the data

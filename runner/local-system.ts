@@ -10,7 +10,12 @@ import { buildAll } from '../scripts/build.js';
 import type { RunningPostgres } from './embedded-postgres.js';
 import { superviseFunction, type FunctionProcess } from './function-process.js';
 import { createGateway, type FunctionListing } from './gateway.js';
-import { ensureLocalSigningKey, LOCAL_SIGNING_ALGORITHM } from './keys.js';
+import { ensureLocalSigningKey, LOCAL_KEY_ID, LOCAL_SIGNING_ALGORITHM } from './keys.js';
+import { startLocalBroker } from './broker/local-broker.js';
+import { destinationUrl, loadEventingDefinitions } from './broker/eventing-definitions.js';
+import { startMailCatcher } from './mail-catcher.js';
+import { schedulePings } from './ping-scheduler.js';
+import type { Need } from '../functions/shared/config.js';
 import { freePort } from './ports.js';
 import type { RunnerConfig } from './runner-config.js';
 
@@ -18,6 +23,8 @@ export interface LocalSystem {
   readonly gatewayUrl: string;
   readonly databaseUrl: string;
   readonly functions: readonly FunctionListing[];
+  readonly mailCatcher: { readonly page: string; readonly messages: string; readonly smtp: string };
+  readonly brokerUrl: string;
   stop(): Promise<void>;
 }
 
@@ -68,9 +75,46 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     await applyMigrations(databaseUrl, log);
     const keys = await ensureLocalSigningKey(dataDir);
 
-    const httpFunctions = INVENTORY.filter((spec) => spec.trigger === 'http');
-    for (const [index, spec] of httpFunctions.entries()) {
-      const port = config.FUNCTION_PORT_BASE === 0 ? await freePort() : config.FUNCTION_PORT_BASE + index;
+    const mail = await startMailCatcher({ host: '127.0.0.1', smtpPort: config.MAIL_SMTP_PORT, httpPort: config.MAIL_WEB_PORT });
+    cleanups.push(() => mail.stop());
+    log(`mail catcher: SMTP ${mail.smtpUrl}, messages at ${mail.webUrl}`);
+
+    // Every function gets its port up front, so the broker and the functions can name each other.
+    const ports = new Map<string, number>();
+    for (const [index, spec] of INVENTORY.entries()) {
+      ports.set(spec.name, config.FUNCTION_PORT_BASE === 0 ? await freePort() : config.FUNCTION_PORT_BASE + index);
+    }
+    const serviceUrl = (name: string): string => {
+      const port = ports.get(name);
+      if (port === undefined) throw new Error(`no function called ${name} in the inventory`);
+      return `http://127.0.0.1:${port}`;
+    };
+
+    const eventingDir = join(ROOT, 'eventing');
+    const broker = await startLocalBroker({
+      eventingDir,
+      resolveService: serviceUrl,
+      ...(config.RABBITMQ_URL ? { rabbitmqUrl: config.RABBITMQ_URL } : {}),
+      host: '127.0.0.1',
+      port: config.BROKER_PORT,
+      log: (line) => log(`broker: ${line}`),
+    });
+    cleanups.push(() => broker.stop());
+    log(`broker ingress (K_SINK) at ${broker.url}, ${config.RABBITMQ_URL ? 'on RabbitMQ' : 'in-process queue'}`);
+
+    // What the cluster gives each function through Secrets, bindings and addresses, by the sections it needs.
+    const provided: Record<Need, NodeJS.ProcessEnv> = {
+      database: { DATABASE_URL: databaseUrl },
+      passwords: {},
+      tokens: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ALGORITHM: LOCAL_SIGNING_ALGORITHM, JWT_KEY_ID: LOCAL_KEY_ID },
+      signing: { JWT_PRIVATE_KEY: keys.privateKeyPem, JWT_ALGORITHM: LOCAL_SIGNING_ALGORITHM, JWT_KEY_ID: LOCAL_KEY_ID },
+      // The gateway appends the caller's address to X-Forwarded-For: one trusted hop.
+      signIn: { USERS_VERIFY_URL: serviceUrl('users-verify'), TRUSTED_PROXY_HOPS: '1' },
+      sink: { K_SINK: broker.url },
+      mail: { SMTP_URL: mail.smtpUrl },
+    };
+    for (const spec of INVENTORY) {
+      const port = ports.get(spec.name) as number;
       processes.push(
         superviseFunction({
           name: spec.name,
@@ -78,13 +122,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           port,
           env: {
             ...options.env,
+            ...Object.assign({}, ...spec.needs.map((need) => provided[need])),
             PORT: String(port),
             K_SERVICE: spec.name,
             K_CONFIGURATION: spec.name,
             K_REVISION: `${spec.name}-00001`,
-            DATABASE_URL: databaseUrl,
-            JWT_PUBLIC_KEY: keys.publicKeyPem,
-            JWT_ALGORITHM: LOCAL_SIGNING_ALGORITHM,
           },
           onLine: options.onFunctionLine,
           onNotice: log,
@@ -93,19 +135,27 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     }
     await Promise.all(processes.map((child) => child.waitUntilHealthy(20_000)));
 
+    const { pingSources } = await loadEventingDefinitions(eventingDir);
+    const pings = schedulePings(pingSources, (source) => destinationUrl(source.sink, serviceUrl), (line) => log(line));
+    cleanups.push(async () => pings.stop());
+
     const host = config.PUBLIC_HOST;
-    const functions: FunctionListing[] = httpFunctions.map((spec, index) => ({
+    const functions: FunctionListing[] = INVENTORY.map((spec) => ({
       name: spec.name,
-      url: `http://${host}:${processes[index]?.port}`,
+      url: `http://${host}:${ports.get(spec.name)}`,
       method: spec.method,
       path: spec.path,
       trigger: spec.trigger,
       visibility: spec.visibility,
     }));
+    const publicHost = (url: string) => url.replace('127.0.0.1', host);
+    const mailCatcher = { page: publicHost(mail.webUrl), messages: `${publicHost(mail.webUrl)}/messages`, smtp: mail.smtpUrl };
     const gateway = createGateway({
-      routes: httpFunctions.map((spec, index) => ({ spec, port: processes[index]?.port ?? 0 })),
+      routes: INVENTORY.filter((spec) => spec.trigger === 'http').map((spec) => ({ spec, port: ports.get(spec.name) as number })),
       listing: () => ({
         gateway: gatewayUrl,
+        mailCatcher,
+        broker: broker.url,
         functions: functions.map((entry, index) => ({ ...entry, pid: processes[index]?.pid() ?? null })),
       }),
     });
@@ -126,7 +176,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     await writeFile(infoPath, JSON.stringify({ databaseUrl, gatewayUrl, pid: process.pid }, null, 2));
     cleanups.push(() => rm(infoPath, { force: true }));
 
-    return { gatewayUrl, databaseUrl, functions, stop: stopAll };
+    return { gatewayUrl, databaseUrl, functions, mailCatcher, brokerUrl: broker.url, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

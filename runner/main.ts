@@ -19,6 +19,8 @@ try {
   write('');
   write(formatFunctionTable(system.functions));
   write('');
+  say(`mail catcher: ${system.mailCatcher.page} (sign-in alert emails; JSON at ${system.mailCatcher.messages})`);
+  say(`broker ingress (K_SINK): ${system.brokerUrl}`);
   say(`gateway listening on ${system.gatewayUrl}`);
   say(`database ${system.databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
   say('press Ctrl-C to stop');

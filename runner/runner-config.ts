@@ -7,6 +7,11 @@ const runnerSchema = z.object({
   FUNCTION_PORT_BASE: z.coerce.number().int().min(0).max(65535).default(8081),
   /** A Postgres to use instead of the embedded one. */
   DATABASE_URL: z.string().optional(),
+  /** A RabbitMQ for the local broker; without it, an in-process queue with the same rules. */
+  RABBITMQ_URL: z.string().optional(),
+  BROKER_PORT: z.coerce.number().int().min(0).max(65535).default(8070),
+  MAIL_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(1025),
+  MAIL_WEB_PORT: z.coerce.number().int().min(0).max(65535).default(8025),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(54329),
   LOCAL_DATA_DIR: z.string().default('.data'),
   /** Host name printed in URLs (the runner listens on 127.0.0.1 either way). */

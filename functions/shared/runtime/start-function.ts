@@ -37,6 +37,10 @@ export async function startFunction<N extends Need>(definition: FunctionDefiniti
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
+  server.once('error', (error) => {
+    logger.error('cannot serve', { error, port: config.PORT });
+    process.exit(1);
+  });
   server.listen(config.PORT, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;

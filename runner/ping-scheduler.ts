@@ -1,0 +1,69 @@
+import { CloudEvent, HTTP } from 'cloudevents';
+import { CronExpressionParser } from 'cron-parser';
+import type { PingSourceDefinition } from './broker/eventing-definitions.js';
+
+export interface PingScheduler {
+  stop(): void;
+}
+
+/**
+ * Does locally what a Knative PingSource does in the cluster: on its cron schedule, POSTs a
+ * `dev.knative.sources.ping` CloudEvent carrying its data to its sink.
+ */
+export function schedulePings(
+  sources: readonly PingSourceDefinition[],
+  resolveSink: (source: PingSourceDefinition) => string,
+  log: (line: string) => void,
+  namespace = 'default',
+): PingScheduler {
+  const timers = new Set<NodeJS.Timeout>();
+  let stopped = false;
+
+  const scheduleNext = (source: PingSourceDefinition): void => {
+    if (stopped) return;
+    const next = CronExpressionParser.parse(source.schedule, { currentDate: new Date(), ...(source.timezone ? { tz: source.timezone } : {}) })
+      .next()
+      .toDate();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      void ping(source).finally(() => scheduleNext(source));
+    }, Math.max(0, next.getTime() - Date.now()));
+    timer.unref();
+    timers.add(timer);
+  };
+
+  const ping = async (source: PingSourceDefinition): Promise<void> => {
+    const sink = resolveSink(source);
+    const contentType = source.contentType ?? 'text/plain';
+    const data = contentType.includes('json') && source.data ? (JSON.parse(source.data) as unknown) : source.data;
+    const message = HTTP.binary(
+      new CloudEvent({
+        type: 'dev.knative.sources.ping',
+        source: `/apis/v1/namespaces/${namespace}/pingsources/${source.name}`,
+        datacontenttype: contentType,
+        data,
+      }),
+    );
+    try {
+      const response = await fetch(sink, {
+        method: 'POST',
+        headers: message.headers as Record<string, string>,
+        body: message.body as string,
+        signal: AbortSignal.timeout(60_000),
+      });
+      await response.arrayBuffer();
+      log(`ping ${source.name} -> ${sink}: ${response.status}`);
+    } catch (error) {
+      log(`ping ${source.name} -> ${sink} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+
+  for (const source of sources) scheduleNext(source);
+  return {
+    stop: () => {
+      stopped = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
+}
