@@ -6,7 +6,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install dev build migrate admin-grant token lint typecheck test test-only services bench
+.PHONY: help install dev build migrate admin-grant lint typecheck test test-only services bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,10 +25,6 @@ migrate: install ## Apply migrations (DATABASE_URL, or the running local system)
 admin-grant: install ## Make a user an admin: make admin-grant EMAIL=someone@example.com
 	@test -n "$(EMAIL)" || { echo "usage: make admin-grant EMAIL=someone@example.com"; exit 2; }
 	npm run admin:grant -- "$(EMAIL)"
-
-token: install ## Mint a local access token: make token EMAIL=someone@example.com
-	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=someone@example.com"; exit 2; }
-	@npm run --silent token -- "$(EMAIL)"
 
 lint: install
 	npm run lint

@@ -14,8 +14,9 @@ describe('the function inventory', () => {
     }
     expect(folders.sort()).toEqual(INVENTORY.map((spec) => `${spec.domain}/${spec.name}`).sort());
     for (const spec of INVENTORY) {
-      const module = (await import(`./${spec.domain}/${spec.name}/index.ts`)) as { definition: { name: string } };
+      const module = (await import(`./${spec.domain}/${spec.name}/index.ts`)) as { definition: { name: string; kind: string } };
       expect(module.definition.name).toBe(spec.name);
+      expect(module.definition.kind).toBe(spec.trigger);
     }
   });
 

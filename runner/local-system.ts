@@ -94,7 +94,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const broker = await startLocalBroker({
       eventingDir,
       resolveService: serviceUrl,
-      ...(config.RABBITMQ_URL ? { rabbitmqUrl: config.RABBITMQ_URL } : {}),
+      ...(config.RABBITMQ_URL ? { rabbitmqUrl: config.RABBITMQ_URL, queuePrefix: config.RABBITMQ_QUEUE_PREFIX } : {}),
       host: '127.0.0.1',
       port: config.BROKER_PORT,
       log: (line) => log(`broker: ${line}`),

@@ -9,6 +9,8 @@ const runnerSchema = z.object({
   DATABASE_URL: z.string().optional(),
   /** A RabbitMQ for the local broker; without it, an in-process queue with the same rules. */
   RABBITMQ_URL: z.string().optional(),
+  /** Prefix for the broker's exchange and queue names on RabbitMQ, to keep several systems apart. */
+  RABBITMQ_QUEUE_PREFIX: z.string().default(''),
   BROKER_PORT: z.coerce.number().int().min(0).max(65535).default(8070),
   MAIL_SMTP_PORT: z.coerce.number().int().min(0).max(65535).default(1025),
   MAIL_WEB_PORT: z.coerce.number().int().min(0).max(65535).default(8025),

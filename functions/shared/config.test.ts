@@ -52,6 +52,7 @@ describe('parseConfig', () => {
       JWT_ALGORITHM: 'ES256',
       JWT_ISSUER: 'knative-accounts',
       JWT_AUDIENCE: 'knative-accounts',
+      JWT_KEY_ID: 'accounts-1',
     });
   });
 

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INVENTORY } from '../../functions/inventory.js';
+import { deleteRabbitTopology, TEST_RABBITMQ_URL } from '../../runner/broker/test-support.js';
 import { freePort } from '../../runner/ports.js';
 import { call } from '../support/http.js';
 import { createTestDatabase, testPostgresServers } from '../support/postgres.js';
@@ -13,6 +15,8 @@ const grace = { email: 'grace@example.com', password: 'another long secret', nam
 
 interface Listing {
   gateway: string;
+  mailCatcher: { page: string; messages: string; smtp: string };
+  broker: string;
   functions: { name: string; url: string; method: string; path: string; trigger: string; visibility: string; pid: number }[];
 }
 
@@ -30,8 +34,12 @@ describe('the local runner with no settings (embedded Postgres)', () => {
       GATEWAY_PORT: '0',
       FUNCTION_PORT_BASE: '0',
       EMBEDDED_PG_PORT: String(await freePort()),
+      BROKER_PORT: '0',
+      MAIL_SMTP_PORT: '0',
+      MAIL_WEB_PORT: '0',
       BCRYPT_COST: '4',
       DATABASE_URL: '',
+      RABBITMQ_URL: '',
     };
     runner = await startRunner(env);
   });
@@ -41,18 +49,24 @@ describe('the local runner with no settings (embedded Postgres)', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const token = async (email: string): Promise<string> => {
-    const minted = await runScript('scripts/dev-token.ts', [email], env);
-    expect(minted.code, minted.stderr).toBe(0);
-    return `Bearer ${minted.stdout.trim()}`;
+  const signIn = async (email: string, password: string): Promise<string> => {
+    const response = await call(`${runner.gatewayUrl}/auth/login`, { method: 'POST', body: { email, password } });
+    expect(response.status).toBe(200);
+    return `Bearer ${response.body.access_token}`;
+  };
+  const mailTo = async (email: string): Promise<{ subject: string; text: string }[]> => {
+    const { body } = await call<Listing>(`${runner.gatewayUrl}/`);
+    const messages = await call(body.mailCatcher.messages.replace('localhost', '127.0.0.1'));
+    return messages.body.filter((message: { to: string[] }) => message.to.includes(email));
   };
 
   it('lists every function on GET / and prints the same table on the console', async () => {
     const { status, body } = await call<Listing>(`${runner.gatewayUrl}/`);
     expect(status).toBe(200);
-    expect(body.functions.map((fn) => fn.name).sort()).toEqual(
-      ['users-create', 'users-delete', 'users-get', 'users-list', 'users-update', 'users-verify'],
-    );
+    expect(body.functions.map((fn) => fn.name).sort()).toEqual(INVENTORY.map((spec) => spec.name).sort());
+    expect(body.mailCatcher.page).toMatch(/^http:\/\/localhost:\d+$/);
+    expect(body.broker).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(runner.output()).toContain(`mail catcher: ${body.mailCatcher.page}`);
     for (const fn of body.functions) {
       expect(runner.output()).toMatch(new RegExp(`${fn.name}\\s+${fn.method}\\s+${fn.path.replace(/[{}]/g, '\\$&')}\\s+${fn.url}`));
       const health = await call(`${fn.url.replace('localhost', '127.0.0.1')}/healthz`);
@@ -75,8 +89,8 @@ describe('the local runner with no settings (embedded Postgres)', () => {
 
     const granted = await runScript('scripts/admin-grant.ts', [grace.email], env);
     expect(granted.code, granted.stderr).toBe(0);
-    const adaToken = await token(ada.email);
-    const adminToken = await token(grace.email);
+    const adaToken = await signIn(ada.email, ada.password);
+    const adminToken = await signIn(grace.email, grace.password);
 
     const read = await call(`${gw}/users/${id}`, { headers: { authorization: adaToken } });
     expect(read).toMatchObject({ status: 200, body: { id, email: ada.email } });
@@ -102,6 +116,26 @@ describe('the local runner with no settings (embedded Postgres)', () => {
 
     expect((await call(`${gw}/users/${id}`, { method: 'DELETE', headers: { authorization: adaToken } })).status).toBe(204);
     expect((await call(`${gw}/users/${id}`, { headers: { authorization: adminToken } })).status).toBe(404);
+  });
+
+  it('emails a sign-in alert once, through the broker, with what the user needs to judge it', async () => {
+    const lin = { email: 'lin@example.com', password: 'yet another secret', name: 'Lin', surname: 'Ng' };
+    expect((await call(`${runner.gatewayUrl}/users`, { method: 'POST', body: lin })).status).toBe(201);
+    const response = await call(`${runner.gatewayUrl}/auth/login`, {
+      method: 'POST',
+      body: { email: lin.email, password: lin.password },
+      headers: { 'user-agent': 'e2e-browser/2.0' },
+    });
+    expect(response.status).toBe(200);
+    await expect.poll(() => mailTo(lin.email), { timeout: 10_000 }).toHaveLength(1);
+    const [mail] = await mailTo(lin.email);
+    expect(mail?.subject).toBe('New sign-in to your account');
+    expect(mail?.text).toContain('e2e-browser/2.0');
+    expect(mail?.text).toContain('Hello Lin');
+    expect(mail?.text).not.toContain(lin.password);
+    // Delivered once: nothing more arrives.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await mailTo(lin.email)).toHaveLength(1);
   });
 
   it('answers bad input with problem+json 4xx through the gateway', async () => {
@@ -147,34 +181,47 @@ describe('the local runner with no settings (embedded Postgres)', () => {
     for (const fn of body.functions) expect(isAlive(fn.pid)).toBe(false);
 
     runner = await startRunner(env);
-    const adminToken = await token(grace.email);
+    const adminToken = await signIn(grace.email, grace.password);
     const listed = await call(`${runner.gatewayUrl}/users?email=${grace.email}`, { headers: { authorization: adminToken } });
     expect(listed.body.items).toHaveLength(1);
   });
 });
 
-describe('the local runner with DATABASE_URL', () => {
-  it('uses that Postgres instead of the embedded one', async () => {
+describe('the local runner with DATABASE_URL and RABBITMQ_URL', () => {
+  it('keeps its state in that Postgres and its events in that RabbitMQ', async () => {
     const [real] = testPostgresServers();
     const database = await createTestDatabase(real!.adminUrl);
     const dataDir = await mkdtemp(join(tmpdir(), 'accounts-runner-'));
+    const prefix = `e2e-${process.pid}-`;
     const runner = await startRunner({
       LOCAL_DATA_DIR: dataDir,
       GATEWAY_PORT: '0',
       FUNCTION_PORT_BASE: '0',
+      BROKER_PORT: '0',
+      MAIL_SMTP_PORT: '0',
+      MAIL_WEB_PORT: '0',
       BCRYPT_COST: '4',
       DATABASE_URL: database.url,
+      RABBITMQ_URL: TEST_RABBITMQ_URL,
+      RABBITMQ_QUEUE_PREFIX: prefix,
     });
     try {
       expect(runner.output()).not.toContain('embedded Postgres');
+      expect(runner.output()).toContain('on RabbitMQ');
       expect((await call(`${runner.gatewayUrl}/users`, { method: 'POST', body: ada })).status).toBe(201);
       const client = new pg.Client({ connectionString: database.url });
       await client.connect();
       const rows = await client.query('select email from users.users');
       await client.end();
       expect(rows.rows).toEqual([{ email: ada.email }]);
+
+      expect((await call(`${runner.gatewayUrl}/auth/login`, { method: 'POST', body: { email: ada.email, password: ada.password } })).status).toBe(200);
+      const listing = await call<Listing>(`${runner.gatewayUrl}/`);
+      const messagesUrl = listing.body.mailCatcher.messages.replace('localhost', '127.0.0.1');
+      await expect.poll(async () => (await call(messagesUrl)).body.length, { timeout: 10_000 }).toBe(1);
     } finally {
       expect(await runner.stop()).toBe(0);
+      await deleteRabbitTopology(TEST_RABBITMQ_URL, `${prefix}user-login-event`, [`${prefix}login-email-notification`]);
       await database.drop();
       await rm(dataDir, { recursive: true, force: true });
     }

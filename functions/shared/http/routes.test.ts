@@ -4,8 +4,8 @@ import { createRouter } from './routes.js';
 
 const USER_ID = '0b7c6f7e-2f0a-4b8e-9d55-6a1f0c3e9a12';
 
-describe('createRouter over the users routes', () => {
-  const route = createRouter(INVENTORY);
+describe('createRouter over the HTTP functions of the inventory', () => {
+  const route = createRouter(INVENTORY.filter((spec) => spec.trigger === 'http'));
   const nameOf = (method: string, path: string) => {
     const match = route(method, path);
     return match.kind === 'match' ? match.route.name : match.kind;
@@ -18,6 +18,8 @@ describe('createRouter over the users routes', () => {
     expect(nameOf('PATCH', `/users/${USER_ID}`)).toBe('users-update');
     expect(nameOf('DELETE', `/users/${USER_ID}`)).toBe('users-delete');
     expect(nameOf('POST', '/users/verify')).toBe('users-verify');
+    expect(nameOf('POST', '/auth/login')).toBe('auth-login');
+    expect(nameOf('GET', '/auth/jwks')).toBe('auth-jwks');
   });
 
   it('hands over path parameters by name', () => {
