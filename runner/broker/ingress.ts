@@ -2,6 +2,7 @@ import { HTTP, ValidationError } from 'cloudevents';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { problemFor } from '../../functions/shared/http/problem.js';
+import { readBoundedBody } from '../../functions/shared/http/body.js';
 import { sendProblem } from '../../functions/shared/http/respond.js';
 import type { BrokerEvent, EventStore } from './broker-event.js';
 
@@ -112,32 +113,6 @@ export function parseHttpEvent(headers: IncomingHttpHeaders, body: Buffer): Brok
   return { attributes, data };
 }
 
-class BodyTooLargeError extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new BodyTooLargeError());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        reject(new BodyTooLargeError());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
-}
-
 async function handle(req: IncomingMessage, res: ServerResponse, options: IngressOptions): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://ingress').pathname;
   if (path !== '/') {
@@ -149,18 +124,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Ingres
     return;
   }
   const limit = options.bodyLimitBytes ?? INGRESS_BODY_LIMIT_BYTES;
-  let body: Buffer;
-  try {
-    body = await readBody(req, limit);
-  } catch (error) {
-    if (error instanceof BodyTooLargeError) {
-      // Answer at once and drop the connection rather than read a body we will not keep.
-      res.once('finish', () => req.destroy());
-      sendProblem(res, problemFor(413, 'content-too-large', `An event may be at most ${limit} bytes.`), { Connection: 'close' });
-      return;
-    }
-    throw error;
+  const read = await readBoundedBody(req, limit);
+  if (read === 'too-large') {
+    // Answer at once and drop the connection rather than read a body we will not keep.
+    res.once('finish', () => req.destroy());
+    sendProblem(res, problemFor(413, 'content-too-large', `An event may be at most ${limit} bytes.`), { Connection: 'close' });
+    return;
   }
+  const body = read ?? Buffer.alloc(0);
 
   let event: BrokerEvent;
   try {
