@@ -2,11 +2,19 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# The image every Knative Service runs; VERSION is a version (or digest), never `latest`.
+IMAGE ?= ghcr.io/knative-accounts/functions
+VERSION ?= $(shell node -p 'require("./package.json").version')
+NAMESPACE ?= accounts
+# DRY_RUN=1 prints the cluster commands instead of running them.
+DRY_RUN ?=
+RUN := $(if $(filter 1,$(DRY_RUN)),@echo,)
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install dev build migrate admin-grant lint typecheck test test-only services bench
+.PHONY: help install dev build migrate admin-grant lint typecheck test services bench manifests image push secrets deploy canary promote rollback status
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,3 +50,41 @@ test: install services ## Lint, typecheck and run every test
 
 bench: install ## Print performance figures (cold start, requests/s, hashing)
 	npm run bench
+
+manifests: install ## Regenerate knative/ from the inventory (commit the result)
+	npm run manifests
+
+image: ## Build the image: make image IMAGE=registry/name VERSION=1.2.3
+	@test "$(VERSION)" != latest || { echo "VERSION must be a version, never latest"; exit 2; }
+	$(RUN) docker build --tag $(IMAGE):$(VERSION) .
+
+push: ## Push the image built by make image
+	@test "$(VERSION)" != latest || { echo "VERSION must be a version, never latest"; exit 2; }
+	$(RUN) docker push $(IMAGE):$(VERSION)
+
+secrets: ## Create or update the Secrets from the environment (see DEPLOY.md)
+	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) scripts/create-secrets.sh
+
+deploy: install ## Apply everything in order: namespace, secrets, Postgres, migrations, eventing, services
+	@rm -rf .deploy && IMAGE=$(IMAGE) VERSION=$(VERSION) npm run --silent manifests -- --out .deploy
+	@cp -r knative/namespace knative/postgres .deploy/
+	$(RUN) kubectl apply -k .deploy/namespace
+	@$(MAKE) --no-print-directory secrets
+	$(RUN) kubectl apply -k .deploy/postgres
+	$(RUN) kubectl --namespace $(NAMESPACE) rollout status statefulset/accounts-postgres --timeout=300s
+	$(RUN) kubectl apply -k .deploy/migrate
+	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=$(VERSION)
+	$(RUN) kubectl apply -k eventing
+	$(RUN) kubectl apply -k .deploy/services
+
+canary: install ## New revision with PERCENT% of traffic and a canary tag: make canary FN=users-get PERCENT=10
+	@DRY_RUN=$(DRY_RUN) IMAGE=$(IMAGE) VERSION=$(VERSION) NAMESPACE=$(NAMESPACE) npx tsx scripts/rollout.ts canary "$(FN)" "$(PERCENT)"
+
+promote: install ## All traffic to the canary: make promote FN=users-get
+	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) npx tsx scripts/rollout.ts promote "$(FN)"
+
+rollback: install ## All traffic back to the stable revision, canary tag dropped: make rollback FN=users-get
+	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) npx tsx scripts/rollout.ts rollback "$(FN)"
+
+status: install ## Every service's revisions and traffic
+	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) npx tsx scripts/rollout.ts status

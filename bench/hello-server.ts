@@ -2,6 +2,7 @@ import { http } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { RequestListener } from 'node:http';
 import { createServer } from 'node:http';
+import { specOf } from '../functions/inventory.js';
 import { withEdge } from '../functions/shared/http/edge.js';
 import { createLogger } from '../functions/shared/logging.js';
 
@@ -17,7 +18,7 @@ const server =
     : createServer(
         withEdge(
           {
-            spec: { name: 'users-get', domain: 'users', trigger: 'http', method: 'GET', path: '/users/{id}', visibility: 'public', needs: [], summary: '', autoscalingTarget: 1, containerConcurrency: 0, minScale: 0 },
+            spec: specOf('users-get'),
             logger: createLogger({ service: 'bench', revision: 'bench', write: () => undefined }),
             readiness: async () => ({ ready: true, checks: {} }),
             isDraining: () => false,

@@ -28,6 +28,11 @@ export interface FunctionSpec {
   readonly containerConcurrency: number;
   /** Instances kept warm; 0 lets the service scale to zero. */
   readonly minScale: number;
+  readonly maxScale: number;
+  /** Why these scaling numbers: one line, written next to the annotations in the manifest. */
+  readonly scalingNote: string;
+  /** Longest a request may take before Knative answers 504. */
+  readonly timeoutSeconds: number;
 }
 
 export const INVENTORY = [
@@ -43,6 +48,9 @@ export const INVENTORY = [
     autoscalingTarget: 4, // bcrypt hashing is CPU-bound
     containerConcurrency: 8,
     minScale: 0,
+    maxScale: 10,
+    scalingNote: 'CPU-bound: every request runs a bcrypt hash, so few requests per instance and scale out early',
+    timeoutSeconds: 30,
   },
   {
     name: 'users-get',
@@ -56,6 +64,9 @@ export const INVENTORY = [
     autoscalingTarget: 80,
     containerConcurrency: 0,
     minScale: 0,
+    maxScale: 10,
+    scalingNote: 'a read by id: cheap and I/O-bound, so many requests per instance',
+    timeoutSeconds: 30,
   },
   {
     name: 'users-list',
@@ -69,6 +80,9 @@ export const INVENTORY = [
     autoscalingTarget: 50,
     containerConcurrency: 0,
     minScale: 0,
+    maxScale: 10,
+    scalingNote: 'a paged read: I/O-bound, many requests per instance',
+    timeoutSeconds: 30,
   },
   {
     name: 'users-update',
@@ -82,6 +96,9 @@ export const INVENTORY = [
     autoscalingTarget: 20,
     containerConcurrency: 0,
     minScale: 0,
+    maxScale: 10,
+    scalingNote: 'mostly cheap writes, a bcrypt hash only when the password changes',
+    timeoutSeconds: 30,
   },
   {
     name: 'users-delete',
@@ -95,6 +112,9 @@ export const INVENTORY = [
     autoscalingTarget: 50,
     containerConcurrency: 0,
     minScale: 0,
+    maxScale: 5,
+    scalingNote: 'a cheap write: I/O-bound, many requests per instance',
+    timeoutSeconds: 30,
   },
   {
     name: 'users-verify',
@@ -108,6 +128,9 @@ export const INVENTORY = [
     autoscalingTarget: 4, // bcrypt compare is CPU-bound
     containerConcurrency: 8,
     minScale: 0,
+    maxScale: 10,
+    scalingNote: 'CPU-bound: every request runs a bcrypt compare, so few requests per instance',
+    timeoutSeconds: 30,
   },
   {
     name: 'auth-login',
@@ -121,6 +144,9 @@ export const INVENTORY = [
     autoscalingTarget: 10, // waits on users-verify's bcrypt compare
     containerConcurrency: 0,
     minScale: 1, // sign-in is the front door: no cold start
+    maxScale: 10,
+    scalingNote: 'waits on users-verify\'s bcrypt; one warm instance so sign-in never pays a cold start',
+    timeoutSeconds: 30,
   },
   {
     name: 'auth-jwks',
@@ -134,6 +160,9 @@ export const INVENTORY = [
     autoscalingTarget: 100,
     containerConcurrency: 0,
     minScale: 0,
+    maxScale: 5,
+    scalingNote: 'a constant document served from memory: very many requests per instance',
+    timeoutSeconds: 30,
   },
   {
     name: 'outbox-relay',
@@ -147,6 +176,9 @@ export const INVENTORY = [
     autoscalingTarget: 1,
     containerConcurrency: 1, // one relay run per instance; row locks keep parallel runs apart
     minScale: 0,
+    maxScale: 2,
+    scalingNote: 'one relay run at a time per instance; row locks keep parallel runs apart',
+    timeoutSeconds: 60,
   },
   {
     name: 'notify-login-email',
@@ -160,6 +192,9 @@ export const INVENTORY = [
     autoscalingTarget: 20,
     containerConcurrency: 0,
     minScale: 0,
+    maxScale: 5,
+    scalingNote: 'waits on the mail server: I/O-bound, the Trigger\'s parallelism bounds the load',
+    timeoutSeconds: 60,
   },
   {
     name: 'notify-dead-letter',
@@ -173,6 +208,9 @@ export const INVENTORY = [
     autoscalingTarget: 20,
     containerConcurrency: 0,
     minScale: 0,
+    maxScale: 2,
+    scalingNote: 'rare events, one insert each',
+    timeoutSeconds: 30,
   },
 ] as const satisfies readonly FunctionSpec[];
 

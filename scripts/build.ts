@@ -54,6 +54,7 @@ export async function buildAll(outdir: string = DEFAULT_OUTDIR): Promise<string[
     }),
     build({ ...common, entryPoints: [`${root}functions/shared/passwords/password-worker.js`], outfile: `${outdir}/password-worker.js` }),
     build({ ...common, entryPoints: [`${root}scripts/migrate.ts`], outfile: `${outdir}/migrate.js` }),
+    build({ ...common, entryPoints: [`${root}functions/main.ts`], outfile: `${outdir}/main.js` }),
   ]);
   return outputs.sort();
 }

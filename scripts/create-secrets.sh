@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Creates or updates the Secrets of knative/secrets/example-secrets.yaml from the environment.
+# Needs: POSTGRES_PASSWORD, USERS_DB_PASSWORD, AUTH_DB_PASSWORD, NOTIFY_DB_PASSWORD,
+# JWT_PRIVATE_KEY_FILE, JWT_PUBLIC_KEY_FILE, SMTP_URL; optional JWT_KEY_ID (default accounts-1).
+# With DRY_RUN=1 it prints the Secrets' names and keys, never their values.
+set -euo pipefail
+namespace=${NAMESPACE:-accounts}
+host="accounts-postgres.${namespace}.svc.cluster.local:5432"
+
+missing=()
+for name in POSTGRES_PASSWORD USERS_DB_PASSWORD AUTH_DB_PASSWORD NOTIFY_DB_PASSWORD JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE SMTP_URL; do
+  [ -n "${!name:-}" ] || missing+=("$name")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "make secrets: set ${missing[*]}" >&2
+  exit 2
+fi
+
+apply() { # name, then --from-literal/--from-file arguments
+  local name=$1; shift
+  if [ "${DRY_RUN:-}" = 1 ]; then
+    echo "kubectl create secret generic $name --namespace $namespace $(printf '%s\n' "$@" | sed -E 's/^(--from-[a-z]+=[^=]+)=.*/\1=…/' | tr '\n' ' ')| kubectl apply -f -"
+    return
+  fi
+  kubectl create secret generic "$name" --namespace "$namespace" "$@" --dry-run=client -o yaml | kubectl apply -f -
+}
+
+apply accounts-postgres --from-literal=password="$POSTGRES_PASSWORD" \
+  --from-literal=url="postgres://postgres:${POSTGRES_PASSWORD}@${host}/accounts"
+for domain in users auth notify; do
+  var="$(echo "$domain" | tr a-z A-Z)_DB_PASSWORD"
+  apply "accounts-db-$domain" --from-literal=password="${!var}" \
+    --from-literal=url="postgres://${domain}_fn:${!var}@${host}/accounts"
+done
+apply accounts-jwt --from-file=private-key="$JWT_PRIVATE_KEY_FILE" --from-file=public-key="$JWT_PUBLIC_KEY_FILE" \
+  --from-literal=key-id="${JWT_KEY_ID:-accounts-1}"
+apply accounts-smtp --from-literal=url="$SMTP_URL"
