@@ -9,7 +9,7 @@ import { call } from '../support/http.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../support/postgres.js';
 import { createTestTokens } from '../support/tokens.js';
 
-/** The bundled functions, started the way the image and the local runner start them: `node dist/<name>.js`. */
+/** The bundled functions, started the way the image starts them: `node dist/main.js` with FUNCTION_TARGET. */
 
 let outdir: string;
 let database: TestDatabase;
@@ -38,8 +38,8 @@ interface StartedFunction {
 
 async function startBundle(name: string, env: Record<string, string>): Promise<StartedFunction> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(outdir, `${name}.js`)], {
-    env: { PATH: process.env['PATH'] ?? '', PORT: String(port), K_SERVICE: name, K_REVISION: `${name}-00042`, ...env },
+  const child = spawn(process.execPath, ['--enable-source-maps', join(outdir, 'main.js')], {
+    env: { PATH: process.env['PATH'] ?? '', FUNCTION_TARGET: name, NODE_ENV: 'production', PORT: String(port), K_SERVICE: name, K_REVISION: `${name}-00042`, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.push(child);
@@ -54,8 +54,8 @@ async function startBundle(name: string, env: Record<string, string>): Promise<S
 
 describe('a bundled function process', () => {
   it('refuses to start without its configuration, naming every bad variable', async () => {
-    const child = spawn(process.execPath, [join(outdir, 'users-update.js')], {
-      env: { PATH: process.env['PATH'] ?? '', DB_POOL_MAX: 'lots', BCRYPT_COST: '99' },
+    const child = spawn(process.execPath, [join(outdir, 'main.js')], {
+      env: { PATH: process.env['PATH'] ?? '', FUNCTION_TARGET: 'users-update', DB_POOL_MAX: 'lots', BCRYPT_COST: '99' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
