@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../shared/http/problem.js';
+import { currentTrace, formatTraceparent } from '../shared/trace-context.js';
 
 /** What users-verify answers for matching credentials. */
 export const verifiedUserSchema = z.object({
@@ -30,7 +31,7 @@ export function createUsersVerifyClient(baseUrl: string, options: { timeoutMs?: 
       try {
         response = await send(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...traceHeaders() },
           body: JSON.stringify({ email, password }),
           signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
         });
@@ -51,6 +52,12 @@ export function createUsersVerifyClient(baseUrl: string, options: { timeoutMs?: 
       return parsed.data;
     },
   };
+}
+
+/** The caller's trace goes on to users-verify, so its log lines share the sign-in's trace id. */
+function traceHeaders(): Record<string, string> {
+  const trace = currentTrace();
+  return trace ? { traceparent: formatTraceparent(trace) } : {};
 }
 
 function unavailable(): AppError {

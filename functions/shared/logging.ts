@@ -1,7 +1,9 @@
+import { currentTrace } from './trace-context.js';
+
 /**
- * Structured JSON logs on stdout, one object per line, in the shape Knative's log collectors
- * expect. Callers pass facts, never request bodies: passwords, hashes and tokens must not reach
- * a log line.
+ * Structured JSON logs on stdout, one object per line: time, severity, message, function,
+ * revision, and within a request its request id and trace id. Callers pass facts, never request
+ * bodies: passwords, hashes and tokens must not reach a log line.
  */
 
 export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
@@ -20,6 +22,7 @@ export interface Logger {
 }
 
 export interface LoggerOptions {
+  /** The function (K_SERVICE). */
   readonly service: string;
   readonly revision: string;
   readonly level?: LogLevel;
@@ -33,12 +36,14 @@ export function createLogger(options: LoggerOptions): Logger {
   const now = options.now ?? (() => new Date());
   const log = (severity: Severity, message: string, fields?: LogFields): void => {
     if (RANK[severity] < threshold) return;
+    const trace = currentTrace();
     const entry = {
       time: now().toISOString(),
       severity,
       message,
-      service: options.service,
+      function: options.service,
       revision: options.revision,
+      ...(trace ? { requestId: trace.requestId, traceId: trace.traceId, spanId: trace.spanId } : {}),
       ...fields,
     };
     write(`${JSON.stringify(entry, replaceErrors)}\n`);

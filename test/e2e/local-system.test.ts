@@ -77,7 +77,7 @@ describe('the local runner with no settings (embedded Postgres)', () => {
   it('runs each function in its own process with Knative variables', async () => {
     const { body } = await call<Listing>(`${runner.gatewayUrl}/`);
     expect(new Set(body.functions.map((fn) => fn.pid)).size).toBe(body.functions.length);
-    expect(runner.output()).toMatch(/users-get\s+\| .*"service":"users-get","revision":"users-get-00001"/);
+    expect(runner.output()).toMatch(/users-get\s+\| .*"function":"users-get","revision":"users-get-00001"/);
   });
 
   it('drives create, get, list, update with ETags and delete through the gateway', async () => {

@@ -85,10 +85,22 @@ describe('sign-in alerts end to end (real Postgres, RabbitMQ and SMTP)', () => {
   const signIn = (fn: RunningFunction) =>
     call(`${fn.url}/auth/login`, { method: 'POST', body: { email: user.email, password: user.password }, headers: { 'user-agent': 'alerts-test' } });
 
-  it('emails one alert for one sign-in', async () => {
+  it('emails one alert for one sign-in, and one trace id links the sign-in to its email', async () => {
     const login = await startAuthLogin(broker.url);
-    expect((await signIn(login)).status).toBe(200);
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const response = await call(`${login.url}/auth/login`, {
+      method: 'POST',
+      body: { email: user.email, password: user.password },
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    expect(response.status).toBe(200);
     await expect.poll(() => mail.messages().length, { timeout: 10_000 }).toBe(1);
+    const [verify, notify] = [running[0]!, running[1]!];
+    expect(login.logs.find((line) => line['message'] === 'request')).toMatchObject({ traceId, path: '/auth/login', status: 200 });
+    expect(verify.logs.find((line) => line['message'] === 'request' && line['traceId'] === traceId)).toMatchObject({ path: '/users/verify' });
+    expect(notify.logs.find((line) => line['message'] === 'event')).toMatchObject({ traceId, eventType: 'user_login_event', outcome: 'handled' });
+    const [stored] = await database.db.selectFrom('auth.outbox').select('event').execute();
+    expect((stored?.event as { traceparent: string }).traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
     expect(mail.messages()[0]).toMatchObject({ to: [user.email], subject: 'New sign-in to your account' });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(mail.messages()).toHaveLength(1);

@@ -73,7 +73,7 @@ describe('a bundled function process', () => {
     expect(await fn.exit).toBe(0);
     const lines = fn.output().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.length).toBeGreaterThanOrEqual(4);
-    for (const line of lines) expect(line).toMatchObject({ service: 'users-get', revision: 'users-get-00042' });
+    for (const line of lines) expect(line).toMatchObject({ function: 'users-get', revision: 'users-get-00042' });
     expect(lines.filter((line) => line['message'] === 'request').map((line) => line['path'])).toEqual(['/healthz', '/readyz']);
   });
 

@@ -5,6 +5,7 @@ import type { EventPublisher } from '../../shared/events/publisher.js';
 import { AppError } from '../../shared/http/problem.js';
 import type { Logger } from '../../shared/logging.js';
 import type { SignedToken, TokenSigner } from '../../shared/tokens.js';
+import { currentTrace, formatTraceparent } from '../../shared/trace-context.js';
 import { clearFailures, forgetAttempt, isOverLimit, readLockout, recordAttempt, type LockoutPolicy } from '../login-failures.js';
 import { addToOutbox, publishPending } from '../outbox.js';
 import type { UsersVerifyClient } from '../users-verify-client.js';
@@ -65,14 +66,19 @@ export async function signIn(deps: LoginDeps, request: LoginRequest): Promise<Lo
   if (!user) throw new AppError(401, 'invalid-credentials', INVALID_CREDENTIALS);
 
   const signedInAt = deps.now();
-  const event = buildUserLoginEvent(EVENT_SOURCE, {
-    userId: user.id,
-    email: user.email,
-    name: user.name,
-    signedInAt: signedInAt.toISOString(),
-    clientAddress,
-    userAgent: request.userAgent,
-  });
+  const trace = currentTrace();
+  const event = buildUserLoginEvent(
+    EVENT_SOURCE,
+    {
+      userId: user.id,
+      email: user.email,
+      name: user.name,
+      signedInAt: signedInAt.toISOString(),
+      clientAddress,
+      userAgent: request.userAgent,
+    },
+    trace ? { traceparent: formatTraceparent(trace) } : {},
+  );
   await deps.database.transaction().execute(async (trx) => {
     await clearFailures(trx, email);
     await trx

@@ -1,6 +1,7 @@
 import type { CloudEventV1 } from 'cloudevents';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logging.js';
+import { currentTrace, parseTraceparent, runInTrace, startTrace } from '../trace-context.js';
 
 /** `handled`: done; `ignored`: acknowledged without effect (malformed, duplicate, not for us). */
 export type EventOutcome = 'handled' | 'ignored';
@@ -14,6 +15,14 @@ export function loggedEventHandler(
   handle: (event: CloudEventV1<unknown>) => Promise<EventOutcome>,
 ): (event: CloudEventV1<unknown>) => Promise<void> {
   return async (event) => {
+    // The event's own trace (the distributed tracing extension) wins over the delivery request's.
+    const outer = currentTrace();
+    const carried = typeof event['traceparent'] === 'string' ? parseTraceparent(event['traceparent']) : undefined;
+    const trace = carried && carried.traceId !== outer?.traceId ? startTrace(event['traceparent'] as string, outer?.requestId) : outer;
+    return trace ? runInTrace(trace, () => handleLogged(event)) : handleLogged(event);
+  };
+
+  async function handleLogged(event: CloudEventV1<unknown>): Promise<void> {
     const started = performance.now();
     const facts = { eventId: event.id, eventType: event.type, eventSource: event.source };
     const durationMs = () => Math.round((performance.now() - started) * 100) / 100;
@@ -26,5 +35,5 @@ export function loggedEventHandler(
       retry.stack = retry.message;
       throw retry;
     }
-  };
+  }
 }

@@ -20,11 +20,19 @@ export const userLoginEventData = z.strictObject({
 
 export type UserLoginEventData = z.output<typeof userLoginEventData>;
 
-/** Never a password, hash or token: only what the alert email shows. */
-export function buildUserLoginEvent(source: string, data: UserLoginEventData, id: string = randomUUID()): StoredEvent {
+/**
+ * Never a password, hash or token: only what the alert email shows. `traceparent` (the
+ * CloudEvents distributed tracing extension) links the event to the sign-in request.
+ */
+export function buildUserLoginEvent(
+  source: string,
+  data: UserLoginEventData,
+  options: { id?: string; traceparent?: string } = {},
+): StoredEvent {
   return {
+    ...(options.traceparent ? { traceparent: options.traceparent } : {}),
     specversion: '1.0',
-    id,
+    id: options.id ?? randomUUID(),
     type: USER_LOGIN_EVENT_TYPE,
     source,
     subject: data.userId,

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FunctionSpec } from '../../inventory.js';
 import type { Logger } from '../logging.js';
+import { formatTraceparent, runInTrace, startTrace } from '../trace-context.js';
 import { problemFor } from './problem.js';
 import { sendJson, sendProblem } from './respond.js';
 import { readBoundedBody } from './body.js';
@@ -49,12 +50,17 @@ export function withEdge(options: EdgeOptions, next: RequestListener): RequestLi
   return (req, res) => {
     const started = performance.now();
     const requestId = headerValue(req, 'x-request-id') ?? randomUUID();
+    // A CloudEvent in binary mode carries its trace as the distributed-tracing extension.
+    const trace = startTrace(headerValue(req, 'traceparent') ?? headerValue(req, 'ce-traceparent'), requestId);
     const pathname = pathOf(req.url);
     res.setHeader('X-Request-Id', requestId);
+    res.setHeader('traceparent', formatTraceparent(trace));
     if (options.isDraining()) res.setHeader('Connection', 'close');
     res.once('finish', () => {
       options.logger.info('request', {
         requestId,
+        traceId: trace.traceId,
+        spanId: trace.spanId,
         method: req.method,
         path: pathname,
         status: res.statusCode,
@@ -62,6 +68,10 @@ export function withEdge(options: EdgeOptions, next: RequestListener): RequestLi
       });
     });
 
+    runInTrace(trace, () => handle(req, res, pathname));
+  };
+
+  function handle(req: IncomingMessage, res: ServerResponse, pathname: string): void {
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (pathname === '/readyz') {
@@ -109,7 +119,7 @@ export function withEdge(options: EdgeOptions, next: RequestListener): RequestLi
         res.destroy();
       },
     );
-  };
+  }
 }
 
 function isJson(contentType: string | undefined): boolean {

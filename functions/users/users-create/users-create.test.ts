@@ -90,7 +90,7 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
   it('logs one JSON line per request with service, revision, method, path, status and duration', async () => {
     await call(`${fn.url}/users`, { method: 'POST', body: validUser });
     const line = fn.logs.find((entry) => entry['message'] === 'request' && entry['path'] === '/users');
-    expect(line).toMatchObject({ service: 'users-create', revision: 'users-create-test', method: 'POST', status: 201 });
+    expect(line).toMatchObject({ function: 'users-create', revision: 'users-create-test', method: 'POST', status: 201 });
     expect(typeof line?.['durationMs']).toBe('number');
   });
 });

@@ -1,0 +1,53 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes, randomUUID } from 'node:crypto';
+
+/**
+ * W3C Trace Context (`traceparent: 00-<trace-id>-<parent-id>-<flags>`). Each request keeps the
+ * caller's trace id (or starts one) and gets a span id of its own; events it emits carry the
+ * trace on (CloudEvents distributed tracing extension), so one trace id links a sign-in to the
+ * email it caused.
+ */
+export interface TraceContext {
+  readonly traceId: string;
+  /** This request's own span. */
+  readonly spanId: string;
+  readonly sampled: boolean;
+  readonly requestId: string;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+export function parseTraceparent(header: string | undefined): { traceId: string; parentId: string; sampled: boolean } | undefined {
+  const match = TRACEPARENT.exec(header?.trim().toLowerCase() ?? '');
+  if (!match || match[1] === ZERO_TRACE || match[2] === ZERO_SPAN) return undefined;
+  return { traceId: match[1] as string, parentId: match[2] as string, sampled: (parseInt(match[3] as string, 16) & 1) === 1 };
+}
+
+/** Continues the caller's trace, or starts a new one, with a fresh span for this request. */
+export function startTrace(traceparent: string | undefined, requestId: string = randomUUID()): TraceContext {
+  const parent = parseTraceparent(traceparent);
+  return {
+    traceId: parent?.traceId ?? randomBytes(16).toString('hex'),
+    spanId: randomBytes(8).toString('hex'),
+    sampled: parent?.sampled ?? true,
+    requestId,
+  };
+}
+
+/** The `traceparent` that downstream work (an HTTP call, an emitted event) carries. */
+export function formatTraceparent(context: Pick<TraceContext, 'traceId' | 'spanId' | 'sampled'>): string {
+  return `00-${context.traceId}-${context.spanId}-${context.sampled ? '01' : '00'}`;
+}
+
+const storage = new AsyncLocalStorage<TraceContext>();
+
+/** Runs `fn` with this trace as the current one (log lines and emitted events pick it up). */
+export function runInTrace<T>(context: TraceContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+export function currentTrace(): TraceContext | undefined {
+  return storage.getStore();
+}
