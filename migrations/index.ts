@@ -1,16 +1,43 @@
-import type { Migration, MigrationProvider } from 'kysely';
+import type { Migration } from 'kysely';
 import * as users from './2026-11-26-001-users.js';
 import * as authAndNotify from './2026-11-26-002-auth-and-notify.js';
+import * as domainRoles from './2026-11-26-003-domain-roles.js';
 
 /**
- * Every migration, in order. Listed statically (not read from the folder) so the bundled
- * image carries them inside the migrate entry point.
+ * `expand`: safe while two revisions of a function serve side by side during a canary (additive
+ * only; `migrate up` runs them before new revisions roll out). `contract`: run after a promote,
+ * once no revision needs the old shape (may drop, rename, tighten; `migrate contract`).
  */
-export const MIGRATIONS: Record<string, Migration> = {
-  '2026-11-26-001-users': users,
-  '2026-11-26-002-auth-and-notify': authAndNotify,
-};
+export type MigrationPhase = 'expand' | 'contract';
 
-export const migrationProvider: MigrationProvider = {
-  getMigrations: async () => MIGRATIONS,
-};
+export const MIGRATION_PHASES: readonly MigrationPhase[] = ['expand', 'contract'];
+
+export interface PhasedMigration {
+  /** Recorded in the phase's ledger: never rename one that has run anywhere. Also its file name. */
+  readonly name: string;
+  readonly phase: MigrationPhase;
+  readonly migration: Migration;
+}
+
+/**
+ * Every migration, in name order, with its phase. Listed statically (not read from the folder) so
+ * the bundled image carries them inside the migrate entry point.
+ */
+export const MIGRATIONS: readonly PhasedMigration[] = [
+  { name: '2026-11-26-001-users', phase: 'expand', migration: users },
+  { name: '2026-11-26-002-auth-and-notify', phase: 'expand', migration: authAndNotify },
+  { name: '2026-11-26-003-domain-roles', phase: 'expand', migration: domainRoles },
+];
+
+/** The migrations of one phase, keyed by name, as kysely's MigrationProvider hands them over. */
+export function migrationsOf(phase: MigrationPhase, migrations: readonly PhasedMigration[] = MIGRATIONS): Record<string, Migration> {
+  const byName: Record<string, Migration> = {};
+  const seen = new Set<string>();
+  for (const entry of migrations) {
+    // Names are unique across phases too: each is a file in this folder.
+    if (seen.has(entry.name)) throw new Error(`migration ${entry.name} is listed twice`);
+    seen.add(entry.name);
+    if (entry.phase === phase) byName[entry.name] = entry.migration;
+  }
+  return byName;
+}

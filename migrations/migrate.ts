@@ -1,22 +1,78 @@
-import { Migrator, type Kysely, type MigrationResultSet } from 'kysely';
-import { migrationProvider } from './index.js';
+import { Migrator, type Kysely, type MigrationInfo, type MigrationResultSet } from 'kysely';
+import { MIGRATION_PHASES, MIGRATIONS, migrationsOf, type MigrationPhase, type PhasedMigration } from './index.js';
 
-/** `up` applies every pending migration; `down` reverts the latest one. */
-export type MigrationDirection = 'up' | 'down';
+/**
+ * `up` applies every pending expand migration (the migration Job, before new revisions roll out);
+ * `contract` applies every pending contract migration (after a promote); `down` reverts the latest
+ * expand migration.
+ */
+export type MigrationDirection = 'up' | 'down' | 'contract';
 
-export function createMigrator(db: Kysely<unknown>): Migrator {
-  // The ledger stays in `public`, outside the domain schemas, so no domain role needs rights on it.
-  return new Migrator({ db, provider: migrationProvider, migrationTableSchema: 'public' });
+/**
+ * Each phase keeps its own ledger (and lock table), so the two run independently. Expand keeps
+ * kysely's default names, which databases migrated before the split already hold. The ledgers stay
+ * in `public`, outside the domain schemas, and no domain role gets any right on them.
+ */
+export const LEDGERS: Readonly<Record<MigrationPhase, { readonly table: string; readonly lockTable: string }>> = {
+  expand: { table: 'kysely_migration', lockTable: 'kysely_migration_lock' },
+  contract: { table: 'kysely_migration_contract', lockTable: 'kysely_migration_contract_lock' },
+};
+export const LEDGER_SCHEMA = 'public';
+
+/** `migrations` is for tests: a list of their own instead of the real one. */
+export function createMigrator(db: Kysely<unknown>, phase: MigrationPhase = 'expand', migrations: readonly PhasedMigration[] = MIGRATIONS): Migrator {
+  const phaseMigrations = migrationsOf(phase, migrations);
+  return new Migrator({
+    db,
+    provider: { getMigrations: async () => phaseMigrations },
+    migrationTableSchema: LEDGER_SCHEMA,
+    migrationTableName: LEDGERS[phase].table,
+    migrationLockTableName: LEDGERS[phase].lockTable,
+  });
 }
 
-/** Applies migrations; throws with the failing migration's name when one fails. */
-export async function migrate(db: Kysely<unknown>, direction: MigrationDirection = 'up'): Promise<MigrationResultSet> {
-  const migrator = createMigrator(db);
-  const resultSet = direction === 'up' ? await migrator.migrateToLatest() : await migrator.migrateDown();
+/** Applies (or, for `down`, reverts) migrations; throws with the failing migration's name when one fails. */
+export async function migrate(
+  db: Kysely<unknown>,
+  direction: MigrationDirection = 'up',
+  migrations: readonly PhasedMigration[] = MIGRATIONS,
+): Promise<MigrationResultSet> {
+  const phase: MigrationPhase = direction === 'contract' ? 'contract' : 'expand';
+  const migrator = createMigrator(db, phase, migrations);
+  const resultSet = direction === 'down' ? await migrator.migrateDown() : await migrator.migrateToLatest();
   if (resultSet.error) {
     const failed = resultSet.results?.find((result) => result.status === 'Error');
     const reason = resultSet.error instanceof Error ? resultSet.error.message : String(resultSet.error);
-    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${reason}`);
+    throw new Error(`${phase} migration ${failed?.migrationName ?? '(unknown)'} failed: ${reason}`);
   }
   return resultSet;
+}
+
+/**
+ * Expand, then contract: everything, for a database no running revision depends on yet (the local
+ * runner, test databases).
+ */
+export async function migrateAll(
+  db: Kysely<unknown>,
+  migrations: readonly PhasedMigration[] = MIGRATIONS,
+): Promise<Record<MigrationPhase, MigrationResultSet>> {
+  const expand = await migrate(db, 'up', migrations);
+  const contract = await migrate(db, 'contract', migrations);
+  return { expand, contract };
+}
+
+export interface PhasedMigrationInfo extends MigrationInfo {
+  readonly phase: MigrationPhase;
+}
+
+/** Every migration of both phases (expand first, each in name order), applied or pending. Creates nothing. */
+export async function migrationStatus(
+  db: Kysely<unknown>,
+  migrations: readonly PhasedMigration[] = MIGRATIONS,
+): Promise<PhasedMigrationInfo[]> {
+  const status: PhasedMigrationInfo[] = [];
+  for (const phase of MIGRATION_PHASES) {
+    for (const info of await createMigrator(db, phase, migrations).getMigrations()) status.push({ ...info, phase });
+  }
+  return status;
 }

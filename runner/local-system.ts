@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { INVENTORY } from '../functions/inventory.js';
-import { migrate } from '../migrations/migrate.js';
+import { migrateAll } from '../migrations/migrate.js';
 import { buildAll } from '../scripts/build.js';
 import type { RunningPostgres } from './embedded-postgres.js';
 import { superviseFunction, type FunctionProcess } from './function-process.js';
@@ -186,8 +186,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 async function applyMigrations(databaseUrl: string, log: (line: string) => void): Promise<void> {
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
   try {
-    const { results } = await migrate(db, 'up');
-    log(results && results.length > 0 ? `applied migrations: ${results.map((r) => r.migrationName).join(', ')}` : 'migrations up to date');
+    // Expand, then contract: no older revision is serving from this database.
+    const phases = await migrateAll(db);
+    const applied = Object.entries(phases).flatMap(([phase, { results }]) => (results ?? []).map((r) => `${r.migrationName} (${phase})`));
+    log(applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'migrations up to date');
   } finally {
     await db.destroy();
   }

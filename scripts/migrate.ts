@@ -1,23 +1,64 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
-import { createMigrator, migrate } from '../migrations/migrate.js';
+import { MIGRATION_PHASES, type PhasedMigration } from '../migrations/index.js';
+import { DOMAIN_ROLES, LOGIN_DOMAINS, loginPasswordsFromEnv, provisionLogins, type LoginDomain } from '../migrations/logins.js';
+import { migrate, migrationStatus } from '../migrations/migrate.js';
 import { resolveDatabaseUrl } from './local-system.js';
 
-/** `migrate up` applies every pending migration, `down` reverts the latest, `status` lists them. */
-export async function runMigrateCommand(command: string, databaseUrl: string, write: (line: string) => void): Promise<void> {
+export const MIGRATE_COMMANDS = ['up', 'contract', 'down', 'status', 'provision-logins'] as const;
+
+export interface MigrateCommandOptions {
+  /** Where `provision-logins` reads USERS_DB_PASSWORD, AUTH_DB_PASSWORD, NOTIFY_DB_PASSWORD. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Tests: migrations of their own instead of the real list. */
+  readonly migrations?: readonly PhasedMigration[];
+  /** Tests: login role names of their own (roles are cluster-wide). */
+  readonly loginNames?: Partial<Record<LoginDomain, string>>;
+}
+
+/**
+ * `up` applies every pending expand migration (before new revisions roll out), `contract` every
+ * pending contract migration (after a promote), `down` reverts the latest expand migration,
+ * `status` lists both phases, `provision-logins` creates or updates the domains' login roles from
+ * the passwords in the environment.
+ */
+export async function runMigrateCommand(
+  command: string,
+  databaseUrl: string,
+  write: (line: string) => void,
+  options: MigrateCommandOptions = {},
+): Promise<void> {
+  if (!(MIGRATE_COMMANDS as readonly string[]).includes(command)) {
+    throw new Error(`unknown command "${command}": use ${MIGRATE_COMMANDS.join(', ')}`);
+  }
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
   try {
     if (command === 'status') {
-      for (const migration of await createMigrator(db).getMigrations()) {
-        write(`${migration.executedAt ? `applied ${migration.executedAt.toISOString()}` : 'pending'}  ${migration.name}`);
+      const status = await migrationStatus(db, options.migrations);
+      for (const phase of MIGRATION_PHASES) {
+        const migrations = status.filter((migration) => migration.phase === phase);
+        if (migrations.length === 0) write(`${phase.padEnd(8)}  (no migrations)`);
+        for (const migration of migrations) {
+          write(`${phase.padEnd(8)}  ${migration.executedAt ? `applied ${migration.executedAt.toISOString()}` : 'pending'}  ${migration.name}`);
+        }
       }
       return;
     }
-    if (command !== 'up' && command !== 'down') throw new Error(`unknown command "${command}": use up, down or status`);
-    const { results } = await migrate(db, command);
+    if (command === 'provision-logins') {
+      const passwords = loginPasswordsFromEnv(options.env ?? process.env);
+      const provisioned = await provisionLogins(db, passwords, { loginNames: options.loginNames });
+      for (const login of provisioned) write(`${login.action}  ${login.login} (member of ${login.group})`);
+      for (const domain of LOGIN_DOMAINS.filter((name) => passwords[name] === undefined)) {
+        write(`skipped  ${domain}: ${DOMAIN_ROLES[domain].passwordVariable} is not set`);
+      }
+      return;
+    }
+    const direction = command as 'up' | 'contract' | 'down';
+    const { results } = await migrate(db, direction, options.migrations);
     if (!results || results.length === 0) write('nothing to do');
-    for (const result of results ?? []) write(`${result.direction === 'Up' ? 'applied' : 'reverted'}  ${result.migrationName}`);
+    const phase = direction === 'contract' ? 'contract' : 'expand';
+    for (const result of results ?? []) write(`${result.direction === 'Up' ? 'applied' : 'reverted'}  ${result.migrationName} (${phase})`);
   } finally {
     await db.destroy();
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { migrate } from '../../migrations/migrate.js';
+import { migrateAll } from '../../migrations/migrate.js';
 import { createDatabase, type Database } from '../../functions/shared/database.js';
 
 /** The two Postgres servers every database test runs against: CI's real one and the embedded one. */
@@ -30,7 +30,7 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
   await admin.end();
   const url = withDatabase(adminUrl, name);
   const migrator = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
-  await migrate(migrator, 'up');
+  await migrateAll(migrator);
   await migrator.destroy();
   const db = createDatabase({ url, poolMax: 10, applicationName: 'tests' });
   return {
