@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as users from './2026-11-26-001-users.js';
 import * as authAndNotify from './2026-11-26-002-auth-and-notify.js';
 import * as domainRoles from './2026-11-26-003-domain-roles.js';
+import * as schemaVersion from './2026-11-26-004-schema-version.js';
 
 /**
  * `expand`: safe while two revisions of a function serve side by side during a canary (additive
@@ -27,6 +28,7 @@ export const MIGRATIONS: readonly PhasedMigration[] = [
   { name: '2026-11-26-001-users', phase: 'expand', migration: users },
   { name: '2026-11-26-002-auth-and-notify', phase: 'expand', migration: authAndNotify },
   { name: '2026-11-26-003-domain-roles', phase: 'expand', migration: domainRoles },
+  { name: '2026-11-26-004-schema-version', phase: 'expand', migration: schemaVersion },
 ];
 
 /** The migrations of one phase, keyed by name, as kysely's MigrationProvider hands them over. */
@@ -41,3 +43,9 @@ export function migrationsOf(phase: MigrationPhase, migrations: readonly PhasedM
   }
   return byName;
 }
+
+/** The latest expand migration this code was written against: what readiness expects to find. */
+export const EXPECTED_SCHEMA_VERSION: string = MIGRATIONS.filter((entry) => entry.phase === 'expand')
+  .map((entry) => entry.name)
+  .sort()
+  .at(-1) as string;

@@ -95,6 +95,12 @@ export async function pingDatabase(db: Kysely<Database>): Promise<void> {
   await sql`select 1`.execute(db);
 }
 
+/** The latest expand migration applied, through a function that needs no right on the ledger. */
+export async function readSchemaVersion(db: Kysely<Database>): Promise<string | undefined> {
+  const { rows } = await sql<{ version: string | null }>`select public.accounts_schema_version() as version`.execute(db);
+  return rows[0]?.version ?? undefined;
+}
+
 /** The Postgres error code for a unique violation. */
 export const UNIQUE_VIOLATION = '23505';
 

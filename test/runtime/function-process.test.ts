@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXPECTED_SCHEMA_VERSION } from '../../migrations/index.js';
 import { freePort } from '../../runner/ports.js';
 import { buildAll } from '../../scripts/build.js';
 import { call } from '../support/http.js';
@@ -68,7 +69,7 @@ describe('a bundled function process', () => {
   it('listens on PORT and logs JSON lines carrying K_SERVICE and K_REVISION', async () => {
     const fn = await startBundle('users-get', { DATABASE_URL: database.url, JWT_PUBLIC_KEY: publicKeyPem });
     expect((await call(`${fn.url}/healthz`)).status).toBe(200);
-    expect((await call(`${fn.url}/readyz`)).body).toEqual({ ready: true, checks: { database: { ok: true } } });
+    expect((await call(`${fn.url}/readyz`)).body).toEqual({ ready: true, checks: { database: { ok: true }, migrations: { ok: true, detail: `at ${EXPECTED_SCHEMA_VERSION}` } } });
     fn.child.kill('SIGTERM');
     expect(await fn.exit).toBe(0);
     const lines = fn.output().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);

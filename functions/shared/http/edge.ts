@@ -17,9 +17,16 @@ import { createRouter } from './routes.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
+export interface ReadinessCheck {
+  readonly ok: boolean;
+  readonly detail?: string;
+  /** False for a dependency the function works without (reported, but not blocking readiness). */
+  readonly required?: boolean;
+}
+
 export interface ReadinessReport {
   readonly ready: boolean;
-  readonly checks: Record<string, { readonly ok: boolean; readonly detail?: string }>;
+  readonly checks: Record<string, ReadinessCheck>;
 }
 
 export interface EdgeOptions {

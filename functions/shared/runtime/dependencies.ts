@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Config, Need } from '../config.js';
-import { createDatabase, pingDatabase, type Database } from '../database.js';
+import { createDatabase, pingDatabase, readSchemaVersion, type Database } from '../database.js';
+import { EXPECTED_SCHEMA_VERSION } from '../../../migrations/index.js';
 import { createEventPublisher, type EventPublisher } from '../events/publisher.js';
-import type { ReadinessReport } from '../http/edge.js';
+import type { ReadinessCheck, ReadinessReport } from '../http/edge.js';
 import type { Logger } from '../logging.js';
 import { createPasswordHasher, type PasswordHasher } from '../passwords/password-hasher.js';
 import { createTokenSigner, createTokenVerifier, type TokenSigner, type TokenVerifier } from '../tokens.js';
@@ -94,21 +95,59 @@ export function assembleDependencies<N extends Need>(
   const deps = { ...built, config, logger, now } as unknown as DepsFor<N>;
   return {
     deps,
-    readiness: async () => {
-      const checks: ReadinessReport['checks'] = {};
-      if (built.database) {
-        try {
-          await pingDatabase(built.database);
-          checks['database'] = { ok: true };
-        } catch (error) {
-          checks['database'] = { ok: false, detail: error instanceof Error ? error.message : 'unreachable' };
-        }
-      }
-      return { ready: Object.values(checks).every((check) => check.ok), checks };
-    },
+    readiness: () => checkReadiness(config, built),
     close: async () => {
       built.mail?.close();
       await Promise.allSettled([built.passwords?.close(), built.database?.destroy()]);
     },
   };
+}
+
+/**
+ * What `/readyz` reports: each dependency's state. The database and its schema version are
+ * required; the sink is reported but not required (a sign-in succeeds with the sink down: its
+ * event waits in the outbox).
+ */
+async function checkReadiness<N extends Need>(config: Config<N>, built: Partial<SharedDependencies>): Promise<ReadinessReport> {
+  const checks: Record<string, ReadinessCheck> = {};
+  const settings = config as unknown as Partial<Config<Need>>;
+  if (built.database) {
+    checks['database'] = await probe(async () => {
+      await pingDatabase(built.database as Kysely<Database>);
+      return undefined;
+    });
+    checks['migrations'] = await probe(async () => {
+      const version = await readSchemaVersion(built.database as Kysely<Database>);
+      if (!version || version < EXPECTED_SCHEMA_VERSION) {
+        throw new Error(`database at ${version ?? 'no version'}, this revision needs ${EXPECTED_SCHEMA_VERSION}`);
+      }
+      return `at ${version}`;
+    });
+  }
+  if (built.sink) {
+    checks['sink'] = {
+      ...(await probe(async () => {
+        if (!settings.K_SINK) throw new Error('K_SINK is not set: events wait in the outbox');
+        await reachable(settings.K_SINK);
+        return settings.K_SINK;
+      })),
+      required: false,
+    };
+  }
+  return { ready: Object.values(checks).every((check) => check.ok || check.required === false), checks };
+}
+
+async function probe(check: () => Promise<string | undefined>): Promise<ReadinessCheck> {
+  try {
+    const detail = await check();
+    return detail === undefined ? { ok: true } : { ok: true, detail };
+  } catch (error) {
+    return { ok: false, detail: error instanceof Error ? error.message : 'failed' };
+  }
+}
+
+/** Any HTTP answer means the sink is there (the broker ingress answers OPTIONS with 405). */
+async function reachable(url: string): Promise<void> {
+  const response = await fetch(url, { method: 'OPTIONS', signal: AbortSignal.timeout(1_000) });
+  await response.arrayBuffer();
 }

@@ -1,0 +1,81 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXPECTED_SCHEMA_VERSION } from '../../../migrations/index.js';
+import { createDatabase } from '../database.js';
+import { createEventPublisher } from '../events/publisher.js';
+import { call } from '../../../test/support/http.js';
+import { startTestFunction } from '../../../test/support/function-harness.js';
+import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
+import { createTestSigningKeys } from '../../../test/support/signing.js';
+import { definition as authLogin } from '../../auth/auth-login/index.js';
+import { definition as usersGet } from '../../users/users-get/index.js';
+
+describe('GET /readyz', () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(testPostgresServers()[0]!.adminUrl);
+  });
+  afterAll(() => database.drop());
+
+  it('reports the database and the schema version it is at', async () => {
+    const keys = await createTestSigningKeys();
+    const fn = await startTestFunction(usersGet, { database: database.db, tokens: keys.verifier });
+    try {
+      expect(await call(`${fn.url}/readyz`)).toMatchObject({
+        status: 200,
+        body: { ready: true, checks: { database: { ok: true }, migrations: { ok: true, detail: `at ${EXPECTED_SCHEMA_VERSION}` } } },
+      });
+    } finally {
+      await fn.close();
+    }
+  });
+
+  it('is not ready while the database is behind the migrations this revision needs', async () => {
+    const migrator = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 1 }) }) });
+    await sql`update public.kysely_migration set name = '2026-01-01-000-older' where name = ${EXPECTED_SCHEMA_VERSION}`.execute(migrator);
+    const keys = await createTestSigningKeys();
+    const fn = await startTestFunction(usersGet, { database: database.db, tokens: keys.verifier });
+    try {
+      const response = await call(`${fn.url}/readyz`);
+      expect(response.status).toBe(503);
+      expect(response.body.checks.migrations.ok).toBe(false);
+      expect(response.body.checks.migrations.detail).toContain(EXPECTED_SCHEMA_VERSION);
+    } finally {
+      await sql`update public.kysely_migration set name = ${EXPECTED_SCHEMA_VERSION} where name = '2026-01-01-000-older'`.execute(migrator);
+      await migrator.destroy();
+      await fn.close();
+    }
+  });
+
+  it('is not ready when the database does not answer', async () => {
+    const unreachable = createDatabase({ url: 'postgres://nobody@127.0.0.1:9/none', poolMax: 1, applicationName: 'readiness-test' });
+    const keys = await createTestSigningKeys();
+    const fn = await startTestFunction(usersGet, { database: unreachable, tokens: keys.verifier });
+    try {
+      const response = await call(`${fn.url}/readyz`);
+      expect(response.status).toBe(503);
+      expect(response.body.checks.database.ok).toBe(false);
+    } finally {
+      await fn.close();
+      await unreachable.destroy();
+    }
+  });
+
+  it('reports the sink of a publishing function without letting it block readiness', async () => {
+    const keys = await createTestSigningKeys();
+    const fn = await startTestFunction(
+      authLogin,
+      { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl: 'http://127.0.0.1:9/', timeoutMs: 500 }) },
+      { config: { K_SINK: 'http://127.0.0.1:9/', USERS_VERIFY_URL: 'http://127.0.0.1:9' } },
+    );
+    try {
+      const response = await call(`${fn.url}/readyz`);
+      expect(response.status).toBe(200);
+      expect(response.body.checks.sink).toMatchObject({ ok: false, required: false });
+    } finally {
+      await fn.close();
+    }
+  });
+});
