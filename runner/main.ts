@@ -1,4 +1,5 @@
 import { formatFunctionTable, startLocalSystem } from './local-system.js';
+import { formatFunctionLine } from './log-format.js';
 import { parseRunnerConfig } from './runner-config.js';
 
 /** `npm start` / `make dev`: the whole system on this machine; Ctrl-C stops every process. */
@@ -14,7 +15,7 @@ try {
     config,
     env: process.env,
     log: say,
-    onFunctionLine: (name, line) => write(`${name.padEnd(14)} | ${line}`),
+    onFunctionLine: (name, line) => write(formatFunctionLine(name, line, config.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'))),
   });
   write('');
   write(formatFunctionTable(system.functions));

@@ -16,6 +16,8 @@ const runnerSchema = z.object({
   MAIL_WEB_PORT: z.coerce.number().int().min(0).max(65535).default(8025),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(54329),
   LOCAL_DATA_DIR: z.string().default('.data'),
+  /** How the console shows the functions' logs: `pretty` for people, `json` as written; default: pretty on a terminal. */
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   /** Host name printed in URLs (the runner listens on 127.0.0.1 either way). */
   PUBLIC_HOST: z.string().default('localhost'),
 });
