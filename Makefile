@@ -75,6 +75,7 @@ deploy: install ## Apply everything in order: namespace, secrets, Postgres, migr
 	$(RUN) kubectl apply -k .deploy/migrate
 	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=$(VERSION)
 	$(RUN) kubectl apply -k eventing
+	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=Ready --timeout=300s broker/user-login-event
 	$(RUN) kubectl apply -k .deploy/services
 
 canary: install ## New revision with PERCENT% of traffic and a canary tag: make canary FN=users-get PERCENT=10

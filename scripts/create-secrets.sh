@@ -25,12 +25,25 @@ apply() { # name, then --from-literal/--from-file arguments
   kubectl create secret generic "$name" --namespace "$namespace" "$@" --dry-run=client -o yaml | kubectl apply -f -
 }
 
+# A password inside a URL is percent-encoded: a generated one (base64: / + =) would break the URL.
+urlencode() {
+  local LC_ALL=C text=$1 out='' char i
+  for ((i = 0; i < ${#text}; i++)); do
+    char=${text:i:1}
+    case $char in
+      [A-Za-z0-9._~-]) out+=$char ;;
+      *) printf -v char '%%%02X' "'$char"; out+=$char ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
 apply accounts-postgres --from-literal=password="$POSTGRES_PASSWORD" \
-  --from-literal=url="postgres://postgres:${POSTGRES_PASSWORD}@${host}/accounts"
+  --from-literal=url="postgres://postgres:$(urlencode "$POSTGRES_PASSWORD")@${host}/accounts"
 for domain in users auth notify; do
   var="$(echo "$domain" | tr a-z A-Z)_DB_PASSWORD"
   apply "accounts-db-$domain" --from-literal=password="${!var}" \
-    --from-literal=url="postgres://${domain}_fn:${!var}@${host}/accounts"
+    --from-literal=url="postgres://${domain}_fn:$(urlencode "${!var}")@${host}/accounts"
 done
 apply accounts-jwt --from-file=private-key="$JWT_PRIVATE_KEY_FILE" --from-file=public-key="$JWT_PUBLIC_KEY_FILE" \
   --from-literal=key-id="${JWT_KEY_ID:-accounts-1}"

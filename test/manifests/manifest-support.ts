@@ -1,0 +1,145 @@
+import { spawnSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+
+/** Reading the committed cluster manifests the way kubectl does: every YAML document of every file. */
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type KubeObject = { [key: string]: Json } & { apiVersion: string; kind: string; metadata?: { [key: string]: Json } };
+
+export interface ManifestDocument {
+  /** Path relative to the repository root, or a label such as `kubectl kustomize knative`. */
+  readonly source: string;
+  /** Position of the document in its file, from 0. */
+  readonly index: number;
+  readonly object: KubeObject;
+}
+
+/** Kustomization files configure a build; they are not resources a cluster stores. */
+export function isKustomization(path: string): boolean {
+  return ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].includes(basename(path));
+}
+
+/** Every .yaml/.yml file under dir (recursive), relative to the repository root, sorted. */
+export async function yamlFilesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(join(ROOT, dir), { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && /\.ya?ml$/.test(entry.name))
+    .map((entry) => relative(ROOT, join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+/** Parses a multi-document YAML text; a syntax error or a document without apiVersion/kind throws. */
+export function parseDocuments(text: string, source: string): ManifestDocument[] {
+  const documents: ManifestDocument[] = [];
+  parseAllDocuments(text).forEach((document, index) => {
+    if (document.errors.length > 0) throw new Error(`${source} document ${index}: ${document.errors.map((error) => error.message).join('; ')}`);
+    const value = document.toJS() as unknown;
+    if (value === null || value === undefined) return;
+    if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`${source} document ${index} is not a mapping`);
+    const object = value as KubeObject;
+    if (typeof object.apiVersion !== 'string' || typeof object.kind !== 'string') throw new Error(`${source} document ${index} has no apiVersion and kind`);
+    documents.push({ source, index, object });
+  });
+  return documents;
+}
+
+/** Every resource document under the given folders, kustomization files left out. */
+export async function loadManifests(...dirs: string[]): Promise<ManifestDocument[]> {
+  const documents: ManifestDocument[] = [];
+  for (const dir of dirs) {
+    for (const file of await yamlFilesUnder(dir)) {
+      if (isKustomization(file)) continue;
+      documents.push(...parseDocuments(await readFile(join(ROOT, file), 'utf8'), file));
+    }
+  }
+  return documents;
+}
+
+export interface KustomizeResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `kubectl kustomize DIR`: offline, no cluster involved. */
+export function kustomize(dir: string): KustomizeResult {
+  const result = spawnSync('kubectl', ['kustomize', resolve(ROOT, dir)], { encoding: 'utf8', timeout: 20_000 });
+  if (result.error) throw new Error(`kubectl kustomize ${dir}: ${result.error.message}`);
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function named(documents: readonly ManifestDocument[], apiVersion: string, kind: string): KubeObject[] {
+  return documents.filter((document) => document.object.apiVersion === apiVersion && document.object.kind === kind).map((document) => document.object);
+}
+
+export function nameOf(object: KubeObject): string {
+  return String(object.metadata?.['name'] ?? '');
+}
+
+/** Reads a nested field (`path` of keys and array indexes); undefined when any step is missing. */
+export function field(value: unknown, ...path: (string | number)[]): any {
+  let current: unknown = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+}
+
+export interface LabelSelector {
+  readonly matchLabels?: Record<string, string>;
+  readonly matchExpressions?: readonly { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+/** Kubernetes label-selector semantics; an empty selector matches everything. */
+export function selectorMatches(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
+  const actual = labels ?? {};
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (actual[key] !== value) return false;
+  for (const expression of selector.matchExpressions ?? []) {
+    const has = Object.hasOwn(actual, expression.key);
+    const inValues = has && (expression.values ?? []).includes(actual[expression.key]!);
+    const ok =
+      expression.operator === 'In' ? inValues : expression.operator === 'NotIn' ? !inValues : expression.operator === 'Exists' ? has : !has;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+export interface ImageReference {
+  readonly repository: string;
+  readonly tag: string | undefined;
+  readonly digest: string | undefined;
+}
+
+/** Splits `registry:port/path/name:tag@sha256:...` (a registry port is not a tag). */
+export function parseImage(reference: string): ImageReference {
+  const [withoutDigest, digest] = reference.split('@', 2) as [string, string | undefined];
+  const lastSlash = withoutDigest.lastIndexOf('/');
+  const lastColon = withoutDigest.lastIndexOf(':');
+  if (lastColon > lastSlash) return { repository: withoutDigest.slice(0, lastColon), tag: withoutDigest.slice(lastColon + 1), digest };
+  return { repository: withoutDigest, tag: undefined, digest };
+}
+
+/** Why an image reference is not pinned, or undefined when it carries a version tag or a digest. */
+export function unpinnedReason(reference: string): string | undefined {
+  const { tag, digest } = parseImage(reference);
+  if (digest !== undefined) return /^sha256:[0-9a-f]{64}$/.test(digest) ? undefined : `${reference}: malformed digest`;
+  if (tag === undefined || tag === '') return `${reference}: no tag (the registry serves latest)`;
+  if (tag === 'latest') return `${reference}: tag latest moves with every push`;
+  return undefined;
+}
+
+/** Every container and init container of a pod spec. */
+export function containersOf(podSpec: unknown): any[] {
+  return [...((field(podSpec, 'initContainers') as any[] | undefined) ?? []), ...((field(podSpec, 'containers') as any[] | undefined) ?? [])];
+}
+
+/** The pod spec of a workload: Knative Service, Job, StatefulSet. */
+export function podSpecOf(object: KubeObject): unknown {
+  return field(object, 'spec', 'template', 'spec');
+}
