@@ -68,12 +68,12 @@ try {
     .setIssuer('knative-accounts').setAudience('knative-accounts').setExpirationTime('15m').sign(privateKey);
   const env = { DATABASE_URL: databaseUrl, JWT_PUBLIC_KEY: publicKeyPem, LOG_LEVEL: 'warn' };
 
-  out('# cold start: spawn `node dist/users-get.js` to first 200 on /healthz (5 runs)');
+  out('# cold start: spawn `node dist/main.js` (FUNCTION_TARGET=users-get, as the image does) to first 200 on /healthz (5 runs)');
   const colds: number[] = [];
   for (let i = 0; i < 5; i += 1) {
     const port = await freePort();
     const began = performance.now();
-    const child = startProcess([join(outdir, 'users-get.js')], { ...env, PORT: String(port) });
+    const child = startProcess([join(outdir, 'main.js')], { ...env, FUNCTION_TARGET: 'users-get', PORT: String(port) });
     await waitFor200(`http://127.0.0.1:${port}/healthz`);
     colds.push(performance.now() - began);
     child.kill('SIGTERM');
@@ -83,7 +83,7 @@ try {
 
   out('\n# requests per second, 127.0.0.1, 32 keep-alive clients, 4 s each');
   const port = await freePort();
-  const usersGet = startProcess([join(outdir, 'users-get.js')], { ...env, PORT: String(port), DB_POOL_MAX: '10' });
+  const usersGet = startProcess([join(outdir, 'main.js')], { ...env, FUNCTION_TARGET: 'users-get', PORT: String(port), DB_POOL_MAX: '10' });
   await waitFor200(`http://127.0.0.1:${port}/healthz`);
   const health = await runLoad({ url: `http://127.0.0.1:${port}/healthz`, concurrency: 32, seconds: 4 });
   out(`users-get GET /healthz (edge only):        ${health.perSecond} req/s  p50 ${health.p50Ms} ms  p99 ${health.p99Ms} ms`);
