@@ -14,7 +14,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install dev build migrate admin-grant lint typecheck test services bench manifests image push secrets deploy canary promote rollback status
+.PHONY: help install dev build migrate admin-grant lint typecheck test services browser bench manifests image push secrets deploy canary promote rollback status
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,7 +43,10 @@ typecheck: install
 services: ## Start the Postgres the tests use when it is not answering
 	@scripts/ensure-services.sh
 
-test: install services ## Lint, typecheck and run every test
+browser: ## Install Debian's Chromium for the browser tests when /usr/bin/chromium is missing
+	@scripts/ensure-browser.sh
+
+test: install services browser ## Lint, typecheck and run every test
 	npm run lint
 	npm run typecheck
 	npm test

@@ -3,6 +3,7 @@ import type { FunctionSpec } from '../functions/inventory.js';
 import { problemFor } from '../functions/shared/http/problem.js';
 import { sendJson, sendProblem } from '../functions/shared/http/respond.js';
 import { createRouter } from '../functions/shared/http/routes.js';
+import { createDocsRoutes } from './docs/docs-routes.js';
 
 export interface GatewayRoute {
   readonly spec: FunctionSpec;
@@ -23,6 +24,11 @@ export interface GatewayOptions {
   readonly routes: readonly GatewayRoute[];
   /** The listing served at `GET /`. */
   readonly listing: () => unknown;
+  /**
+   * The OpenAPI document served at `GET /openapi.json` (and shown by Swagger UI at `GET /docs`),
+   * with the gateway's own public URL as its server, so "Try it out" calls the running system.
+   */
+  readonly openApiDocument: () => Record<string, unknown>;
 }
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are not forwarded.
@@ -31,14 +37,18 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 /**
  * The local stand-in for the cluster ingress: routes by method and path to each public
  * function's own port, streaming bodies both ways. Cluster-local functions are not exposed,
- * as in the cluster; they answer at their own URL.
+ * as in the cluster; they answer at their own URL. It also serves the API documentation: Swagger
+ * UI at `/docs` and the OpenAPI document at `/openapi.json`.
  */
 export function createGateway(options: GatewayOptions): Server {
   const route = createRouter(options.routes.map((entry) => ({ method: entry.spec.method, path: entry.spec.path, entry })));
+  const docs = createDocsRoutes({ openApiDocument: options.openApiDocument });
   return createServer((req, res) => {
     const pathname = (req.url ?? '/').split('?', 1)[0] ?? '/';
     if (pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, options.listing(), 2);
     if (pathname === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
+    // Swagger UI at /docs (its files under /docs/assets/) and the OpenAPI document at /openapi.json.
+    if (docs(req, res, pathname)) return;
 
     const match = route(req.method ?? 'GET', pathname);
     if (match.kind === 'not-found' || (match.kind === 'match' && match.route.entry.spec.visibility !== 'public')) {

@@ -5,10 +5,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { INVENTORY } from '../functions/inventory.js';
+import { buildOpenApiDocument } from '../functions/openapi/document.js';
 import { migrateAll } from '../migrations/migrate.js';
 import { buildAll } from '../scripts/build.js';
 import type { RunningPostgres } from './embedded-postgres.js';
 import { superviseFunction, type FunctionProcess } from './function-process.js';
+import { DOCS_PATH, OPENAPI_PATH } from './docs/page.js';
 import { createGateway, type FunctionListing } from './gateway.js';
 import { ensureLocalSigningKey, LOCAL_KEY_ID, LOCAL_SIGNING_ALGORITHM } from './keys.js';
 import { startLocalBroker } from './broker/local-broker.js';
@@ -154,10 +156,14 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       routes: INVENTORY.filter((spec) => spec.trigger === 'http').map((spec) => ({ spec, port: ports.get(spec.name) as number })),
       listing: () => ({
         gateway: gatewayUrl,
+        docs: `${gatewayUrl}${DOCS_PATH}`,
+        openapi: `${gatewayUrl}${OPENAPI_PATH}`,
         mailCatcher,
         broker: broker.url,
         functions: functions.map((entry, index) => ({ ...entry, pid: processes[index]?.pid() ?? null })),
       }),
+      // Asked for only once the gateway listens, so the document names its real public URL.
+      openApiDocument: () => buildOpenApiDocument({ serverUrl: gatewayUrl }),
     });
     await new Promise<void>((resolveListen, reject) => {
       gateway.once('error', reject);
@@ -171,6 +177,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         }),
     );
     const gatewayUrl = `http://${host}:${(gateway.address() as AddressInfo).port}`;
+    log(`API docs (Swagger UI, try-it-out against this system): ${gatewayUrl}${DOCS_PATH} (OpenAPI document at ${gatewayUrl}${OPENAPI_PATH})`);
 
     const infoPath = join(dataDir, 'local-system.json');
     await writeFile(infoPath, JSON.stringify({ databaseUrl, gatewayUrl, pid: process.pid }, null, 2));

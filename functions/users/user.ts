@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { Role } from '../shared/tokens.js';
+import { emailField, personNameField, roleField } from './user-fields.js';
 
 /** A user as stored. Only the users domain ever sees `passwordHash`. */
 export interface UserRecord {
@@ -23,6 +25,20 @@ export interface UserResource {
   readonly createdAt: string;
   readonly updatedAt: string;
 }
+
+/**
+ * The JSON shape of a UserResource, as the API description publishes it and the contract tests
+ * check responses against it. Strict: a response with any other field (a hash) does not match.
+ */
+export const userResourceSchema = z.strictObject({
+  id: z.uuid(),
+  email: emailField,
+  name: personNameField,
+  surname: personNameField,
+  role: roleField,
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+}) satisfies z.ZodType<UserResource>;
 
 export function toUserResource(user: UserRecord): UserResource {
   return {

@@ -9,3 +9,14 @@ export const loginBody = z.strictObject({
 });
 
 export type LoginInput = z.output<typeof loginBody>;
+
+/** What a successful sign-in answers (OAuth 2.0 token response field names). */
+export const tokenResponseSchema = z.strictObject({
+  /** A JWT (header.payload.signature, base64url). */
+  access_token: z.string().regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/),
+  token_type: z.literal('Bearer'),
+  /** Seconds until the token expires. */
+  expires_in: z.int().positive(),
+});
+
+export type TokenResponse = z.output<typeof tokenResponseSchema>;

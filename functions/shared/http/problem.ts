@@ -3,6 +3,8 @@
  * answers goes through `toProblem`, so no stack trace, SQL or secret reaches a response.
  */
 
+import { z } from 'zod';
+
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export interface FieldError {
@@ -19,6 +21,22 @@ export interface Problem {
   readonly instance?: string;
   readonly errors?: readonly FieldError[];
 }
+
+/** The JSON shape of a FieldError, for the API description and the contract tests. */
+export const fieldErrorSchema = z.strictObject({
+  pointer: z.string().regex(/^#\//),
+  detail: z.string(),
+}) satisfies z.ZodType<FieldError>;
+
+/** The JSON shape of a Problem, for the API description and the contract tests. */
+export const problemSchema = z.strictObject({
+  type: z.url(),
+  title: z.string(),
+  status: z.int().min(400).max(599),
+  detail: z.string(),
+  instance: z.string().optional(),
+  errors: z.array(fieldErrorSchema).min(1).optional(),
+}) satisfies z.ZodType<Problem>;
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',

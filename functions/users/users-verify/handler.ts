@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
+import { z } from 'zod';
 import type { Database } from '../../shared/database.js';
 import { AppError } from '../../shared/http/problem.js';
 import type { PasswordHasher } from '../../shared/passwords/password-hasher.js';
 import type { Role } from '../../shared/tokens.js';
+import { emailField, personNameField, roleField } from '../user-fields.js';
 import { findUserByEmail } from '../user-repository.js';
 import type { VerifyCredentialsInput } from './schema.js';
 
@@ -18,6 +20,15 @@ export interface VerifiedUser {
   readonly surname: string;
   readonly role: Role;
 }
+
+/** The JSON shape of a VerifiedUser, for the API description and the contract tests. */
+export const verifiedUserSchema = z.strictObject({
+  id: z.uuid(),
+  email: emailField,
+  name: personNameField,
+  surname: personNameField,
+  role: roleField,
+}) satisfies z.ZodType<VerifiedUser>;
 
 /**
  * Answers the user whose email and password match, or 401. An unknown email runs a full bcrypt

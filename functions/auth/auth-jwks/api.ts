@@ -1,0 +1,37 @@
+import { EXAMPLE_JWK, EXAMPLE_JWKS_ETAG } from '../../openapi/examples.js';
+import type { OperationDoc } from '../../openapi/operation.js';
+import { internalError } from '../../openapi/problems.js';
+import { jwkSetSchema } from './handler.js';
+
+const CACHE_CONTROL = 'public, max-age=300, stale-if-error=86400';
+
+/** auth-jwks in the API description. */
+export const api: OperationDoc = {
+  description:
+    'The public keys that verify access tokens, as a JWK set (RFC 7517): pick the key by the token\'s `kid`. Anyone ' +
+    'may fetch it and verify tokens without calling anyone. Cacheable for five minutes, and usable stale for a day ' +
+    'when this function cannot be reached; a key rotation publishes the new key at least that long ahead.',
+  auth: 'none',
+  conditionalHeaders: {
+    'If-None-Match': 'The ETag of the key set this client holds: when it is current the answer is 304, with no body.',
+  },
+  responses: [
+    {
+      status: 200,
+      description: 'The key set.',
+      headers: { etag: true, cacheControl: CACHE_CONTROL },
+      body: {
+        component: 'JwkSet',
+        schema: jwkSetSchema,
+        contentType: 'application/jwk-set+json',
+        examples: { keys: { summary: 'One ES256 key', value: { keys: [EXAMPLE_JWK] } } },
+      },
+    },
+    {
+      status: 304,
+      description: `\`If-None-Match\` matches (e.g. \`${EXAMPLE_JWKS_ETAG}\`): the client's copy is current. No body.`,
+      headers: { etag: true, cacheControl: CACHE_CONTROL },
+    },
+  ],
+  problems: [internalError],
+};

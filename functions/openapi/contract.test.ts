@@ -1,0 +1,489 @@
+import { sql } from 'kysely';
+import nodemailer, { type Transporter } from 'nodemailer';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { definition as authJwks } from '../auth/auth-jwks/index.js';
+import { definition as authLogin } from '../auth/auth-login/index.js';
+import { definition as notifyLoginEmail } from '../notify/notify-login-email/index.js';
+import { createEventPublisher } from '../shared/events/publisher.js';
+import { BODY_LIMIT_BYTES } from '../shared/http/edge.js';
+import { createPasswordHasher, type PasswordHasher } from '../shared/passwords/password-hasher.js';
+import { createTokenSigner } from '../shared/tokens.js';
+import { definition as usersCreate } from '../users/users-create/index.js';
+import { definition as usersDelete } from '../users/users-delete/index.js';
+import { definition as usersGet } from '../users/users-get/index.js';
+import { definition as usersList } from '../users/users-list/index.js';
+import { definition as usersUpdate } from '../users/users-update/index.js';
+import { definition as usersVerify } from '../users/users-verify/index.js';
+import { startMailCatcher, type MailCatcher } from '../../runner/mail-catcher.js';
+import { freePort } from '../../runner/ports.js';
+import { startTestFunction, type RunningFunction } from '../../test/support/function-harness.js';
+import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../test/support/postgres.js';
+import { createTestSigningKeys, type TestSigningKeys } from '../../test/support/signing.js';
+import { buildOpenApiDocument } from './document.js';
+import { ADA, GRACE, type ExamplePerson } from './examples.js';
+import type { HttpFunctionName } from './operation.js';
+import { createDocumentValidator } from './validator.js';
+
+/**
+ * The functions against openapi.yaml: every HTTP function runs in-process with its real
+ * dependencies (Postgres, bcrypt, signing keys; auth-login calls the users-verify started here),
+ * each documented request example is sent as written, and so are the errors a client can cause.
+ * Every answer must be documented for its operation: its status, its content type, a body that
+ * validates against the documented schema, and the documented headers.
+ */
+
+const document = buildOpenApiDocument() as any;
+const validator = createDocumentValidator(document);
+const MAIL_FROM = 'Accounts <no-reply@accounts.test>';
+
+interface DocumentedOperation {
+  readonly path: string;
+  readonly method: string;
+  readonly operation: any;
+}
+
+function operationOf(operationId: string): DocumentedOperation {
+  for (const [group, items] of Object.entries<any>({ paths: document.paths, webhooks: document.webhooks })) {
+    for (const [path, item] of Object.entries<any>(items)) {
+      for (const [method, operation] of Object.entries<any>(item)) {
+        if (operation?.operationId === operationId) return { path: group === 'paths' ? path : '/', method: method.toUpperCase(), operation };
+      }
+    }
+  }
+  throw new Error(`no operation ${operationId} in the document`);
+}
+
+function resolve(value: any): any {
+  if (typeof value?.$ref !== 'string') return value;
+  const [, kind, name] = /^#\/components\/(\w+)\/(.+)$/.exec(value.$ref) ?? [];
+  return document.components[kind as string][name as string];
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: any;
+}
+
+/**
+ * Fails unless the answer is one the document gives for this operation: a documented status, a
+ * documented content type with a body valid against its schema (or no body when none is
+ * documented), and every documented header present when required and valid when present.
+ */
+async function expectDocumented(operationId: string, response: Response): Promise<Answer> {
+  const { operation } = operationOf(operationId);
+  const text = await response.text();
+  const where = `${operationId} ${response.status}`;
+  const documented = resolve(operation.responses[String(response.status)] ?? operation.responses[`${String(response.status)[0]}XX`]);
+  expect(documented, `${where} is a documented status (body: ${text.slice(0, 300)})`).toBeDefined();
+  let body: unknown = text;
+  if (documented.content) {
+    const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+    const media = documented.content[type];
+    expect(media, `${where}: content type "${type}" is documented`).toBeDefined();
+    body = JSON.parse(text);
+    expect(validator.errors(media.schema, body), `${where} body ${text.slice(0, 300)}`).toEqual([]);
+  } else {
+    expect(text, `${where} has no documented body`).toBe('');
+  }
+  for (const [name, reference] of Object.entries<any>(documented.headers ?? {})) {
+    const header = resolve(reference);
+    const value = response.headers.get(name);
+    if (header.required) expect(value, `${where} header ${name}`).not.toBeNull();
+    if (value !== null) {
+      const typed = header.schema.type === 'integer' && /^\d+$/.test(value) ? Number(value) : value;
+      expect(validator.errors(header.schema, typed), `${where} header ${name}: ${value}`).toEqual([]);
+    }
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+/** The documented example of this status and name: what the function answered must be exactly it. */
+function documentedExample(operationId: string, status: number, name: string): unknown {
+  const response = resolve(operationOf(operationId).operation.responses[String(status)]);
+  const media = Object.values<any>(response.content)[0];
+  const example = media.examples[name];
+  expect(example, `${operationId} ${status} example ${name}`).toBeDefined();
+  return example.value;
+}
+
+interface RequestOptions {
+  /** Which request body example to send (default: the only one). */
+  readonly example?: string;
+  /** Replaces the documented body example. */
+  readonly body?: unknown;
+  readonly rawBody?: string;
+  readonly contentType?: string;
+  readonly pathParameters?: Record<string, string>;
+  /** Replaces the documented query parameter examples. */
+  readonly query?: Record<string, string>;
+  /** Added to (or, when undefined, removing) the documented header parameter examples. */
+  readonly headers?: Record<string, string | undefined>;
+  readonly authorization?: string;
+}
+
+/** Sends the operation's documented request (its parameter and body examples), or a variation of it. */
+async function send(base: string, operationId: string, options: RequestOptions = {}): Promise<Response> {
+  const { path, method, operation } = operationOf(operationId);
+  const parameters: any[] = operation.parameters ?? [];
+  let url = path;
+  for (const parameter of parameters.filter((p) => p.in === 'path')) {
+    url = url.replace(`{${parameter.name}}`, encodeURIComponent(options.pathParameters?.[parameter.name] ?? String(parameter.example)));
+  }
+  const query = new URLSearchParams(
+    options.query ?? Object.fromEntries(parameters.filter((p) => p.in === 'query').map((p) => [p.name, String(p.example)])),
+  );
+  const headers: Record<string, string> = {};
+  for (const parameter of parameters.filter((p) => p.in === 'header')) headers[parameter.name] = String(parameter.example);
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (value === undefined) delete headers[name];
+    else headers[name] = value;
+  }
+  if (options.authorization) headers['authorization'] = options.authorization;
+  let body: string | undefined = options.rawBody;
+  const media = operation.requestBody?.content?.['application/json'];
+  if (body === undefined && (options.body !== undefined || media)) {
+    const examples = Object.entries<any>(media?.examples ?? {});
+    const chosen = options.example ? media.examples[options.example] : examples.length === 1 ? examples[0]?.[1] : undefined;
+    const value = options.body !== undefined ? options.body : chosen?.value;
+    if (value === undefined) throw new Error(`${operationId}: say which request example to send`);
+    body = JSON.stringify(value);
+  }
+  if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+  const search = query.toString();
+  return fetch(`${base}${url}${search ? `?${search}` : ''}`, { method, headers, body });
+}
+
+describe('the functions answer as openapi.yaml documents', () => {
+  let database: TestDatabase;
+  let passwords: PasswordHasher;
+  let keys: TestSigningKeys;
+  let catcher: MailCatcher;
+  let mail: Transporter;
+  const fns = {} as Record<HttpFunctionName | 'notify-login-email' | 'auth-login-without-users-verify', RunningFunction>;
+  const hashes = new Map<string, string>();
+
+  const bearer = async (person: ExamplePerson): Promise<string> =>
+    `Bearer ${(await keys.signer.sign({ userId: person.record.id, role: person.record.role })).accessToken}`;
+  const urlOf = (name: keyof typeof fns): string => fns[name].url;
+  const call = async (name: HttpFunctionName, options: RequestOptions = {}): Promise<Answer> => expectDocumented(name, await send(urlOf(name), name, options));
+
+  async function seed(...people: ExamplePerson[]): Promise<void> {
+    for (const { record } of people) {
+      await database.db
+        .insertInto('users.users')
+        .values({ id: record.id, email: record.email, name: record.name, surname: record.surname, role: record.role, password_hash: hashes.get(record.id) as string })
+        .execute();
+    }
+  }
+
+  beforeAll(async () => {
+    database = await createTestDatabase(testPostgresServers()[0]!.adminUrl);
+    passwords = createPasswordHasher({ cost: 4, threads: 2 });
+    keys = await createTestSigningKeys();
+    catcher = await startMailCatcher();
+    mail = nodemailer.createTransport(catcher.smtpUrl);
+    for (const person of [ADA, GRACE]) hashes.set(person.record.id, await passwords.hash(person.password));
+    const closedSink = `http://127.0.0.1:${await freePort()}/`;
+    const sink = createEventPublisher({ sinkUrl: closedSink, timeoutMs: 500 });
+    const users = { database: database.db, passwords, tokens: keys.verifier };
+    const signInConfig = {
+      LOGIN_MAX_FAILURES_PER_EMAIL: 5,
+      LOGIN_MAX_FAILURES_PER_CLIENT: 50,
+      LOGIN_FAILURE_WINDOW_SECONDS: 900,
+      TRUSTED_PROXY_HOPS: 0,
+      K_SINK: closedSink,
+    };
+    [
+      fns['users-create'],
+      fns['users-get'],
+      fns['users-list'],
+      fns['users-update'],
+      fns['users-delete'],
+      fns['users-verify'],
+      fns['auth-jwks'],
+      fns['notify-login-email'],
+    ] = await Promise.all([
+      startTestFunction(usersCreate, users),
+      startTestFunction(usersGet, users),
+      startTestFunction(usersList, users),
+      startTestFunction(usersUpdate, users),
+      startTestFunction(usersDelete, users),
+      startTestFunction(usersVerify, users),
+      startTestFunction(authJwks, {}, { config: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ALGORITHM: 'ES256', JWT_KEY_ID: 'test-key' } }),
+      startTestFunction(notifyLoginEmail, { database: database.db, mail }, { config: { MAIL_FROM } }),
+    ]);
+    const signing = { database: database.db, signing: keys.signer, sink };
+    fns['auth-login'] = await startTestFunction(authLogin, signing, { config: { ...signInConfig, USERS_VERIFY_URL: urlOf('users-verify') } });
+    fns['auth-login-without-users-verify'] = await startTestFunction(authLogin, signing, {
+      config: { ...signInConfig, USERS_VERIFY_URL: `http://127.0.0.1:${await freePort()}` },
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(Object.values(fns).map((fn) => fn.close()));
+    mail?.close();
+    await catcher?.stop();
+    await passwords?.close();
+    await database?.drop();
+  });
+
+  beforeEach(async () => {
+    await database.reset();
+    catcher.clear();
+    await seed(ADA, GRACE);
+  });
+
+  describe('users-create', () => {
+    it('registers the documented example: 201 with Location and ETag', async () => {
+      const created = await call('users-create');
+      expect(created.status).toBe(201);
+      expect(created.headers.get('location')).toBe(`/users/${created.body.id}`);
+      const example = documentedExample('users-create', 201, 'created') as Record<string, unknown>;
+      expect(created.body).toMatchObject({ email: example['email'], name: example['name'], surname: example['surname'], role: 'user' });
+    });
+
+    it('answers the documented problems: invalid body, taken email, malformed JSON, too large, not JSON', async () => {
+      const invalid = await call('users-create', { body: { email: 'nope', password: 'short', name: 'Ada' } });
+      expect(invalid.body).toEqual(documentedExample('users-create', 400, 'validation-failed'));
+      const taken = await call('users-create', { body: { email: ADA.record.email.toUpperCase(), password: ADA.password, name: 'Ada', surname: 'L' } });
+      expect(taken.body).toEqual(documentedExample('users-create', 409, 'email-taken'));
+      const malformed = await call('users-create', { rawBody: '{"email":' });
+      expect(malformed.body).toEqual(documentedExample('users-create', 400, 'malformed-json'));
+      const huge = await call('users-create', { body: { email: 'big@example.com', password: ADA.password, name: 'x'.repeat(BODY_LIMIT_BYTES), surname: 'B' } });
+      expect(huge.body).toEqual(documentedExample('users-create', 413, 'too-large'));
+      const text = await call('users-create', { rawBody: 'hello', contentType: 'text/plain' });
+      expect(text.body).toEqual(documentedExample('users-create', 415, 'not-json'));
+    });
+  });
+
+  describe('users-get', () => {
+    it('reads the documented example, then answers 304 to its ETag', async () => {
+      const read = await call('users-get', { authorization: await bearer(ADA), headers: { 'If-None-Match': undefined } });
+      expect(read.status).toBe(200);
+      expect(read.body).toMatchObject({ id: ADA.record.id, email: ADA.record.email, name: ADA.record.name });
+      const etag = read.headers.get('etag') as string;
+      expect((await call('users-get', { authorization: await bearer(ADA), headers: { 'If-None-Match': etag } })).status).toBe(304);
+      // The documented If-None-Match example is the seeded user's current version.
+      expect((await call('users-get', { authorization: await bearer(ADA) })).status).toBe(304);
+    });
+
+    it('answers the documented problems: no token, an expired token, another user, an unknown id', async () => {
+      const none = await call('users-get');
+      expect(none.body).toEqual(documentedExample('users-get', 401, 'no-token'));
+      const hourAgo = new Date(Date.now() - 3_600_000);
+      const stale = await createTokenSigner({
+        privateKeyPem: keys.privateKeyPem,
+        algorithm: 'ES256',
+        keyId: 'test-key',
+        issuer: 'knative-accounts',
+        audience: 'knative-accounts',
+        ttlSeconds: 900,
+        now: () => hourAgo,
+      });
+      const expired = await call('users-get', { authorization: `Bearer ${(await stale.sign({ userId: ADA.record.id, role: 'user' })).accessToken}` });
+      expect(expired.body).toEqual(documentedExample('users-get', 401, 'expired'));
+      expect(expired.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      const other = await call('users-get', { authorization: await bearer(ADA), pathParameters: { id: GRACE.record.id } });
+      expect(other.body).toEqual(documentedExample('users-get', 403, 'not-self'));
+      const unknown = await call('users-get', { authorization: await bearer(GRACE), pathParameters: { id: '00000000-0000-4000-8000-000000000000' } });
+      expect(unknown.body).toEqual(documentedExample('users-get', 404, 'not-found'));
+      const notAnId = await call('users-get', { authorization: await bearer(GRACE), pathParameters: { id: 'verify' } });
+      expect(notAnId.status).toBe(404);
+    });
+  });
+
+  describe('users-list', () => {
+    it('lists with the documented query parameters, and pages with nextCursor', async () => {
+      const documented = await call('users-list', { authorization: await bearer(GRACE) });
+      expect(documented.status).toBe(200);
+      const filters = Object.fromEntries(
+        operationOf('users-list')
+          .operation.parameters.filter((p: any) => p.name !== 'cursor')
+          .map((p: any) => [p.name, String(p.example)]),
+      ) as Record<string, string>;
+      const filtered = await call('users-list', { authorization: await bearer(GRACE), query: filters });
+      expect(filtered.body).toEqual({ items: [expect.objectContaining({ id: ADA.record.id })], nextCursor: null });
+      const first = await call('users-list', { authorization: await bearer(GRACE), query: { limit: '1' } });
+      expect(first.body.nextCursor).toEqual(expect.any(String));
+      const second = await call('users-list', { authorization: await bearer(GRACE), query: { limit: '1', cursor: first.body.nextCursor } });
+      expect(second.body.items).toHaveLength(1);
+      expect(second.body.items[0].id).not.toBe(first.body.items[0].id);
+    });
+
+    it('answers the documented problems: invalid query, unknown cursor or parameter, no token, not an admin', async () => {
+      const invalid = await call('users-list', { authorization: await bearer(GRACE), query: { limit: '0' } });
+      expect(invalid.body).toEqual(documentedExample('users-list', 400, 'validation-failed'));
+      const cursor = await call('users-list', { authorization: await bearer(GRACE), query: { cursor: 'not-a-cursor' } });
+      expect(cursor.body).toEqual(documentedExample('users-list', 400, 'unknown-cursor'));
+      const unknown = await call('users-list', { authorization: await bearer(GRACE), query: { sort: 'name' } });
+      expect(unknown.body).toEqual(documentedExample('users-list', 400, 'unknown-parameter'));
+      expect((await call('users-list')).status).toBe(401);
+      const user = await call('users-list', { authorization: await bearer(ADA) });
+      expect(user.body).toEqual(documentedExample('users-list', 403, 'not-admin'));
+    });
+  });
+
+  describe('users-update', () => {
+    it.each([
+      ['rename', ADA],
+      ['change-password', ADA],
+      ['make-admin', GRACE],
+    ] as const)('applies the documented example %s (with the documented If-Match)', async (example, caller) => {
+      const changed = await call('users-update', { example, authorization: await bearer(caller) });
+      expect(changed.status).toBe(200);
+      const ifMatch = operationOf('users-update').operation.parameters.find((p: any) => p.name === 'If-Match');
+      expect(changed.headers.get('etag')).not.toBe(ifMatch.example);
+      if (example === 'rename') {
+        const documented = documentedExample('users-update', 200, 'renamed') as Record<string, unknown>;
+        expect(changed.body).toMatchObject({ id: documented['id'], name: documented['name'], surname: documented['surname'] });
+      }
+    });
+
+    it('answers the documented problems: stale If-Match, taken email, forbidden changes, missing current password', async () => {
+      const ada = await bearer(ADA);
+      await call('users-update', { example: 'rename', authorization: ada });
+      const stale = await call('users-update', { example: 'rename', authorization: ada });
+      expect(stale.body).toEqual(documentedExample('users-update', 412, 'stale'));
+      const taken = await call('users-update', { body: { email: GRACE.record.email }, authorization: ada, headers: { 'If-Match': undefined } });
+      expect(taken.body).toEqual(documentedExample('users-update', 409, 'email-taken'));
+      const role = await call('users-update', { example: 'make-admin', authorization: ada, headers: { 'If-Match': undefined } });
+      expect(role.body).toEqual(documentedExample('users-update', 403, 'role-change'));
+      const other = await call('users-update', { example: 'rename', authorization: ada, pathParameters: { id: GRACE.record.id } });
+      expect(other.body).toEqual(documentedExample('users-update', 403, 'not-self'));
+      const wrong = await call('users-update', {
+        body: { password: 'a brand new secret', currentPassword: 'not my password' },
+        authorization: ada,
+        headers: { 'If-Match': undefined },
+      });
+      expect(wrong.body).toEqual(documentedExample('users-update', 403, 'current-password-mismatch'));
+      const missing = await call('users-update', { body: { password: 'a brand new secret' }, authorization: ada, headers: { 'If-Match': undefined } });
+      expect(missing.body).toEqual(documentedExample('users-update', 400, 'current-password-missing'));
+    });
+
+    it('answers the documented problems: invalid body, unknown id, no token, not JSON, too large', async () => {
+      const grace = await bearer(GRACE);
+      const invalid = await call('users-update', { body: { name: '', role: 'owner', nickname: 'Ada' }, authorization: grace });
+      expect(invalid.body).toEqual(documentedExample('users-update', 400, 'validation-failed'));
+      const unknown = await call('users-update', { example: 'rename', authorization: grace, pathParameters: { id: '00000000-0000-4000-8000-000000000000' } });
+      expect(unknown.body).toEqual(documentedExample('users-update', 404, 'not-found'));
+      expect((await call('users-update', { example: 'rename' })).status).toBe(401);
+      expect((await call('users-update', { rawBody: 'name=Ada', contentType: 'application/x-www-form-urlencoded', authorization: grace })).status).toBe(415);
+      expect((await call('users-update', { body: { name: 'x'.repeat(BODY_LIMIT_BYTES) }, authorization: grace })).status).toBe(413);
+    });
+  });
+
+  describe('users-delete', () => {
+    it('deletes with the documented example: 204, then the id answers 404', async () => {
+      const deleted = await call('users-delete', { authorization: await bearer(ADA) });
+      expect(deleted.status).toBe(204);
+      const again = await call('users-delete', { authorization: await bearer(GRACE), headers: { 'If-Match': undefined } });
+      expect(again.body).toEqual(documentedExample('users-delete', 404, 'not-found'));
+    });
+
+    it('answers the documented problems: stale If-Match, another user, no token', async () => {
+      await database.db
+        .updateTable('users.users')
+        .set({ name: 'Changed', version: sql<number>`version + 1` })
+        .where('id', '=', ADA.record.id)
+        .execute();
+      const stale = await call('users-delete', { authorization: await bearer(ADA) });
+      expect(stale.body).toEqual(documentedExample('users-delete', 412, 'stale'));
+      const other = await call('users-delete', { authorization: await bearer(ADA), pathParameters: { id: GRACE.record.id } });
+      expect(other.body).toEqual(documentedExample('users-delete', 403, 'not-self'));
+      expect((await call('users-delete')).body).toEqual(documentedExample('users-delete', 401, 'no-token'));
+    });
+  });
+
+  describe('users-verify', () => {
+    it('verifies the documented example', async () => {
+      const verified = await call('users-verify');
+      expect(verified.body).toEqual(documentedExample('users-verify', 200, 'ada'));
+    });
+
+    it('answers the documented problems: no match, invalid body, not JSON', async () => {
+      const wrong = await call('users-verify', { body: { email: ADA.record.email, password: 'not her password' } });
+      expect(wrong.body).toEqual(documentedExample('users-verify', 401, 'no-match'));
+      const unknown = await call('users-verify', { body: { email: 'nobody@example.com', password: ADA.password } });
+      expect(unknown.body).toEqual(wrong.body);
+      const invalid = await call('users-verify', { body: { email: 'ada@example.com', password: 'short' } });
+      expect(invalid.body).toEqual(documentedExample('users-verify', 400, 'validation-failed'));
+      expect((await call('users-verify', { rawBody: 'x', contentType: 'text/plain' })).status).toBe(415);
+    });
+  });
+
+  describe('auth-login', () => {
+    it('signs in with the documented example: a token the functions accept', async () => {
+      const signedIn = await call('auth-login');
+      expect(signedIn.body).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+      await expect(keys.verifier.verifyAuthorization(`Bearer ${signedIn.body.access_token}`)).resolves.toEqual({ userId: ADA.record.id, role: 'user' });
+    });
+
+    it('answers the documented problems: no match, lockout with Retry-After, invalid body', async () => {
+      const wrongPassword = { email: ADA.record.email, password: 'wrong guess' };
+      for (let attempt = 1; attempt <= 5; attempt += 1) {
+        const failed = await call('auth-login', { body: wrongPassword });
+        expect(failed.body).toEqual(documentedExample('auth-login', 401, 'no-match'));
+      }
+      const locked = await call('auth-login');
+      expect(locked.body).toEqual(documentedExample('auth-login', 429, 'locked'));
+      expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800);
+      const invalid = await call('auth-login', { body: { email: 'ada', password: '' } });
+      expect(invalid.body).toEqual(documentedExample('auth-login', 400, 'validation-failed'));
+      expect((await call('auth-login', { rawBody: '{', contentType: 'application/json' })).status).toBe(400);
+    });
+
+    it('answers 503 with Retry-After when users-verify does not answer', async () => {
+      const answer = await expectDocumented('auth-login', await send(urlOf('auth-login-without-users-verify'), 'auth-login'));
+      expect(answer.body).toEqual(documentedExample('auth-login', 503, 'unavailable'));
+    });
+  });
+
+  describe('auth-jwks', () => {
+    it('serves the key set, then 304 to its ETag', async () => {
+      const jwks = await call('auth-jwks', { headers: { 'If-None-Match': undefined } });
+      expect(jwks.status).toBe(200);
+      expect(jwks.body.keys).toEqual([expect.objectContaining({ kid: 'test-key', alg: 'ES256', use: 'sig' })]);
+      expect((await call('auth-jwks', { headers: { 'If-None-Match': jwks.headers.get('etag') as string } })).status).toBe(304);
+      expect((await call('auth-jwks')).status).toBe(200);
+    });
+  });
+
+  describe('the user_login_event webhook', () => {
+    it('is taken by notify-login-email as documented: 204, and the alert email goes out', async () => {
+      const answer = await expectDocumented('user_login_event', await send(urlOf('notify-login-email'), 'user_login_event'));
+      expect(answer.status).toBe(204);
+      expect(catcher.messages().map((message) => message.to)).toEqual([[ADA.record.email]]);
+      const again = await expectDocumented('user_login_event', await send(urlOf('notify-login-email'), 'user_login_event'));
+      expect(again.status).toBe(204);
+      expect(catcher.messages()).toHaveLength(1);
+    });
+
+    it('answers the documented problem for a body that is not JSON', async () => {
+      const answer = await expectDocumented('user_login_event', await send(urlOf('notify-login-email'), 'user_login_event', { rawBody: '{' }));
+      expect(answer.status).toBe(400);
+    });
+  });
+
+  it('every path answers other methods 405 with Allow, as its description says', async () => {
+    for (const [path, item] of Object.entries<any>(document.paths)) {
+      const methods = Object.keys(item).filter((key) => key !== 'description').map((method) => method.toUpperCase());
+      const owner = Object.values<any>(item).find((entry) => entry?.operationId)?.operationId as HttpFunctionName;
+      const response = await fetch(`${urlOf(owner)}${path.replace('{id}', ADA.record.id)}`, { method: 'PUT' });
+      expect(response.status, path).toBe(405);
+      expect(methods).toEqual(expect.arrayContaining((response.headers.get('allow') ?? '').split(', ')));
+      const problem = (await response.json()) as { status: number };
+      expect(validator.errors({ $ref: '#/components/schemas/Problem' }, problem)).toEqual([]);
+      expect(problem.status).toBe(405);
+    }
+  });
+
+  it('the check itself fails for an undocumented status, content type or body', async () => {
+    const json = (status: number, body: unknown, type = 'application/json') =>
+      new Response(JSON.stringify(body), { status, headers: { 'content-type': type } });
+    await expect(expectDocumented('users-get', json(418, {}))).rejects.toThrow(/documented status/);
+    await expect(expectDocumented('users-get', json(200, { id: ADA.record.id }, 'text/plain'))).rejects.toThrow(/content type/);
+    await expect(expectDocumented('users-get', json(404, { type: 'x', title: 'Not Found', status: 404, detail: 'x', stack: 'at' }, 'application/problem+json'))).rejects.toThrow();
+    await expect(expectDocumented('user_login_event', new Response('not handled', { status: 500 }))).rejects.toThrow(/no documented body/);
+  });
+});

@@ -1,0 +1,355 @@
+import type { z } from 'zod';
+import packageJson from '../../package.json' with { type: 'json' };
+import { api as authJwks } from '../auth/auth-jwks/api.js';
+import { api as authLogin } from '../auth/auth-login/api.js';
+import { INVENTORY, type Domain, type FunctionSpec } from '../inventory.js';
+import { USER_LOGIN_EVENT_TYPE } from '../shared/events/user-login-event.js';
+import { BODY_LIMIT_BYTES } from '../shared/http/edge.js';
+import { PROBLEM_CONTENT_TYPE, problemFor } from '../shared/http/problem.js';
+import { api as usersCreate } from '../users/users-create/api.js';
+import { api as usersDelete } from '../users/users-delete/api.js';
+import { api as usersGet } from '../users/users-get/api.js';
+import { api as usersList } from '../users/users-list/api.js';
+import { api as usersUpdate } from '../users/users-update/api.js';
+import { api as usersVerify } from '../users/users-verify/api.js';
+import { ADA_ETAG, ALAN } from './examples.js';
+import type { BodyDoc, HttpFunctionName, OperationDoc, ProblemDoc, SuccessDoc } from './operation.js';
+import { componentSchemas, inputProperties, type JsonSchema } from './schemas.js';
+import {
+  exampleLoginEventData,
+  USER_LOGIN_EVENT_DELIVERY,
+  userLoginEventDescription,
+  userLoginEventHeaders,
+  userLoginEventProblems,
+} from './webhooks.js';
+
+/**
+ * The OpenAPI 3.1 description of every HTTP function, and of the `user_login_event` CloudEvent as a
+ * webhook. Paths, methods, operation ids, tags and summaries come from the inventory; request
+ * bodies and query parameters from the functions' own zod schemas; responses from zod response
+ * schemas. `npm run openapi` writes it to openapi.yaml; the local gateway serves it as JSON.
+ */
+
+/** Every HTTP function of the inventory has its operation here (the compiler holds them together). */
+export const OPERATIONS: Readonly<Record<HttpFunctionName, OperationDoc>> = {
+  'users-create': usersCreate,
+  'users-get': usersGet,
+  'users-list': usersList,
+  'users-update': usersUpdate,
+  'users-delete': usersDelete,
+  'users-verify': usersVerify,
+  'auth-login': authLogin,
+  'auth-jwks': authJwks,
+};
+
+export const DEFAULT_SERVER_URL = 'http://localhost:8080';
+/** The first port of the functions' own ports under `make dev` (the runner's FUNCTION_PORT_BASE default). */
+const LOCAL_FUNCTION_PORT_BASE = 8081;
+const CLUSTER_NAMESPACE = 'accounts';
+
+const TAG_DESCRIPTIONS: Record<Domain, string> = {
+  users: 'User accounts: registration, reading, listing, changing and deleting users. Only this domain keeps password hashes.',
+  auth: 'Sign-in: access tokens, the public keys that verify them, and the `user_login_event` each sign-in emits.',
+  notify: 'Sign-in alerts: the functions the broker delivers `user_login_event` to.',
+};
+
+type Json = Record<string, unknown>;
+
+export interface OpenApiOptions {
+  /** The URL of the gateway serving the document (default http://localhost:8080). */
+  readonly serverUrl?: string;
+}
+
+/** The OpenAPI document. Pure: the same options give the same document. */
+export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<string, unknown> {
+  const http = INVENTORY.filter((spec): spec is Extract<(typeof INVENTORY)[number], { trigger: 'http' }> => spec.trigger === 'http');
+  const requests = new Map<string, z.ZodType>();
+  const responses = new Map<string, z.ZodType>();
+  const collect = (into: Map<string, z.ZodType>, body: BodyDoc): void => {
+    const known = into.get(body.component) ?? requests.get(body.component) ?? responses.get(body.component);
+    if (known && known !== body.schema) throw new Error(`two different schemas are named ${body.component}`);
+    into.set(body.component, body.schema);
+  };
+
+  const paths: Record<string, Json> = {};
+  for (const spec of http) {
+    const doc = OPERATIONS[spec.name];
+    if (doc.requestBody) collect(requests, doc.requestBody);
+    for (const response of doc.responses) if (response.body) collect(responses, response.body);
+    const item = (paths[spec.path] ??= {});
+    item[spec.method.toLowerCase()] = operation(spec, doc);
+  }
+  for (const [path, item] of Object.entries(paths)) {
+    const methods = Object.keys(item).map((method) => method.toUpperCase());
+    paths[path] = {
+      description: `Any other method answers 405 (\`application/problem+json\`) with \`Allow\` naming ${methods.join(', ')}.`,
+      ...item,
+    };
+  }
+
+  const domains = [...new Set(INVENTORY.map((spec) => spec.domain))];
+  return {
+    openapi: '3.1.1',
+    info: {
+      title: 'knative-accounts',
+      version: packageJson.version,
+      summary: 'User accounts, sign-in and sign-in alerts as Knative functions',
+      description: infoDescription(),
+      license: licenseOf(packageJson as { readonly license?: string }),
+    },
+    servers: [{ url: options.serverUrl ?? DEFAULT_SERVER_URL, description: 'make dev gateway' }],
+    tags: domains.map((domain) => ({ name: domain, description: TAG_DESCRIPTIONS[domain] })),
+    paths,
+    webhooks: { [USER_LOGIN_EVENT_TYPE]: { post: userLoginEventOperation() } },
+    components: {
+      schemas: componentSchemas(requests, responses),
+      headers: HEADERS,
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            'An access token from `POST /auth/login`, as `Authorization: Bearer <token>`. Every function verifies it ' +
+            'locally against the public key (`GET /auth/jwks`): signature, issuer, audience and expiry.',
+        },
+      },
+    },
+  };
+}
+
+function licenseOf(pkg: { readonly license?: string }): Json {
+  // package.json names no license: the code is private, all rights reserved.
+  return pkg.license ? { name: pkg.license, identifier: pkg.license } : { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' };
+}
+
+function infoDescription(): string {
+  return [
+    'User accounts, sign-in and sign-in alerts. Each operation is one stateless function (its `operationId` is the ' +
+      'function\'s name) deployed as its own Knative Service; this document is generated from the function inventory ' +
+      'and the zod schemas the functions validate with (`npm run openapi`).',
+    '**Authentication**: sign in with `POST /auth/login` for a short-lived access token (a JWT), and send it as ' +
+      '`Authorization: Bearer <token>`. A user may read, change and delete themself; an admin anyone.',
+    '**Errors** are RFC 9457 `application/problem+json`. Validation failures list every field at fault in `errors` ' +
+      `(JSON pointers). Unknown fields are refused; bodies over ${BODY_LIMIT_BYTES} bytes answer 413 before they are ` +
+      'read; malformed JSON answers 400 and a body that is not JSON 415. A path no function owns answers 404, a method ' +
+      'a path does not take 405 with `Allow`. The `make dev` gateway answers 502 while a function restarts.',
+    '**Versions**: `GET`, `POST` and `PATCH` answer an `ETag`. `If-None-Match` on `GET` answers 304 while it matches; ' +
+      '`If-Match` on `PATCH` and `DELETE` answers 412 when it does not, and nothing changes.',
+    '**Tracing**: every answer carries `X-Request-Id` (the caller\'s, or a new one) and a W3C `traceparent`; send ' +
+      '`traceparent` to continue your trace. Every function also answers `GET /healthz` and `GET /readyz`.',
+    '**Internal operations** (`x-internal: true`) are cluster-local: neither the cluster ingress nor the `make dev` ' +
+      'gateway exposes them; they are documented for the functions that call them.',
+  ].join('\n\n');
+}
+
+const HEADERS: Json = {
+  ETag: {
+    description: 'The version of the resource, an opaque quoted entity tag: send it back in `If-Match` or `If-None-Match`.',
+    required: true,
+    schema: { type: 'string', pattern: '^"[^"]+"$' },
+    example: ADA_ETAG,
+  },
+  Location: {
+    description: 'The path of the new user.',
+    required: true,
+    schema: { type: 'string', pattern: '^/users/[0-9a-f-]{36}$' },
+    example: `/users/${ALAN.record.id}`,
+  },
+  'WWW-Authenticate': {
+    description: 'The Bearer challenge; with `error="invalid_token"` when a token was sent but is not valid.',
+    required: true,
+    schema: { type: 'string', enum: ['Bearer', 'Bearer error="invalid_token"'] },
+    example: 'Bearer',
+  },
+  'Retry-After': {
+    description: 'Seconds to wait before trying again.',
+    required: true,
+    schema: { type: 'integer', minimum: 1 },
+    example: 840,
+  },
+};
+
+function operation(spec: FunctionSpec, doc: OperationDoc): Json {
+  const internal = spec.visibility === 'cluster-local';
+  const parameters = [...pathParameters(spec, doc), ...queryParameters(doc), ...conditionalHeaders(doc)];
+  return {
+    operationId: spec.name,
+    tags: [spec.domain],
+    summary: spec.summary,
+    description: doc.description,
+    ...(internal
+      ? {
+          'x-internal': true,
+          servers: [
+            {
+              url: `http://localhost:${LOCAL_FUNCTION_PORT_BASE + INVENTORY.findIndex((entry) => entry.name === spec.name)}`,
+              description: `make dev: ${spec.name} at its own port (the gateway does not route to it)`,
+            },
+            { url: `http://${spec.name}.${CLUSTER_NAMESPACE}.svc.cluster.local`, description: 'in the cluster: its cluster-local address' },
+          ],
+        }
+      : {}),
+    security: doc.auth === 'bearer' ? [{ bearerAuth: [] }] : [],
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(doc.requestBody ? { requestBody: requestBody(doc.requestBody) } : {}),
+    responses: responsesOf(doc),
+  };
+}
+
+function pathParameters(spec: FunctionSpec, doc: OperationDoc): Json[] {
+  const names = [...spec.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] as string);
+  return names.map((name) => {
+    const param = doc.pathParameters?.[name];
+    if (!param) throw new Error(`${spec.name}: no description for path parameter ${name}`);
+    return {
+      name,
+      in: 'path',
+      required: true,
+      description: param.description,
+      schema: { type: 'string', ...(param.format ? { format: param.format } : {}) },
+      example: param.example,
+    };
+  });
+}
+
+function queryParameters(doc: OperationDoc): Json[] {
+  if (!doc.query) return [];
+  const { properties, required } = inputProperties(doc.query.schema);
+  return Object.entries(properties).map(([name, schema]) => {
+    const param = doc.query?.parameters[name];
+    if (!param) throw new Error(`no description for query parameter ${name}`);
+    return { name, in: 'query', required: required.includes(name), description: param.description, schema, example: param.example };
+  });
+}
+
+function conditionalHeaders(doc: OperationDoc): Json[] {
+  return Object.entries(doc.conditionalHeaders ?? {}).map(([name, description]) => ({
+    name,
+    in: 'header',
+    required: false,
+    description,
+    schema: { type: 'string' },
+    example: ADA_ETAG,
+  }));
+}
+
+const schemaRef = (component: string): Json => ({ $ref: `#/components/schemas/${component}` });
+
+function content(body: BodyDoc): Json {
+  return {
+    [body.contentType ?? 'application/json']: {
+      schema: schemaRef(body.component),
+      examples: Object.fromEntries(Object.entries(body.examples).map(([name, example]) => [name, { ...example }])),
+    },
+  };
+}
+
+function requestBody(body: BodyDoc): Json {
+  return { required: true, ...(body.description ? { description: body.description } : {}), content: content(body) };
+}
+
+function responsesOf(doc: OperationDoc): Json {
+  const entries: [number, Json][] = [
+    ...doc.responses.map((response): [number, Json] => [response.status, successResponse(response)]),
+    ...doc.problems.map((problem): [number, Json] => [problem.status, problemResponse(problem)]),
+  ];
+  const statuses = entries.map(([status]) => status);
+  if (new Set(statuses).size !== statuses.length) throw new Error(`a status is documented twice: ${statuses.join(', ')}`);
+  return Object.fromEntries(entries.sort(([a], [b]) => a - b).map(([status, response]) => [String(status), response]));
+}
+
+function successResponse(response: SuccessDoc): Json {
+  const headers: Json = {};
+  if (response.headers?.location) headers['Location'] = { $ref: '#/components/headers/Location' };
+  if (response.headers?.etag) headers['ETag'] = { $ref: '#/components/headers/ETag' };
+  if (response.headers?.cacheControl) {
+    headers['Cache-Control'] = {
+      description: `Always \`${response.headers.cacheControl}\`.`,
+      required: true,
+      schema: { type: 'string', const: response.headers.cacheControl },
+    };
+  }
+  return {
+    description: response.description,
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    ...(response.body ? { content: content(response.body) } : {}),
+  };
+}
+
+const problemType = (code: string): string => problemFor(400, code, '').type;
+
+/** The Problem schema, narrowed to this status and the problem types it carries here. */
+export function problemSchemaFor(problem: Pick<ProblemDoc, 'status' | 'codes'>): JsonSchema {
+  const narrowed: JsonSchema = {
+    properties: {
+      status: { const: problem.status },
+      type: problem.codes.length === 1 ? { const: problemType(problem.codes[0] as string) } : { enum: problem.codes.map(problemType) },
+    },
+  };
+  if (problem.codes.includes('validation-failed')) {
+    // Validation failures always name the fields at fault; the other problems of the status need not.
+    const withErrors = { properties: { errors: { minItems: 1 } }, required: ['errors'] };
+    const others = problem.codes.filter((code) => code !== 'validation-failed').map(problemType);
+    if (others.length === 0) {
+      Object.assign(narrowed['properties'] as JsonSchema, withErrors.properties);
+      narrowed['required'] = withErrors.required;
+    }
+    else narrowed['anyOf'] = [{ properties: { type: others.length === 1 ? { const: others[0] } : { enum: others } } }, withErrors];
+  }
+  return { allOf: [schemaRef('Problem'), narrowed] };
+}
+
+function problemResponse(problem: ProblemDoc): Json {
+  const headers = Object.fromEntries((problem.headers ?? []).map((name) => [name, { $ref: `#/components/headers/${name}` }]));
+  return {
+    description: problem.description,
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    content: {
+      [PROBLEM_CONTENT_TYPE]: {
+        schema: problemSchemaFor(problem),
+        examples: Object.fromEntries(Object.entries(problem.examples).map(([name, example]) => [name, { ...example }])),
+      },
+    },
+  };
+}
+
+function userLoginEventOperation(): Json {
+  const delivery = USER_LOGIN_EVENT_DELIVERY;
+  return {
+    operationId: USER_LOGIN_EVENT_TYPE,
+    tags: ['notify'],
+    summary: `${USER_LOGIN_EVENT_TYPE}: a user signed in (delivered to ${delivery.subscribers.join(', ')})`,
+    description: userLoginEventDescription(),
+    'x-knative': {
+      broker: delivery.broker,
+      trigger: delivery.trigger,
+      subscribers: [...delivery.subscribers],
+      deadLetterSink: delivery.deadLetterSink,
+      publishers: [...delivery.publishers],
+    },
+    security: [],
+    parameters: userLoginEventHeaders.map((header) => ({ in: 'header', ...header })),
+    requestBody: {
+      required: true,
+      description: 'The event data (binary content mode: the attributes are the `ce-` headers).',
+      content: {
+        'application/json': {
+          schema: schemaRef('UserLoginEventData'),
+          examples: { 'ada-signs-in': { summary: 'Ada signed in', value: exampleLoginEventData } },
+        },
+      },
+    },
+    responses: {
+      '204': {
+        description:
+          'Acknowledged: handled, or ignored as a duplicate (same `ce-id`) or as an event that can never be handled ' +
+          '(wrong type or dataschema, data not matching the schema). The broker does not deliver it again.',
+      },
+      ...Object.fromEntries(userLoginEventProblems.map((problem) => [String(problem.status), problemResponse(problem)])),
+      '500': {
+        description: `Not handled now (the mail server did not take the email, say): the broker delivers it again, then to ${delivery.deadLetterSink}. The body is not part of the contract.`,
+      },
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { EVENT_SOURCE } from '../auth/auth-login/handler.js';
+import {
+  USER_LOGIN_EVENT_DATASCHEMA,
+  USER_LOGIN_EVENT_TYPE,
+  type UserLoginEventData,
+} from '../shared/events/user-login-event.js';
+import { ADA, EXAMPLE_CLIENT_ADDRESS, EXAMPLE_EVENT_ID, EXAMPLE_TRACEPARENT, EXAMPLE_USER_AGENT } from './examples.js';
+import { bodyTooLarge, example } from './problems.js';
+import type { ProblemDoc } from './operation.js';
+import { problemFor } from '../shared/http/problem.js';
+
+/**
+ * The CloudEvents of the system, as OpenAPI 3.1 `webhooks`: what the broker POSTs to the functions
+ * that subscribe to them. The Knative names here are those of `eventing/` (a test holds them
+ * together).
+ */
+
+export const USER_LOGIN_EVENT_DELIVERY = {
+  broker: 'user-login-event',
+  trigger: 'login-email-notification',
+  subscribers: ['notify-login-email'],
+  deadLetterSink: 'notify-dead-letter',
+  /** auth-login right after the sign-in; outbox-relay for events the sink did not take then. */
+  publishers: ['auth-login', 'outbox-relay'],
+  retry: 5,
+} as const;
+
+export const exampleLoginEventData: UserLoginEventData = {
+  userId: ADA.record.id,
+  email: ADA.record.email,
+  name: ADA.record.name,
+  signedInAt: '2026-11-27T09:30:00.000Z',
+  clientAddress: EXAMPLE_CLIENT_ADDRESS,
+  userAgent: EXAMPLE_USER_AGENT,
+};
+
+interface HeaderDoc {
+  readonly name: string;
+  readonly description: string;
+  readonly required: boolean;
+  readonly schema: Record<string, unknown>;
+  readonly example: string;
+}
+
+/** The CloudEvents binary content mode headers of a `user_login_event` (HTTP protocol binding §3.1.3). */
+export const userLoginEventHeaders: readonly HeaderDoc[] = [
+  { name: 'ce-specversion', description: 'CloudEvents version.', required: true, schema: { type: 'string', const: '1.0' }, example: '1.0' },
+  {
+    name: 'ce-id',
+    description: 'Unique per event, and the same on every redelivery: consumers record it so a redelivered event has no second effect.',
+    required: true,
+    schema: { type: 'string', minLength: 1 },
+    example: EXAMPLE_EVENT_ID,
+  },
+  { name: 'ce-type', description: 'The event type.', required: true, schema: { type: 'string', const: USER_LOGIN_EVENT_TYPE }, example: USER_LOGIN_EVENT_TYPE },
+  { name: 'ce-source', description: 'The producer.', required: true, schema: { type: 'string', const: EVENT_SOURCE }, example: EVENT_SOURCE },
+  { name: 'ce-subject', description: 'The user who signed in (their id).', required: true, schema: { type: 'string', format: 'uuid' }, example: ADA.record.id },
+  { name: 'ce-time', description: 'When the sign-in happened.', required: true, schema: { type: 'string', format: 'date-time' }, example: exampleLoginEventData.signedInAt },
+  {
+    name: 'ce-dataschema',
+    description: 'The version of the data shape: a new shape comes with a new dataschema, and consumers check it.',
+    required: true,
+    schema: { type: 'string', const: USER_LOGIN_EVENT_DATASCHEMA },
+    example: USER_LOGIN_EVENT_DATASCHEMA,
+  },
+  {
+    name: 'ce-traceparent',
+    description: 'The W3C trace of the sign-in request (CloudEvents distributed tracing extension), so the consumers\' logs share its trace id.',
+    required: false,
+    schema: { type: 'string', pattern: '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$' },
+    example: EXAMPLE_TRACEPARENT,
+  },
+];
+
+const malformedJson: ProblemDoc = {
+  status: 400,
+  description: 'The body is not valid JSON.',
+  codes: ['malformed-json'],
+  examples: { 'malformed-json': example('Not JSON', problemFor(400, 'malformed-json', 'The request body is not valid JSON.')) },
+};
+
+/** The problems a delivery can meet before the function sees the event. */
+export const userLoginEventProblems: readonly ProblemDoc[] = [malformedJson, bodyTooLarge];
+
+export function userLoginEventDescription(): string {
+  const d = USER_LOGIN_EVENT_DELIVERY;
+  return [
+    `A user signed in. \`auth-login\` writes the event to its outbox in the same transaction as the sign-in, then ` +
+      `POSTs it in binary content mode to \`K_SINK\`, the Knative Broker \`${d.broker}\`; events the broker did not ` +
+      'take then stay pending until `outbox-relay` (started every minute by a PingSource) publishes them, oldest ' +
+      'first, each once.',
+    `The Trigger \`${d.trigger}\` (filter \`type: ${USER_LOGIN_EVENT_TYPE}\`) delivers it to ` +
+      `${d.subscribers.map((name) => `\`${name}\``).join(', ')}, which emails the user about the sign-in, once per ` +
+      `\`ce-id\`. A 2xx answer acknowledges the event; on a 5xx (mail server unreachable, say) the broker delivers it ` +
+      `again, up to ${d.retry} retries with exponential backoff from 0.5 s, and then to the dead-letter sink ` +
+      `\`${d.deadLetterSink}\`, which keeps it (table \`notify.dead_letters\`) with the broker's error attributes ` +
+      '(`knativeerrordest`, `knativeerrorcode`, `knativeerrordata`): never silently away.',
+    'Subscribers take structured content mode (`application/cloudevents+json`) too. The data never holds a password, hash or token.',
+  ].join('\n\n');
+}

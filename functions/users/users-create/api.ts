@@ -1,0 +1,53 @@
+import { ALAN, ADA } from '../../openapi/examples.js';
+import type { OperationDoc } from '../../openapi/operation.js';
+import { example, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
+import { problemFor } from '../../shared/http/problem.js';
+import { toUserResource, userResourceSchema } from '../user.js';
+import { createUserBody } from './schema.js';
+
+/** users-create in the API description. */
+export const api: OperationDoc = {
+  description:
+    'Registers an account with the `user` role; anyone may call it. The password is hashed with bcrypt and never ' +
+    'shown again. Emails are unique without regard to case: a taken email answers 409, also when two registrations ' +
+    'race for it.',
+  auth: 'none',
+  requestBody: {
+    component: 'CreateUserRequest',
+    schema: createUserBody,
+    examples: {
+      register: {
+        summary: 'Alan registers',
+        value: { email: ALAN.record.email, password: ALAN.password, name: ALAN.record.name, surname: ALAN.record.surname },
+      },
+    },
+  },
+  responses: [
+    {
+      status: 201,
+      description: 'Registered: the new user, its path in `Location` and its version in `ETag`.',
+      headers: { location: true, etag: true },
+      body: {
+        component: 'User',
+        schema: userResourceSchema,
+        examples: { created: { summary: 'Alan, registered', value: toUserResource(ALAN.record) } },
+      },
+    },
+  ],
+  problems: [
+    invalidInput('request body', createUserBody, { email: 'nope', password: 'short', name: 'Ada' }),
+    {
+      status: 409,
+      description: 'An account with this email already exists (compared without regard to case).',
+      codes: ['email-taken'],
+      examples: {
+        'email-taken': example(
+          `${ADA.record.email} is taken`,
+          problemFor(409, 'email-taken', 'An account with this email already exists.'),
+        ),
+      },
+    },
+    ...jsonBodyProblems(),
+    internalError,
+  ],
+};

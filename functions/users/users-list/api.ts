@@ -1,0 +1,60 @@
+import { adaResource, ADA, EXAMPLE_CURSOR } from '../../openapi/examples.js';
+import type { OperationDoc } from '../../openapi/operation.js';
+import { example, forbidden, internalError, invalidInput, problemOf, unauthenticated } from '../../openapi/problems.js';
+import { parseInput } from '../../shared/http/validation.js';
+import { assertAdmin } from '../access.js';
+import { decodeCursor } from './cursor.js';
+import { userListSchema } from './handler.js';
+import { DEFAULT_PAGE_SIZE, listUsersQuery, MAX_PAGE_SIZE } from './schema.js';
+
+/** users-list in the API description. */
+export const api: OperationDoc = {
+  description:
+    'Lists users in creation order, for admins only. Filters combine: `email` matches exactly and `name` / `surname` ' +
+    'are prefixes, all without regard to case (`%` and `_` match themselves). Pages hold `limit` users ' +
+    `(default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE}); pass \`nextCursor\` back as \`cursor\`, with the same ` +
+    'filters, for the next page (`null` on the last one). Any other query parameter answers 400.',
+  auth: 'bearer',
+  query: {
+    schema: listUsersQuery,
+    parameters: {
+      email: { description: 'Only the user with this email (exact, without regard to case).', example: ADA.record.email },
+      name: { description: 'Only users whose name starts with this (without regard to case).', example: 'Ad' },
+      surname: { description: 'Only users whose surname starts with this (without regard to case).', example: 'love' },
+      limit: { description: `Users per page: 1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}.`, example: 10 },
+      cursor: {
+        description: 'Where the page starts: the `nextCursor` of the previous page, as it was given (opaque).',
+        example: EXAMPLE_CURSOR,
+      },
+    },
+  },
+  responses: [
+    {
+      status: 200,
+      description: 'One page of users, never their password hashes; never cached (`no-store`).',
+      headers: { cacheControl: 'no-store' },
+      body: {
+        component: 'UserList',
+        schema: userListSchema,
+        examples: {
+          'first-page': { summary: 'A page with more to follow', value: { items: [adaResource], nextCursor: EXAMPLE_CURSOR } },
+          'last-page': { summary: 'The last page', value: { items: [adaResource], nextCursor: null } },
+        },
+      },
+    },
+  ],
+  problems: [
+    invalidInput('query', listUsersQuery, { limit: '0' }, {
+      description: 'A `cursor` this API did not write is refused the same way, naming `#/cursor`.',
+      examples: {
+        'unknown-cursor': example('A cursor that was not a nextCursor', problemOf(() => decodeCursor('not-a-cursor'))),
+        'unknown-parameter': example('An unknown query parameter', problemOf(() => parseInput(listUsersQuery, { sort: 'name' }, 'query'))),
+      },
+    }),
+    unauthenticated,
+    forbidden('The token is not an admin\'s.', {
+      'not-admin': example('Ada lists users', problemOf(() => assertAdmin({ userId: ADA.record.id, role: 'user' }))),
+    }),
+    internalError,
+  ],
+};

@@ -1,0 +1,53 @@
+import { ADA } from '../../openapi/examples.js';
+import type { OperationDoc } from '../../openapi/operation.js';
+import { example, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
+import { problemFor } from '../../shared/http/problem.js';
+import { verifiedUserSchema } from './handler.js';
+import { verifyCredentialsBody } from './schema.js';
+
+/** users-verify in the API description. */
+export const api: OperationDoc = {
+  description:
+    '**Internal (cluster-local)**: only other functions call it, and neither the cluster ingress nor the `make dev` ' +
+    'gateway exposes it. `auth-login` asks it whether an email and password match, so the password hashes never ' +
+    'leave the users domain. An unknown email runs a full bcrypt compare too, so both failures take the same time ' +
+    'and answer the same 401.',
+  auth: 'none',
+  requestBody: {
+    component: 'VerifyCredentialsRequest',
+    schema: verifyCredentialsBody,
+    examples: { credentials: { summary: "Ada's email and password", value: { email: ADA.record.email, password: ADA.password } } },
+  },
+  responses: [
+    {
+      status: 200,
+      description: 'They match: the user (never the hash). Never cached (`no-store`).',
+      headers: { cacheControl: 'no-store' },
+      body: {
+        component: 'VerifiedUser',
+        schema: verifiedUserSchema,
+        examples: {
+          ada: {
+            summary: 'Ada',
+            value: { id: ADA.record.id, email: ADA.record.email, name: ADA.record.name, surname: ADA.record.surname, role: ADA.record.role },
+          },
+        },
+      },
+    },
+  ],
+  problems: [
+    invalidInput('request body', verifyCredentialsBody, { email: 'ada@example.com', password: 'short' }, {
+      description: 'auth-login reads this as "no match" (a password too short to be one).',
+    }),
+    {
+      status: 401,
+      description: 'The email and password do not match, or no account has this email: the same answer, in the same time.',
+      codes: ['invalid-credentials'],
+      examples: {
+        'no-match': example('Wrong password or unknown email', problemFor(401, 'invalid-credentials', 'The email or password is not correct.')),
+      },
+    },
+    ...jsonBodyProblems(),
+    internalError,
+  ],
+};
