@@ -23,6 +23,8 @@ import type { RunnerConfig } from './runner-config.js';
 
 export interface LocalSystem {
   readonly gatewayUrl: string;
+  /** The docs page (Swagger UI) whose try-it-out calls go to this system. */
+  readonly docsUrl: string;
   readonly databaseUrl: string;
   readonly functions: readonly FunctionListing[];
   readonly mailCatcher: { readonly page: string; readonly messages: string; readonly smtp: string };
@@ -177,13 +179,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         }),
     );
     const gatewayUrl = `http://${host}:${(gateway.address() as AddressInfo).port}`;
-    log(`API docs (Swagger UI, try-it-out against this system): ${gatewayUrl}${DOCS_PATH} (OpenAPI document at ${gatewayUrl}${OPENAPI_PATH})`);
 
     const infoPath = join(dataDir, 'local-system.json');
     await writeFile(infoPath, JSON.stringify({ databaseUrl, gatewayUrl, pid: process.pid }, null, 2));
     cleanups.push(() => rm(infoPath, { force: true }));
 
-    return { gatewayUrl, databaseUrl, functions, mailCatcher, brokerUrl: broker.url, stop: stopAll };
+    return { gatewayUrl, docsUrl: `${gatewayUrl}${DOCS_PATH}`, databaseUrl, functions, mailCatcher, brokerUrl: broker.url, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

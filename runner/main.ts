@@ -22,6 +22,7 @@ try {
   write('');
   say(`mail catcher: ${system.mailCatcher.page} (sign-in alert emails; JSON at ${system.mailCatcher.messages})`);
   say(`broker ingress (K_SINK): ${system.brokerUrl}`);
+  say(`API docs, try-it-out against this system: ${system.docsUrl}`);
   say(`gateway listening on ${system.gatewayUrl}`);
   say(`database ${system.databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
   say('press Ctrl-C to stop');
