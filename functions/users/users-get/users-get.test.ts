@@ -1,51 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { seedPeople, useFunctionSuite } from '../../../test/support/function-suite.js';
 import { call } from '../../../test/support/http.js';
-import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
-import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
-import { createTestTokens, type TestTokens } from '../../../test/support/tokens.js';
+import { testPostgresServers } from '../../../test/support/postgres.js';
+import type { TestTokens } from '../../../test/support/tokens.js';
 import type { UserRecord } from '../user.js';
-import { insertUser } from '../user-repository.js';
 import { definition } from './index.js';
 
-/** A well-formed bcrypt hash; reading users never compares it. */
-const FAKE_HASH = `$2b$04$${'a'.repeat(53)}`;
-
 describe.each(testPostgresServers())('users-get on $name', ({ adminUrl }) => {
-  let database: TestDatabase;
-  let tokens: TestTokens;
-  let fn: RunningFunction;
+  const suite = useFunctionSuite(definition, adminUrl, (database, tokens) => ({ database: database.db, tokens: tokens.verifier }));
   let ada: UserRecord;
   let grace: UserRecord;
   let admin: UserRecord;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(adminUrl);
-    tokens = await createTestTokens();
-    fn = await startTestFunction(definition, { database: database.db, tokens: tokens.verifier });
-  });
-  afterAll(async () => {
-    await fn.close();
-    await database.drop();
-  });
   beforeEach(async () => {
-    await database.reset();
-    ada = await insertUser(database.db, { email: 'ada@example.com', name: 'Ada', surname: 'Lovelace', passwordHash: FAKE_HASH });
-    grace = await insertUser(database.db, { email: 'grace@example.com', name: 'Grace', surname: 'Hopper', passwordHash: FAKE_HASH });
-    admin = await insertUser(database.db, {
-      email: 'root@example.com',
-      name: 'Root',
-      surname: 'Admin',
-      passwordHash: FAKE_HASH,
-      role: 'admin',
-    });
+    ({ ada, grace, admin } = await seedPeople(suite.database.db));
   });
 
   const get = (id: string, authorization?: string, headers: Record<string, string> = {}) =>
-    call(`${fn.url}/users/${id}`, { headers: { ...headers, ...(authorization ? { authorization } : {}) } });
+    call(`${suite.fn.url}/users/${id}`, { headers: { ...headers, ...(authorization ? { authorization } : {}) } });
 
   it('lets users read themselves with an ETag and without the hash', async () => {
-    const response = await get(ada.id, await tokens.bearer(ada.id));
+    const response = await get(ada.id, await suite.tokens.bearer(ada.id));
     expect(response.status).toBe(200);
     expect(response.body).toEqual({
       id: ada.id,
@@ -62,14 +37,14 @@ describe.each(testPostgresServers())('users-get on $name', ({ adminUrl }) => {
   });
 
   it('lets an admin read anyone', async () => {
-    const response = await get(grace.id, await tokens.bearer(admin.id, 'admin'));
+    const response = await get(grace.id, await suite.tokens.bearer(admin.id, 'admin'));
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ id: grace.id, email: 'grace@example.com', name: 'Grace' });
     expect(response.headers.get('etag')).toMatch(/^".+"$/);
   });
 
   it('answers 403 to another user, whether or not the id exists', async () => {
-    const authorization = await tokens.bearer(grace.id);
+    const authorization = await suite.tokens.bearer(grace.id);
     const other = await get(ada.id, authorization);
     expect(other.status).toBe(403);
     expect(other.headers.get('content-type')).toBe('application/problem+json');
@@ -95,7 +70,7 @@ describe.each(testPostgresServers())('users-get on $name', ({ adminUrl }) => {
     ['expired', (t: TestTokens, id: string) => t.bearer(id, 'user', { expiresIn: '-1m' })],
     ['from another issuer', (t: TestTokens, id: string) => t.bearer(id, 'user', { issuer: 'someone-else' })],
   ])('answers 401 invalid_token for a token %s', async (_case, mint) => {
-    const response = await get(ada.id, await mint(tokens, ada.id));
+    const response = await get(ada.id, await mint(suite.tokens, ada.id));
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     expect(response.headers.get('content-type')).toBe('application/problem+json');
@@ -104,12 +79,12 @@ describe.each(testPostgresServers())('users-get on $name', ({ adminUrl }) => {
   });
 
   it('says so when the token has expired', async () => {
-    const response = await get(ada.id, await tokens.bearer(ada.id, 'user', { expiresIn: '-1m' }));
+    const response = await get(ada.id, await suite.tokens.bearer(ada.id, 'user', { expiresIn: '-1m' }));
     expect(response.body.detail).toMatch(/expired/);
   });
 
   it('answers 404 to an admin for an absent id and for an id that is not a uuid', async () => {
-    const authorization = await tokens.bearer(admin.id, 'admin');
+    const authorization = await suite.tokens.bearer(admin.id, 'admin');
     for (const id of [randomUUID(), 'not-a-uuid', '12345']) {
       const response = await get(id, authorization);
       expect(response.status, id).toBe(404);
@@ -118,7 +93,7 @@ describe.each(testPostgresServers())('users-get on $name', ({ adminUrl }) => {
   });
 
   it('answers 304 with no body to If-None-Match naming the current ETag, and 200 once the user changed', async () => {
-    const authorization = await tokens.bearer(ada.id);
+    const authorization = await suite.tokens.bearer(ada.id);
     const first = await get(ada.id, authorization);
     const etag = first.headers.get('etag') as string;
     const notModified = await get(ada.id, authorization, { 'if-none-match': etag });
@@ -127,7 +102,7 @@ describe.each(testPostgresServers())('users-get on $name', ({ adminUrl }) => {
     expect(notModified.headers.get('etag')).toBe(etag);
     expect((await get(ada.id, authorization, { 'if-none-match': `"other", W/${etag}` })).status).toBe(304);
 
-    await database.db.updateTable('users.users').set({ name: 'Augusta', version: ada.version + 1 }).where('id', '=', ada.id).execute();
+    await suite.database.db.updateTable('users.users').set({ name: 'Augusta', version: ada.version + 1 }).where('id', '=', ada.id).execute();
     const changed = await get(ada.id, authorization, { 'if-none-match': etag });
     expect(changed.status).toBe(200);
     expect(changed.body.name).toBe('Augusta');
@@ -135,9 +110,9 @@ describe.each(testPostgresServers())('users-get on $name', ({ adminUrl }) => {
   });
 
   it('answers 405 for POST on a user and 404 for paths it does not own', async () => {
-    const authorization = await tokens.bearer(ada.id);
-    const post = await call(`${fn.url}/users/${ada.id}`, { method: 'POST', body: {}, headers: { authorization } });
+    const authorization = await suite.tokens.bearer(ada.id);
+    const post = await call(`${suite.fn.url}/users/${ada.id}`, { method: 'POST', body: {}, headers: { authorization } });
     expect(post.status).toBe(405);
-    expect((await call(`${fn.url}/users/${ada.id}/extra`, { headers: { authorization } })).status).toBe(404);
+    expect((await call(`${suite.fn.url}/users/${ada.id}/extra`, { headers: { authorization } })).status).toBe(404);
   });
 });

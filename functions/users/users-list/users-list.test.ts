@@ -1,38 +1,23 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { FAKE_HASH, useFunctionSuite } from '../../../test/support/function-suite.js';
 import { call } from '../../../test/support/http.js';
-import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
-import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
-import { createTestTokens, type TestTokens } from '../../../test/support/tokens.js';
+import { testPostgresServers } from '../../../test/support/postgres.js';
 import type { UserRecord } from '../user.js';
 import { insertUser, type NewUser } from '../user-repository.js';
 import { definition } from './index.js';
 
-/** A well-formed bcrypt hash; listing users never compares it. */
-const FAKE_HASH = `$2b$04$${'a'.repeat(53)}`;
 
 describe.each(testPostgresServers())('users-list on $name', ({ adminUrl }) => {
-  let database: TestDatabase;
-  let tokens: TestTokens;
-  let fn: RunningFunction;
+  const suite = useFunctionSuite(definition, adminUrl, (database, tokens) => ({ database: database.db, tokens: tokens.verifier }));
   let admin: UserRecord;
   let adminAuthorization: string;
 
-  beforeAll(async () => {
-    database = await createTestDatabase(adminUrl);
-    tokens = await createTestTokens();
-    fn = await startTestFunction(definition, { database: database.db, tokens: tokens.verifier });
-  });
-  afterAll(async () => {
-    await fn.close();
-    await database.drop();
-  });
   beforeEach(async () => {
-    await database.reset();
     admin = await addUser({ email: 'root@example.com', name: 'Root', surname: 'Admin', role: 'admin' });
-    adminAuthorization = await tokens.bearer(admin.id, 'admin');
+    adminAuthorization = await suite.tokens.bearer(admin.id, 'admin');
   });
 
-  const addUser = (user: Omit<NewUser, 'passwordHash'>) => insertUser(database.db, { ...user, passwordHash: FAKE_HASH });
+  const addUser = (user: Omit<NewUser, 'passwordHash'>) => insertUser(suite.database.db, { ...user, passwordHash: FAKE_HASH });
   const addMany = async (count: number, prefix = 'user') => {
     for (let i = 0; i < count; i += 1) {
       await addUser({ email: `${prefix}${i}@example.com`, name: `Name${i}`, surname: `Surname${i}` });
@@ -40,7 +25,7 @@ describe.each(testPostgresServers())('users-list on $name', ({ adminUrl }) => {
   };
   /** `null` sends no Authorization header. */
   const list = (query = '', authorization: string | null = adminAuthorization) =>
-    call(`${fn.url}/users${query}`, { headers: authorization === null ? {} : { authorization } });
+    call(`${suite.fn.url}/users${query}`, { headers: authorization === null ? {} : { authorization } });
   const emailsOf = (body: { items: { email: string }[] }) => body.items.map((item) => item.email).sort();
   const pointersOf = (body: { errors?: { pointer: string }[] }) => (body.errors ?? []).map((error) => error.pointer);
 
@@ -65,14 +50,14 @@ describe.each(testPostgresServers())('users-list on $name', ({ adminUrl }) => {
 
   it('answers 403 to a user and 401 without a token', async () => {
     const user = await addUser({ email: 'ada@example.com', name: 'Ada', surname: 'Lovelace' });
-    const forbidden = await list('', await tokens.bearer(user.id, 'user'));
+    const forbidden = await list('', await suite.tokens.bearer(user.id, 'user'));
     expect(forbidden.status).toBe(403);
     expect(forbidden.headers.get('content-type')).toBe('application/problem+json');
     expect(JSON.stringify(forbidden.body)).not.toContain('example.com');
     const anonymous = await list('', null);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
-    const forged = await list('', await tokens.forgedBearer(admin.id, 'admin'));
+    const forged = await list('', await suite.tokens.forgedBearer(admin.id, 'admin'));
     expect(forged.status).toBe(401);
   });
 
@@ -136,13 +121,13 @@ describe.each(testPostgresServers())('users-list on $name', ({ adminUrl }) => {
 
   it('walks every user exactly once, in a stable order, following nextCursor', async () => {
     // Users inserted in one transaction share created_at, so the id must break the ties.
-    await database.db.transaction().execute(async (trx) => {
+    await suite.database.db.transaction().execute(async (trx) => {
       for (let i = 0; i < 7; i += 1) {
         await insertUser(trx, { email: `tied${i}@example.com`, name: 'Tied', surname: `${i}`, passwordHash: FAKE_HASH });
       }
     });
     await addMany(5);
-    const expected = await database.db.selectFrom('users.users').select('id').orderBy('created_at').orderBy('id').execute();
+    const expected = await suite.database.db.selectFrom('users.users').select('id').orderBy('created_at').orderBy('id').execute();
     expect(expected).toHaveLength(13);
 
     const walk = async (limit: number) => {
@@ -175,7 +160,7 @@ describe.each(testPostgresServers())('users-list on $name', ({ adminUrl }) => {
 
   it('keeps the filter while paging', async () => {
     await addMany(4, 'ann');
-    await database.db.updateTable('users.users').set({ name: 'Ann', version: 2 }).where('email', 'like', 'ann%').execute();
+    await suite.database.db.updateTable('users.users').set({ name: 'Ann', version: 2 }).where('email', 'like', 'ann%').execute();
     await addMany(4, 'bob');
     const first = await list('?name=ann&limit=3');
     expect(first.body.items).toHaveLength(3);

@@ -1,49 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { seedPeople, useFunctionSuite } from '../../../test/support/function-suite.js';
 import { createPasswordHasher, type PasswordHasher } from '../../shared/passwords/password-hasher.js';
 import { call } from '../../../test/support/http.js';
-import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
-import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
-import { createTestTokens, type TestTokens } from '../../../test/support/tokens.js';
+import { testPostgresServers } from '../../../test/support/postgres.js';
 import { etagOf, type UserRecord } from '../user.js';
-import { findUserById, insertUser } from '../user-repository.js';
+import { findUserById } from '../user-repository.js';
 import { definition } from './index.js';
 
 const ADA_PASSWORD = 'correct horse';
 
 describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => {
-  let database: TestDatabase;
-  let passwords: PasswordHasher;
-  let tokens: TestTokens;
-  let fn: RunningFunction;
+  const passwords: PasswordHasher = createPasswordHasher({ cost: 4, threads: 2 });
+  const suite = useFunctionSuite(definition, adminUrl, (database, tokens) => ({ database: database.db, passwords, tokens: tokens.verifier }));
   let ada: UserRecord;
   let grace: UserRecord;
   let admin: UserRecord;
 
-  beforeAll(async () => {
-    database = await createTestDatabase(adminUrl);
-    passwords = createPasswordHasher({ cost: 4, threads: 2 });
-    tokens = await createTestTokens();
-    fn = await startTestFunction(definition, { database: database.db, passwords, tokens: tokens.verifier });
-  });
-  afterAll(async () => {
-    await fn.close();
-    await passwords.close();
-    await database.drop();
-  });
+  afterAll(() => passwords.close());
   beforeEach(async () => {
-    await database.reset();
-    const hash = await passwords.hash(ADA_PASSWORD);
-    ada = await insertUser(database.db, { email: 'ada@example.com', name: 'Ada', surname: 'Lovelace', passwordHash: hash });
-    grace = await insertUser(database.db, { email: 'grace@example.com', name: 'Grace', surname: 'Hopper', passwordHash: hash });
-    admin = await insertUser(database.db, { email: 'root@example.com', name: 'Root', surname: 'Admin', passwordHash: hash, role: 'admin' });
+    ({ ada, grace, admin } = await seedPeople(suite.database.db, await passwords.hash(ADA_PASSWORD)));
   });
 
   const patch = (id: string, body: unknown, authorization: string | null, headers: Record<string, string> = {}) =>
-    call(`${fn.url}/users/${id}`, { method: 'PATCH', body, headers: { ...headers, ...(authorization === null ? {} : { authorization }) } });
-  const asAda = () => tokens.bearer(ada.id);
-  const asAdmin = () => tokens.bearer(admin.id, 'admin');
-  const stored = async (id: string) => findUserById(database.db, id);
+    call(`${suite.fn.url}/users/${id}`, { method: 'PATCH', body, headers: { ...headers, ...(authorization === null ? {} : { authorization }) } });
+  const asAda = () => suite.tokens.bearer(ada.id);
+  const asAdmin = () => suite.tokens.bearer(admin.id, 'admin');
+  const stored = async (id: string) => findUserById(suite.database.db, id);
   const pointersOf = (body: { errors?: { pointer: string }[] }) => (body.errors ?? []).map((error) => error.pointer);
 
   it('lets users rename themselves and answers the user with a new ETag', async () => {
@@ -98,7 +81,7 @@ describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => 
     const after = await stored(ada.id);
     expect(await passwords.verify('new password 1', after?.passwordHash ?? null)).toBe(true);
     expect(await passwords.verify(ADA_PASSWORD, after?.passwordHash ?? null)).toBe(false);
-    expect(JSON.stringify(fn.logs)).not.toMatch(/new password 1|correct horse/);
+    expect(JSON.stringify(suite.fn.logs)).not.toMatch(/new password 1|correct horse/);
   });
 
   it('lets an admin set another user’s password without the current one', async () => {
@@ -157,7 +140,7 @@ describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => 
     const anonymous = await patch(ada.id, { name: 'Eve' }, null);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
-    const text = await call(`${fn.url}/users/${ada.id}`, {
+    const text = await call(`${suite.fn.url}/users/${ada.id}`, {
       method: 'PATCH',
       rawBody: 'name=Eve',
       headers: { authorization: await asAda(), 'content-type': 'text/plain' },
