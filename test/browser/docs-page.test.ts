@@ -1,12 +1,11 @@
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
-import { freePort } from '../../runner/ports.js';
 import { call } from '../support/http.js';
-import { ROOT, startRunner, type RunnerProcess } from '../support/runner-process.js';
+import { isolatedRunnerEnv, ROOT, startRunner, type RunnerProcess } from '../support/runner-process.js';
 
 /**
  * The API docs page as a person uses it: Swagger UI at the gateway's /docs in headless Chromium
@@ -57,22 +56,9 @@ describe('the API docs page in a browser', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'accounts-browser-'));
-    // As root, the embedded server runs as the `postgres` user, which must be able to enter the folder.
-    await chmod(dataDir, 0o755);
     profileDir = await mkdtemp(join(tmpdir(), 'accounts-chromium-profile-'));
     await mkdir(ARTIFACTS, { recursive: true });
-    runner = await startRunner({
-      LOCAL_DATA_DIR: dataDir,
-      GATEWAY_PORT: '0',
-      FUNCTION_PORT_BASE: '0',
-      EMBEDDED_PG_PORT: String(await freePort()),
-      BROKER_PORT: '0',
-      MAIL_SMTP_PORT: '0',
-      MAIL_WEB_PORT: '0',
-      BCRYPT_COST: '4',
-      DATABASE_URL: '',
-      RABBITMQ_URL: '',
-    });
+    runner = await startRunner(await isolatedRunnerEnv(dataDir));
     listing = (await call<Listing>(`${runner.gatewayUrl}/`)).body;
 
     // A fresh, empty profile of our own for every run.

@@ -1,14 +1,13 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
 import { deleteRabbitTopology, TEST_RABBITMQ_URL } from '../../runner/broker/test-support.js';
-import { freePort } from '../../runner/ports.js';
 import { call } from '../support/http.js';
 import { createTestDatabase, testPostgresServers } from '../support/postgres.js';
-import { isAlive, runScript, startRunner, type RunnerProcess } from '../support/runner-process.js';
+import { isAlive, isolatedRunnerEnv, runScript, startRunner, type RunnerProcess } from '../support/runner-process.js';
 
 const ada = { email: 'ada@example.com', password: 'correct horse battery', name: 'Ada', surname: 'Lovelace' };
 const grace = { email: 'grace@example.com', password: 'another long secret', name: 'Grace', surname: 'Hopper' };
@@ -27,20 +26,7 @@ describe('the local runner with no settings (embedded Postgres)', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'accounts-runner-'));
-    // As root, the embedded server runs as the `postgres` user, which must be able to enter the folder.
-    await chmod(dataDir, 0o755);
-    env = {
-      LOCAL_DATA_DIR: dataDir,
-      GATEWAY_PORT: '0',
-      FUNCTION_PORT_BASE: '0',
-      EMBEDDED_PG_PORT: String(await freePort()),
-      BROKER_PORT: '0',
-      MAIL_SMTP_PORT: '0',
-      MAIL_WEB_PORT: '0',
-      BCRYPT_COST: '4',
-      DATABASE_URL: '',
-      RABBITMQ_URL: '',
-    };
+    env = await isolatedRunnerEnv(dataDir);
     runner = await startRunner(env);
   });
 
@@ -193,18 +179,9 @@ describe('the local runner with DATABASE_URL and RABBITMQ_URL', () => {
     const database = await createTestDatabase(real!.adminUrl);
     const dataDir = await mkdtemp(join(tmpdir(), 'accounts-runner-'));
     const prefix = `e2e-${process.pid}-`;
-    const runner = await startRunner({
-      LOCAL_DATA_DIR: dataDir,
-      GATEWAY_PORT: '0',
-      FUNCTION_PORT_BASE: '0',
-      BROKER_PORT: '0',
-      MAIL_SMTP_PORT: '0',
-      MAIL_WEB_PORT: '0',
-      BCRYPT_COST: '4',
-      DATABASE_URL: database.url,
-      RABBITMQ_URL: TEST_RABBITMQ_URL,
-      RABBITMQ_QUEUE_PREFIX: prefix,
-    });
+    const runner = await startRunner(
+      await isolatedRunnerEnv(dataDir, { DATABASE_URL: database.url, RABBITMQ_URL: TEST_RABBITMQ_URL, RABBITMQ_QUEUE_PREFIX: prefix }),
+    );
     try {
       expect(runner.output()).not.toContain('embedded Postgres');
       expect(runner.output()).toContain('on RabbitMQ');

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod } from 'node:fs/promises';
+import { freePort } from '../../runner/ports.js';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -76,4 +78,26 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Settings for a runner under test: free ports everywhere, fast bcrypt, and the zero-setup
+ * defaults (embedded Postgres in `dataDir`, in-process queue); `overrides` change any of them.
+ */
+export async function isolatedRunnerEnv(dataDir: string, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+  // As root, the embedded server runs as the `postgres` user, which must be able to enter the folder.
+  await chmod(dataDir, 0o755);
+  return {
+    LOCAL_DATA_DIR: dataDir,
+    GATEWAY_PORT: '0',
+    FUNCTION_PORT_BASE: '0',
+    EMBEDDED_PG_PORT: String(await freePort()),
+    BROKER_PORT: '0',
+    MAIL_SMTP_PORT: '0',
+    MAIL_WEB_PORT: '0',
+    BCRYPT_COST: '4',
+    DATABASE_URL: '',
+    RABBITMQ_URL: '',
+    ...overrides,
+  };
 }
