@@ -5,7 +5,8 @@ SHELL := /bin/bash
 # The image every Knative Service runs; VERSION is a version (or digest), never `latest`.
 IMAGE ?= ghcr.io/knative-accounts/functions
 VERSION ?= $(shell node -p 'require("./package.json").version')
-NAMESPACE ?= accounts
+# The namespace every manifest names (knative/, eventing/ and the generated Services).
+NAMESPACE := accounts
 # DRY_RUN=1 prints the cluster commands instead of running them.
 DRY_RUN ?=
 RUN := $(if $(filter 1,$(DRY_RUN)),@echo,)

@@ -100,8 +100,7 @@ describe.each(testPostgresServers())('notify-dead-letter on $name', ({ adminUrl 
     const rows = await deadLetters();
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({ event_id: 'ping-1', event_type: 'dev.knative.sources.ping', error_destination: null, error_code: null, error_data: null });
-    // functions-framework builds a binary-mode event from the ce-* headers only, so
-    // datacontenttype (the Content-Type header) does not reach the handler.
-    expect(rows[0]?.event).toMatchObject({ id: 'ping-1', type: 'dev.knative.sources.ping', data: 'tick' });
+    // In binary mode datacontenttype travels as Content-Type; the edge hands it to the event.
+    expect(rows[0]?.event).toMatchObject({ id: 'ping-1', type: 'dev.knative.sources.ping', datacontenttype: 'text/plain', data: 'tick' });
   });
 });

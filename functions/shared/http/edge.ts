@@ -99,6 +99,11 @@ export function withEdge(options: EdgeOptions, next: RequestListener): RequestLi
       return sendProblem(res, problemFor(405, 'method-not-allowed', `${req.method} is not allowed on ${pathname}.`));
     }
     routeParams.set(req, match.params);
+    // In binary mode a CloudEvent's datacontenttype travels as Content-Type, which
+    // functions-framework does not read (it builds the event from ce-* headers): hand it over.
+    if (options.spec.trigger === 'cloudevent' && req.headers['ce-specversion'] && !req.headers['ce-datacontenttype'] && req.headers['content-type']) {
+      req.headers['ce-datacontenttype'] = req.headers['content-type'];
+    }
 
     readBoundedBody(req, limit).then(
       (raw) => {
