@@ -98,7 +98,10 @@ describe('sign-in alerts end to end (real Postgres, RabbitMQ and SMTP)', () => {
     const [verify, notify] = [running[0]!, running[1]!];
     expect(login.logs.find((line) => line['message'] === 'request')).toMatchObject({ traceId, path: '/auth/login', status: 200 });
     expect(verify.logs.find((line) => line['message'] === 'request' && line['traceId'] === traceId)).toMatchObject({ path: '/users/verify' });
-    expect(notify.logs.find((line) => line['message'] === 'event')).toMatchObject({ traceId, eventType: 'user_login_event', outcome: 'handled' });
+    // The email can land a moment before notify-login-email writes its line.
+    await expect
+      .poll(() => notify.logs.find((line) => line['message'] === 'event'), { timeout: 5_000 })
+      .toMatchObject({ traceId, eventType: 'user_login_event', outcome: 'handled' });
     const [stored] = await database.db.selectFrom('auth.outbox').select('event').execute();
     expect((stored?.event as { traceparent: string }).traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
     expect(mail.messages()[0]).toMatchObject({ to: [user.email], subject: 'New sign-in to your account' });
