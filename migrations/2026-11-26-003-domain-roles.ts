@@ -9,6 +9,12 @@ import { sql, type Kysely } from 'kysely';
 // database on the cluster, an earlier run, a migration running at the same moment elsewhere), so
 // it is created only when missing, and a concurrent creation is taken as done.
 
+const DOMAIN_SCHEMAS = [
+  ['users', 'accounts_users'],
+  ['auth', 'accounts_auth'],
+  ['notify', 'accounts_notify'],
+] as const;
+
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     do $$
@@ -27,33 +33,18 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     end
     $$`.execute(db);
 
-  await sql`grant usage on schema users to accounts_users`.execute(db);
-  await sql`grant select, insert, update, delete on all tables in schema users to accounts_users`.execute(db);
-  await sql`grant usage on all sequences in schema users to accounts_users`.execute(db);
-  await sql`alter default privileges in schema users grant select, insert, update, delete on tables to accounts_users`.execute(db);
-  await sql`alter default privileges in schema users grant usage on sequences to accounts_users`.execute(db);
-
-  // login_failures, sign_ins, outbox; login_failures draws its ids from an identity sequence.
-  await sql`grant usage on schema auth to accounts_auth`.execute(db);
-  await sql`grant select, insert, update, delete on all tables in schema auth to accounts_auth`.execute(db);
-  await sql`grant usage on all sequences in schema auth to accounts_auth`.execute(db);
-  await sql`alter default privileges in schema auth grant select, insert, update, delete on tables to accounts_auth`.execute(db);
-  await sql`alter default privileges in schema auth grant usage on sequences to accounts_auth`.execute(db);
-
-  // deliveries, dead_letters; dead_letters draws its ids from an identity sequence.
-  await sql`grant usage on schema notify to accounts_notify`.execute(db);
-  await sql`grant select, insert, update, delete on all tables in schema notify to accounts_notify`.execute(db);
-  await sql`grant usage on all sequences in schema notify to accounts_notify`.execute(db);
-  await sql`alter default privileges in schema notify grant select, insert, update, delete on tables to accounts_notify`.execute(db);
-  await sql`alter default privileges in schema notify grant usage on sequences to accounts_notify`.execute(db);
+  // Identity columns (auth.login_failures, notify.dead_letters) draw from sequences: usage on them too.
+  for (const [schema, role] of DOMAIN_SCHEMAS) {
+    await sql`grant usage on schema ${sql.id(schema)} to ${sql.id(role)}`.execute(db);
+    await sql`grant select, insert, update, delete on all tables in schema ${sql.id(schema)} to ${sql.id(role)}`.execute(db);
+    await sql`grant usage on all sequences in schema ${sql.id(schema)} to ${sql.id(role)}`.execute(db);
+    await sql`alter default privileges in schema ${sql.id(schema)} grant select, insert, update, delete on tables to ${sql.id(role)}`.execute(db);
+    await sql`alter default privileges in schema ${sql.id(schema)} grant usage on sequences to ${sql.id(role)}`.execute(db);
+  }
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const [schema, role] of [
-    ['users', 'accounts_users'],
-    ['auth', 'accounts_auth'],
-    ['notify', 'accounts_notify'],
-  ] as const) {
+  for (const [schema, role] of DOMAIN_SCHEMAS) {
     await sql`alter default privileges in schema ${sql.id(schema)} revoke all on tables from ${sql.id(role)}`.execute(db);
     await sql`alter default privileges in schema ${sql.id(schema)} revoke all on sequences from ${sql.id(role)}`.execute(db);
     await sql`revoke all on all tables in schema ${sql.id(schema)} from ${sql.id(role)}`.execute(db);

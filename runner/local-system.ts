@@ -1,5 +1,5 @@
 import { Kysely, PostgresDialect } from 'kysely';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import type { RunningPostgres } from './embedded-postgres.js';
 import { superviseFunction, type FunctionProcess } from './function-process.js';
 import { DOCS_PATH, OPENAPI_PATH } from './docs/page.js';
 import { createGateway, type FunctionListing } from './gateway.js';
+import { publishLocalSystemInfo } from './local-system-info.js';
 import { ensureLocalSigningKey, LOCAL_KEY_ID, LOCAL_SIGNING_ALGORITHM } from './keys.js';
 import { startLocalBroker } from './broker/local-broker.js';
 import { destinationUrl, loadEventingDefinitions } from './broker/eventing-definitions.js';
@@ -180,9 +181,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     );
     const gatewayUrl = `http://${host}:${(gateway.address() as AddressInfo).port}`;
 
-    const infoPath = join(dataDir, 'local-system.json');
-    await writeFile(infoPath, JSON.stringify({ databaseUrl, gatewayUrl, pid: process.pid }, null, 2));
-    cleanups.push(() => rm(infoPath, { force: true }));
+    cleanups.push(await publishLocalSystemInfo(dataDir, { databaseUrl, gatewayUrl, pid: process.pid }));
 
     return { gatewayUrl, docsUrl: `${gatewayUrl}${DOCS_PATH}`, databaseUrl, functions, mailCatcher, brokerUrl: broker.url, stop: stopAll };
   } catch (error) {

@@ -1,5 +1,6 @@
-import { CloudEvent, HTTP } from 'cloudevents';
+import { randomUUID } from 'node:crypto';
 import { CronExpressionParser } from 'cron-parser';
+import { createEventPublisher } from '../functions/shared/events/publisher.js';
 import type { PingSourceDefinition } from './broker/eventing-definitions.js';
 
 export interface PingScheduler {
@@ -36,23 +37,18 @@ export function schedulePings(
     const sink = resolveSink(source);
     const contentType = source.contentType ?? 'text/plain';
     const data = contentType.includes('json') && source.data ? (JSON.parse(source.data) as unknown) : source.data;
-    const message = HTTP.binary(
-      new CloudEvent({
+    try {
+      // The same binary-mode POST, answered 2xx or an error, as every other event producer here.
+      await createEventPublisher({ sinkUrl: sink, timeoutMs: 60_000 }).publish({
+        specversion: '1.0',
+        id: randomUUID(),
         type: 'dev.knative.sources.ping',
         source: `/apis/v1/namespaces/${namespace}/pingsources/${source.name}`,
+        time: new Date().toISOString(),
         datacontenttype: contentType,
         data,
-      }),
-    );
-    try {
-      const response = await fetch(sink, {
-        method: 'POST',
-        headers: message.headers as Record<string, string>,
-        body: message.body as string,
-        signal: AbortSignal.timeout(60_000),
       });
-      await response.arrayBuffer();
-      log(`ping ${source.name} -> ${sink}: ${response.status}`);
+      log(`ping ${source.name} -> ${sink}: delivered`);
     } catch (error) {
       log(`ping ${source.name} -> ${sink} failed: ${error instanceof Error ? error.message : String(error)}`);
     }

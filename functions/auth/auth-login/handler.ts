@@ -39,17 +39,17 @@ export interface LoginResult {
 const INVALID_CREDENTIALS = 'The email or password is not correct.';
 
 /**
- * Signs a user in. Lockout is checked first and answers the same whether the account exists.
+ * Signs a user in. Lockout is checked before the password and answers the same whether the
+ * account exists.
  * A success records the sign-in and its `user_login_event` in one transaction, then tries to
  * publish the event; a sink that is down never fails the sign-in.
  */
 export async function signIn(deps: LoginDeps, request: LoginRequest): Promise<LoginResult> {
   const { email, password } = request.input;
   const { clientAddress } = request;
-  assertNotLocked(await readLockout(deps.database, email, clientAddress, deps.lockout, deps.now()).then((s) => s.lockedUntil), deps.now());
-
+  // Every attempt is recorded before the password is checked, so parallel attempts count against
+  // each other; one that goes past the limit is taken back and refused.
   const attemptId = await recordAttempt(deps.database, email, clientAddress, deps.lockout, deps.now());
-  // Parallel attempts each recorded a row first; any that pushed past the limit is refused.
   if (await isOverLimit(deps.database, email, clientAddress, deps.lockout, deps.now())) {
     await forgetAttempt(deps.database, attemptId);
     const { lockedUntil } = await readLockout(deps.database, email, clientAddress, deps.lockout, deps.now());

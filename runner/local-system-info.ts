@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 /**
@@ -15,8 +15,19 @@ export function localDataDir(env: NodeJS.ProcessEnv): string {
   return resolve(env['LOCAL_DATA_DIR'] ?? '.data');
 }
 
+function infoPathIn(dataDir: string): string {
+  return resolve(dataDir, 'local-system.json');
+}
+
 export function localSystemInfoPath(env: NodeJS.ProcessEnv): string {
-  return resolve(localDataDir(env), 'local-system.json');
+  return infoPathIn(localDataDir(env));
+}
+
+/** Written by the runner once the system is up; returns the function that removes it again. */
+export async function publishLocalSystemInfo(dataDir: string, info: LocalSystemInfo): Promise<() => Promise<void>> {
+  const path = infoPathIn(dataDir);
+  await writeFile(path, JSON.stringify(info, null, 2));
+  return () => rm(path, { force: true });
 }
 
 export async function readLocalSystemInfo(env: NodeJS.ProcessEnv): Promise<LocalSystemInfo | undefined> {
