@@ -12,7 +12,7 @@ import type { RunningPostgres } from './embedded-postgres.js';
 import { superviseFunction, type FunctionProcess } from './function-process.js';
 import { DOCS_PATH, OPENAPI_PATH } from './docs/page.js';
 import { createGateway, type FunctionListing } from './gateway.js';
-import { publishLocalSystemInfo } from './local-system-info.js';
+import { publishLocalSystemInfo } from '../scripts/local-system-info.js';
 import { ensureLocalSigningKey, LOCAL_KEY_ID, LOCAL_SIGNING_ALGORITHM } from './keys.js';
 import { startLocalBroker } from './broker/local-broker.js';
 import { destinationUrl, loadEventingDefinitions } from './broker/eventing-definitions.js';

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { createDatabase } from '../functions/shared/database.js';
 import { setUserRoleByEmail } from '../functions/users/user-repository.js';
-import { resolveDatabaseUrl } from '../runner/local-system-info.js';
+import { resolveDatabaseUrl } from './local-system-info.js';
 
 /** `npm run admin:grant -- EMAIL`: gives an existing user the admin role. */
 export async function grantAdmin(databaseUrl: string, email: string, now: Date): Promise<string> {

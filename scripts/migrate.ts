@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { MIGRATION_PHASES, type PhasedMigration } from '../migrations/index.js';
 import { DOMAIN_ROLES, LOGIN_DOMAINS, loginPasswordsFromEnv, provisionLogins, type LoginDomain } from '../migrations/logins.js';
 import { migrate, migrationStatus } from '../migrations/migrate.js';
-import { resolveDatabaseUrl } from '../runner/local-system-info.js';
+import { resolveDatabaseUrl } from './local-system-info.js';
 
 export const MIGRATE_COMMANDS = ['up', 'contract', 'down', 'status', 'provision-logins'] as const;
 
