@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
@@ -8,7 +7,7 @@ import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import { migrate } from '../migrations/migrate.js';
 import { freePort } from '../runner/ports.js';
-import { buildAll } from '../scripts/build.js';
+import { ensureBundles } from '../scripts/bundle-cache.js';
 import { createDatabase } from '../functions/shared/database.js';
 import { insertUser } from '../functions/users/user-repository.js';
 import { createPasswordHasher } from '../functions/shared/passwords/password-hasher.js';
@@ -45,20 +44,20 @@ async function waitFor200(url: string, timeoutMs = 10_000): Promise<void> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 const adminUrl = process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `bench_${process.pid}`;
+const dbName = `bench_${randomBytes(6).toString('hex')}`;
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
 await admin.query(`create database ${dbName}`);
 const url = new URL(adminUrl);
 url.pathname = `/${dbName}`;
 const databaseUrl = url.toString();
-const outdir = await mkdtemp(join(tmpdir(), 'accounts-bench-'));
 
 try {
   const migrator = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
   await migrate(migrator, 'up');
   await migrator.destroy();
-  await buildAll(outdir);
+  // The bundles `dist/` would get, from the shared cache (read only).
+  const outdir = (await ensureBundles()).dir;
   const { publicKey, privateKey } = await generateKeyPair('ES256');
   const publicKeyPem = await exportSPKI(publicKey);
   const db = createDatabase({ url: databaseUrl, poolMax: 1, applicationName: 'bench' });
@@ -119,5 +118,4 @@ try {
   for (const child of children) child.kill('SIGKILL');
   await admin.query(`drop database if exists ${dbName} with (force)`);
   await admin.end();
-  await rm(outdir, { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface SigningKeyPair {
@@ -11,21 +11,37 @@ export interface SigningKeyPair {
 export const LOCAL_SIGNING_ALGORITHM = 'ES256';
 export const LOCAL_KEY_ID = 'local-1';
 
+const PRIVATE_FILE = 'signing-key.pem';
+const PUBLIC_FILE = 'signing-key.pub.pem';
+
 /**
  * The local system's token signing key, made on first start and kept (git-ignored) in the data
  * folder, so tokens stay valid across restarts. In the cluster the key comes from a Secret.
  */
 export async function ensureLocalSigningKey(dataDir: string): Promise<SigningKeyPair> {
   const dir = join(dataDir, 'keys');
-  const privatePath = join(dir, 'signing-key.pem');
-  const publicPath = join(dir, 'signing-key.pub.pem');
-  if (existsSync(privatePath) && existsSync(publicPath)) {
-    return { privateKeyPem: await readFile(privatePath, 'utf8'), publicKeyPem: await readFile(publicPath, 'utf8') };
+  if (!existsSync(join(dir, PRIVATE_FILE)) || !existsSync(join(dir, PUBLIC_FILE))) await createKeyFolder(dataDir, dir);
+  return { privateKeyPem: await readFile(join(dir, PRIVATE_FILE), 'utf8'), publicKeyPem: await readFile(join(dir, PUBLIC_FILE), 'utf8') };
+}
+
+/**
+ * Writes both halves into a folder of their own and renames it into place, so that two runners
+ * starting at once on one data folder never leave the private key of one beside the public key
+ * of the other: the first rename wins and the other runner reads that pair.
+ */
+async function createKeyFolder(dataDir: string, dir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
+  const staging = await mkdtemp(join(dataDir, '.keys-')); // 0700, as the key folder should be
+  try {
+    const { privateKey, publicKey } = await generateKeyPair(LOCAL_SIGNING_ALGORITHM, { extractable: true });
+    await writeFile(join(staging, PRIVATE_FILE), await exportPKCS8(privateKey), { mode: 0o600 });
+    await writeFile(join(staging, PUBLIC_FILE), await exportSPKI(publicKey));
+    // An empty folder in the way is replaced; one with files in it is another runner's pair.
+    await rename(staging, dir).catch((error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+    });
+  } finally {
+    await rm(staging, { recursive: true, force: true });
   }
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const { privateKey, publicKey } = await generateKeyPair(LOCAL_SIGNING_ALGORITHM, { extractable: true });
-  const pair = { privateKeyPem: await exportPKCS8(privateKey), publicKeyPem: await exportSPKI(publicKey) };
-  await writeFile(privatePath, pair.privateKeyPem, { mode: 0o600 });
-  await writeFile(publicPath, pair.publicKeyPem);
-  return pair;
 }

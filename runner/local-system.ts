@@ -1,13 +1,13 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { INVENTORY } from '../functions/inventory.js';
 import { buildOpenApiDocument } from '../functions/openapi/document.js';
 import { migrateAll } from '../migrations/migrate.js';
-import { buildAll } from '../scripts/build.js';
+import { ensureBundles, keepInUse } from '../scripts/bundle-cache.js';
 import type { RunningPostgres } from './embedded-postgres.js';
 import { superviseFunction, type FunctionProcess } from './function-process.js';
 import { DOCS_PATH, OPENAPI_PATH } from './docs/page.js';
@@ -46,8 +46,8 @@ const STOP_GRACE_MS = 10_000;
 
 /**
  * Brings the whole system up on this machine as the cluster runs it: Postgres (embedded unless
- * DATABASE_URL is set) with migrations applied, each function bundled and run as its own process
- * with PORT/K_SERVICE/K_REVISION, and a gateway routing by method and path.
+ * DATABASE_URL is set) with migrations applied, each function bundled (see ensureBundles) and run
+ * as its own process with PORT/K_SERVICE/K_REVISION, and a gateway routing by method and path.
  */
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
   const { config, log } = options;
@@ -64,8 +64,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
   try {
     await mkdir(dataDir, { recursive: true });
-    log('bundling functions');
-    await buildAll();
+    const bundles = await ensureBundles();
+    cleanups.push(keepInUse(bundles.dir));
+    const where = relative(ROOT, bundles.dir);
+    log(bundles.reused ? `sources unchanged: reusing the bundles in ${where} (${bundles.ms} ms)` : `bundled every function in ${bundles.ms} ms into ${where}`);
 
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
@@ -123,7 +125,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       processes.push(
         superviseFunction({
           name: spec.name,
-          script: join(ROOT, 'dist', `${spec.name}.js`),
+          script: join(bundles.dir, `${spec.name}.js`),
           port,
           env: {
             ...options.env,

@@ -1,5 +1,7 @@
 import { build, type BuildOptions } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INVENTORY } from '../functions/inventory.js';
 
@@ -30,12 +32,20 @@ const common: BuildOptions = {
   logLevel: 'warning',
 };
 
-export async function buildAll(outdir: string = DEFAULT_OUTDIR): Promise<string[]> {
-  await rm(outdir, { recursive: true, force: true });
+/** Every file a bundle folder holds besides the source maps: one per function, the worker, migrate and main. */
+export function bundleFileNames(): string[] {
+  return [...INVENTORY.map((spec) => `${spec.name}.js`), 'password-worker.js', 'migrate.js', 'main.js'].sort();
+}
+
+/**
+ * Bundles everything into `outdir`, which must be new or empty (nothing is removed first).
+ * Returns the functions' bundles, sorted.
+ */
+export async function bundleInto(outdir: string): Promise<string[]> {
   const outputs: string[] = [];
   await Promise.all([
     ...INVENTORY.map(async (spec) => {
-      const outfile = `${outdir}/${spec.name}.js`;
+      const outfile = join(outdir, `${spec.name}.js`);
       await build({
         ...common,
         stdin: {
@@ -52,11 +62,64 @@ export async function buildAll(outdir: string = DEFAULT_OUTDIR): Promise<string[
       });
       outputs.push(outfile);
     }),
-    build({ ...common, entryPoints: [`${root}functions/shared/passwords/password-worker.js`], outfile: `${outdir}/password-worker.js` }),
-    build({ ...common, entryPoints: [`${root}scripts/migrate.ts`], outfile: `${outdir}/migrate.js` }),
-    build({ ...common, entryPoints: [`${root}functions/main.ts`], outfile: `${outdir}/main.js` }),
+    build({ ...common, entryPoints: [`${root}functions/shared/passwords/password-worker.js`], outfile: join(outdir, 'password-worker.js') }),
+    build({ ...common, entryPoints: [`${root}scripts/migrate.ts`], outfile: join(outdir, 'migrate.js') }),
+    build({ ...common, entryPoints: [`${root}functions/main.ts`], outfile: join(outdir, 'main.js') }),
   ]);
   return outputs.sort();
+}
+
+/**
+ * A clean build into `outdir` (by default `dist/`, what the image copies), swapped in whole: the
+ * bundles are written into a temporary sibling folder that then replaces `outdir`, so a reader
+ * never finds it half written, and missing only for the instant between two renames.
+ */
+export async function buildAll(outdir: string = DEFAULT_OUTDIR): Promise<string[]> {
+  const target = resolve(outdir);
+  await mkdir(dirname(target), { recursive: true });
+  // A sibling: same file system for the rename, same relative paths in the source maps.
+  const staging = await mkdtemp(`${target}.building-`);
+  try {
+    await chmod(staging, 0o755); // mkdtemp's 0700 would follow the folder into place
+    const outputs = await bundleInto(staging);
+    await replaceFolder(staging, target);
+    return outputs.map((file) => join(target, basename(file)));
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Renames `source` to `target`, moving whatever `target` was out of the way first. */
+async function replaceFolder(source: string, target: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    const old = await moveAside(target);
+    try {
+      await rename(source, target);
+      return;
+    } catch (error) {
+      // Another build put its folder in between our two renames: move that one aside too.
+      if (!hasCode(error, 'ENOTEMPTY', 'EEXIST') || attempt >= 5) throw error;
+    } finally {
+      if (old) await rm(old, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Renames `path` to a unique sibling and returns it; undefined when there was nothing there. */
+async function moveAside(path: string): Promise<string | undefined> {
+  const aside = `${path}.old-${randomUUID()}`;
+  try {
+    await rename(path, aside);
+    return aside;
+  } catch (error) {
+    if (hasCode(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+/** Whether `error` is a Node system error with one of these codes. */
+export function hasCode(error: unknown, ...codes: string[]): boolean {
+  return error instanceof Error && codes.includes((error as NodeJS.ErrnoException).code ?? '');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

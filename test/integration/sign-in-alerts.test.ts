@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -24,7 +25,8 @@ import { createTestSigningKeys } from '../support/signing.js';
  * the Trigger in eventing/), and an SMTP server. Functions run in-process on 127.0.0.1.
  */
 describe('sign-in alerts end to end (real Postgres, RabbitMQ and SMTP)', () => {
-  const prefix = `alerts-${process.pid}-`;
+  // Unique on a RabbitMQ shared with other runs (a pid repeats across containers and reboots).
+  const prefix = `alerts-${randomUUID().slice(0, 8)}-`;
   const user = { email: 'kim@example.com', password: 'a long enough secret', name: 'Kim', surname: 'Lee' };
   let database: TestDatabase;
   let mail: MailCatcher;

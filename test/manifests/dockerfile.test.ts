@@ -6,7 +6,7 @@ import { dirname, join, posix, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
 import { freePort } from '../../runner/ports.js';
-import { buildAll } from '../../scripts/build.js';
+import { ensureBundles } from '../../scripts/bundle-cache.js';
 import { createTestSigningKeys } from '../support/signing.js';
 import { ROOT, loadManifests, named, parseImage, podSpecOf, containersOf } from './manifest-support.js';
 
@@ -215,7 +215,8 @@ describe('.dockerignore', () => {
 });
 
 describe('what the image runs', () => {
-  let buildDir: string;
+  /** What `npm run build` writes into the build stage's dist/, from the shared bundle cache (read only). */
+  let bundlesDir: string;
   let appDir: string;
   let cmd: string[];
   let runtimeEnv: Record<string, string>;
@@ -223,11 +224,10 @@ describe('what the image runs', () => {
   const started: ReturnType<typeof spawn>[] = [];
 
   beforeAll(async () => {
-    buildDir = await mkdtemp(join(tmpdir(), 'accounts-image-build-'));
-    await buildAll(join(buildDir, 'dist'));
+    bundlesDir = (await ensureBundles()).dir;
     // The runtime stage's /app: dist/ alone, with no node_modules here or in any folder above.
     appDir = join(await mkdtemp(join(tmpdir(), 'accounts-image-app-')), 'app');
-    await cp(join(buildDir, 'dist'), join(appDir, 'dist'), { recursive: true });
+    await cp(bundlesDir, join(appDir, 'dist'), { recursive: true });
     cmd = execForm(instructions(runtime, 'CMD').at(-1)!.args);
     runtimeEnv = Object.fromEntries(
       instructions(runtime, 'ENV').map((env) => {
@@ -240,7 +240,6 @@ describe('what the image runs', () => {
 
   afterAll(async () => {
     for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    if (buildDir) await rm(buildDir, { recursive: true, force: true });
     if (appDir) await rm(dirname(appDir), { recursive: true, force: true });
   });
 
@@ -269,10 +268,10 @@ describe('what the image runs', () => {
 
   it('bundles only sources the Docker build context contains', async () => {
     const outside: string[] = [];
-    for (const map of (await readdir(join(buildDir, 'dist'))).filter((file) => file.endsWith('.js.map'))) {
-      const { sources } = JSON.parse(await readFile(join(buildDir, 'dist', map), 'utf8')) as { sources: string[] };
+    for (const map of (await readdir(bundlesDir)).filter((file) => file.endsWith('.js.map'))) {
+      const { sources } = JSON.parse(await readFile(join(bundlesDir, map), 'utf8')) as { sources: string[] };
       for (const source of sources) {
-        const path = relative(ROOT, resolve(buildDir, 'dist', source));
+        const path = relative(ROOT, resolve(bundlesDir, source));
         if (path.startsWith('node_modules/') || path.endsWith('.entry.ts')) continue; // npm ci installs those; the entries are generated
         if (path.startsWith('..') || isIgnored(path)) outside.push(`${map}: ${path}`);
       }

@@ -1,16 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPECTED_SCHEMA_VERSION } from '../../migrations/index.js';
 import { freePort } from '../../runner/ports.js';
-import { buildAll } from '../../scripts/build.js';
+import { ensureBundles } from '../../scripts/bundle-cache.js';
 import { call } from '../support/http.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../support/postgres.js';
 import { createTestTokens } from '../support/tokens.js';
 
-/** The bundled functions, started the way the image starts them: `node dist/main.js` with FUNCTION_TARGET. */
+/**
+ * The bundled functions, started the way the image starts them: `node dist/main.js` with
+ * FUNCTION_TARGET, from the shared bundle cache (read only: the same files `dist/` gets).
+ */
 
 let outdir: string;
 let database: TestDatabase;
@@ -18,8 +19,7 @@ let publicKeyPem: string;
 const started: ChildProcess[] = [];
 
 beforeAll(async () => {
-  outdir = await mkdtemp(join(tmpdir(), 'accounts-bundles-'));
-  await buildAll(outdir);
+  outdir = (await ensureBundles()).dir;
   database = await createTestDatabase(testPostgresServers()[0]!.adminUrl);
   publicKeyPem = (await createTestTokens()).publicKeyPem;
 }, 120_000);
@@ -27,7 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
   await database?.drop();
-  await rm(outdir, { recursive: true, force: true });
 });
 
 interface StartedFunction {
