@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { FunctionSpec } from '../functions/inventory.js';
 import { problemFor } from '../functions/shared/http/problem.js';
-import { sendJson, sendProblem } from '../functions/shared/http/respond.js';
+import { answerProtocolErrors, sendJson, sendProblem } from '../functions/shared/http/respond.js';
 import { createRouter } from '../functions/shared/http/routes.js';
 import { createDocsRoutes } from './docs/docs-routes.js';
 
@@ -43,7 +43,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 export function createGateway(options: GatewayOptions): Server {
   const route = createRouter(options.routes.map((entry) => ({ method: entry.spec.method, path: entry.spec.path, entry })));
   const docs = createDocsRoutes({ openApiDocument: options.openApiDocument });
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const pathname = (req.url ?? '/').split('?', 1)[0] ?? '/';
     if (pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) return sendJson(res, 200, options.listing(), 2);
     if (pathname === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
@@ -60,6 +60,8 @@ export function createGateway(options: GatewayOptions): Server {
     }
     forward(req, res, match.route.entry);
   });
+  answerProtocolErrors(server);
+  return server;
 }
 
 function forward(req: IncomingMessage, res: ServerResponse, target: GatewayRoute): void {

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { problemFor } from '../../functions/shared/http/problem.js';
 import { readBoundedBody } from '../../functions/shared/http/body.js';
-import { sendProblem } from '../../functions/shared/http/respond.js';
+import { answerProtocolErrors, sendProblem } from '../../functions/shared/http/respond.js';
 import type { BrokerEvent, EventStore } from './broker-event.js';
 
 /**
@@ -161,6 +161,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       sendProblem(res, problemFor(500, 'internal-error', 'The request could not be completed. It has been logged.'));
     });
   });
+  answerProtocolErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

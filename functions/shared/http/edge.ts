@@ -4,15 +4,16 @@ import { performance } from 'node:perf_hooks';
 import type { FunctionSpec } from '../../inventory.js';
 import type { Logger } from '../logging.js';
 import { formatTraceparent, runInTrace, startTrace } from '../trace-context.js';
-import { problemFor } from './problem.js';
+import { problemFor, toProblem } from './problem.js';
 import { sendJson, sendProblem } from './respond.js';
 import { readBoundedBody } from './body.js';
 import { createRouter } from './routes.js';
 
 /**
- * What functions-framework's stock server lacks, added in front of it on the plain `node:http`
- * path: a bounded body read before anything is buffered, JSON parsed with problem+json errors,
- * health endpoints, 404/405 for what the function does not own, and one log line per request.
+ * Everything between the socket and a function's handler, on the plain `node:http` path: a bounded
+ * body read before anything is buffered, JSON parsed with problem+json errors, health endpoints,
+ * 404/405 for what the function does not own, path parameters decoded once, one log line per
+ * request, and a problem+json 500 (never a stack trace) for anything that fails below the handler.
  */
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -37,20 +38,29 @@ export interface EdgeOptions {
   readonly bodyLimitBytes?: number;
 }
 
-/** The parsed body and raw bytes, in the fields functions-framework's own parsers would set. */
-interface ParsedRequest extends IncomingMessage {
+/**
+ * A request as a function's handler sees it: the node request, with the body the edge read, in the
+ * fields functions-framework's own body parsers set.
+ */
+export interface FunctionRequest extends IncomingMessage {
+  /** The parsed JSON for a JSON content type, the raw bytes for any other, undefined without a body. */
   body?: unknown;
   rawBody?: Buffer;
 }
 
-const routeParams = new WeakMap<IncomingMessage, Record<string, string>>();
+/** What the edge hands a request to once it is the function's to answer. */
+export type HttpHandler = (req: FunctionRequest, res: ServerResponse) => unknown;
 
-/** Path parameters of the function's route, as matched by the edge (e.g. `{ id }`). */
+const routeParams = new WeakMap<IncomingMessage, Record<string, string>>();
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const MAX_LOGGED_PATH = 200;
+
+/** Path parameters of the function's route, as matched and decoded by the edge (e.g. `{ id }`). */
 export function routeParamsOf(req: IncomingMessage): Record<string, string> {
   return routeParams.get(req) ?? {};
 }
 
-export function withEdge(options: EdgeOptions, next: RequestListener): RequestListener {
+export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListener {
   const limit = options.bodyLimitBytes ?? BODY_LIMIT_BYTES;
   const route = createRouter([options.spec]);
 
@@ -69,68 +79,78 @@ export function withEdge(options: EdgeOptions, next: RequestListener): RequestLi
         traceId: trace.traceId,
         spanId: trace.spanId,
         method: req.method,
-        path: pathname,
+        path: pathname.slice(0, MAX_LOGGED_PATH),
         status: res.statusCode,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
       });
     });
 
-    runInTrace(trace, () => handle(req, res, pathname));
+    runInTrace(trace, () => {
+      const fail = (error: unknown): void => {
+        options.logger.error('request failed', { error, method: req.method, path: pathname.slice(0, MAX_LOGGED_PATH) });
+        sendProblem(res, toProblem(error).problem);
+      };
+      try {
+        handle(req, res, pathname).catch(fail);
+      } catch (error) {
+        fail(error);
+      }
+    });
   };
 
-  function handle(req: IncomingMessage, res: ServerResponse, pathname: string): void {
+  async function handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (pathname === '/readyz') {
-        options.readiness().then(
-          (report) => sendJson(res, report.ready ? 200 : 503, report),
-          () => sendJson(res, 503, { ready: false, checks: {} }),
-        );
-        return;
+        const report = await options.readiness().catch(() => ({ ready: false, checks: {} }));
+        return sendJson(res, report.ready ? 200 : 503, report);
       }
     }
 
     const match = route(req.method ?? 'GET', pathname);
     if (match.kind === 'not-found') {
-      return sendProblem(res, problemFor(404, 'not-found', `No ${req.method} ${pathname} here.`));
+      return sendProblem(res, problemFor(404, 'not-found', `No ${req.method} ${pathname.slice(0, MAX_LOGGED_PATH)} here.`));
     }
     if (match.kind === 'method-not-allowed') {
       res.setHeader('Allow', match.allow.join(', '));
-      return sendProblem(res, problemFor(405, 'method-not-allowed', `${req.method} is not allowed on ${pathname}.`));
+      return sendProblem(res, problemFor(405, 'method-not-allowed', `${req.method} is not allowed on ${pathname.slice(0, MAX_LOGGED_PATH)}.`));
     }
     routeParams.set(req, match.params);
-    // In binary mode a CloudEvent's datacontenttype travels as Content-Type, which
-    // functions-framework does not read (it builds the event from ce-* headers): hand it over.
-    if (options.spec.trigger === 'cloudevent' && req.headers['ce-specversion'] && !req.headers['ce-datacontenttype'] && req.headers['content-type']) {
-      req.headers['ce-datacontenttype'] = req.headers['content-type'];
-    }
 
-    readBoundedBody(req, limit).then(
-      (raw) => {
-        if (raw === 'too-large') {
-          res.setHeader('Connection', 'close');
-          return sendProblem(res, problemFor(413, 'body-too-large', `The request body exceeds ${limit} bytes.`));
-        }
-        const parsed = req as ParsedRequest;
-        if (raw !== undefined) {
-          parsed.rawBody = raw;
-          if (isJson(req.headers['content-type'])) {
-            try {
-              parsed.body = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
-            } catch {
-              return sendProblem(res, problemFor(400, 'malformed-json', 'The request body is not valid JSON.'));
-            }
-          } else {
-            parsed.body = raw;
-          }
-        }
-        next(req, res);
-      },
-      () => {
-        // The client went away mid-body; there is no one to answer.
-        res.destroy();
-      },
-    );
+    let raw: Buffer | undefined | 'too-large';
+    try {
+      raw = await readBoundedBody(req, limit);
+    } catch {
+      // The client went away mid-body; there is no one to answer.
+      res.destroy();
+      return;
+    }
+    if (raw === 'too-large') {
+      res.setHeader('Connection', 'close');
+      return sendProblem(res, problemFor(413, 'body-too-large', `The request body exceeds ${limit} bytes.`));
+    }
+    const request = req as FunctionRequest;
+    if (raw !== undefined) {
+      request.rawBody = raw;
+      if (isJson(req.headers['content-type'])) {
+        const parsed = parseJson(raw);
+        if (!parsed.ok) return sendProblem(res, problemFor(400, 'malformed-json', 'The request body is not valid JSON.'));
+        request.body = parsed.value;
+      } else {
+        request.body = raw;
+      }
+    }
+    await next(request, res);
+  }
+}
+
+/** JSON is UTF-8 text (RFC 8259): bytes that are not UTF-8 are refused, never replaced by U+FFFD. */
+function parseJson(raw: Buffer): { ok: true; value: unknown } | { ok: false } {
+  if (raw.length === 0) return { ok: true, value: undefined };
+  try {
+    return { ok: true, value: JSON.parse(UTF8.decode(raw)) };
+  } catch {
+    return { ok: false };
   }
 }
 

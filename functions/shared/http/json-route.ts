@@ -1,13 +1,15 @@
-import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
+import type { ServerResponse } from 'node:http';
 import type { Logger } from '../logging.js';
-import { routeParamsOf } from './edge.js';
-import { sendProblem } from './respond.js';
+import { routeParamsOf, type FunctionRequest, type HttpHandler } from './edge.js';
 import { AppError, toProblem } from './problem.js';
+import { parseQueryString } from './query.js';
+import { sendProblem } from './respond.js';
 
-/** What a route's wiring hands its handler: plain values, no express objects. */
+/** What a route's wiring hands its handler: plain values, no framework objects. */
 export interface RouteRequest {
   readonly method: string;
   readonly params: Readonly<Record<string, string>>;
+  /** The query parameters; reading it answers 400 when the query string is not well formed. */
   readonly query: Readonly<Record<string, string | undefined>>;
   /** The parsed JSON body (undefined when there was none). */
   readonly body: unknown;
@@ -24,26 +26,26 @@ export interface RouteResult {
 }
 
 /**
- * Adapts a route (request in, result out) to a functions-framework HTTP function: writes the
- * result as JSON and turns every thrown error into problem+json. Unknown errors are logged and
- * answered with a bare 500.
+ * Adapts a route (request in, result out) to an HTTP handler: writes the result as JSON and turns
+ * every thrown error into problem+json. Unknown errors are logged and answered with a bare 500.
  */
-export function jsonRoute(logger: Logger, route: (request: RouteRequest) => Promise<RouteResult>): HttpFunction {
-  return async (req: Request, res: Response) => {
+export function jsonRoute(logger: Logger, route: (request: RouteRequest) => Promise<RouteResult>): HttpHandler {
+  return async (req: FunctionRequest, res: ServerResponse) => {
     try {
       const result = await route(toRouteRequest(req));
       for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
+      res.statusCode = result.status;
       if (result.body === undefined) {
-        res.status(result.status).end();
+        res.end();
       } else {
         const text = JSON.stringify(result.body);
         if (!res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'application/json');
-        res.status(result.status).setHeader('Content-Length', Buffer.byteLength(text));
+        res.setHeader('Content-Length', Buffer.byteLength(text));
         res.end(text);
       }
     } catch (error) {
       const { problem, headers } = toProblem(error);
-      if (problem.status >= 500) logger.error('request failed', { error, path: req.path, method: req.method });
+      if (problem.status >= 500) logger.error('request failed', { error, method: req.method });
       sendProblem(res, problem, headers);
     }
   };
@@ -57,15 +59,18 @@ export function requireJsonBody(request: RouteRequest): unknown {
   return request.body;
 }
 
-function toRouteRequest(req: Request): RouteRequest {
-  const query: Record<string, string | undefined> = {};
-  const search = new URL(req.originalUrl ?? req.url ?? '/', 'http://function.local').searchParams;
-  for (const key of new Set(search.keys())) query[key] = search.get(key) ?? undefined;
-  const body: unknown = req.body;
+function toRouteRequest(req: FunctionRequest): RouteRequest {
+  const url = req.url ?? '/';
+  const queryStart = url.indexOf('?');
+  let query: Record<string, string> | undefined;
+  const body = req.body;
   return {
-    method: req.method,
+    method: req.method ?? 'GET',
     params: routeParamsOf(req),
-    query,
+    get query() {
+      query ??= parseQueryString(queryStart === -1 ? '' : url.slice(queryStart + 1).split('#', 1)[0] ?? '');
+      return query;
+    },
     body: Buffer.isBuffer(body) ? undefined : body,
     hasJsonBody: body !== undefined && !Buffer.isBuffer(body),
     remoteAddress: req.socket.remoteAddress,

@@ -58,13 +58,18 @@ describe('createRouter over the HTTP functions of the inventory', () => {
     }
   });
 
-  it('percent-decodes parameters and keeps a malformed escape as sent', () => {
+  it('percent-decodes parameters once', () => {
     expect(route('GET', '/users/a%20b')).toMatchObject({ params: { id: 'a b' } });
     expect(route('GET', '/users/%C3%A9')).toMatchObject({ params: { id: 'é' } });
     expect(route('GET', '/users/a%2Fb')).toMatchObject({ kind: 'match', params: { id: 'a/b' } });
-    expect(route('GET', '/users/%E0%A4%A')).toMatchObject({ kind: 'match', params: { id: '%E0%A4%A' } });
+    expect(route('GET', '/users/%2541')).toMatchObject({ kind: 'match', params: { id: '%41' } });
     // An encoded "verify" is a parameter value, not the literal route.
     expect(route('GET', '/users/%76erify')).toMatchObject({ kind: 'match', params: { id: 'verify' } });
+  });
+
+  it.each(['%ff%fe', '%E0%A4%A', '%', 'a%2', '%ED%A0%80', '%C0%AF'])('answers not-found for a parameter that is not percent-encoded UTF-8: %s', (raw) => {
+    expect(route('GET', `/users/${raw}`)).toEqual({ kind: 'not-found' });
+    expect(route('DELETE', `/users/${raw}`)).toEqual({ kind: 'not-found' });
   });
 
   it('treats regular-expression characters in a template literally', () => {

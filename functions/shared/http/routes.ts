@@ -36,9 +36,12 @@ export function createRouter<R extends Route>(routes: readonly R[]): (method: st
     const hit = closest.find((c) => c.entry.route.method === wanted);
     if (!hit) return { kind: 'method-not-allowed', allow: [...new Set(closest.map((c) => c.entry.route.method))] };
     const params: Record<string, string> = {};
-    hit.entry.paramNames.forEach((name, index) => {
-      params[name] = safeDecode(hit.values[index] ?? '');
-    });
+    for (const [index, name] of hit.entry.paramNames.entries()) {
+      const value = decodeSegment(hit.values[index] ?? '');
+      // A parameter that is not percent-encoded UTF-8 names nothing any route owns.
+      if (value === undefined) return { kind: 'not-found' };
+      params[name] = value;
+    }
     return { kind: 'match', route: hit.entry.route, params };
   };
 }
@@ -61,10 +64,14 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function safeDecode(text: string): string {
+/**
+ * Percent-decodes one path segment, once: undefined for a malformed escape or bytes that are not
+ * UTF-8 (`decodeURIComponent` refuses both, where a lenient decoder would invent U+FFFD).
+ */
+export function decodeSegment(text: string): string | undefined {
   try {
     return decodeURIComponent(text);
   } catch {
-    return text;
+    return undefined;
   }
 }

@@ -21,6 +21,6 @@ function toFieldErrors(issue: z.core.$ZodIssue): FieldError[] {
   return [{ pointer: toPointer(base), detail: issue.message }];
 }
 
-function toPointer(path: readonly string[]): string {
+export function toPointer(path: readonly string[]): string {
   return `#/${path.map((part) => part.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`;
 }

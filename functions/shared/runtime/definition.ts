@@ -1,6 +1,6 @@
-import type { HttpFunction } from '@google-cloud/functions-framework';
 import type { CloudEventV1 } from 'cloudevents';
 import type { Need } from '../config.js';
+import type { HttpHandler } from '../http/edge.js';
 import { specOf, type FunctionName, type NeedsOf } from '../../inventory.js';
 import type { DepsFor } from './dependencies.js';
 
@@ -9,7 +9,7 @@ export interface HttpFunctionDefinition<N extends Need = Need> {
   readonly kind: 'http';
   readonly name: FunctionName;
   readonly needs: readonly N[];
-  readonly createHandler: (deps: DepsFor<N>) => HttpFunction;
+  readonly createHandler: (deps: DepsFor<N>) => HttpHandler;
 }
 
 /**
@@ -28,7 +28,7 @@ export type FunctionDefinition<N extends Need = Need> = HttpFunctionDefinition<N
 /** Defines an HTTP function; what it needs comes from its inventory entry. */
 export function defineHttpFunction<Name extends FunctionName>(definition: {
   readonly name: Name;
-  readonly createHandler: (deps: DepsFor<NeedsOf<Name>>) => HttpFunction;
+  readonly createHandler: (deps: DepsFor<NeedsOf<Name>>) => HttpHandler;
 }): HttpFunctionDefinition<NeedsOf<Name>> {
   return { kind: 'http', needs: specOf(definition.name).needs as unknown as readonly NeedsOf<Name>[], ...definition };
 }

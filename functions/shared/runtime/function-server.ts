@@ -1,10 +1,10 @@
-import { cloudEvent, http } from '@google-cloud/functions-framework';
-import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import { findFunction } from '../../inventory.js';
 import type { Need } from '../config.js';
-import { withEdge } from '../http/edge.js';
+import { cloudEventRoute } from '../events/event-route.js';
+import { withEdge, type HttpHandler } from '../http/edge.js';
+import { answerProtocolErrors } from '../http/respond.js';
 import type { BuiltDependencies } from './dependencies.js';
 import type { FunctionDefinition } from './definition.js';
 
@@ -17,8 +17,9 @@ export interface FunctionServer {
 }
 
 /**
- * Registers the function with functions-framework and serves functions-framework's own server
- * (the one `getTestServer` builds, without its CLI's exit-on-signal) behind our edge.
+ * Serves one function on a plain `node:http` server behind the edge, which routes, reads and
+ * parses before the handler runs, so nothing is done twice and every answer is the edge's or the
+ * handler's own.
  */
 export function createFunctionServer<N extends Need>(
   definition: FunctionDefinition<N>,
@@ -27,15 +28,13 @@ export function createFunctionServer<N extends Need>(
   const spec = findFunction(definition.name);
   if (!spec) throw new Error(`${definition.name} is not in the inventory`);
   if (spec.trigger !== definition.kind) throw new Error(`${definition.name} is a ${spec.trigger} function in the inventory`);
-  if (definition.kind === 'http') http(definition.name, definition.createHandler(built.deps));
-  else cloudEvent(definition.name, definition.createHandler(built.deps));
-  const frameworkListener = getTestServer(definition.name).listeners('request')[0] as RequestListener;
+  const handler: HttpHandler =
+    definition.kind === 'http' ? definition.createHandler(built.deps) : cloudEventRoute(definition.createHandler(built.deps));
   let draining = false;
-  const server = createServer(
-    withEdge({ spec, logger: built.deps.logger, readiness: built.readiness, isDraining: () => draining }, frameworkListener),
-  );
+  const server = createServer(withEdge({ spec, logger: built.deps.logger, readiness: built.readiness, isDraining: () => draining }, handler));
   // Longer than the usual load balancer idle timeout, so proxies never reuse a socket we just closed.
   server.keepAliveTimeout = 65_000;
+  answerProtocolErrors(server);
 
   return {
     server,
