@@ -3,7 +3,7 @@ import { jwkSchema } from '../auth/auth-jwks/handler.js';
 import { loginBody, tokenResponseSchema } from '../auth/auth-login/schema.js';
 import { userLoginEventData } from '../shared/events/user-login-event.js';
 import { fieldErrorSchema, problemSchema } from '../shared/http/problem.js';
-import { emailField, passwordField, personNameField, roleField } from '../users/user-fields.js';
+import { emailField, passwordField, PERSON_NAME_MAX_CHARACTERS, personNameField, roleField } from '../users/user-fields.js';
 import { userResourceSchema } from '../users/user.js';
 import { userListSchema } from '../users/users-list/handler.js';
 import { updateUserBody } from '../users/users-update/schema.js';
@@ -52,10 +52,20 @@ function fieldDocs(): [z.ZodType, Meta][] {
       passwordField,
       {
         description:
-          'A password of 8 to 72 bytes in UTF-8. bcrypt reads no more than 72 bytes, so a longer one is refused rather than silently cut.',
+          'A password of 8 to 72 bytes in UTF-8. bcrypt reads no more than 72 bytes, so a longer one is refused rather than ' +
+          'silently cut. It may hold any character but U+0000 and lone surrogates.',
       },
     ],
-    [personNameField, { description: '1 to 100 characters; surrounding spaces are trimmed.' }],
+    [
+      personNameField,
+      {
+        description:
+          '1 to 100 characters once surrounding spaces are trimmed, on one line: no control characters (U+0000 to U+001F, ' +
+          'U+007F to U+009F) or line separators (U+2028, U+2029), and no lone surrogates.',
+        minLength: 1,
+        maxLength: PERSON_NAME_MAX_CHARACTERS,
+      },
+    ],
     [roleField, { description: '`admin` may read, list, change and delete every user and change roles; `user` only themself.' }],
     [updateUserBody.shape.currentPassword, { description: 'Your current password, required when you change your own password.' }],
     [userResourceSchema.shape.id, { description: 'Assigned at registration; never changes.' }],

@@ -1,4 +1,5 @@
 import type { UserLoginEventData } from '../../shared/events/user-login-event.js';
+import { toSingleLine } from '../../shared/text.js';
 
 /** The sign-in alert, ready for a mailer: no sender or recipient, only what the user reads. */
 export interface LoginEmail {
@@ -31,8 +32,10 @@ export function formatUtcTime(time: Date): string {
  */
 export function buildLoginEmail(data: UserLoginEventData): LoginEmail {
   const when = formatUtcTime(new Date(data.signedInAt));
-  const address = data.clientAddress.trim() || 'unknown';
-  const userAgent = data.userAgent.trim() || 'unknown';
+  // Each value stays on its own line, whatever it holds: no one can add lines to the email.
+  const name = toSingleLine(data.name).trim();
+  const address = toSingleLine(data.clientAddress).trim() || 'unknown';
+  const userAgent = toSingleLine(data.userAgent).trim() || 'unknown';
   const facts: [string, string][] = [
     ['When', when],
     ['Network address', address],
@@ -42,7 +45,7 @@ export function buildLoginEmail(data: UserLoginEventData): LoginEmail {
     'If this was not you, change your password right away, then review your account ' +
     '(your name, email address and recent sign-ins) for changes you did not make.';
   const text = [
-    `Hello ${data.name},`,
+    `Hello ${name},`,
     '',
     'Your account was just used to sign in.',
     '',
@@ -63,7 +66,7 @@ export function buildLoginEmail(data: UserLoginEventData): LoginEmail {
 <html lang="en">
 <head><meta charset="utf-8"><title>${escapeHtml(LOGIN_EMAIL_SUBJECT)}</title></head>
 <body style="font-family:sans-serif;color:#222">
-<p>Hello ${escapeHtml(data.name)},</p>
+<p>Hello ${escapeHtml(name)},</p>
 <p>Your account was just used to sign in.</p>
 <table role="presentation">
 ${rows}

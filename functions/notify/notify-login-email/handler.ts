@@ -9,6 +9,7 @@ import {
   type UserLoginEventData,
 } from '../../shared/events/user-login-event.js';
 import type { Logger } from '../../shared/logging.js';
+import { isStorableText } from '../../shared/text.js';
 import { buildLoginEmail } from './email.js';
 
 /** The part of a nodemailer transport the handler uses (a plain fake in unit tests). */
@@ -25,6 +26,7 @@ export interface NotifyLoginEmailDeps {
 }
 
 export const EMAIL_CHANNEL = 'email';
+const MAX_EVENT_ID_LENGTH = 200;
 const LAST_ERROR_MAX_LENGTH = 500;
 
 /** Thrown after a transient mail failure is recorded, so the broker delivers the event again. */
@@ -46,6 +48,8 @@ export type ParsedLoginEvent =
  */
 export function parseLoginEvent(event: CloudEventV1<unknown>): ParsedLoginEvent {
   if (typeof event.id !== 'string' || event.id === '') return { ok: false, reason: 'the event has no id' };
+  // The id keys the delivery row: it must be text Postgres stores as given.
+  if (event.id.length > MAX_EVENT_ID_LENGTH || !isStorableText(event.id)) return { ok: false, reason: 'the event id cannot be stored' };
   if (event.type !== USER_LOGIN_EVENT_TYPE) return { ok: false, reason: 'unexpected type' };
   if (event.dataschema !== USER_LOGIN_EVENT_DATASCHEMA) return { ok: false, reason: 'unexpected dataschema' };
   const decoded = decodeData(event);

@@ -89,6 +89,21 @@ describe('the login email', () => {
     expect(email.text).toContain('Hello <b>Ada</b> & co,');
   });
 
+  it('keeps every value on its own line, whatever control characters or line breaks it holds', () => {
+    // Names stored before they were checked, or an address and user agent from an event.
+    const email = buildLoginEmail({
+      ...ADA,
+      name: 'Ada\r\n\r\nYour account is locked: visit evil.example',
+      clientAddress: '203.0.113.7\u2028Fake: line',
+      userAgent: 'Firefox\u0085\nInjected: yes',
+    });
+    const lines = email.text.split('\n');
+    expect(lines[0]).toBe('Hello Ada    Your account is locked: visit evil.example,');
+    expect(lines).toContain('Network address: 203.0.113.7 Fake: line');
+    expect(lines).toContain('Device or browser: Firefox  Injected: yes');
+    expect(lines.filter((line) => /^(Your account is locked|Fake|Injected)/.test(line))).toEqual([]);
+  });
+
   it('says "unknown" for a blank address or user agent', () => {
     const email = buildLoginEmail({ ...ADA, clientAddress: '', userAgent: ' ' });
     expect(email.text).toContain('Network address: unknown');
@@ -115,6 +130,14 @@ describe('parseLoginEvent', () => {
   it('reads data_base64 of a structured event', () => {
     const event = loginEvent({ data: undefined, data_base64: Buffer.from(JSON.stringify(ADA)).toString('base64') });
     expect(parseLoginEvent(event)).toMatchObject({ ok: true, data: ADA });
+  });
+
+  it.each([
+    ['U+0000', 'a\u0000b'],
+    ['a lone surrogate', 'id-\ud800'],
+    ['201 characters', 'x'.repeat(201)],
+  ])('ignores an event whose id holds %s, which no delivery row could be keyed by', (_case, id) => {
+    expect(parseLoginEvent(loginEvent({ id }))).toEqual({ ok: false, reason: 'the event id cannot be stored' });
   });
 
   it('names the fields at fault, never their values', () => {
