@@ -119,8 +119,8 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
 }
 
 function licenseOf(pkg: { readonly license?: string }): Json {
-  // package.json names no license: the code is private, all rights reserved.
-  return pkg.license ? { name: pkg.license, identifier: pkg.license } : { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' };
+  if (!pkg.license) throw new Error('package.json names no license');
+  return { name: pkg.license, identifier: pkg.license };
 }
 
 function infoDescription(): string {

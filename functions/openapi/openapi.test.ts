@@ -70,10 +70,12 @@ describe('openapi.yaml', () => {
     expect(document.openapi).toMatch(/^3\.1\./);
   });
 
-  it('names the package version, a license, and one tag per domain', async () => {
-    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  it('names the package version, the Apache-2.0 license of package.json and LICENSE, and one tag per domain', async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
     expect(document.info.version).toBe(pkg.version);
-    expect(document.info.license.name).toBeTruthy();
+    expect(pkg.license).toBe('Apache-2.0');
+    expect(document.info.license).toEqual({ name: 'Apache-2.0', identifier: 'Apache-2.0' });
+    expect(await readFile(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0, January 2004/);
     expect(document.tags.map((tag: { name: string }) => tag.name)).toEqual([...new Set(INVENTORY.map((spec) => spec.domain))]);
   });
 
