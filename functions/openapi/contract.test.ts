@@ -7,7 +7,6 @@ import { definition as notifyLoginEmail } from '../notify/notify-login-email/ind
 import { createEventPublisher } from '../shared/events/publisher.js';
 import { BODY_LIMIT_BYTES } from '../shared/http/edge.js';
 import { createPasswordHasher, type PasswordHasher } from '../shared/passwords/password-hasher.js';
-import { createTokenSigner } from '../shared/tokens.js';
 import { definition as usersCreate } from '../users/users-create/index.js';
 import { definition as usersDelete } from '../users/users-delete/index.js';
 import { definition as usersGet } from '../users/users-get/index.js';
@@ -271,16 +270,7 @@ describe('the functions answer as openapi.yaml documents', () => {
     it('answers the documented problems: no token, an expired token, another user, an unknown id', async () => {
       const none = await call('users-get');
       expect(none.body).toEqual(documentedExample('users-get', 401, 'no-token'));
-      const hourAgo = new Date(Date.now() - 3_600_000);
-      const stale = await createTokenSigner({
-        privateKeyPem: keys.privateKeyPem,
-        algorithm: 'ES256',
-        keyId: 'test-key',
-        issuer: 'knative-accounts',
-        audience: 'knative-accounts',
-        ttlSeconds: 900,
-        now: () => hourAgo,
-      });
+      const stale = await keys.signerAt(new Date(Date.now() - 3_600_000));
       const expired = await call('users-get', { authorization: `Bearer ${(await stale.sign({ userId: ADA.record.id, role: 'user' })).accessToken}` });
       expect(expired.body).toEqual(documentedExample('users-get', 401, 'expired'));
       expect(expired.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,8 +135,13 @@ describe('the local runner with no settings (embedded Postgres)', () => {
       await call(`${gw}/nothing-here`),
       await call(`${gw}/users/verify`, { method: 'POST', body: { email: ada.email, password: ada.password } }),
       await call(`${gw}/users/00000000-0000-0000-0000-000000000000`),
+      await call(`${gw}/users`, { method: 'POST', body: { ...ada, email: 'nul@example.com', name: 'Ada\u0000', surname: 'Line\nBreak' } }),
+      await call(`${gw}/users/%ff%fe`),
+      await call(`${gw}/users/%E0%A4%A`),
+      await call(`${gw}/users/%`),
     ];
-    expect(cases.map((response) => response.status)).toEqual([400, 400, 413, 405, 404, 404, 401]);
+    expect(cases.map((response) => response.status)).toEqual([400, 400, 413, 405, 404, 404, 401, 400, 404, 404, 404]);
+    expect(cases[7]?.body.errors.map((error: { pointer: string }) => error.pointer).sort()).toEqual(['#/name', '#/surname']);
     for (const response of cases) expect(response.headers.get('content-type')).toBe('application/problem+json');
     expect(cases[1]?.body.errors.map((error: { pointer: string }) => error.pointer).sort()).toEqual(['#/admin', '#/email']);
     expect(cases[3]?.headers.get('allow')).toBe('POST, GET');
@@ -178,7 +184,8 @@ describe('the local runner with DATABASE_URL and RABBITMQ_URL', () => {
     const [real] = testPostgresServers();
     const database = await createTestDatabase(real!.adminUrl);
     const dataDir = await mkdtemp(join(tmpdir(), 'accounts-runner-'));
-    const prefix = `e2e-${process.pid}-`;
+    // Unique on a RabbitMQ shared with other runs (a pid repeats across containers and reboots).
+    const prefix = `e2e-${randomUUID().slice(0, 8)}-`;
     const runner = await startRunner(
       await isolatedRunnerEnv(dataDir, { DATABASE_URL: database.url, RABBITMQ_URL: TEST_RABBITMQ_URL, RABBITMQ_QUEUE_PREFIX: prefix }),
     );

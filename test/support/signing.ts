@@ -6,6 +6,8 @@ export interface TestSigningKeys {
   readonly publicKeyPem: string;
   readonly signer: TokenSigner;
   readonly verifier: TokenVerifier;
+  /** A signer with the same key whose clock says `now` (an hour ago, say, for tokens that have expired). */
+  signerAt(now: Date): Promise<TokenSigner>;
 }
 
 /** A signing key pair of the tests' own, with auth-login's signer and the users functions' verifier. */
@@ -19,5 +21,6 @@ export async function createTestSigningKeys(now?: () => Date): Promise<TestSigni
     publicKeyPem,
     signer: await createTokenSigner({ ...common, privateKeyPem, keyId: 'test-key', ttlSeconds: 900, ...(now ? { now } : {}) }),
     verifier: await createTokenVerifier({ ...common, publicKeyPem }),
+    signerAt: (at) => createTokenSigner({ ...common, privateKeyPem, keyId: 'test-key', ttlSeconds: 900, now: () => at }),
   };
 }
