@@ -12,4 +12,5 @@ if (!target || !INVENTORY.some((spec) => spec.name === target)) {
   process.exit(1);
 }
 // A computed URL, so the bundler leaves the import alone instead of bundling every function here.
-await import(new URL(`./${target}.js`, import.meta.url).href);
+const { start } = (await import(new URL(`./${target}.js`, import.meta.url).href)) as { start: () => Promise<void> };
+await start();

@@ -125,10 +125,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       processes.push(
         superviseFunction({
           name: spec.name,
-          script: join(bundles.dir, `${spec.name}.js`),
+          // As the image starts it: main.js loads the bundle FUNCTION_TARGET names.
+          script: join(bundles.dir, 'main.js'),
           port,
           env: {
             ...options.env,
+            FUNCTION_TARGET: spec.name,
             ...Object.assign({}, ...spec.needs.map((need) => provided[need])),
             PORT: String(port),
             K_SERVICE: spec.name,

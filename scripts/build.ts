@@ -1,6 +1,6 @@
 import { build, type BuildOptions } from 'esbuild';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INVENTORY } from '../functions/inventory.js';
@@ -32,9 +32,16 @@ const common: BuildOptions = {
   logLevel: 'warning',
 };
 
-/** Every file a bundle folder holds besides the source maps: one per function, the worker, migrate and main. */
+/**
+ * functions-framework stays outside the function bundles: a function registers with the one copy
+ * its process loads, so the stock CLI (which loads it from node_modules) finds the registration.
+ * Our own server loads only its registry (no express).
+ */
+const FRAMEWORK = '@google-cloud/functions-framework';
+
+/** Every file a bundle folder holds besides the source maps: one per function, the worker, migrate and main, and the package.json that says they are ES modules. */
 export function bundleFileNames(): string[] {
-  return [...INVENTORY.map((spec) => `${spec.name}.js`), 'password-worker.js', 'migrate.js', 'main.js'].sort();
+  return [...INVENTORY.map((spec) => `${spec.name}.js`), 'password-worker.js', 'migrate.js', 'main.js', 'package.json'].sort();
 }
 
 /**
@@ -48,11 +55,13 @@ export async function bundleInto(outdir: string): Promise<string[]> {
       const outfile = join(outdir, `${spec.name}.js`);
       await build({
         ...common,
+        external: [...(common.external ?? []), FRAMEWORK],
         stdin: {
+          // Importing the bundle registers the function; main.js (the image's entry) calls start().
           contents: [
             `import { definition } from './functions/${spec.domain}/${spec.name}/index.ts';`,
             `import { startFunction } from './functions/shared/runtime/start-function.ts';`,
-            `await startFunction(definition);`,
+            `export const start = () => startFunction(definition);`,
           ].join('\n'),
           resolveDir: root,
           sourcefile: `${spec.name}.entry.ts`,
@@ -64,7 +73,10 @@ export async function bundleInto(outdir: string): Promise<string[]> {
     }),
     build({ ...common, entryPoints: [`${root}functions/shared/passwords/password-worker.js`], outfile: join(outdir, 'password-worker.js') }),
     build({ ...common, entryPoints: [`${root}scripts/migrate.ts`], outfile: join(outdir, 'migrate.js') }),
-    build({ ...common, entryPoints: [`${root}functions/main.ts`], outfile: join(outdir, 'main.js') }),
+    build({ ...common, external: [...(common.external ?? []), FRAMEWORK], entryPoints: [`${root}functions/main.ts`], outfile: join(outdir, 'main.js') }),
+    // Whatever folder the bundles land in (the image has no package.json above them), node and
+    // functions-framework's loader read them as the ES modules they are.
+    writeFile(join(outdir, 'package.json'), `${JSON.stringify({ type: 'module', private: true })}\n`),
   ]);
   return outputs.sort();
 }

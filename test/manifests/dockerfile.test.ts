@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
 import { freePort } from '../../runner/ports.js';
 import { ensureBundles } from '../../scripts/bundle-cache.js';
+import { copyRuntimeModules } from '../../scripts/runtime-modules.js';
 import { createTestSigningKeys } from '../support/signing.js';
 import { ROOT, loadManifests, named, parseImage, podSpecOf, containersOf } from './manifest-support.js';
 
@@ -162,19 +163,25 @@ describe('Dockerfile', () => {
     expect(instructions(runtime, 'ADD')).toEqual([]);
   });
 
-  it('copies only dist/ from the build stage into the runtime stage, where CMD finds dist/main.js', () => {
+  it('copies dist/ and the runtime node_modules from the build stage, where CMD finds dist/main.js', () => {
     const copies = instructions(runtime, 'COPY').map((copy) => copyParts(copy.args));
-    expect(copies).toHaveLength(1);
-    const [copy] = copies;
-    expect(copy!.flags).toContain('--from=build');
-    expect(copy!.sources.map((source) => source.replace(/\/+$/, '').split('/').at(-1))).toEqual(['dist']);
+    for (const copy of copies) expect(copy.flags).toContain('--from=build');
+    const copied = (name: string) => copies.find((copy) => copy.sources.map((source) => source.replace(/\/+$/, '').split('/').at(-1)).includes(name));
+    expect(copies).toHaveLength(2);
+    const dist = copied('dist');
+    expect(dist).toBeDefined();
+    // The folder scripts/runtime-modules.ts fills: functions-framework and what it needs, nothing else.
+    const modules = copied('node_modules');
+    expect(modules?.sources).toEqual(['/runtime/node_modules/']);
+    expect(instructions(stages[0]!, 'RUN').map((run) => run.args)).toContain('npx tsx scripts/runtime-modules.ts /runtime/node_modules');
 
     const cmd = execForm(instructions(runtime, 'CMD').at(-1)!.args);
     const script = cmd.find((part) => part.endsWith('.js'));
     expect(script).toBe('dist/main.js');
     expect(instructions(runtime, 'ENTRYPOINT'), "distroless's entrypoint is node itself").toEqual([]);
     const workdir = instructions(runtime, 'WORKDIR').at(-1)!.args;
-    expect(posix.join(workdir, script!)).toBe(posix.join(copy!.destination, 'main.js'));
+    expect(posix.join(workdir, script!)).toBe(posix.join(dist!.destination, 'main.js'));
+    expect(posix.join(workdir, 'node_modules')).toBe(modules!.destination.replace(/\/+$/, ''));
   });
 
   it('copies into the build stage only what .dockerignore lets into the context', () => {
@@ -218,6 +225,7 @@ describe('what the image runs', () => {
   /** What `npm run build` writes into the build stage's dist/, from the shared bundle cache (read only). */
   let bundlesDir: string;
   let appDir: string;
+  let runtimePackages: string[];
   let cmd: string[];
   let runtimeEnv: Record<string, string>;
   let publicKeyPem: string;
@@ -225,9 +233,10 @@ describe('what the image runs', () => {
 
   beforeAll(async () => {
     bundlesDir = (await ensureBundles()).dir;
-    // The runtime stage's /app: dist/ alone, with no node_modules here or in any folder above.
+    // The runtime stage's /app: dist/, and node_modules with functions-framework's packages alone.
     appDir = join(await mkdtemp(join(tmpdir(), 'accounts-image-app-')), 'app');
     await cp(bundlesDir, join(appDir, 'dist'), { recursive: true });
+    runtimePackages = await copyRuntimeModules(join(appDir, 'node_modules'));
     cmd = execForm(instructions(runtime, 'CMD').at(-1)!.args);
     runtimeEnv = Object.fromEntries(
       instructions(runtime, 'ENV').map((env) => {
@@ -254,8 +263,8 @@ describe('what the image runs', () => {
     return { child, exit, output: () => output };
   }
 
-  it('has no node_modules anywhere up the tree, and a bundle for every function, the password worker and the migration', async () => {
-    for (let dir = appDir; ; dir = dirname(dir)) {
+  it('has a bundle for every function, the password worker and the migration, and of node_modules only functions-framework\'s packages', async () => {
+    for (let dir = dirname(appDir); ; dir = dirname(dir)) {
       expect(existsSync(join(dir, 'node_modules')), `${dir}/node_modules`).toBe(false);
       if (dirname(dir) === dir) break;
     }
@@ -264,6 +273,28 @@ describe('what the image runs', () => {
     // The migration Job starts the same image with its own script.
     const [job] = named(await loadManifests('knative/migrate'), 'batch/v1', 'Job');
     for (const container of containersOf(podSpecOf(job!))) expect(files).toContain(posix.basename(container.args[0]));
+    expect(runtimePackages).toContain('node_modules/@google-cloud/functions-framework');
+    // Whatever the bundles carry is not there a second time.
+    for (const bundled of ['pg', 'kysely', 'zod', 'jose', 'bcryptjs', 'nodemailer', 'amqplib']) {
+      expect(existsSync(join(appDir, 'node_modules', bundled)), bundled).toBe(false);
+    }
+  });
+
+  it('serves a function with the stock functions-framework CLI too (it finds the registration)', async () => {
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      ['node_modules/@google-cloud/functions-framework/build/src/main.js', '--target=auth-jwks', '--source=dist/auth-jwks.js'],
+      { cwd: appDir, env: { ...runtimeEnv, PORT: String(port), JWT_PUBLIC_KEY: publicKeyPem }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    started.push(child);
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await expect.poll(() => fetch(`http://127.0.0.1:${port}/auth/jwks`).then((response) => response.status, () => 0), { timeout: 15_000 }).toBe(200);
+    const body = (await (await fetch(`http://127.0.0.1:${port}/auth/jwks`)).json()) as { keys: unknown[] };
+    expect(body.keys, output).toHaveLength(1);
+    child.kill('SIGKILL');
   });
 
   it('bundles only sources the Docker build context contains', async () => {

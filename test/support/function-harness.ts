@@ -3,6 +3,7 @@ import { parseConfig, type Config, type Need } from '../../functions/shared/conf
 import { createLogger, type Logger } from '../../functions/shared/logging.js';
 import { assembleDependencies, type SharedDependencies } from '../../functions/shared/runtime/dependencies.js';
 import type { FunctionDefinition } from '../../functions/shared/runtime/definition.js';
+import { createFunctionInstance } from '../../functions/shared/runtime/function-instance.js';
 import { createFunctionServer } from '../../functions/shared/runtime/function-server.js';
 
 export interface RunningFunction {
@@ -13,8 +14,8 @@ export interface RunningFunction {
 }
 
 /**
- * Serves a function in-process exactly as its entry point does (functions-framework's server
- * behind our edge) on 127.0.0.1 with an ephemeral port.
+ * Serves a function in-process exactly as its entry point does (the edge, then its handler, on a
+ * plain node:http server) on 127.0.0.1 with an ephemeral port.
  */
 export async function startTestFunction<N extends Need>(
   definition: FunctionDefinition<N>,
@@ -30,7 +31,7 @@ export async function startTestFunction<N extends Need>(
   // Runtime defaults plus whatever settings the test names; dependencies come ready-made.
   const config = { ...parseConfig({}, []), ...options.config } as Config<N>;
   const built = assembleDependencies<N>(config, dependencies, logger, options.now);
-  const { server, drain } = createFunctionServer(definition, built);
+  const { server, drain } = createFunctionServer(createFunctionInstance(definition, built));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -1,5 +1,6 @@
 import { jsonRoute, type RouteResult } from '../../shared/http/json-route.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
 import { etagMatches } from '../../shared/http/etag.js';
 import { buildJwks } from './handler.js';
 
@@ -20,3 +21,6 @@ export const definition = defineHttpFunction({
     });
   },
 });
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);

@@ -1,6 +1,7 @@
 import { jsonRoute, requireJsonBody } from '../../shared/http/json-route.js';
 import { parseInput } from '../../shared/http/validation.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
 import { clientAddressOf } from '../client-address.js';
 import { createUsersVerifyClient } from '../users-verify-client.js';
 import { signIn } from './handler.js';
@@ -33,3 +34,6 @@ export const definition = defineHttpFunction({
     });
   },
 });
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);

@@ -1,5 +1,6 @@
 import { loggedEventHandler } from '../../shared/events/event-handler.js';
 import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
 import { relayPendingEvents } from './handler.js';
 
 const RUN_BUDGET_MS = 45_000;
@@ -15,3 +16,6 @@ export const definition = defineCloudEventFunction({
       return report.published > 0 ? 'handled' : 'ignored';
     }),
 });
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);

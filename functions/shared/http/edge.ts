@@ -117,19 +117,24 @@ export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListen
     }
     routeParams.set(req, match.params);
 
+    const request = req as FunctionRequest;
     let raw: Buffer | undefined | 'too-large';
-    try {
-      raw = await readBoundedBody(req, limit);
-    } catch {
-      // The client went away mid-body; there is no one to answer.
-      res.destroy();
-      return;
+    if (Buffer.isBuffer(request.rawBody)) {
+      // functions-framework's CLI read the body before the edge (its parsers keep the bytes): read those.
+      raw = request.rawBody.length > limit ? 'too-large' : request.rawBody;
+    } else {
+      try {
+        raw = await readBoundedBody(req, limit);
+      } catch {
+        // The client went away mid-body; there is no one to answer.
+        res.destroy();
+        return;
+      }
     }
     if (raw === 'too-large') {
       res.setHeader('Connection', 'close');
       return sendProblem(res, problemFor(413, 'body-too-large', `The request body exceeds ${limit} bytes.`));
     }
-    const request = req as FunctionRequest;
     if (raw !== undefined) {
       request.rawBody = raw;
       if (isJson(req.headers['content-type'])) {

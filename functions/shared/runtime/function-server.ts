@@ -1,12 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import net from 'node:net';
-import { findFunction } from '../../inventory.js';
-import type { Need } from '../config.js';
-import { cloudEventRoute } from '../events/event-route.js';
-import { withEdge, type HttpHandler } from '../http/edge.js';
 import { answerProtocolErrors } from '../http/respond.js';
-import type { BuiltDependencies } from './dependencies.js';
-import type { FunctionDefinition } from './definition.js';
+import type { FunctionInstance } from './function-instance.js';
 
 const SETTLE_MS = 500;
 
@@ -17,21 +12,12 @@ export interface FunctionServer {
 }
 
 /**
- * Serves one function on a plain `node:http` server behind the edge, which routes, reads and
- * parses before the handler runs, so nothing is done twice and every answer is the edge's or the
- * handler's own.
+ * Serves one function on a plain `node:http` server: the instance's edge routes, reads and parses
+ * before the handler runs, so nothing is done twice (no express), and every answer is the edge's
+ * or the handler's own.
  */
-export function createFunctionServer<N extends Need>(
-  definition: FunctionDefinition<N>,
-  built: BuiltDependencies<N>,
-): FunctionServer {
-  const spec = findFunction(definition.name);
-  if (!spec) throw new Error(`${definition.name} is not in the inventory`);
-  if (spec.trigger !== definition.kind) throw new Error(`${definition.name} is a ${spec.trigger} function in the inventory`);
-  const handler: HttpHandler =
-    definition.kind === 'http' ? definition.createHandler(built.deps) : cloudEventRoute(definition.createHandler(built.deps));
-  let draining = false;
-  const server = createServer(withEdge({ spec, logger: built.deps.logger, readiness: built.readiness, isDraining: () => draining }, handler));
+export function createFunctionServer(instance: FunctionInstance): FunctionServer {
+  const server = createServer(instance.listener);
   // Longer than the usual load balancer idle timeout, so proxies never reuse a socket we just closed.
   server.keepAliveTimeout = 65_000;
   answerProtocolErrors(server);
@@ -40,7 +26,7 @@ export function createFunctionServer<N extends Need>(
     server,
     drain: (timeoutMs) =>
       new Promise<void>((resolve) => {
-        draining = true;
+        instance.startDraining();
         // Stop accepting without http.Server#close's immediate sweep of idle connections: a
         // connection accepted a moment ago looks idle until its request is parsed, and closing it
         // would reset a request already on its way.

@@ -1,18 +1,17 @@
-import { ConfigError, parseConfig, type Need } from '../config.js';
-import { createLogger } from '../logging.js';
-import { createDependencies } from './dependencies.js';
+import type { Need } from '../config.js';
 import type { FunctionDefinition } from './definition.js';
+import { ConfigError, instanceFromEnvironment } from './function-instance.js';
 import { createFunctionServer } from './function-server.js';
 
 /**
  * The process entry point of one function, as Knative runs it: configuration from the
- * environment, listen on $PORT, and on SIGTERM stop taking work, finish what is in flight,
- * close pools and exit 0.
+ * environment (exit 1 naming every bad variable), listen on $PORT, and on SIGTERM stop taking
+ * work, finish what is in flight, close pools and exit 0.
  */
 export async function startFunction<N extends Need>(definition: FunctionDefinition<N>, env = process.env): Promise<void> {
-  let config;
+  let instance;
   try {
-    config = parseConfig(env, definition.needs);
+    instance = await instanceFromEnvironment(definition, env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${definition.name}: ${error.message}\n`);
@@ -20,17 +19,17 @@ export async function startFunction<N extends Need>(definition: FunctionDefiniti
     }
     throw error;
   }
-  const logger = createLogger({ service: config.K_SERVICE, revision: config.K_REVISION, level: config.LOG_LEVEL });
-  const built = await createDependencies(config, definition.needs, logger);
-  const { server, drain } = createFunctionServer(definition, built);
+  const { logger } = instance;
+  const { server, drain } = createFunctionServer(instance);
+  const { PORT: port, SHUTDOWN_TIMEOUT_MS: shutdownMs } = instance.runtime;
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
-    await drain(config.SHUTDOWN_TIMEOUT_MS);
-    await built.close();
+    await drain(shutdownMs);
+    await instance.close();
     logger.info('stopped', { signal });
     process.exit(0);
   };
@@ -38,12 +37,11 @@ export async function startFunction<N extends Need>(definition: FunctionDefiniti
   process.on('SIGINT', () => void stop('SIGINT'));
 
   server.once('error', (error) => {
-    logger.error('cannot serve', { error, port: config.PORT });
+    logger.error('cannot serve', { error, port });
     process.exit(1);
   });
-  server.listen(config.PORT, () => {
+  server.listen(port, () => {
     const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.PORT;
-    logger.info('listening', { port, function: definition.name });
+    logger.info('listening', { port: typeof address === 'object' && address ? address.port : port, function: definition.name });
   });
 }

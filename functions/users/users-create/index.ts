@@ -1,6 +1,7 @@
 import { jsonRoute, requireJsonBody } from '../../shared/http/json-route.js';
 import { parseInput } from '../../shared/http/validation.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
 import { etagOf, toUserResource } from '../user.js';
 import { createUser } from './handler.js';
 import { createUserBody } from './schema.js';
@@ -18,3 +19,6 @@ export const definition = defineHttpFunction({
       };
     }),
 });
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);

@@ -1,5 +1,6 @@
 import { jsonRoute } from '../../shared/http/json-route.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
 import { deleteUserAccount } from './handler.js';
 
 export const definition = defineHttpFunction({
@@ -11,3 +12,6 @@ export const definition = defineHttpFunction({
       return { status: 204 };
     }),
 });
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);

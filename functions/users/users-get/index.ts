@@ -1,5 +1,6 @@
 import { jsonRoute, type RouteResult } from '../../shared/http/json-route.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
 import { etagOf, toUserResource } from '../user.js';
 import { etagMatches } from '../../shared/http/etag.js';
 import { getUser } from './handler.js';
@@ -18,3 +19,6 @@ export const definition = defineHttpFunction({
       return { status: 200, body: toUserResource(user), headers: { ETag: etag, 'Cache-Control': 'private, no-cache' } };
     }),
 });
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);

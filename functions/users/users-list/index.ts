@@ -1,6 +1,7 @@
 import { jsonRoute } from '../../shared/http/json-route.js';
 import { parseInput } from '../../shared/http/validation.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
 import { listUsersPage } from './handler.js';
 import { listUsersQuery } from './schema.js';
 
@@ -13,3 +14,6 @@ export const definition = defineHttpFunction({
       return { status: 200, body: await listUsersPage(deps, principal, input), headers: { 'Cache-Control': 'no-store' } };
     }),
 });
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);

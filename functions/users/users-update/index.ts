@@ -1,6 +1,7 @@
 import { jsonRoute, requireJsonBody } from '../../shared/http/json-route.js';
 import { parseInput } from '../../shared/http/validation.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
 import { etagOf, toUserResource } from '../user.js';
 import { updateUserProfile } from './handler.js';
 import { updateUserBody } from './schema.js';
@@ -20,3 +21,6 @@ export const definition = defineHttpFunction({
       return { status: 200, body: toUserResource(user), headers: { ETag: etagOf(user) } };
     }),
 });
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);

@@ -1,6 +1,7 @@
 import { jsonRoute, requireJsonBody } from '../../shared/http/json-route.js';
 import { parseInput } from '../../shared/http/validation.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
 import { verifyCredentials } from './handler.js';
 import { verifyCredentialsBody } from './schema.js';
 
@@ -12,3 +13,6 @@ export const definition = defineHttpFunction({
       return { status: 200, body: await verifyCredentials(deps, input), headers: { 'Cache-Control': 'no-store' } };
     }),
 });
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);

@@ -1,0 +1,68 @@
+import type { CloudEventV1 } from 'cloudevents';
+import type { RequestListener } from 'node:http';
+import { findFunction } from '../../inventory.js';
+import { ConfigError, parseConfig, type Need, type RuntimeConfig } from '../config.js';
+import { cloudEventRoute } from '../events/event-route.js';
+import { withEdge, type HttpHandler } from '../http/edge.js';
+import { createLogger, type Logger } from '../logging.js';
+import { createDependencies, type BuiltDependencies } from './dependencies.js';
+import type { FunctionDefinition } from './definition.js';
+
+/**
+ * One running function: its handler behind the edge, ready for any server to hand requests to
+ * (ours, or functions-framework's when its CLI serves the function).
+ */
+export interface FunctionInstance {
+  readonly name: string;
+  readonly logger: Logger;
+  /** PORT, K_SERVICE, K_REVISION, SHUTDOWN_TIMEOUT_MS, LOG_LEVEL. */
+  readonly runtime: RuntimeConfig;
+  /** Every request of the function: the edge, then the handler. */
+  readonly listener: RequestListener;
+  /** A CloudEvent function's handler, for a server that decodes events itself (functions-framework's). */
+  readonly handleEvent: ((event: CloudEventV1<unknown>) => Promise<void>) | undefined;
+  /** From now on, answers ask the client to close the connection. */
+  startDraining(): void;
+  /** Releases pools and threads; once, at shutdown. */
+  close(): Promise<void>;
+}
+
+/** Puts a function's handler behind the edge, with dependencies already built. */
+export function createFunctionInstance<N extends Need>(definition: FunctionDefinition<N>, built: BuiltDependencies<N>): FunctionInstance {
+  const spec = findFunction(definition.name);
+  if (!spec) throw new Error(`${definition.name} is not in the inventory`);
+  if (spec.trigger !== definition.kind) throw new Error(`${definition.name} is a ${spec.trigger} function in the inventory`);
+  let draining = false;
+  let handler: HttpHandler;
+  let handleEvent: FunctionInstance['handleEvent'];
+  if (definition.kind === 'http') {
+    handler = definition.createHandler(built.deps);
+  } else {
+    handleEvent = definition.createHandler(built.deps);
+    handler = cloudEventRoute(handleEvent);
+  }
+  const logger = built.deps.logger;
+  return {
+    name: definition.name,
+    logger,
+    runtime: built.deps.config,
+    listener: withEdge({ spec, logger, readiness: built.readiness, isDraining: () => draining }, handler),
+    handleEvent,
+    startDraining: () => {
+      draining = true;
+    },
+    close: built.close,
+  };
+}
+
+/**
+ * Builds the function from the environment, as a process that serves it does: configuration
+ * (a ConfigError names every bad variable), the JSON logger, and the dependencies it needs.
+ */
+export async function instanceFromEnvironment<N extends Need>(definition: FunctionDefinition<N>, env: NodeJS.ProcessEnv): Promise<FunctionInstance> {
+  const config = parseConfig(env, definition.needs);
+  const logger = createLogger({ service: config.K_SERVICE, revision: config.K_REVISION, level: config.LOG_LEVEL });
+  return createFunctionInstance(definition, await createDependencies(config, definition.needs, logger));
+}
+
+export { ConfigError };
