@@ -53,6 +53,7 @@ describe('parseConfig', () => {
       JWT_ISSUER: 'knative-accounts',
       JWT_AUDIENCE: 'knative-accounts',
       JWT_KEY_ID: 'accounts-1',
+      VERIFIED_TOKEN_CACHE_SIZE: 10_000,
     });
   });
 

@@ -51,6 +51,8 @@ const sectionSchemas = {
     JWT_ISSUER: jwtIssuer,
     JWT_AUDIENCE: jwtAudience,
     JWT_KEY_ID: jwtKeyId,
+    /** Verified tokens remembered until their expiry, so a session's requests skip the signature check (0: off). */
+    VERIFIED_TOKEN_CACHE_SIZE: integer(0, 1_000_000).default(10_000),
   }),
   signing: z.object({
     /** PEM (PKCS#8) private key that signs access tokens; only auth-login holds it. */

@@ -13,6 +13,8 @@ export interface Principal {
 export interface TokenVerifier {
   /** Verifies an `Authorization` header value; throws a 401 AppError when it is missing or invalid. */
   verifyAuthorization(header: string | undefined): Promise<Principal>;
+  /** Tokens answered from the verified-token cache (hits) and by checking the signature (misses). */
+  stats(): { readonly hits: number; readonly misses: number; readonly cached: number };
 }
 
 export interface TokenVerifierOptions {
@@ -20,38 +22,98 @@ export interface TokenVerifierOptions {
   readonly algorithm: 'ES256' | 'EdDSA';
   readonly issuer: string;
   readonly audience: string;
+  /** Verified tokens remembered (0: verify the signature every time). */
+  readonly cacheSize?: number;
+  readonly now?: () => number;
 }
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
+const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+)$/;
+export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 
 export async function createTokenVerifier(options: TokenVerifierOptions): Promise<TokenVerifier> {
   const key: CryptoKey | KeyObject = await importSPKI(options.publicKeyPem, options.algorithm);
+  const now = options.now ?? Date.now;
+  const verified = new VerifiedTokenCache(options.cacheSize ?? DEFAULT_TOKEN_CACHE_SIZE);
+  let hits = 0;
+  let misses = 0;
+
+  async function verifySignature(token: string): Promise<{ principal: Principal; expiresAtMs: number }> {
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: [options.algorithm],
+        issuer: options.issuer,
+        audience: options.audience,
+        requiredClaims: ['sub', 'exp'],
+        currentDate: new Date(now()),
+      });
+      const role = payload['role'];
+      if (typeof payload.sub !== 'string' || (role !== 'user' && role !== 'admin')) {
+        throw new AppError(401, 'invalid-token', 'The access token does not name a user and role.', { headers: CHALLENGE });
+      }
+      return { principal: { userId: payload.sub, role }, expiresAtMs: (payload.exp as number) * 1000 };
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      const detail = error instanceof joseErrors.JWTExpired ? 'The access token has expired.' : 'The access token is not valid.';
+      throw new AppError(401, 'invalid-token', detail, { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+    }
+  }
+
   return {
     async verifyAuthorization(header) {
-      const match = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+)$/.exec(header?.trim() ?? '');
+      const match = BEARER.exec(header?.trim() ?? '');
       if (!match) {
         throw new AppError(401, 'unauthenticated', 'An Authorization: Bearer access token is required.', { headers: CHALLENGE });
       }
-      try {
-        const { payload } = await jwtVerify(match[1] as string, key, {
-          algorithms: [options.algorithm],
-          issuer: options.issuer,
-          audience: options.audience,
-          requiredClaims: ['sub', 'exp'],
-        });
-        const role = payload['role'];
-        if (typeof payload.sub !== 'string' || (role !== 'user' && role !== 'admin')) {
-          throw new AppError(401, 'invalid-token', 'The access token does not name a user and role.', { headers: CHALLENGE });
-        }
-        return { userId: payload.sub, role };
-      } catch (error) {
-        if (error instanceof AppError) throw error;
-        const detail =
-          error instanceof joseErrors.JWTExpired ? 'The access token has expired.' : 'The access token is not valid.';
-        throw new AppError(401, 'invalid-token', detail, { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+      const token = match[1] as string;
+      const remembered = verified.get(token, now());
+      if (remembered) {
+        hits += 1;
+        return remembered;
       }
+      misses += 1;
+      const { principal, expiresAtMs } = await verifySignature(token);
+      verified.set(token, principal, expiresAtMs);
+      return principal;
     },
+    stats: () => ({ hits, misses, cached: verified.size }),
   };
+}
+
+/**
+ * Tokens whose signature and claims were verified, keyed by the exact token string (a changed
+ * byte is another key), each kept until its `exp` and never longer, the least recently used
+ * dropped first. The same token on every request of a session then costs a map lookup instead of
+ * an ES256 verification.
+ */
+export class VerifiedTokenCache {
+  readonly #entries = new Map<string, { readonly principal: Principal; readonly expiresAtMs: number }>();
+  readonly #maxEntries: number;
+
+  constructor(maxEntries: number) {
+    this.#maxEntries = maxEntries;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(token: string, nowMs: number): Principal | undefined {
+    const entry = this.#entries.get(token);
+    if (!entry) return undefined;
+    this.#entries.delete(token);
+    if (nowMs >= entry.expiresAtMs) return undefined;
+    // Re-inserted: a Map iterates in insertion order, so its first key is the least recently used.
+    this.#entries.set(token, entry);
+    return entry.principal;
+  }
+
+  set(token: string, principal: Principal, expiresAtMs: number): void {
+    if (this.#maxEntries === 0) return;
+    this.#entries.delete(token);
+    while (this.#entries.size >= this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value as string);
+    this.#entries.set(token, { principal, expiresAtMs });
+  }
 }
 
 export interface SignedToken {

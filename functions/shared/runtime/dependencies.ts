@@ -58,6 +58,7 @@ export async function createDependencies<N extends Need>(
       algorithm: settings.JWT_ALGORITHM,
       issuer: settings.JWT_ISSUER,
       audience: settings.JWT_AUDIENCE,
+      cacheSize: settings.VERIFIED_TOKEN_CACHE_SIZE,
     });
   }
   if (wanted.has('signing')) {
