@@ -15,7 +15,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install dev build migrate admin-grant lint typecheck test services browser bench manifests image push secrets deploy canary promote rollback status
+.PHONY: help install dev build migrate admin-grant lint typecheck test services browser bench profile manifests image push secrets deploy canary promote rollback status
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,8 +52,13 @@ test: install services browser ## Lint, typecheck and run every test
 	npm run typecheck
 	npm test
 
-bench: install ## Print performance figures (cold start, requests/s, hashing)
+bench: install services ## Each function against its peers in one run: req/s, p50/p99, cold start, memory, sign-in vs bcrypt (installs wrk)
+	@scripts/ensure-wrk.sh
 	npm run bench
+
+profile: install services ## Where a function's busy time goes under load: make profile FN=users-get (or users-list)
+	@scripts/ensure-wrk.sh
+	npm run profile -- $(or $(FN),users-get)
 
 manifests: install ## Regenerate knative/ from the inventory (commit the result)
 	npm run manifests

@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['functions/**/*.test.ts', 'runner/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts', 'migrations/**/*.test.ts'],
+    include: ['functions/**/*.test.ts', 'runner/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts', 'migrations/**/*.test.ts', 'bench/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

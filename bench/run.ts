@@ -1,121 +1,229 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
-import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
-import { migrate } from '../migrations/migrate.js';
-import { freePort } from '../runner/ports.js';
-import { ensureBundles } from '../scripts/bundle-cache.js';
-import { createDatabase } from '../functions/shared/database.js';
-import { insertUser } from '../functions/users/user-repository.js';
+import { fileURLToPath } from 'node:url';
+import { INVENTORY } from '../functions/inventory.js';
 import { createPasswordHasher } from '../functions/shared/passwords/password-hasher.js';
-import { runLoad } from './load.js';
+import { ensureBundles } from '../scripts/bundle-cache.js';
+import { FRAMEWORK_CLI, median, memoryOf, startServer, type Server } from './processes.js';
+import { setUpBench, type BenchSetup } from './setup.js';
+import { runWrk, type WrkResult } from './wrk.js';
 
 /**
- * `npm run bench`: prints cold start, requests per second and hashing figures for this machine.
- * Uses the Postgres at BENCH_DATABASE_URL (default: a scratch database on 127.0.0.1:5432).
+ * `make bench`: this project's functions side by side with the functions a user would write
+ * instead (bench/peers/), started the same way, against the same database, row and token, in one
+ * run; every figure is printed as a ratio to its peer, since the machine is shared and noisy.
+ *
+ * Settings: BENCH_DATABASE_URL (a Postgres to make a scratch database on), BENCH_SECONDS (per wrk
+ * run, default 8), BENCH_ROUNDS (default 3, medians), BENCH_CONNECTIONS (default 50),
+ * BENCH_BCRYPT_COST (default 12, the functions' default).
  */
 
-const out = (line: string) => process.stdout.write(`${line}\n`);
-const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
+const BCRYPT_COST = Number(process.env['BENCH_BCRYPT_COST'] ?? 12);
+const ADMIN_URL = process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+const ratio = (value: number) => `${value.toFixed(2)}x`;
 
-function startProcess(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return child;
+interface Target {
+  readonly what: string;
+  readonly value: string;
+  readonly met: boolean;
+}
+const targets: Target[] = [];
+const target = (what: string, value: string, met: boolean) => targets.push({ what, value, met });
+
+const bundles = (await ensureBundles()).dir;
+const setup = await setUpBench(ADMIN_URL, BCRYPT_COST);
+const scratch = await mkdtemp(join(tmpdir(), 'accounts-bench-'));
+const sink = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.writeHead(202).end());
+});
+await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/`;
+
+/** Everything any function may need, so each starts as it would in the cluster. */
+const functionEnv = (bench: BenchSetup): Record<string, string> => ({
+  DATABASE_URL: bench.databaseUrl,
+  DB_POOL_MAX: '10',
+  JWT_PUBLIC_KEY: bench.publicKeyPem,
+  JWT_PRIVATE_KEY: bench.privateKeyPem,
+  SMTP_URL: 'smtp://127.0.0.1:9',
+  K_SINK: sinkUrl,
+  USERS_VERIFY_URL: 'http://127.0.0.1:9',
+  BCRYPT_COST: String(BCRYPT_COST),
+});
+
+const ours = (name: string, env: Record<string, string> = {}) =>
+  startServer(name, ['--enable-source-maps', join(bundles, 'main.js')], { ...functionEnv(setup), FUNCTION_TARGET: name, K_SERVICE: name, ...env });
+const peer = (name: string, file: string, framework: boolean) =>
+  startServer(
+    name,
+    framework ? [FRAMEWORK_CLI, '--target=peer', `--source=${join(ROOT, 'bench', 'peers', file)}`] : [join(ROOT, 'bench', 'peers', file)],
+    { DATABASE_URL: setup.databaseUrl, JWT_PUBLIC_KEY: setup.publicKeyPem, DB_POOL_MAX: '10' },
+    null,
+  );
+
+/**
+ * Asks `url` every 50 ms for `seconds`, as a prober would (a saturating load on /healthz would
+ * measure the probe, not the function), and answers its latencies' p99.
+ */
+async function probe(url: string, seconds: number): Promise<{ p99Ms: number; failures: number }> {
+  const latencies: number[] = [];
+  let failures = 0;
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    const began = performance.now();
+    const ok = await fetch(url).then((response) => response.ok, () => false);
+    latencies.push(performance.now() - began);
+    if (!ok) failures += 1;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  latencies.sort((a, b) => a - b);
+  return { p99Ms: latencies[Math.floor(0.99 * (latencies.length - 1))] ?? Number.NaN, failures };
 }
 
-async function waitFor200(url: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      // not yet
+/** Rounds of wrk against each server in turn (interleaved, so drift hits them alike); medians per server. */
+async function compare(servers: readonly Server[], path: string, token: string): Promise<Map<string, WrkResult>> {
+  const runs = new Map<string, WrkResult[]>(servers.map((server) => [server.name, []]));
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const server of servers) {
+      const result = await runWrk({ url: `${server.url}${path}`, connections: CONNECTIONS, seconds: SECONDS, headers: { authorization: `Bearer ${token}` } });
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`${server.name} ${path}: ${result.non2xx} non-2xx answers, ${result.errors} socket errors`);
+      runs.get(server.name)?.push(result);
     }
-    if (performance.now() > deadline) throw new Error(`${url} never answered`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  return new Map(
+    [...runs].map(([name, results]) => [
+      name,
+      {
+        requests: median(results.map((r) => r.requests)),
+        perSecond: median(results.map((r) => r.perSecond)),
+        p50Ms: median(results.map((r) => r.p50Ms)),
+        p99Ms: median(results.map((r) => r.p99Ms)),
+        non2xx: 0,
+        errors: 0,
+      },
+    ]),
+  );
+}
+
+function printComparison(title: string, ourName: string, results: Map<string, WrkResult>): void {
+  const mine = results.get(ourName) as WrkResult;
+  out(`\n## ${title}`);
+  out(`| server | req/s | p50 | p99 | ${ourName} is |`);
+  out('|---|---|---|---|---|');
+  for (const [name, result] of results) {
+    const relative = name === ourName ? '1.00x' : `${ratio(mine.perSecond / result.perSecond)} its req/s`;
+    out(`| ${name} | ${result.perSecond.toFixed(0)} | ${ms(result.p50Ms)} | ${ms(result.p99Ms)} | ${relative} |`);
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-
-const adminUrl = process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `bench_${randomBytes(6).toString('hex')}`;
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`create database ${dbName}`);
-const url = new URL(adminUrl);
-url.pathname = `/${dbName}`;
-const databaseUrl = url.toString();
+const PEER_NO_AUTH = 'functions-framework + pg, no auth';
+const PEER_FAIR = 'functions-framework + pg + jose ES256';
+const PEER_CEILING = 'node:http + pg + jose ES256';
 
 try {
-  const migrator = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
-  await migrate(migrator, 'up');
-  await migrator.destroy();
-  // The bundles `dist/` would get, from the shared cache (read only).
-  const outdir = (await ensureBundles()).dir;
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const publicKeyPem = await exportSPKI(publicKey);
-  const db = createDatabase({ url: databaseUrl, poolMax: 1, applicationName: 'bench' });
-  const user = await insertUser(db, { email: 'bench@example.com', name: 'Bench', surname: 'Mark', passwordHash: 'x' });
-  await db.destroy();
-  const token = await new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'ES256' }).setSubject(user.id)
-    .setIssuer('knative-accounts').setAudience('knative-accounts').setExpirationTime('15m').sign(privateKey);
-  const env = { DATABASE_URL: databaseUrl, JWT_PUBLIC_KEY: publicKeyPem, LOG_LEVEL: 'warn' };
+  out(`# knative-accounts bench: ${availableParallelism()} CPUs, node ${process.version}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds (medians)`);
 
-  out('# cold start: spawn `node dist/main.js` (FUNCTION_TARGET=users-get, as the image does) to first 200 on /healthz (5 runs)');
-  const colds: number[] = [];
+  // Reads: users-get and users-list against the peers.
+  const peers = [await peer(PEER_NO_AUTH, 'ff-pg.js', true), await peer(PEER_FAIR, 'ff-pg-jose.js', true), await peer(PEER_CEILING, 'http-pg-jose.js', false)];
+  for (const [fn, path, token] of [
+    ['users-get', `/users/${setup.reader.id}`, setup.readerToken],
+    ['users-list', '/users', setup.adminToken],
+  ] as const) {
+    const mine = await ours(fn);
+    const results = await compare([mine, ...peers], path, token);
+    printComparison(`GET ${path === '/users' ? '/users (a page of 50)' : '/users/{id}'}: ${fn} against its peers`, fn, results);
+    const me = results.get(fn) as WrkResult;
+    const noAuth = results.get(PEER_NO_AUTH) as WrkResult;
+    const fair = results.get(PEER_FAIR) as WrkResult;
+    target(`${fn} req/s ≥ 1.0x ${PEER_NO_AUTH}`, ratio(me.perSecond / noAuth.perSecond), me.perSecond >= noAuth.perSecond);
+    target(`${fn} req/s ≥ 1.5x ${PEER_FAIR}`, ratio(me.perSecond / fair.perSecond), me.perSecond >= 1.5 * fair.perSecond);
+    target(`${fn} p99 ≤ 1.2x ${PEER_NO_AUTH}'s`, ratio(me.p99Ms / noAuth.p99Ms), me.p99Ms <= 1.2 * noAuth.p99Ms);
+    const memory = await memoryOf(mine.child.pid as number);
+    out(`${fn} after the load: RSS ${memory.rssMb} MB, peak ${memory.peakMb} MB`);
+    await mine.stop();
+  }
+  for (const server of peers) await server.stop();
+
+  // Cold start: spawn to the first 200, each function's bundle against a functions-framework hello world.
+  out('\n## Cold start: spawn to the first 200 (5 starts each, median), and idle memory');
+  const hello: number[] = [];
   for (let i = 0; i < 5; i += 1) {
-    const port = await freePort();
-    const began = performance.now();
-    const child = startProcess([join(outdir, 'main.js')], { ...env, FUNCTION_TARGET: 'users-get', PORT: String(port) });
-    await waitFor200(`http://127.0.0.1:${port}/healthz`);
-    colds.push(performance.now() - began);
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    const server = await startServer('hello', [FRAMEWORK_CLI, '--target=hello', `--source=${join(ROOT, 'bench', 'peers', 'hello.js')}`], {}, '/');
+    hello.push(server.startMs);
+    await server.stop();
   }
-  out(`cold start median ${median(colds).toFixed(0)} ms (runs: ${colds.map((ms) => ms.toFixed(0)).join(', ')})`);
-
-  out('\n# requests per second, 127.0.0.1, 32 keep-alive clients, 4 s each');
-  const port = await freePort();
-  const usersGet = startProcess([join(outdir, 'main.js')], { ...env, FUNCTION_TARGET: 'users-get', PORT: String(port), DB_POOL_MAX: '10' });
-  await waitFor200(`http://127.0.0.1:${port}/healthz`);
-  const health = await runLoad({ url: `http://127.0.0.1:${port}/healthz`, concurrency: 32, seconds: 4 });
-  out(`users-get GET /healthz (edge only):        ${health.perSecond} req/s  p50 ${health.p50Ms} ms  p99 ${health.p99Ms} ms`);
-  const read = await runLoad({
-    url: `http://127.0.0.1:${port}/users/${user.id}`,
-    headers: { authorization: `Bearer ${token}` },
-    concurrency: 32,
-    seconds: 4,
-  });
-  out(`users-get GET /users/{id} (JWT + query):   ${read.perSecond} req/s  p50 ${read.p50Ms} ms  p99 ${read.p99Ms} ms  statuses ${JSON.stringify(read.statuses)}`);
-  usersGet.kill('SIGTERM');
-
-  out('\n# what the edge costs per request: hello function on functions-framework alone vs behind the edge');
-  for (const mode of ['bare', 'edge']) {
-    const child = startProcess(['--import', 'tsx', 'bench/hello-server.ts', mode], {});
-    const helloPort = await new Promise<string>((resolve) => child.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
-    const result = await runLoad({ url: `http://127.0.0.1:${helloPort}/users/1`, concurrency: 32, seconds: 4 });
-    out(`${mode.padEnd(5)} ${result.perSecond} req/s  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms`);
-    child.kill('SIGTERM');
+  const helloMs = median(hello);
+  out(`| function | cold start | vs functions-framework hello world (${ms(helloMs)}) | idle RSS (1 s after start) |`);
+  out('|---|---|---|---|');
+  let slowest = 0;
+  let largest = 0;
+  for (const spec of INVENTORY) {
+    const starts: number[] = [];
+    const idle: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const server = await ours(spec.name);
+      starts.push(server.startMs);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      idle.push((await memoryOf(server.child.pid as number)).rssMb);
+      await server.stop();
+    }
+    const cold = median(starts);
+    const rss = median(idle);
+    slowest = Math.max(slowest, cold / helloMs);
+    largest = Math.max(largest, rss);
+    out(`| ${spec.name} | ${ms(cold)} | ${ratio(cold / helloMs)} | ${rss} MB |`);
   }
+  target('cold start ≤ 1.2x the functions-framework hello world (slowest function)', ratio(slowest), slowest <= 1.2);
+  target('idle RSS < 80 MB (largest function)', `${largest} MB`, largest < 80);
 
-  out('\n# bcrypt cost 12 on the worker pool (8 hashes)');
-  for (const threads of [1, 2]) {
-    const hasher = createPasswordHasher({ cost: 12, threads });
-    await hasher.hash('warm up the workers');
-    const began = performance.now();
-    await Promise.all(Array.from({ length: 8 }, () => hasher.hash('correct horse battery')));
-    const ms = performance.now() - began;
-    out(`${threads} thread(s): ${(ms / 8).toFixed(0)} ms per hash on average, ${((8 * 1000) / ms).toFixed(1)} hashes/s`);
-    await hasher.close();
-  }
+  // Sign-in against the bcrypt bound, and /healthz while it saturates.
+  out(`\n## Sign-in at bcrypt cost ${BCRYPT_COST} against the bcrypt bound on the same ${availableParallelism()} CPUs`);
+  const hasher = createPasswordHasher({ cost: BCRYPT_COST, threads: availableParallelism() });
+  await hasher.hash('warm up');
+  const hashes = 8 * availableParallelism();
+  const began = performance.now();
+  await Promise.all(Array.from({ length: hashes }, () => hasher.verify(setup.password, null)));
+  const bound = hashes / ((performance.now() - began) / 1000);
+  await hasher.close();
+  const verify = await ours('users-verify');
+  const login = await ours('auth-login', { USERS_VERIFY_URL: verify.url, LOGIN_MAX_FAILURES_PER_CLIENT: '100000' });
+  const script = join(scratch, 'sign-in.lua');
+  const bodies = setup.signInEmails.map((email) => JSON.stringify({ email, password: setup.password }));
+  await writeFile(
+    script,
+    `local bodies = { ${bodies.map((body) => `[[${body}]]`).join(', ')} }\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format("POST", "/auth/login", { ["Content-Type"] = "application/json" }, bodies[(i % #bodies) + 1])\nend\n`,
+  );
+  const signInSeconds = Math.max(SECONDS, 10);
+  const [signIns, loginHealth, verifyHealth] = await Promise.all([
+    runWrk({ url: `${login.url}/auth/login`, connections: 4 * availableParallelism(), seconds: signInSeconds, script }),
+    probe(`${login.url}/healthz`, signInSeconds),
+    probe(`${verify.url}/healthz`, signInSeconds),
+  ]);
+  if (signIns.non2xx > 0) throw new Error(`${signIns.non2xx} sign-ins were not 200`);
+  out(`bcrypt bound: ${bound.toFixed(1)} compares/s (${hashes} compares on ${availableParallelism()} worker threads)`);
+  out(`auth-login: ${signIns.perSecond.toFixed(1)} sign-ins/s, p50 ${ms(signIns.p50Ms)}, p99 ${ms(signIns.p99Ms)}: ${ratio(signIns.perSecond / bound)} the bound`);
+  out(`/healthz probed every 50 ms meanwhile: auth-login p99 ${ms(loginHealth.p99Ms)}, users-verify p99 ${ms(verifyHealth.p99Ms)} (${loginHealth.failures + verifyHealth.failures} failed)`);
+  target('auth-login sign-ins/s ≥ 0.9x the bcrypt bound', ratio(signIns.perSecond / bound), signIns.perSecond >= 0.9 * bound);
+  const healthP99 = Math.max(loginHealth.p99Ms, verifyHealth.p99Ms);
+  target('/healthz p99 < 50 ms while sign-in saturates (the slower of auth-login and users-verify)', ms(healthP99), healthP99 < 50 && loginHealth.failures + verifyHealth.failures === 0);
+  await login.stop();
+  await verify.stop();
+
+  out('\n## Targets');
+  for (const { what, value, met } of targets) out(`${met ? 'met    ' : 'MISSED '} ${what}: ${value}`);
 } finally {
-  for (const child of children) child.kill('SIGKILL');
-  await admin.query(`drop database if exists ${dbName} with (force)`);
-  await admin.end();
+  sink.close();
+  await rm(scratch, { recursive: true, force: true });
+  await setup.drop();
 }

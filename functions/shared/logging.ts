@@ -32,7 +32,7 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions): Logger {
   const threshold = RANK[LEVEL_TO_SEVERITY[options.level ?? 'info']];
-  const write = options.write ?? ((line: string) => process.stdout.write(line));
+  const write = options.write ?? stdoutLines();
   const now = options.now ?? (() => new Date());
   const log = (severity: Severity, message: string, fields?: LogFields): void => {
     if (RANK[severity] < threshold) return;
@@ -53,6 +53,31 @@ export function createLogger(options: LoggerOptions): Logger {
     info: (message, fields) => log('INFO', message, fields),
     warn: (message, fields) => log('WARNING', message, fields),
     error: (message, fields) => log('ERROR', message, fields),
+  };
+}
+
+/**
+ * Writes log lines to stdout gathered once per turn of the event loop: under load that is one
+ * write for many lines instead of one (synchronous, for files and pipes) per line. What is still
+ * gathered when the process exits is written then.
+ */
+function stdoutLines(): (line: string) => void {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    process.stdout.write(text);
+  };
+  process.on('exit', flush);
+  return (line) => {
+    pending.push(line);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
   };
 }
 

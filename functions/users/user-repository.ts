@@ -2,7 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { isUniqueViolation, type Database, type UsersTable } from '../shared/database.js';
 import { AppError } from '../shared/http/problem.js';
 import type { Role } from '../shared/tokens.js';
-import type { UserRecord } from './user.js';
+import type { UserRecord, UserResource } from './user.js';
 
 type Db = Kysely<Database>;
 
@@ -35,7 +35,8 @@ export interface PagePosition {
 }
 
 export interface UserPage {
-  readonly users: readonly UserRecord[];
+  /** The users as the API shows them (the listing never reads a hash). */
+  readonly users: readonly UserResource[];
   readonly next: PagePosition | undefined;
 }
 
@@ -92,11 +93,20 @@ export async function findUserByEmail(db: Db, email: string): Promise<UserRecord
   return row && toUserRecord(row);
 }
 
-/** One page of users in creation order (ties broken by id), filtered; `next` is set when more follow. */
+/** A timestamp as the API writes it (what `Date#toISOString` writes), formatted by Postgres. */
+const isoTime = (column: 'created_at' | 'updated_at') =>
+  sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * One page of users in creation order (ties broken by id), filtered; `next` is set when more
+ * follow. Rows come back ready to show: only the API's fields, times already formatted, so a page
+ * costs no Date objects (a profile of users-list under load put a sixth of its time in parsing
+ * them) and never a hash.
+ */
 export async function listUsers(db: Db, filter: UserFilter, limit: number, after?: PagePosition): Promise<UserPage> {
   let query = db
     .selectFrom('users.users')
-    .selectAll()
+    .select(['id', 'email', 'name', 'surname', 'role', isoTime('created_at').as('createdAt'), isoTime('updated_at').as('updatedAt')])
     // Full microsecond precision, which a JS Date would lose, so the next page starts exactly here.
     .select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('position_time'));
   if (filter.email !== undefined) query = query.where(sql<string>`lower(email)`, '=', filter.email.toLowerCase());
@@ -111,7 +121,7 @@ export async function listUsers(db: Db, filter: UserFilter, limit: number, after
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
-    users: page.map(toUserRecord),
+    users: page.map(({ position_time: _position, ...user }) => user),
     next: rows.length > limit && last ? { createdAt: last.position_time, id: last.id } : undefined,
   };
 }

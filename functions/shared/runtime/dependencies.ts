@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Config, Need } from '../config.js';
 import { createDatabase, pingDatabase, readSchemaVersion, type Database } from '../database.js';
 import { EXPECTED_SCHEMA_VERSION } from '../../../migrations/index.js';
@@ -76,6 +76,8 @@ export async function createDependencies<N extends Need>(
   }
   if (wanted.has('mail')) {
     // Well under the broker's delivery timeout: a hung mail server must not hold the delivery's row lock for minutes.
+    // Loaded only by the function that mails: every other cold start skips it.
+    const { default: nodemailer } = await import('nodemailer');
     built.mail = nodemailer.createTransport({
       url: settings.SMTP_URL,
       connectionTimeout: 10_000,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Database } from '../../shared/database.js';
 import type { Principal } from '../../shared/tokens.js';
 import { assertAdmin } from '../access.js';
-import { toUserResource, userResourceSchema, type UserResource } from '../user.js';
+import { userResourceSchema, type UserResource } from '../user.js';
 import { listUsers } from '../user-repository.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { ListUsersInput } from './schema.js';
@@ -33,5 +33,5 @@ export async function listUsersPage(deps: ListUsersDeps, principal: Principal, i
     input.limit,
     input.cursor === undefined ? undefined : decodeCursor(input.cursor),
   );
-  return { items: page.users.map(toUserResource), nextCursor: page.next ? encodeCursor(page.next) : null };
+  return { items: page.users, nextCursor: page.next ? encodeCursor(page.next) : null };
 }
