@@ -45,7 +45,7 @@ services: ## Start the Postgres the tests use when it is not answering
 	@scripts/ensure-services.sh
 
 browser: ## Install Debian's Chromium for the browser tests when /usr/bin/chromium is missing
-	@scripts/ensure-browser.sh
+	@scripts/ensure-debian-package.sh /usr/bin/chromium chromium
 
 test: install services browser ## Lint, typecheck and run every test
 	npm run lint
@@ -53,11 +53,11 @@ test: install services browser ## Lint, typecheck and run every test
 	npm test
 
 bench: install services ## Each function against its peers in one run: req/s, p50/p99, cold start, memory, sign-in vs bcrypt (installs wrk)
-	@scripts/ensure-wrk.sh
+	@scripts/ensure-debian-package.sh wrk wrk
 	npm run bench
 
 profile: install services ## Where a function's busy time goes under load: make profile FN=users-get (or users-list)
-	@scripts/ensure-wrk.sh
+	@scripts/ensure-debian-package.sh wrk wrk
 	npm run profile -- $(or $(FN),users-get)
 
 manifests: install ## Regenerate knative/ from the inventory (commit the result)
