@@ -1,0 +1,43 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { INVENTORY, type FunctionSpec } from '../functions/inventory.js';
+
+/**
+ * `npm run readme`: writes the README's function table from the inventory, between its two
+ * markers. A test fails when the README's table and the inventory disagree.
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const README_FILE = join(ROOT, 'README.md');
+export const TABLE_START = '<!-- function table: generated from functions/inventory.ts by `npm run readme` -->';
+export const TABLE_END = '<!-- end of function table -->';
+
+function row(spec: FunctionSpec): string {
+  const trigger = spec.trigger === 'http' ? 'HTTP' : `CloudEvent (${spec.eventSource ?? 'events'})`;
+  return `| ${spec.name} | ${trigger} | \`${spec.method} ${spec.path}\` | ${spec.callers} | ${spec.visibility} |`;
+}
+
+/** The table, markers included. */
+export function renderFunctionTable(): string {
+  return [
+    TABLE_START,
+    '| function | trigger | method and path | who may call | visibility |',
+    '|---|---|---|---|---|',
+    ...INVENTORY.map(row),
+    TABLE_END,
+  ].join('\n');
+}
+
+/** The README with its table replaced by the inventory's. */
+export function withFunctionTable(readme: string): string {
+  const start = readme.indexOf(TABLE_START);
+  const end = readme.indexOf(TABLE_END);
+  if (start === -1 || end < start) throw new Error(`README.md has no function table between "${TABLE_START}" and "${TABLE_END}"`);
+  return `${readme.slice(0, start)}${renderFunctionTable()}${readme.slice(end + TABLE_END.length)}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await writeFile(README_FILE, withFunctionTable(await readFile(README_FILE, 'utf8')));
+  process.stdout.write(`wrote the function table of ${README_FILE}\n`);
+}
