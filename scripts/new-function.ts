@@ -1,0 +1,394 @@
+import { spawn } from 'node:child_process';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+/**
+ * `npm run new-function -- NAME --domain D --http METHOD PATH` (or `--cloudevent TYPE`): writes
+ * `functions/D/NAME/` with a working, tested skeleton (wiring, handler, schema, API description
+ * and tests), adds the function's inventory entry, and regenerates what derives from the
+ * inventory (its Knative Service, openapi.yaml, the README's function table). The function then
+ * serves under `make dev`, is documented and deployable, and `make test` passes, before its logic
+ * is written. Knative's `func create` is the model.
+ */
+
+const HTTP_METHODS = ['GET', 'POST', 'PATCH', 'DELETE'] as const;
+type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export type Scaffold =
+  | { readonly kind: 'http'; readonly name: string; readonly domain: string; readonly method: HttpMethod; readonly path: string }
+  | { readonly kind: 'cloudevent'; readonly name: string; readonly domain: string; readonly eventType: string };
+
+const USAGE =
+  'usage: npm run new-function -- NAME --domain DOMAIN --http METHOD PATH\n' +
+  '       npm run new-function -- NAME --domain DOMAIN --cloudevent TYPE\n' +
+  '  e.g. npm run new-function -- users-export --domain users --http GET /users/{id}/export';
+
+/** Reads the command line; throws a message naming what is wrong. */
+export function parseScaffoldArgs(argv: readonly string[]): Scaffold {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { domain: { type: 'string' }, http: { type: 'string' }, cloudevent: { type: 'string' } },
+  });
+  const [name, path, ...rest] = positionals;
+  const problems: string[] = [];
+  if (!name || !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) problems.push('NAME must be a Knative service name: lowercase letters, digits and dashes');
+  if (!values.domain || !/^[a-z][a-z0-9]*$/.test(values.domain)) problems.push('--domain must be lowercase letters and digits');
+  if ((values.http === undefined) === (values.cloudevent === undefined)) problems.push('say one of --http METHOD PATH or --cloudevent TYPE');
+  if (rest.length > 0) problems.push(`unexpected arguments: ${rest.join(' ')}`);
+  if (values.http !== undefined) {
+    if (!(HTTP_METHODS as readonly string[]).includes(values.http.toUpperCase())) problems.push(`METHOD must be one of ${HTTP_METHODS.join(', ')}`);
+    if (!path || !/^\/[A-Za-z0-9\-._~/{}]*$/.test(path) || /\{(?!\w+\})/.test(path)) problems.push('PATH must start with / and name its parameters as {param}');
+  } else if (values.cloudevent !== undefined && !/^[\w.-]+$/.test(values.cloudevent)) {
+    problems.push('TYPE must be a CloudEvent type: letters, digits, dots, dashes and underscores');
+  }
+  if (problems.length > 0) throw new Error(`${problems.join('\n')}\n${USAGE}`);
+  return values.http !== undefined
+    ? { kind: 'http', name: name as string, domain: values.domain as string, method: values.http.toUpperCase() as HttpMethod, path: path as string }
+    : { kind: 'cloudevent', name: name as string, domain: values.domain as string, eventType: values.cloudevent as string };
+}
+
+const pascal = (name: string) => name.replace(/(^|-)([a-z0-9])/g, (_match, _dash: string, letter: string) => letter.toUpperCase());
+const camel = (name: string) => pascal(name).replace(/^./, (letter) => letter.toLowerCase());
+const paramsOf = (path: string) => [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] as string);
+const hasBody = (method: HttpMethod) => method === 'POST' || method === 'PATCH';
+
+/** The inventory entry, as a new element of the INVENTORY array. */
+export function inventoryEntry(scaffold: Scaffold): string {
+  const common = [`    name: '${scaffold.name}',`, `    domain: '${scaffold.domain}',`];
+  if (scaffold.kind === 'http') {
+    return [
+      '  {',
+      '    ...DEFAULTS,',
+      ...common,
+      "    trigger: 'http',",
+      `    method: '${scaffold.method}',`,
+      `    path: '${scaffold.path}',`,
+      `    summary: '${scaffold.name}: answers what it is sent (a scaffold: say what it does)',`,
+      "    callers: 'anyone',",
+      "    scalingNote: 'the defaults of a new function: set them once it does real work',",
+      '  },',
+    ].join('\n');
+  }
+  return [
+    '  {',
+    '    ...DEFAULTS,',
+    '    ...CLOUDEVENT,',
+    ...common,
+    `    summary: '${scaffold.name}: takes ${scaffold.eventType} (a scaffold: say what it does)',`,
+    "    callers: 'the broker',",
+    `    eventSource: 'Trigger on \`${scaffold.eventType}\`',`,
+    "    scalingNote: 'the defaults of a new function: set them once it does real work',",
+    '  },',
+  ].join('\n');
+}
+
+/** The files of the new function's folder, by name. */
+export function folderFiles(scaffold: Scaffold): Record<string, string> {
+  return scaffold.kind === 'http' ? httpFiles(scaffold) : cloudEventFiles(scaffold);
+}
+
+function httpFiles(scaffold: Extract<Scaffold, { kind: 'http' }>): Record<string, string> {
+  const { name, method, path } = scaffold;
+  const type = pascal(name);
+  const schema = `${camel(name)}${hasBody(method) ? 'Body' : 'Query'}`;
+  const params = paramsOf(path);
+  const paramTypes = params.map((param) => `  readonly ${param}: string;\n`).join('');
+  const paramValues = params.map((param) => `    ${param}: request.params['${param}'] ?? '',\n`).join('');
+  const where = hasBody(method) ? 'request body' : 'query';
+  const read = hasBody(method) ? `requireJsonBody(request)` : 'request.query';
+  const examplePath = path.replace(/\{(\w+)\}/g, 'example');
+  const exampleParams = Object.fromEntries(params.map((param) => [param, 'example']));
+  return {
+    'schema.ts': `import { z } from 'zod';
+
+/** What ${name} reads from its ${where}. Unknown fields are refused. */
+export const ${schema} = z.strictObject({
+  message: z.string().trim().min(1).max(200)${hasBody(method) ? '' : '.optional()'},
+});
+
+/** What ${name} answers. */
+export const ${camel(name)}Response = z.strictObject({
+  message: z.string()${hasBody(method) ? '' : '.optional()'},
+${params.map((param) => `  ${param}: z.string(),\n`).join('')}  receivedAt: z.iso.datetime(),
+});
+`,
+    'handler.ts': `/** What ${name} needs; add what its logic uses (database, tokens, ...) and name it in its inventory entry. */
+export interface ${type}Deps {
+  readonly now: () => Date;
+}
+
+export interface ${type}Input {
+  readonly message${hasBody(method) ? '' : '?'}: string;
+${paramTypes}}
+
+export interface ${type}Output extends ${type}Input {
+  readonly receivedAt: string;
+}
+
+/** The function's logic. The skeleton answers what it was given, with the time it arrived. */
+export async function handle(deps: ${type}Deps, input: ${type}Input): Promise<${type}Output> {
+  return { ...input, receivedAt: deps.now().toISOString() };
+}
+`,
+    'index.ts': `import { requireJsonBody, type RouteResult } from '../../shared/http/json-route.js';
+import { parseInput } from '../../shared/http/validation.js';
+import { defineHttpFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
+import { handle } from './handler.js';
+import { ${schema} } from './schema.js';
+
+export const definition = defineHttpFunction({
+  name: '${name}',
+  input: (request) => ({
+    ...parseInput(${schema}, ${read}, '${where}'),
+${paramValues}  }),
+  handle,
+  output: (result): RouteResult => ({ status: 200, body: result }),
+});
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);
+`.replace("import { requireJsonBody, type RouteResult }", hasBody(method) ? 'import { requireJsonBody, type RouteResult }' : 'import type { RouteResult }'),
+    'openapi.ts': `import type { OperationDoc } from '../../openapi/operation.js';
+import { internalError, invalidInput${hasBody(method) ? ', jsonBodyProblems' : ''}${params.length > 0 ? ', problemDoc' : ''} } from '../../openapi/problems.js';
+${params.length > 0 ? "import { HttpProblems } from '../../shared/http/errors.js';\n" : ''}import { ${camel(name)}Response, ${schema} } from './schema.js';
+
+/** ${name} in the API description. */
+export const operation: OperationDoc = {
+  description: '${name} answers what it is sent, with the time it arrived. (Scaffolded by \`npm run new-function\`: say what it does.)',
+  auth: 'none',
+${params.length > 0 ? `  pathParameters: {\n${params.map((param) => `    ${param}: { description: 'The ${param} of the path.', example: 'example' },\n`).join('')}  },\n` : ''}${
+      hasBody(method)
+        ? `  requestBody: {
+    component: '${type}Request',
+    schema: ${schema},
+    examples: { hello: { summary: 'A message', value: { message: 'hello' } } },
+  },\n`
+        : `  query: { schema: ${schema}, parameters: { message: { description: 'Anything to say; it comes back.', example: 'hello' } } },\n`
+    }  responses: [
+    {
+      status: 200,
+      description: 'What it was sent, with the time it arrived.',
+      body: {
+        component: '${type}Response',
+        schema: ${camel(name)}Response,
+        examples: { hello: { summary: 'The message back', value: ${JSON.stringify({ message: 'hello', ...exampleParams, receivedAt: '2026-11-28T10:00:00.000Z' })} } },
+      },
+    },
+  ],
+  problems: [
+    invalidInput('${where}', ${schema}, { message: '' }),${params.length > 0 ? "\n    problemDoc('No such path: a parameter that is not percent-encoded UTF-8, say.', HttpProblems.notFound)," : ''}${hasBody(method) ? '\n    ...jsonBodyProblems(),' : ''}
+    internalError,
+  ],
+};
+`,
+    [`${name}.test.ts`]: `import { describe, expect, it } from 'vitest';
+import { useFunctionSuite } from '../../../test/support/function-suite.js';
+import { call } from '../../../test/support/http.js';
+import { testPostgresServers } from '../../../test/support/postgres.js';
+import { handle } from './handler.js';
+import { definition } from './index.js';
+
+describe('${name}', () => {
+  const suite = useFunctionSuite(definition, testPostgresServers()[0]!.adminUrl, () => ({}));
+
+  it('answers what it is sent, with the time it arrived', async () => {
+    const response = await call(${hasBody(method) ? `\`\${suite.fn.url}${examplePath}\`, { method: '${method}', body: { message: 'hello' } }` : `\`\${suite.fn.url}${examplePath}?message=hello\`, { method: '${method}' }`});
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ message: 'hello'${params.map((param) => `, ${param}: 'example'`).join('')} });
+    expect(Date.parse(response.body.receivedAt)).not.toBeNaN();
+  });
+
+  it('refuses input its schema does not take with 400 problem+json naming the field', async () => {
+    const response = await call(${hasBody(method) ? `\`\${suite.fn.url}${examplePath}\`, { method: '${method}', body: { message: '', extra: 1 } }` : `\`\${suite.fn.url}${examplePath}?message=&extra=1\`, { method: '${method}' }`});
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(response.body.errors.map((error: { pointer: string }) => error.pointer).sort()).toEqual(['#/extra', '#/message']);
+  });
+
+  it('keeps its logic free of HTTP: handle takes plain input', async () => {
+    const now = () => new Date('2026-11-28T10:00:00.000Z');
+    expect(await handle({ now }, { message: 'hi'${params.map((param) => `, ${param}: 'x'`).join('')} })).toEqual({ message: 'hi'${params.map((param) => `, ${param}: 'x'`).join('')}, receivedAt: '2026-11-28T10:00:00.000Z' });
+  });
+});
+`,
+  };
+}
+
+function cloudEventFiles(scaffold: Extract<Scaffold, { kind: 'cloudevent' }>): Record<string, string> {
+  const { name, eventType } = scaffold;
+  const type = pascal(name);
+  const dataSchema = `${camel(name)}Data`;
+  return {
+    'schema.ts': `import { z } from 'zod';
+
+/** The data of a \`${eventType}\` event, as ${name} reads it. */
+export const ${dataSchema} = z.strictObject({
+  message: z.string().min(1).max(200),
+});
+
+export type ${type}Data = z.output<typeof ${dataSchema}>;
+`,
+    'handler.ts': `import type { EventOutcome } from '../../shared/runtime/definition.js';
+import type { Logger } from '../../shared/logging.js';
+import type { ${type}Data } from './schema.js';
+
+/** What ${name} needs; add what its logic uses (database, mail, ...) and name it in its inventory entry. */
+export interface ${type}Deps {
+  readonly logger: Logger;
+}
+
+export interface ${type}Input {
+  readonly eventId: string;
+  readonly data: ${type}Data;
+}
+
+/**
+ * The function's logic: resolves to acknowledge the event, throws to have the broker deliver it
+ * again. The skeleton logs that it got it.
+ */
+export async function handle(deps: ${type}Deps, input: ${type}Input): Promise<EventOutcome> {
+  deps.logger.info('${eventType} received', { eventId: input.eventId });
+  return 'handled';
+}
+`,
+    'index.ts': `import { readEventData } from '../../shared/events/event-data.js';
+import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
+import { registerFunction } from '../../shared/runtime/register.js';
+import { handle } from './handler.js';
+import { ${dataSchema} } from './schema.js';
+
+export const EVENT_TYPE = '${eventType}';
+
+export const definition = defineCloudEventFunction({
+  name: '${name}',
+  input: (event) => readEventData(event, { type: EVENT_TYPE, data: ${dataSchema} }),
+  handle,
+});
+
+// Importing this module registers the function with functions-framework under its name.
+registerFunction(definition);
+`,
+    [`${name}.test.ts`]: `import { CloudEvent, HTTP } from 'cloudevents';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../shared/logging.js';
+import { useFunctionSuite } from '../../../test/support/function-suite.js';
+import { testPostgresServers } from '../../../test/support/postgres.js';
+import { handle } from './handler.js';
+import { definition, EVENT_TYPE } from './index.js';
+
+describe('${name}', () => {
+  const suite = useFunctionSuite(definition, testPostgresServers()[0]!.adminUrl, () => ({}));
+  const deliver = async (type: string, data: unknown): Promise<number> => {
+    const message = HTTP.binary(new CloudEvent({ id: crypto.randomUUID(), source: '/test', type, datacontenttype: 'application/json', data }));
+    const response = await fetch(\`\${suite.fn.url}/\`, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
+    return response.status;
+  };
+
+  it('acknowledges a ${eventType} event (204) and handles it', async () => {
+    expect(await deliver(EVENT_TYPE, { message: 'hello' })).toBe(204);
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventType: EVENT_TYPE, outcome: 'handled' }));
+  });
+
+  it('acknowledges without effect an event of another type or with data it cannot read, saying why', async () => {
+    expect(await deliver('something_else', { message: 'hello' })).toBe(204);
+    expect(await deliver(EVENT_TYPE, { message: '' })).toBe(204);
+    expect(suite.fn.logs.filter((line) => line['message'] === 'malformed event ignored').map((line) => line['reason'])).toEqual([
+      'unexpected type',
+      'the data does not match the schema',
+    ]);
+  });
+
+  it('keeps its logic free of CloudEvents: handle takes plain input', async () => {
+    const logger = createLogger({ service: '${name}', revision: 'test', write: () => undefined });
+    expect(await handle({ logger }, { eventId: 'e-1', data: { message: 'hi' } })).toBe('handled');
+  });
+});
+`,
+  };
+}
+
+/** A new domain gets its folder's API description (its tag). */
+function domainFile(domain: string): string {
+  return `import type { DomainDoc } from '../openapi/operation.js';
+
+/** The ${domain} domain in the API description. */
+export const domain: DomainDoc = {
+  description: 'The ${domain} functions. (Scaffolded by \`npm run new-function\`: say what the domain is for.)',
+};
+`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function run(root: string, script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${script} failed:\n${output}`))));
+  });
+}
+
+/**
+ * Writes the folder and the inventory entry under `root` (the project), then regenerates the
+ * files that derive from the inventory. Refuses a name or a route the inventory already has.
+ */
+export async function scaffoldFunction(root: string, scaffold: Scaffold): Promise<string[]> {
+  const inventoryFile = join(root, 'functions', 'inventory.ts');
+  const inventory = await readFile(inventoryFile, 'utf8');
+  if (inventory.includes(`name: '${scaffold.name}',`)) throw new Error(`the inventory already has a function called ${scaffold.name}`);
+  if (scaffold.kind === 'http' && new RegExp(`method: '${scaffold.method}',\\s*path: '${scaffold.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}',`).test(inventory)) {
+    throw new Error(`another function already answers ${scaffold.method} ${scaffold.path}`);
+  }
+  const folder = join(root, 'functions', scaffold.domain, scaffold.name);
+  if (await exists(folder)) throw new Error(`functions/${scaffold.domain}/${scaffold.name} already exists`);
+  const END = '] as const satisfies readonly FunctionSpec[];';
+  if (!inventory.includes(END)) throw new Error(`functions/inventory.ts does not end its INVENTORY with "${END}"`);
+
+  const written: string[] = [];
+  await mkdir(folder, { recursive: true });
+  const domainDoc = join(root, 'functions', scaffold.domain, 'openapi.ts');
+  if (!(await exists(domainDoc))) {
+    await writeFile(domainDoc, domainFile(scaffold.domain));
+    written.push(`functions/${scaffold.domain}/openapi.ts`);
+  }
+  for (const [file, text] of Object.entries(folderFiles(scaffold))) {
+    await writeFile(join(folder, file), text);
+    written.push(`functions/${scaffold.domain}/${scaffold.name}/${file}`);
+  }
+  await writeFile(inventoryFile, inventory.replace(END, `${inventoryEntry(scaffold)}\n${END}`));
+  written.push('functions/inventory.ts');
+  // What derives from the inventory: the Knative Service, the API document, the README's table.
+  for (const script of ['scripts/manifests.ts', 'scripts/openapi.ts', 'scripts/function-table.ts']) await run(root, script);
+  written.push(`knative/services/${scaffold.name}.yaml`, 'knative/services/kustomization.yaml', 'openapi.yaml', 'README.md');
+  return written;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const scaffold = parseScaffoldArgs(process.argv.slice(2));
+    const written = await scaffoldFunction(root, scaffold);
+    process.stdout.write(`${written.map((file) => `  ${file}`).join('\n')}\n`);
+    process.stdout.write(
+      `\n${scaffold.name} serves, is documented and tested. Next: write its logic in functions/${scaffold.domain}/${scaffold.name}/handler.ts, ` +
+        `its input in schema.ts, what it needs in its inventory entry; run \`make test\`.\n` +
+        (scaffold.kind === 'cloudevent'
+          ? `To receive events in the cluster and under make dev, add a Trigger on type ${scaffold.eventType} to eventing/ (see 300-trigger-login-email-notification.yaml).\n`
+          : ''),
+    );
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+}
