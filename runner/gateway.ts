@@ -28,7 +28,7 @@ export interface GatewayOptions {
    * The OpenAPI document served at `GET /openapi.json` (and shown by Swagger UI at `GET /docs`),
    * with the gateway's own public URL as its server, so "Try it out" calls the running system.
    */
-  readonly openApiDocument: () => Record<string, unknown>;
+  readonly openApiDocument: () => Promise<Record<string, unknown>>;
 }
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are not forwarded.

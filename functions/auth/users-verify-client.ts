@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { AppError } from '../shared/http/problem.js';
 import { currentTrace, formatTraceparent } from '../shared/trace-context.js';
+import { AuthProblems } from './errors.js';
 
 /** What users-verify answers for matching credentials. */
 export const verifiedUserSchema = z.object({
@@ -36,7 +36,7 @@ export function createUsersVerifyClient(baseUrl: string, options: { timeoutMs?: 
           signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
         });
       } catch {
-        throw unavailable();
+        throw AuthProblems.signInUnavailable.error();
       }
       // users-verify refuses some input (e.g. a password too short to be one) with 400: no match either.
       if (response.status === 401 || response.status === 400) {
@@ -45,10 +45,10 @@ export function createUsersVerifyClient(baseUrl: string, options: { timeoutMs?: 
       }
       if (!response.ok) {
         await response.arrayBuffer();
-        throw unavailable();
+        throw AuthProblems.signInUnavailable.error();
       }
       const parsed = verifiedUserSchema.safeParse(await response.json().catch(() => undefined));
-      if (!parsed.success) throw unavailable();
+      if (!parsed.success) throw AuthProblems.signInUnavailable.error();
       return parsed.data;
     },
   };
@@ -58,10 +58,4 @@ export function createUsersVerifyClient(baseUrl: string, options: { timeoutMs?: 
 function traceHeaders(): Record<string, string> {
   const trace = currentTrace();
   return trace ? { traceparent: formatTraceparent(trace) } : {};
-}
-
-function unavailable(): AppError {
-  return new AppError(503, 'sign-in-unavailable', 'Sign-in is unavailable right now; try again shortly.', {
-    headers: { 'Retry-After': '5' },
-  });
 }

@@ -1,37 +1,30 @@
 import { sql } from 'kysely';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { definition as authJwks } from '../auth/auth-jwks/index.js';
-import { definition as authLogin } from '../auth/auth-login/index.js';
-import { definition as notifyLoginEmail } from '../notify/notify-login-email/index.js';
+import { INVENTORY } from '../inventory.js';
 import { createEventPublisher } from '../shared/events/publisher.js';
-import { BODY_LIMIT_BYTES } from '../shared/http/edge.js';
+import { BODY_LIMIT_BYTES } from '../shared/http/errors.js';
 import { createPasswordHasher, type PasswordHasher } from '../shared/passwords/password-hasher.js';
-import { definition as usersCreate } from '../users/users-create/index.js';
-import { definition as usersDelete } from '../users/users-delete/index.js';
-import { definition as usersGet } from '../users/users-get/index.js';
-import { definition as usersList } from '../users/users-list/index.js';
-import { definition as usersUpdate } from '../users/users-update/index.js';
-import { definition as usersVerify } from '../users/users-verify/index.js';
 import { startMailCatcher, type MailCatcher } from '../../runner/mail-catcher.js';
 import { freePort } from '../../runner/ports.js';
 import { startTestFunction, type RunningFunction } from '../../test/support/function-harness.js';
+import { loadDefinition, startInventoryFunctions, type InventoryFunctions } from '../../test/support/http-functions.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../test/support/postgres.js';
 import { createTestSigningKeys, type TestSigningKeys } from '../../test/support/signing.js';
 import { buildOpenApiDocument } from './document.js';
 import { ADA, GRACE, type ExamplePerson } from './examples.js';
-import type { HttpFunctionName } from './operation.js';
 import { createDocumentValidator } from './validator.js';
 
 /**
- * The functions against openapi.yaml: every HTTP function runs in-process with its real
- * dependencies (Postgres, bcrypt, signing keys; auth-login calls the users-verify started here),
- * each documented request example is sent as written, and so are the errors a client can cause.
+ * The functions against openapi.yaml: every function of the inventory runs in-process with its
+ * real dependencies (Postgres, bcrypt, signing keys, the mail catcher; auth-login calls the
+ * users-verify started here), each documented request example is sent as written, and so are the
+ * errors a client can cause.
  * Every answer must be documented for its operation: its status, its content type, a body that
  * validates against the documented schema, and the documented headers.
  */
 
-const document = buildOpenApiDocument() as any;
+const document = (await buildOpenApiDocument()) as any;
 const validator = createDocumentValidator(document);
 const MAIL_FROM = 'Accounts <no-reply@accounts.test>';
 
@@ -159,13 +152,15 @@ describe('the functions answer as openapi.yaml documents', () => {
   let keys: TestSigningKeys;
   let catcher: MailCatcher;
   let mail: Transporter;
-  const fns = {} as Record<HttpFunctionName | 'notify-login-email' | 'auth-login-without-users-verify', RunningFunction>;
+  let system: InventoryFunctions;
+  /** auth-login with a users-verify that does not answer. */
+  let withoutUsersVerify: RunningFunction;
   const hashes = new Map<string, string>();
 
   const bearer = async (person: ExamplePerson): Promise<string> =>
     `Bearer ${(await keys.signer.sign({ userId: person.record.id, role: person.record.role })).accessToken}`;
-  const urlOf = (name: keyof typeof fns): string => fns[name].url;
-  const call = async (name: HttpFunctionName, options: RequestOptions = {}): Promise<Answer> => expectDocumented(name, await send(urlOf(name), name, options));
+  const urlOf = (name: string): string => (name === 'auth-login-without-users-verify' ? withoutUsersVerify.url : system.url(name));
+  const call = async (name: string, options: RequestOptions = {}): Promise<Answer> => expectDocumented(name, await send(urlOf(name), name, options));
 
   async function seed(...people: ExamplePerson[]): Promise<void> {
     for (const { record } of people) {
@@ -183,44 +178,18 @@ describe('the functions answer as openapi.yaml documents', () => {
     catcher = await startMailCatcher();
     mail = nodemailer.createTransport(catcher.smtpUrl);
     for (const person of [ADA, GRACE]) hashes.set(person.record.id, await passwords.hash(person.password));
-    const closedSink = `http://127.0.0.1:${await freePort()}/`;
-    const sink = createEventPublisher({ sinkUrl: closedSink, timeoutMs: 500 });
-    const users = { database: database.db, passwords, tokens: keys.verifier };
-    const signInConfig = {
-      LOGIN_MAX_FAILURES_PER_EMAIL: 5,
-      LOGIN_MAX_FAILURES_PER_CLIENT: 50,
-      LOGIN_FAILURE_WINDOW_SECONDS: 900,
-      TRUSTED_PROXY_HOPS: 0,
-      K_SINK: closedSink,
-    };
-    [
-      fns['users-create'],
-      fns['users-get'],
-      fns['users-list'],
-      fns['users-update'],
-      fns['users-delete'],
-      fns['users-verify'],
-      fns['auth-jwks'],
-      fns['notify-login-email'],
-    ] = await Promise.all([
-      startTestFunction(usersCreate, users),
-      startTestFunction(usersGet, users),
-      startTestFunction(usersList, users),
-      startTestFunction(usersUpdate, users),
-      startTestFunction(usersDelete, users),
-      startTestFunction(usersVerify, users),
-      startTestFunction(authJwks, {}, { config: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ALGORITHM: 'ES256', JWT_KEY_ID: 'test-key' } }),
-      startTestFunction(notifyLoginEmail, { database: database.db, mail }, { config: { MAIL_FROM } }),
-    ]);
-    const signing = { database: database.db, signing: keys.signer, sink };
-    fns['auth-login'] = await startTestFunction(authLogin, signing, { config: { ...signInConfig, USERS_VERIFY_URL: urlOf('users-verify') } });
-    fns['auth-login-without-users-verify'] = await startTestFunction(authLogin, signing, {
-      config: { ...signInConfig, USERS_VERIFY_URL: `http://127.0.0.1:${await freePort()}` },
-    });
+    // Every function of the inventory, with its real dependencies.
+    system = await startInventoryFunctions({ database, keys, passwords, mail, config: { MAIL_FROM } });
+    withoutUsersVerify = await startTestFunction(
+      await loadDefinition({ name: 'auth-login', domain: 'auth' }),
+      { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl: `http://127.0.0.1:${await freePort()}/`, timeoutMs: 500 }) },
+      { config: { LOGIN_MAX_FAILURES_PER_EMAIL: 5, LOGIN_MAX_FAILURES_PER_CLIENT: 50, LOGIN_FAILURE_WINDOW_SECONDS: 900, TRUSTED_PROXY_HOPS: 0, USERS_VERIFY_URL: `http://127.0.0.1:${await freePort()}` } },
+    );
   });
 
   afterAll(async () => {
-    await Promise.all(Object.values(fns).map((fn) => fn.close()));
+    await system?.close();
+    await withoutUsersVerify?.close();
     mail?.close();
     await catcher?.stop();
     await passwords?.close();
@@ -232,6 +201,19 @@ describe('the functions answer as openapi.yaml documents', () => {
     catcher.clear();
     await seed(ADA, GRACE);
   });
+
+  it.each(INVENTORY.filter((spec) => spec.trigger === 'http').map((spec) => spec.name))(
+    '%s answers each documented request example as documented',
+    async (name) => {
+      const { operation } = operationOf(name);
+      const examples = Object.keys(operation.requestBody?.content?.['application/json']?.examples ?? {});
+      const authorization = operation.security?.length ? await bearer(GRACE) : undefined;
+      for (const example of examples.length > 0 ? examples : [undefined]) {
+        const answer = await call(name, { ...(example ? { example } : {}), ...(authorization ? { authorization } : {}) });
+        expect(answer.status, `${name} ${example ?? ''}`).toBeLessThan(500);
+      }
+    },
+  );
 
   describe('users-create', () => {
     it('registers the documented example: 201 with Location and ETag', async () => {
@@ -250,9 +232,9 @@ describe('the functions answer as openapi.yaml documents', () => {
       const malformed = await call('users-create', { rawBody: '{"email":' });
       expect(malformed.body).toEqual(documentedExample('users-create', 400, 'malformed-json'));
       const huge = await call('users-create', { body: { email: 'big@example.com', password: ADA.password, name: 'x'.repeat(BODY_LIMIT_BYTES), surname: 'B' } });
-      expect(huge.body).toEqual(documentedExample('users-create', 413, 'too-large'));
+      expect(huge.body).toEqual(documentedExample('users-create', 413, 'body-too-large'));
       const text = await call('users-create', { rawBody: 'hello', contentType: 'text/plain' });
-      expect(text.body).toEqual(documentedExample('users-create', 415, 'not-json'));
+      expect(text.body).toEqual(documentedExample('users-create', 415, 'unsupported-media-type'));
     });
   });
 
@@ -269,15 +251,15 @@ describe('the functions answer as openapi.yaml documents', () => {
 
     it('answers the documented problems: no token, an expired token, another user, an unknown id', async () => {
       const none = await call('users-get');
-      expect(none.body).toEqual(documentedExample('users-get', 401, 'no-token'));
+      expect(none.body).toEqual(documentedExample('users-get', 401, 'unauthenticated'));
       const stale = await keys.signerAt(new Date(Date.now() - 3_600_000));
       const expired = await call('users-get', { authorization: `Bearer ${(await stale.sign({ userId: ADA.record.id, role: 'user' })).accessToken}` });
-      expect(expired.body).toEqual(documentedExample('users-get', 401, 'expired'));
+      expect(expired.body).toEqual(documentedExample('users-get', 401, 'expired-token'));
       expect(expired.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
       const other = await call('users-get', { authorization: await bearer(ADA), pathParameters: { id: GRACE.record.id } });
-      expect(other.body).toEqual(documentedExample('users-get', 403, 'not-self'));
+      expect(other.body).toEqual(documentedExample('users-get', 403, 'not-self-or-admin'));
       const unknown = await call('users-get', { authorization: await bearer(GRACE), pathParameters: { id: '00000000-0000-4000-8000-000000000000' } });
-      expect(unknown.body).toEqual(documentedExample('users-get', 404, 'not-found'));
+      expect(unknown.body).toEqual(documentedExample('users-get', 404, 'user-not-found'));
       const notAnId = await call('users-get', { authorization: await bearer(GRACE), pathParameters: { id: 'verify' } });
       expect(notAnId.status).toBe(404);
     });
@@ -334,13 +316,13 @@ describe('the functions answer as openapi.yaml documents', () => {
       const ada = await bearer(ADA);
       await call('users-update', { example: 'rename', authorization: ada });
       const stale = await call('users-update', { example: 'rename', authorization: ada });
-      expect(stale.body).toEqual(documentedExample('users-update', 412, 'stale'));
+      expect(stale.body).toEqual(documentedExample('users-update', 412, 'stale-etag'));
       const taken = await call('users-update', { body: { email: GRACE.record.email }, authorization: ada, headers: { 'If-Match': undefined } });
       expect(taken.body).toEqual(documentedExample('users-update', 409, 'email-taken'));
       const role = await call('users-update', { example: 'make-admin', authorization: ada, headers: { 'If-Match': undefined } });
-      expect(role.body).toEqual(documentedExample('users-update', 403, 'role-change'));
+      expect(role.body).toEqual(documentedExample('users-update', 403, 'role-change-not-admin'));
       const other = await call('users-update', { example: 'rename', authorization: ada, pathParameters: { id: GRACE.record.id } });
-      expect(other.body).toEqual(documentedExample('users-update', 403, 'not-self'));
+      expect(other.body).toEqual(documentedExample('users-update', 403, 'not-self-or-admin'));
       const wrong = await call('users-update', {
         body: { password: 'a brand new secret', currentPassword: 'not my password' },
         authorization: ada,
@@ -356,7 +338,7 @@ describe('the functions answer as openapi.yaml documents', () => {
       const invalid = await call('users-update', { body: { name: '', role: 'owner', nickname: 'Ada' }, authorization: grace });
       expect(invalid.body).toEqual(documentedExample('users-update', 400, 'validation-failed'));
       const unknown = await call('users-update', { example: 'rename', authorization: grace, pathParameters: { id: '00000000-0000-4000-8000-000000000000' } });
-      expect(unknown.body).toEqual(documentedExample('users-update', 404, 'not-found'));
+      expect(unknown.body).toEqual(documentedExample('users-update', 404, 'user-not-found'));
       expect((await call('users-update', { example: 'rename' })).status).toBe(401);
       expect((await call('users-update', { rawBody: 'name=Ada', contentType: 'application/x-www-form-urlencoded', authorization: grace })).status).toBe(415);
       expect((await call('users-update', { body: { name: 'x'.repeat(BODY_LIMIT_BYTES) }, authorization: grace })).status).toBe(413);
@@ -368,7 +350,7 @@ describe('the functions answer as openapi.yaml documents', () => {
       const deleted = await call('users-delete', { authorization: await bearer(ADA) });
       expect(deleted.status).toBe(204);
       const again = await call('users-delete', { authorization: await bearer(GRACE), headers: { 'If-Match': undefined } });
-      expect(again.body).toEqual(documentedExample('users-delete', 404, 'not-found'));
+      expect(again.body).toEqual(documentedExample('users-delete', 404, 'user-not-found'));
     });
 
     it('answers the documented problems: stale If-Match, another user, no token', async () => {
@@ -378,10 +360,10 @@ describe('the functions answer as openapi.yaml documents', () => {
         .where('id', '=', ADA.record.id)
         .execute();
       const stale = await call('users-delete', { authorization: await bearer(ADA) });
-      expect(stale.body).toEqual(documentedExample('users-delete', 412, 'stale'));
+      expect(stale.body).toEqual(documentedExample('users-delete', 412, 'stale-etag'));
       const other = await call('users-delete', { authorization: await bearer(ADA), pathParameters: { id: GRACE.record.id } });
-      expect(other.body).toEqual(documentedExample('users-delete', 403, 'not-self'));
-      expect((await call('users-delete')).body).toEqual(documentedExample('users-delete', 401, 'no-token'));
+      expect(other.body).toEqual(documentedExample('users-delete', 403, 'not-self-or-admin'));
+      expect((await call('users-delete')).body).toEqual(documentedExample('users-delete', 401, 'unauthenticated'));
     });
   });
 
@@ -393,7 +375,7 @@ describe('the functions answer as openapi.yaml documents', () => {
 
     it('answers the documented problems: no match, invalid body, not JSON', async () => {
       const wrong = await call('users-verify', { body: { email: ADA.record.email, password: 'not her password' } });
-      expect(wrong.body).toEqual(documentedExample('users-verify', 401, 'no-match'));
+      expect(wrong.body).toEqual(documentedExample('users-verify', 401, 'invalid-credentials'));
       const unknown = await call('users-verify', { body: { email: 'nobody@example.com', password: ADA.password } });
       expect(unknown.body).toEqual(wrong.body);
       const invalid = await call('users-verify', { body: { email: 'ada@example.com', password: 'short' } });
@@ -413,10 +395,10 @@ describe('the functions answer as openapi.yaml documents', () => {
       const wrongPassword = { email: ADA.record.email, password: 'wrong guess' };
       for (let attempt = 1; attempt <= 5; attempt += 1) {
         const failed = await call('auth-login', { body: wrongPassword });
-        expect(failed.body).toEqual(documentedExample('auth-login', 401, 'no-match'));
+        expect(failed.body).toEqual(documentedExample('auth-login', 401, 'invalid-credentials'));
       }
       const locked = await call('auth-login');
-      expect(locked.body).toEqual(documentedExample('auth-login', 429, 'locked'));
+      expect(locked.body).toEqual(documentedExample('auth-login', 429, 'too-many-attempts'));
       expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800);
       const invalid = await call('auth-login', { body: { email: 'ada', password: '' } });
       expect(invalid.body).toEqual(documentedExample('auth-login', 400, 'validation-failed'));
@@ -425,7 +407,7 @@ describe('the functions answer as openapi.yaml documents', () => {
 
     it('answers 503 with Retry-After when users-verify does not answer', async () => {
       const answer = await expectDocumented('auth-login', await send(urlOf('auth-login-without-users-verify'), 'auth-login'));
-      expect(answer.body).toEqual(documentedExample('auth-login', 503, 'unavailable'));
+      expect(answer.body).toEqual(documentedExample('auth-login', 503, 'sign-in-unavailable'));
     });
   });
 
@@ -458,7 +440,7 @@ describe('the functions answer as openapi.yaml documents', () => {
   it('every path answers other methods 405 with Allow, as its description says', async () => {
     for (const [path, item] of Object.entries<any>(document.paths)) {
       const methods = Object.keys(item).filter((key) => key !== 'description').map((method) => method.toUpperCase());
-      const owner = Object.values<any>(item).find((entry) => entry?.operationId)?.operationId as HttpFunctionName;
+      const owner = Object.values<any>(item).find((entry) => entry?.operationId)?.operationId as string;
       const response = await fetch(`${urlOf(owner)}${path.replace('{id}', ADA.record.id)}`, { method: 'PUT' });
       expect(response.status, path).toBe(405);
       expect(methods).toEqual(expect.arrayContaining((response.headers.get('allow') ?? '').split(', ')));

@@ -1,19 +1,11 @@
 import type { z } from 'zod';
 import packageJson from '../../package.json' with { type: 'json' };
-import { api as authJwks } from '../auth/auth-jwks/api.js';
-import { api as authLogin } from '../auth/auth-login/api.js';
-import { INVENTORY, type Domain, type FunctionSpec } from '../inventory.js';
+import { INVENTORY, type FunctionSpec } from '../inventory.js';
 import { USER_LOGIN_EVENT_TYPE } from '../shared/events/user-login-event.js';
-import { BODY_LIMIT_BYTES } from '../shared/http/edge.js';
+import { BODY_LIMIT_BYTES } from '../shared/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from '../shared/http/problem.js';
-import { api as usersCreate } from '../users/users-create/api.js';
-import { api as usersDelete } from '../users/users-delete/api.js';
-import { api as usersGet } from '../users/users-get/api.js';
-import { api as usersList } from '../users/users-list/api.js';
-import { api as usersUpdate } from '../users/users-update/api.js';
-import { api as usersVerify } from '../users/users-verify/api.js';
 import { ADA_ETAG, ALAN } from './examples.js';
-import type { BodyDoc, HttpFunctionName, OperationDoc, ProblemDoc, SuccessDoc } from './operation.js';
+import type { BodyDoc, DomainDoc, OperationDoc, ProblemDoc, SuccessDoc } from './operation.js';
 import { componentSchemas, inputProperties, type JsonSchema } from './schemas.js';
 import {
   exampleLoginEventData,
@@ -25,33 +17,38 @@ import {
 
 /**
  * The OpenAPI 3.1 description of every HTTP function, and of the `user_login_event` CloudEvent as a
- * webhook. Paths, methods, operation ids, tags and summaries come from the inventory; request
- * bodies and query parameters from the functions' own zod schemas; responses from zod response
- * schemas. `npm run openapi` writes it to openapi.yaml; the local gateway serves it as JSON.
+ * webhook. Paths, methods, operation ids, tags and summaries come from the inventory; each
+ * operation's description from its folder (`functions/<domain>/<name>/openapi.ts`), each tag's
+ * from its domain's (`functions/<domain>/openapi.ts`); request bodies and query parameters from the
+ * functions' own zod schemas; responses from zod response schemas. `npm run openapi` writes it to
+ * openapi.yaml; the local gateway serves it as JSON.
  */
 
-/** Every HTTP function of the inventory has its operation here (the compiler holds them together). */
-export const OPERATIONS: Readonly<Record<HttpFunctionName, OperationDoc>> = {
-  'users-create': usersCreate,
-  'users-get': usersGet,
-  'users-list': usersList,
-  'users-update': usersUpdate,
-  'users-delete': usersDelete,
-  'users-verify': usersVerify,
-  'auth-login': authLogin,
-  'auth-jwks': authJwks,
-};
+/** Each HTTP function's operation, from its folder, in inventory order; names the folder that does not export one. */
+export async function loadOperations(): Promise<Map<string, OperationDoc>> {
+  const operations = new Map<string, OperationDoc>();
+  for (const spec of INVENTORY.filter((entry) => entry.trigger === 'http')) {
+    const module = (await import(`../${spec.domain}/${spec.name}/openapi.ts`)) as { operation?: OperationDoc };
+    if (!module.operation) throw new Error(`functions/${spec.domain}/${spec.name}/openapi.ts does not export its \`operation\``);
+    operations.set(spec.name, module.operation);
+  }
+  return operations;
+}
+
+async function loadDomains(): Promise<Map<string, DomainDoc>> {
+  const domains = new Map<string, DomainDoc>();
+  for (const domain of new Set(INVENTORY.map((spec) => spec.domain))) {
+    const module = (await import(`../${domain}/openapi.ts`)) as { domain?: DomainDoc };
+    if (!module.domain) throw new Error(`functions/${domain}/openapi.ts does not export its \`domain\``);
+    domains.set(domain, module.domain);
+  }
+  return domains;
+}
 
 export const DEFAULT_SERVER_URL = 'http://localhost:8080';
 /** The first port of the functions' own ports under `make dev` (the runner's FUNCTION_PORT_BASE default). */
 const LOCAL_FUNCTION_PORT_BASE = 8081;
 const CLUSTER_NAMESPACE = 'accounts';
-
-const TAG_DESCRIPTIONS: Record<Domain, string> = {
-  users: 'User accounts: registration, reading, listing, changing and deleting users. Only this domain keeps password hashes.',
-  auth: 'Sign-in: access tokens, the public keys that verify them, and the `user_login_event` each sign-in emits.',
-  notify: 'Sign-in alerts: the functions the broker delivers `user_login_event` to.',
-};
 
 type Json = Record<string, unknown>;
 
@@ -60,9 +57,11 @@ export interface OpenApiOptions {
   readonly serverUrl?: string;
 }
 
-/** The OpenAPI document. Pure: the same options give the same document. */
-export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<string, unknown> {
-  const http = INVENTORY.filter((spec): spec is Extract<(typeof INVENTORY)[number], { trigger: 'http' }> => spec.trigger === 'http');
+/** The OpenAPI document: the same options and sources give the same document. */
+export async function buildOpenApiDocument(options: OpenApiOptions = {}): Promise<Record<string, unknown>> {
+  const operations = await loadOperations();
+  const domainDocs = await loadDomains();
+  const http = INVENTORY.filter((spec) => spec.trigger === 'http');
   const requests = new Map<string, z.ZodType>();
   const responses = new Map<string, z.ZodType>();
   const collect = (into: Map<string, z.ZodType>, body: BodyDoc): void => {
@@ -73,7 +72,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
 
   const paths: Record<string, Json> = {};
   for (const spec of http) {
-    const doc = OPERATIONS[spec.name];
+    const doc = operations.get(spec.name) as OperationDoc;
     if (doc.requestBody) collect(requests, doc.requestBody);
     for (const response of doc.responses) if (response.body) collect(responses, response.body);
     const item = (paths[spec.path] ??= {});
@@ -98,7 +97,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): Record<strin
       license: licenseOf(packageJson as { readonly license?: string }),
     },
     servers: [{ url: options.serverUrl ?? DEFAULT_SERVER_URL, description: 'make dev gateway' }],
-    tags: domains.map((domain) => ({ name: domain, description: TAG_DESCRIPTIONS[domain] })),
+    tags: domains.map((domain) => ({ name: domain, description: domainDocs.get(domain)?.description })),
     paths,
     webhooks: { [USER_LOGIN_EVENT_TYPE]: { post: userLoginEventOperation() } },
     components: {

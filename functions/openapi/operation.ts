@@ -3,14 +3,19 @@ import type { INVENTORY } from '../inventory.js';
 import type { Problem } from '../shared/http/problem.js';
 
 /**
- * What each HTTP function says about itself in the API description (its `api.ts`, beside its
- * `index.ts`). Path, method, operationId (the function name), tag (its domain), summary and
+ * What each HTTP function says about itself in the API description (its `openapi.ts`, beside its
+ * `index.ts`; `document.ts` finds it there by the inventory). Path, method, operationId (the function name), tag (its domain), summary and
  * visibility come from the inventory; request bodies and query parameters are the function's own
  * zod schemas; responses name zod response schemas. `document.ts` turns these into OpenAPI 3.1.
  */
 
 /** The names of the inventory's HTTP functions: every one of them has an OperationDoc. */
 export type HttpFunctionName = Extract<(typeof INVENTORY)[number], { trigger: 'http' }>['name'];
+
+/** What a domain (`functions/<domain>/openapi.ts`) says about itself: the API document's tag for it. */
+export interface DomainDoc {
+  readonly description: string;
+}
 
 export interface ExampleDoc<T = unknown> {
   readonly summary: string;

@@ -1,14 +1,24 @@
 import type { z } from 'zod';
-import { BODY_LIMIT_BYTES } from '../shared/http/edge.js';
-import { requireJsonBody, type RouteRequest } from '../shared/http/json-route.js';
-import { AppError, problemFor, toProblem, type Problem } from '../shared/http/problem.js';
+import { BODY_LIMIT_BYTES, HttpProblems } from '../shared/http/errors.js';
+import { AppError, toProblem, type Problem, type ProblemOptions, type ProblemType } from '../shared/http/problem.js';
 import { parseInput } from '../shared/http/validation.js';
-import type { ExampleDoc, ProblemDoc } from './operation.js';
+import type { ExampleDoc, ProblemDoc, ProblemHeader } from './operation.js';
 
 /**
- * The problems several operations answer alike. Where the code that answers them is pure, the
- * examples come from running it (so they show exactly what a client gets).
+ * Problems in the API document, built from the catalogs (`functions/shared/http/errors.ts` and
+ * each domain's `errors.ts`): each example is exactly what the function answers, since both come
+ * from the same definition.
  */
+
+/** One documented occurrence of a catalog problem. */
+export interface ProblemExample {
+  readonly problem: ProblemType;
+  /** The example's name (default: the problem's catalog name). */
+  readonly name?: string;
+  readonly summary?: string;
+  /** What this occurrence says beyond the catalog's text (a detail, the fields at fault). */
+  readonly options?: ProblemOptions;
+}
 
 /** The problem a throwing call answers with, as `toProblem` writes it. */
 export function problemOf(call: () => unknown): Problem {
@@ -20,8 +30,26 @@ export function problemOf(call: () => unknown): Problem {
   throw new Error('expected the call to throw an AppError');
 }
 
-export function example(summary: string, value: Problem): ExampleDoc<Problem> {
-  return { summary, value };
+const HEADERS: readonly ProblemHeader[] = ['WWW-Authenticate', 'Retry-After'];
+
+/** One status an operation answers: its description and the catalog problems it carries, as examples. */
+export function problemDoc(description: string, ...examples: readonly (ProblemType | ProblemExample)[]): ProblemDoc {
+  const entries = examples.map((entry): ProblemExample => ('problem' in entry ? entry : { problem: entry }));
+  const statuses = new Set(entries.map((entry) => entry.problem.status));
+  if (statuses.size !== 1) throw new Error(`one documented status, not ${[...statuses].join(' and ')}: ${description}`);
+  const headers = HEADERS.filter((header) => entries.some((entry) => header in { ...entry.problem.headers, ...entry.options?.headers }));
+  return {
+    status: entries[0]!.problem.status,
+    description,
+    codes: [...new Set(entries.map((entry) => entry.problem.code))],
+    ...(headers.length > 0 ? { headers } : {}),
+    examples: Object.fromEntries(
+      entries.map((entry): [string, ExampleDoc<Problem>] => [
+        entry.name ?? entry.problem.name,
+        { summary: entry.summary ?? entry.problem.summary, value: entry.problem.example(entry.options) },
+      ]),
+    ),
+  };
 }
 
 /** 400: the body (or query) fails the function's own zod schema; for a body, also malformed JSON. */
@@ -29,65 +57,41 @@ export function invalidInput(
   what: 'request body' | 'query',
   schema: z.ZodType,
   invalidExample: unknown,
-  more: { readonly description?: string; readonly codes?: readonly string[]; readonly examples?: Record<string, ExampleDoc<Problem>> } = {},
+  more: { readonly description?: string; readonly examples?: readonly (ProblemType | ProblemExample)[] } = {},
 ): ProblemDoc {
   const body = what === 'request body';
-  return {
-    status: 400,
-    description:
-      `The ${what} does not match the schema: \`errors\` lists every field at fault as a JSON pointer and a reason` +
+  const validation = problemOf(() => parseInput(schema, invalidExample, what));
+  return problemDoc(
+    `The ${what} does not match the schema: \`errors\` lists every field at fault as a JSON pointer and a reason` +
       (body ? '; or the body is not valid JSON (`malformed-json`, no `errors`).' : '.') +
       (more.description ? ` ${more.description}` : ''),
-    codes: ['validation-failed', ...(body ? ['malformed-json'] : []), ...(more.codes ?? [])],
-    examples: {
-      'validation-failed': example(`Invalid ${what}`, problemOf(() => parseInput(schema, invalidExample, what))),
-      ...(body ? { 'malformed-json': example('Not JSON', problemFor(400, 'malformed-json', 'The request body is not valid JSON.')) } : {}),
-      ...more.examples,
-    },
-  };
+    { problem: HttpProblems.validationFailed, summary: `Invalid ${what}`, options: { detail: validation.detail, errors: validation.errors ?? [] } },
+    ...(body ? [HttpProblems.malformedJson] : []),
+    ...(more.examples ?? []),
+  );
 }
 
-export const unauthenticated: ProblemDoc = {
-  status: 401,
-  description:
-    'No access token, or one that is not valid (bad signature, wrong issuer or audience, expired). ' +
+export const unauthenticated: ProblemDoc = problemDoc(
+  'No access token, or one that is not valid (bad signature, wrong issuer or audience, expired). ' +
     '`WWW-Authenticate` names the Bearer scheme (with `error="invalid_token"` for a bad token).',
-  codes: ['unauthenticated', 'invalid-token'],
-  headers: ['WWW-Authenticate'],
-  examples: {
-    'no-token': example('No token', problemFor(401, 'unauthenticated', 'An Authorization: Bearer access token is required.')),
-    expired: example('Expired token', problemFor(401, 'invalid-token', 'The access token has expired.')),
-  },
-};
+  HttpProblems.unauthenticated,
+  HttpProblems.expiredToken,
+);
 
-export function forbidden(description: string, examples: Record<string, ExampleDoc<Problem>>, codes: readonly string[] = ['forbidden']): ProblemDoc {
-  return { status: 403, description, codes, examples };
-}
+export const bodyTooLarge: ProblemDoc = problemDoc(
+  `The body is over ${BODY_LIMIT_BYTES} bytes (64 KiB); it is refused before it is read, and the connection closes.`,
+  HttpProblems.bodyTooLarge,
+);
 
-export const bodyTooLarge: ProblemDoc = {
-  status: 413,
-  description: `The body is over ${BODY_LIMIT_BYTES} bytes (64 KiB); it is refused before it is read, and the connection closes.`,
-  codes: ['body-too-large'],
-  examples: {
-    'too-large': example('Body too large', problemFor(413, 'body-too-large', `The request body exceeds ${BODY_LIMIT_BYTES} bytes.`)),
-  },
-};
+export const unsupportedMediaType: ProblemDoc = problemDoc(
+  'The body is missing or not JSON: send `Content-Type: application/json` (any `+json` type is read as JSON too).',
+  HttpProblems.unsupportedMediaType,
+);
 
-export const unsupportedMediaType: ProblemDoc = {
-  status: 415,
-  description: 'The body is missing or not JSON: send `Content-Type: application/json` (any `+json` type is read as JSON too).',
-  codes: ['unsupported-media-type'],
-  examples: {
-    'not-json': example('Not a JSON body', problemOf(() => requireJsonBody({ hasJsonBody: false } as RouteRequest))),
-  },
-};
-
-export const internalError: ProblemDoc = {
-  status: 500,
-  description: 'Something failed on our side (the database did not answer, say). It is logged; the answer tells nothing more.',
-  codes: ['internal-error'],
-  examples: { internal: example('Unexpected failure', toProblem(new Error('(never shown)')).problem) },
-};
+export const internalError: ProblemDoc = problemDoc(
+  'Something failed on our side (the database did not answer, say). It is logged; the answer tells nothing more.',
+  HttpProblems.internalError,
+);
 
 /** The problems every function with a JSON request body can answer, besides its own. */
 export function jsonBodyProblems(): ProblemDoc[] {

@@ -5,9 +5,9 @@ import {
   type UserLoginEventData,
 } from '../shared/events/user-login-event.js';
 import { ADA, EXAMPLE_CLIENT_ADDRESS, EXAMPLE_EVENT_ID, EXAMPLE_TRACEPARENT, EXAMPLE_USER_AGENT } from './examples.js';
-import { bodyTooLarge, example } from './problems.js';
+import { bodyTooLarge, problemDoc } from './problems.js';
 import type { ProblemDoc } from './operation.js';
-import { problemFor } from '../shared/http/problem.js';
+import { HttpProblems } from '../shared/http/errors.js';
 
 /**
  * The CloudEvents of the system, as OpenAPI 3.1 `webhooks`: what the broker POSTs to the functions
@@ -72,12 +72,7 @@ export const userLoginEventHeaders: readonly HeaderDoc[] = [
   },
 ];
 
-const malformedJson: ProblemDoc = {
-  status: 400,
-  description: 'The body is not valid JSON.',
-  codes: ['malformed-json'],
-  examples: { 'malformed-json': example('Not JSON', problemFor(400, 'malformed-json', 'The request body is not valid JSON.')) },
-};
+const malformedJson: ProblemDoc = problemDoc('The body is not valid JSON.', HttpProblems.malformedJson);
 
 /** The problems a delivery can meet before the function sees the event. */
 export const userLoginEventProblems: readonly ProblemDoc[] = [malformedJson, bodyTooLarge];

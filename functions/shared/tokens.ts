@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, exportJWK, importPKCS8, importSPKI, jwtVerify, SignJWT, type CryptoKey, type JWK, type KeyObject } from 'jose';
+import { HttpProblems } from './http/errors.js';
 import { AppError } from './http/problem.js';
 
 export type Role = 'user' | 'admin';
@@ -17,17 +18,20 @@ export interface TokenVerifier {
   stats(): { readonly hits: number; readonly misses: number; readonly cached: number };
 }
 
-export interface TokenVerifierOptions {
-  readonly publicKeyPem: string;
+/** What every token is signed with and says about who issued it for whom: one set for signer and verifiers. */
+export interface TokenClaims {
   readonly algorithm: 'ES256' | 'EdDSA';
   readonly issuer: string;
   readonly audience: string;
+}
+
+export interface TokenVerifierOptions extends TokenClaims {
+  readonly publicKeyPem: string;
   /** Verified tokens remembered (0: verify the signature every time). */
   readonly cacheSize?: number;
   readonly now?: () => number;
 }
 
-const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
 const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+)$/;
 export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 
@@ -48,23 +52,18 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
         currentDate: new Date(now()),
       });
       const role = payload['role'];
-      if (typeof payload.sub !== 'string' || (role !== 'user' && role !== 'admin')) {
-        throw new AppError(401, 'invalid-token', 'The access token does not name a user and role.', { headers: CHALLENGE });
-      }
+      if (typeof payload.sub !== 'string' || (role !== 'user' && role !== 'admin')) throw HttpProblems.tokenWithoutPrincipal.error();
       return { principal: { userId: payload.sub, role }, expiresAtMs: (payload.exp as number) * 1000 };
     } catch (error) {
       if (error instanceof AppError) throw error;
-      const detail = error instanceof joseErrors.JWTExpired ? 'The access token has expired.' : 'The access token is not valid.';
-      throw new AppError(401, 'invalid-token', detail, { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+      throw (error instanceof joseErrors.JWTExpired ? HttpProblems.expiredToken : HttpProblems.invalidToken).error();
     }
   }
 
   return {
     async verifyAuthorization(header) {
       const match = BEARER.exec(header?.trim() ?? '');
-      if (!match) {
-        throw new AppError(401, 'unauthenticated', 'An Authorization: Bearer access token is required.', { headers: CHALLENGE });
-      }
+      if (!match) throw HttpProblems.unauthenticated.error();
       const token = match[1] as string;
       const remembered = verified.get(token, now());
       if (remembered) {
@@ -126,12 +125,9 @@ export interface TokenSigner {
   sign(principal: Principal): Promise<SignedToken>;
 }
 
-export interface TokenSignerOptions {
+export interface TokenSignerOptions extends TokenClaims {
   readonly privateKeyPem: string;
-  readonly algorithm: 'ES256' | 'EdDSA';
   readonly keyId: string;
-  readonly issuer: string;
-  readonly audience: string;
   readonly ttlSeconds: number;
   readonly now?: () => Date;
 }

@@ -1,8 +1,8 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { isUniqueViolation, type Database, type UsersTable } from '../shared/database.js';
-import { AppError } from '../shared/http/problem.js';
 import type { Role } from '../shared/tokens.js';
-import type { UserRecord, UserResource } from './user.js';
+import { UsersProblems } from './errors.js';
+import { isUserId, type UserRecord, type UserResource } from './user.js';
 
 type Db = Kysely<Database>;
 
@@ -40,10 +40,6 @@ export interface UserPage {
   readonly next: PagePosition | undefined;
 }
 
-function emailTaken(): AppError {
-  return new AppError(409, 'email-taken', 'An account with this email already exists.');
-}
-
 function toUserRecord(row: Selectable<UsersTable>): UserRecord {
   return {
     id: row.id,
@@ -74,7 +70,7 @@ export async function insertUser(db: Db, user: NewUser): Promise<UserRecord> {
       .executeTakeFirstOrThrow();
     return toUserRecord(row);
   } catch (error) {
-    if (isUniqueViolation(error, 'users_email_key')) throw emailTaken();
+    if (isUniqueViolation(error, 'users_email_key')) throw UsersProblems.emailTaken.error();
     throw error;
   }
 }
@@ -82,6 +78,13 @@ export async function insertUser(db: Db, user: NewUser): Promise<UserRecord> {
 export async function findUserById(db: Db, id: string): Promise<UserRecord | undefined> {
   const row = await db.selectFrom('users.users').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toUserRecord(row);
+}
+
+/** The user with this id; 404 `user-not-found` when there is none (or the id is not a user id at all). */
+export async function findUserOrNotFound(db: Db, id: string): Promise<UserRecord> {
+  const user = isUserId(id) ? await findUserById(db, id) : undefined;
+  if (!user) throw UsersProblems.userNotFound.error();
+  return user;
 }
 
 export async function findUserByEmail(db: Db, email: string): Promise<UserRecord | undefined> {
@@ -155,7 +158,7 @@ export async function updateUser(
       .executeTakeFirst();
     return row && toUserRecord(row);
   } catch (error) {
-    if (isUniqueViolation(error, 'users_email_key')) throw emailTaken();
+    if (isUniqueViolation(error, 'users_email_key')) throw UsersProblems.emailTaken.error();
     throw error;
   }
 }

@@ -29,7 +29,7 @@ describe('the gateway serves the API docs', () => {
     server = createGateway({
       routes: [],
       listing: () => ({}),
-      openApiDocument: () => {
+      openApiDocument: async () => {
         builds += 1;
         return document;
       },
@@ -130,7 +130,7 @@ describe('the gateway serves the API docs', () => {
     const broken = createGateway({
       routes: [],
       listing: () => ({}),
-      openApiDocument: () => {
+      openApiDocument: async () => {
         throw new Error('no schema for users-create');
       },
     });

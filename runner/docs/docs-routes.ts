@@ -8,7 +8,7 @@ import { DOCS_ASSETS_PREFIX, DOCS_PATH, docsPageHtml, OPENAPI_PATH } from './pag
 
 export interface DocsRoutesOptions {
   /** The OpenAPI document to serve at `/openapi.json`, built on first use and kept. */
-  readonly openApiDocument: () => Record<string, unknown>;
+  readonly openApiDocument: () => Promise<Record<string, unknown>>;
   /** The folder of the installed `swagger-ui-dist` package (found through Node's resolution by default). */
   readonly swaggerUiDir?: string;
 }
@@ -44,7 +44,7 @@ export function createDocsRoutes(options: DocsRoutesOptions): DocsRoutes {
   const dir = options.swaggerUiDir ?? swaggerUiDistDir();
   const version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
   const page = Buffer.from(docsPageHtml());
-  let openApiText: Buffer | undefined;
+  let openApiText: Promise<Buffer> | undefined;
 
   return (req, res, pathname) => {
     const isPage = pathname === DOCS_PATH;
@@ -60,15 +60,17 @@ export function createDocsRoutes(options: DocsRoutesOptions): DocsRoutes {
     if (isPage) {
       send(res, 200, { 'Content-Type': HTML, 'Cache-Control': 'no-cache' }, page);
     } else if (isDocument) {
-      try {
-        openApiText ??= Buffer.from(JSON.stringify(options.openApiDocument(), null, 2));
-      } catch (error) {
-        // A development tool: the reason helps whoever is editing the document.
-        const reason = error instanceof Error ? error.message : String(error);
-        sendProblem(res, problemFor(500, 'openapi-unavailable', `The OpenAPI document could not be built: ${reason}`));
-        return true;
-      }
-      send(res, 200, { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-cache' }, openApiText);
+      // Built once, at the first request; a failed build is tried again at the next one.
+      const building = (openApiText ??= options.openApiDocument().then((document) => Buffer.from(JSON.stringify(document, null, 2))));
+      building.then(
+        (text) => send(res, 200, { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-cache' }, text),
+        (error: unknown) => {
+          openApiText = undefined;
+          // A development tool: the reason helps whoever is editing the document.
+          const reason = error instanceof Error ? error.message : String(error);
+          sendProblem(res, problemFor(500, 'openapi-unavailable', `The OpenAPI document could not be built: ${reason}`));
+        },
+      );
     } else if (pathname === `${DOCS_PATH}/`) {
       res.writeHead(301, { Location: DOCS_PATH, 'Content-Length': 0 });
       res.end();

@@ -32,7 +32,7 @@ const TOTAL_RUNS = Number(process.env['FUZZ_RUNS'] ?? 10_400);
 const REPLAY_PATH = process.env['FUZZ_PATH'];
 const RUNS_PER_FUNCTION = Math.ceil(TOTAL_RUNS / HTTP_FUNCTIONS.length);
 
-const document = buildOpenApiDocument() as Record<string, any>;
+const document = (await buildOpenApiDocument()) as Record<string, any>;
 
 const LEAKS: readonly [string, RegExp][] = [
   ['HTML', /<\s*(!doctype|html|body|pre|head)\b/i],
@@ -108,6 +108,7 @@ describe('every HTTP function under hostile input', () => {
       keys,
       passwords,
       config: { LOGIN_MAX_FAILURES_PER_EMAIL: '1000', LOGIN_MAX_FAILURES_PER_CLIENT: '100000' },
+      only: 'http',
     });
     const bearer = async (userId: string, role: 'user' | 'admin') => `Bearer ${(await keys.signer.sign({ userId, role })).accessToken}`;
     const stranger = await generateKeyPair('ES256');

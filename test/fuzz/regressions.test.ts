@@ -26,7 +26,7 @@ describe('inputs that once broke a function', () => {
     database = await createTestDatabase(testPostgresServers()[0]!.adminUrl);
     passwords = createPasswordHasher({ cost: 4, threads: 1 });
     keys = await createTestSigningKeys();
-    system = await startInventoryFunctions({ database, keys, passwords });
+    system = await startInventoryFunctions({ database, keys, passwords, only: 'http' });
   });
   afterAll(async () => {
     await system?.close();

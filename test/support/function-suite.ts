@@ -19,21 +19,27 @@ export interface FunctionSuite {
   readonly fn: RunningFunction;
 }
 
+/** What `startTestFunction` takes besides the dependencies: settings and a clock. */
+export type SuiteOptions = NonNullable<Parameters<typeof startTestFunction>[2]>;
+
 /**
  * Registers a function suite's hooks: a database of its own (emptied before each test), a token
- * key pair, and the function running in-process with the dependencies `dependencies` builds.
+ * key pair, and the function running in-process with the dependencies `dependencies` builds and
+ * the settings and clock of `options` (or of what it returns, for settings made in `beforeAll`).
  * Fields are filled in by `beforeAll`; read them inside tests and hooks.
  */
 export function useFunctionSuite<N extends Need>(
   definition: FunctionDefinition<N>,
   adminUrl: string,
   dependencies: (database: TestDatabase, tokens: TestTokens) => Partial<SharedDependencies>,
+  options: SuiteOptions | ((database: TestDatabase, tokens: TestTokens) => SuiteOptions | Promise<SuiteOptions>) = {},
 ): FunctionSuite {
   const suite = {} as { database: TestDatabase; tokens: TestTokens; fn: RunningFunction };
   beforeAll(async () => {
     suite.database = await createTestDatabase(adminUrl);
     suite.tokens = await createTestTokens();
-    suite.fn = await startTestFunction(definition, dependencies(suite.database, suite.tokens));
+    const settings = typeof options === 'function' ? await options(suite.database, suite.tokens) : options;
+    suite.fn = await startTestFunction(definition, dependencies(suite.database, suite.tokens), settings);
   });
   afterAll(async () => {
     await suite.fn?.close();

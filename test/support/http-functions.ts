@@ -1,4 +1,5 @@
-import { INVENTORY, type FunctionSpec } from '../../functions/inventory.js';
+import type { Transporter } from 'nodemailer';
+import { INVENTORY, type FunctionSpec, type Trigger } from '../../functions/inventory.js';
 import { parseConfig, type Config, type Need } from '../../functions/shared/config.js';
 import { createEventPublisher } from '../../functions/shared/events/publisher.js';
 import type { PasswordHasher } from '../../functions/shared/passwords/password-hasher.js';
@@ -10,6 +11,9 @@ import type { TestDatabase } from './postgres.js';
 import type { TestSigningKeys } from './signing.js';
 
 export type HttpSpec = Extract<(typeof INVENTORY)[number], { trigger: 'http' }>;
+
+/** Dependencies a function cannot do without; the others (settings sections) come from the configuration. */
+const REQUIRED_DEPENDENCIES = { database: true, passwords: true, tokens: true, signing: true, sink: true, mail: true } as const;
 
 /** Every HTTP function of the inventory. */
 export const HTTP_FUNCTIONS: readonly HttpSpec[] = INVENTORY.filter((spec): spec is HttpSpec => spec.trigger === 'http');
@@ -31,14 +35,19 @@ export interface InventoryFunctionsOptions {
   readonly database: TestDatabase;
   readonly keys: TestSigningKeys;
   readonly passwords: PasswordHasher;
+  /** The mail transport of the functions that mail (they are not started without one). */
+  readonly mail?: Transporter;
   /** Settings over the defaults, for every function (e.g. lockout limits). */
   readonly config?: Record<string, string>;
+  /** Which functions to start (default: every function of the inventory). */
+  readonly only?: Trigger;
 }
 
 /**
- * Starts every HTTP function of the inventory in-process, each with the dependencies its inventory
- * entry names: the test database, the password hasher, the test key pair, a sink that refuses
- * (events stay in the outbox) and, for sign-in, the users-verify started here.
+ * Starts every function of the inventory in-process (or only its HTTP or CloudEvent ones), each
+ * with the dependencies its inventory entry names: the test database, the password hasher, the
+ * test key pair, a sink that refuses (events stay in the outbox), the mail transport given and,
+ * for sign-in, the users-verify started here. A function that cannot start is named.
  */
 export async function startInventoryFunctions(options: InventoryFunctionsOptions): Promise<InventoryFunctions> {
   const functions: Record<string, RunningFunction> = {};
@@ -49,6 +58,7 @@ export async function startInventoryFunctions(options: InventoryFunctionsOptions
     tokens: options.keys.verifier,
     signing: options.keys.signer,
     sink: createEventPublisher({ sinkUrl: closedSink, timeoutMs: 500 }),
+    ...(options.mail ? { mail: options.mail } : {}),
   };
   const env = {
     DATABASE_URL: options.database.url,
@@ -59,17 +69,20 @@ export async function startInventoryFunctions(options: InventoryFunctionsOptions
     SMTP_URL: 'smtp://127.0.0.1:9',
     ...options.config,
   };
-  const start = async (spec: HttpSpec, extra: Record<string, string> = {}): Promise<void> => {
-    const definition = await loadDefinition(spec);
-    const config = parseConfig({ ...env, ...extra }, spec.needs) as Config<Need>;
+  const start = async (spec: FunctionSpec, extra: Record<string, string> = {}): Promise<void> => {
     try {
+      const missing = spec.needs.filter((need) => need in REQUIRED_DEPENDENCIES && !(need in provided));
+      if (missing.length > 0) throw new Error(`no ${missing.join(', ')} given`);
+      const definition = await loadDefinition(spec);
+      const config = parseConfig({ ...env, ...extra }, spec.needs) as Config<Need>;
       functions[spec.name] = await startTestFunction(definition, provided, { config });
     } catch (error) {
       throw new Error(`could not start ${spec.name}: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
+  const wanted = INVENTORY.filter((spec) => options.only === undefined || spec.trigger === options.only);
   // Sign-in calls users-verify, so it starts first.
-  const [first, rest] = [HTTP_FUNCTIONS.filter((spec) => spec.name === 'users-verify'), HTTP_FUNCTIONS.filter((spec) => spec.name !== 'users-verify')];
+  const [first, rest] = [wanted.filter((spec) => spec.name === 'users-verify'), wanted.filter((spec) => spec.name !== 'users-verify')];
   await Promise.all(first.map((spec) => start(spec)));
   const verifyUrl = functions['users-verify']?.url ?? `http://127.0.0.1:${await freePort()}`;
   await Promise.all(rest.map((spec) => start(spec, { USERS_VERIFY_URL: verifyUrl })));
@@ -77,7 +90,7 @@ export async function startInventoryFunctions(options: InventoryFunctionsOptions
     functions,
     url: (name) => {
       const fn = functions[name];
-      if (!fn) throw new Error(`${name} is not a running HTTP function of the inventory`);
+      if (!fn) throw new Error(`${name} is not a running function of the inventory`);
       return fn.url;
     },
     close: async () => {

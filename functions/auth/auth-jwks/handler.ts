@@ -1,32 +1,26 @@
 import { createHash } from 'node:crypto';
-import type { JWK } from 'jose';
-import { z } from 'zod';
 import { publicJwkOf } from '../../shared/tokens.js';
+import type { JwkSet } from './schema.js';
 
+/** The key set and its version (a hash of its content). */
 export interface JwksDocument {
-  readonly body: { readonly keys: readonly JWK[] };
+  readonly keySet: JwkSet;
   readonly etag: string;
 }
 
-const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/);
+export interface JwksDeps {
+  /** Built once per instance (the key is configuration). */
+  readonly jwks: Promise<JwksDocument>;
+}
 
-/** One public key of the set (EC P-256 for ES256, Ed25519 for EdDSA). Strict: never a private part. */
-export const jwkSchema = z.strictObject({
-  kty: z.enum(['EC', 'OKP']),
-  crv: z.enum(['P-256', 'Ed25519']),
-  x: base64url,
-  y: base64url.optional(),
-  kid: z.string().min(1),
-  alg: z.enum(['ES256', 'EdDSA']),
-  use: z.literal('sig'),
-}) satisfies z.ZodType<JWK>;
-
-/** The JSON shape of the JWK set body, for the API description and the contract tests. */
-export const jwkSetSchema = z.strictObject({ keys: z.array(jwkSchema).min(1) }) satisfies z.ZodType<JwksDocument['body']>;
-
-/** The JWK set that verifies access tokens, computed once per instance (the key is configuration). */
+/** The JWK set that verifies access tokens, with its ETag. */
 export async function buildJwks(publicKeyPem: string, algorithm: 'ES256' | 'EdDSA', keyId: string): Promise<JwksDocument> {
-  const body = { keys: [await publicJwkOf(publicKeyPem, algorithm, keyId)] };
-  const etag = `"${createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 27)}"`;
-  return { body, etag };
+  const keySet = { keys: [await publicJwkOf(publicKeyPem, algorithm, keyId)] };
+  const etag = `"${createHash('sha256').update(JSON.stringify(keySet)).digest('base64url').slice(0, 27)}"`;
+  return { keySet, etag };
+}
+
+/** The public keys that verify access tokens, as this instance computed them at start. */
+export async function handle(deps: JwksDeps, _input: undefined): Promise<JwksDocument> {
+  return deps.jwks;
 }

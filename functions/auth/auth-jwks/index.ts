@@ -1,8 +1,8 @@
-import { jsonRoute, type RouteResult } from '../../shared/http/json-route.js';
+import type { RouteResult } from '../../shared/http/json-route.js';
+import { etagMatches } from '../../shared/http/respond.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
-import { etagMatches } from '../../shared/http/etag.js';
-import { buildJwks } from './handler.js';
+import { buildJwks, handle } from './handler.js';
 
 // Verifiers may cache the key set for five minutes, and keep serving a stale copy for a day if
 // this function cannot be reached; a rotation publishes the new key at least that long ahead.
@@ -10,15 +10,17 @@ const CACHE_CONTROL = 'public, max-age=300, stale-if-error=86400';
 
 export const definition = defineHttpFunction({
   name: 'auth-jwks',
-  createHandler: (deps) => {
-    const jwks = buildJwks(deps.config.JWT_PUBLIC_KEY, deps.config.JWT_ALGORITHM, deps.config.JWT_KEY_ID);
-    return jsonRoute(deps.logger, async (request): Promise<RouteResult> => {
-      const { body, etag } = await jwks;
-      const headers = { ETag: etag, 'Cache-Control': CACHE_CONTROL };
-      const ifNoneMatch = request.header('if-none-match');
-      if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, etag)) return { status: 304, headers };
-      return { status: 200, body, headers: { ...headers, 'Content-Type': 'application/jwk-set+json' } };
-    });
+  deps: (shared) => ({
+    ...shared,
+    jwks: buildJwks(shared.config.JWT_PUBLIC_KEY, shared.config.JWT_ALGORITHM, shared.config.JWT_KEY_ID),
+  }),
+  input: () => undefined,
+  handle,
+  output: ({ keySet, etag }, request): RouteResult => {
+    const headers = { ETag: etag, 'Cache-Control': CACHE_CONTROL };
+    const ifNoneMatch = request.header('if-none-match');
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, etag)) return { status: 304, headers };
+    return { status: 200, body: keySet, headers: { ...headers, 'Content-Type': 'application/jwk-set+json' } };
   },
 });
 

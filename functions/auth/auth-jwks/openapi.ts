@@ -1,12 +1,12 @@
 import { EXAMPLE_JWK, EXAMPLE_JWKS_ETAG } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
 import { internalError } from '../../openapi/problems.js';
-import { jwkSetSchema } from './handler.js';
+import { jwkSetSchema } from './schema.js';
 
 const CACHE_CONTROL = 'public, max-age=300, stale-if-error=86400';
 
 /** auth-jwks in the API description. */
-export const api: OperationDoc = {
+export const operation: OperationDoc = {
   description:
     'The public keys that verify access tokens, as a JWK set (RFC 7517): pick the key by the token\'s `kid`. Anyone ' +
     'may fetch it and verify tokens without calling anyone. Cacheable for five minutes, and usable stale for a day ' +

@@ -2,14 +2,15 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
 import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
 import type { EventPublisher } from '../../shared/events/publisher.js';
-import { AppError } from '../../shared/http/problem.js';
 import type { Logger } from '../../shared/logging.js';
 import type { SignedToken, TokenSigner } from '../../shared/tokens.js';
 import { currentTrace, formatTraceparent } from '../../shared/trace-context.js';
+import { UsersProblems } from '../../users/errors.js';
+import { AuthProblems } from '../errors.js';
 import { clearFailures, forgetAttempt, isOverLimit, readLockout, recordAttempt, type LockoutPolicy } from '../login-failures.js';
 import { addToOutbox, publishPending } from '../outbox.js';
 import type { UsersVerifyClient } from '../users-verify-client.js';
-import type { LoginInput } from './schema.js';
+import type { LoginBody } from './schema.js';
 
 export const EVENT_SOURCE = '/functions/auth-login';
 
@@ -23,8 +24,9 @@ export interface LoginDeps {
   readonly now: () => Date;
 }
 
-export interface LoginRequest {
-  readonly input: LoginInput;
+export interface LoginInput {
+  readonly credentials: LoginBody;
+  /** The client's address, as far as trusted proxies tell (the lockout counts failures per address). */
   readonly clientAddress: string;
   readonly userAgent: string;
 }
@@ -36,17 +38,15 @@ export interface LoginResult {
   readonly eventPublished: boolean;
 }
 
-const INVALID_CREDENTIALS = 'The email or password is not correct.';
-
 /**
  * Signs a user in. Lockout is checked before the password and answers the same whether the
  * account exists.
  * A success records the sign-in and its `user_login_event` in one transaction, then tries to
  * publish the event; a sink that is down never fails the sign-in.
  */
-export async function signIn(deps: LoginDeps, request: LoginRequest): Promise<LoginResult> {
-  const { email, password } = request.input;
-  const { clientAddress } = request;
+export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginResult> {
+  const { email, password } = input.credentials;
+  const { clientAddress } = input;
   // Every attempt is recorded before the password is checked, so parallel attempts count against
   // each other; one that goes past the limit is taken back and refused.
   const attemptId = await recordAttempt(deps.database, email, clientAddress, deps.lockout, deps.now());
@@ -63,7 +63,7 @@ export async function signIn(deps: LoginDeps, request: LoginRequest): Promise<Lo
     await forgetAttempt(deps.database, attemptId);
     throw error;
   }
-  if (!user) throw new AppError(401, 'invalid-credentials', INVALID_CREDENTIALS);
+  if (!user) throw UsersProblems.invalidCredentials.error();
 
   const signedInAt = deps.now();
   const trace = currentTrace();
@@ -75,7 +75,7 @@ export async function signIn(deps: LoginDeps, request: LoginRequest): Promise<Lo
       name: user.name,
       signedInAt: signedInAt.toISOString(),
       clientAddress,
-      userAgent: request.userAgent,
+      userAgent: input.userAgent,
     },
     trace ? { traceparent: formatTraceparent(trace) } : {},
   );
@@ -83,7 +83,7 @@ export async function signIn(deps: LoginDeps, request: LoginRequest): Promise<Lo
     await clearFailures(trx, email);
     await trx
       .insertInto('auth.sign_ins')
-      .values({ user_id: user.id, signed_in_at: signedInAt, client_address: clientAddress, user_agent: request.userAgent })
+      .values({ user_id: user.id, signed_in_at: signedInAt, client_address: clientAddress, user_agent: input.userAgent })
       .execute();
     await addToOutbox(trx, event);
   });
@@ -103,7 +103,5 @@ export async function signIn(deps: LoginDeps, request: LoginRequest): Promise<Lo
 function assertNotLocked(lockedUntil: Date | undefined, now: Date): void {
   if (!lockedUntil) return;
   const seconds = Math.max(1, Math.ceil((lockedUntil.getTime() - now.getTime()) / 1000));
-  throw new AppError(429, 'too-many-attempts', 'Too many failed sign-ins. Try again later.', {
-    headers: { 'Retry-After': String(seconds) },
-  });
+  throw AuthProblems.tooManyAttempts.error({ headers: { 'Retry-After': String(seconds) } });
 }

@@ -1,14 +1,15 @@
 import { ADA, EXAMPLE_ACCESS_TOKEN } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { example, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
-import { problemFor } from '../../shared/http/problem.js';
+import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
 import { USER_LOGIN_EVENT_TYPE } from '../../shared/events/user-login-event.js';
+import { UsersProblems } from '../../users/errors.js';
+import { AuthProblems } from '../errors.js';
 import { loginBody, tokenResponseSchema, type TokenResponse } from './schema.js';
 
 const exampleToken: TokenResponse = { access_token: EXAMPLE_ACCESS_TOKEN, token_type: 'Bearer', expires_in: 900 };
 
 /** auth-login in the API description. */
-export const api: OperationDoc = {
+export const operation: OperationDoc = {
   description:
     'Signs in with an email and password and answers an access token: a JWT signed with the service key (ES256 or ' +
     'EdDSA, `kid` in its header) carrying `sub` (the user id), `role`, `iat`, `exp` (15 minutes by default), `jti`, ' +
@@ -34,33 +35,20 @@ export const api: OperationDoc = {
   ],
   problems: [
     invalidInput('request body', loginBody, { email: 'ada', password: '' }),
-    {
-      status: 401,
-      description: 'The email and password do not match, or no account has this email: the same answer, in the same time.',
-      codes: ['invalid-credentials'],
-      examples: {
-        'no-match': example('Wrong password or unknown email', problemFor(401, 'invalid-credentials', 'The email or password is not correct.')),
-      },
-    },
+    problemDoc(
+      'The email and password do not match, or no account has this email: the same answer, in the same time.',
+      UsersProblems.invalidCredentials,
+    ),
     ...jsonBodyProblems(),
-    {
-      status: 429,
-      description:
-        'Too many failed sign-ins for this email or from this client address within the window: `Retry-After` says ' +
+    problemDoc(
+      'Too many failed sign-ins for this email or from this client address within the window: `Retry-After` says ' +
         'how many seconds until the oldest counted failure leaves it.',
-      codes: ['too-many-attempts'],
-      headers: ['Retry-After'],
-      examples: { locked: example('Locked out', problemFor(429, 'too-many-attempts', 'Too many failed sign-ins. Try again later.')) },
-    },
+      AuthProblems.tooManyAttempts,
+    ),
     internalError,
-    {
-      status: 503,
-      description: 'users-verify did not give a clear answer (down, slow or confused); the attempt does not count as a failure. Retry after `Retry-After` seconds.',
-      codes: ['sign-in-unavailable'],
-      headers: ['Retry-After'],
-      examples: {
-        unavailable: example('users-verify is down', problemFor(503, 'sign-in-unavailable', 'Sign-in is unavailable right now; try again shortly.')),
-      },
-    },
+    problemDoc(
+      'users-verify did not give a clear answer (down, slow or confused); the attempt does not count as a failure. Retry after `Retry-After` seconds.',
+      AuthProblems.signInUnavailable,
+    ),
   ],
 };

@@ -1,13 +1,10 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../shared/database.js';
-import type { EventPublisher } from '../../shared/events/publisher.js';
+import type { EventOutcome } from '../../shared/runtime/definition.js';
+import type { SharedDependencies } from '../../shared/runtime/dependencies.js';
+import type { Logger } from '../../shared/logging.js';
 import { publishPending } from '../outbox.js';
 
-export interface RelayDeps {
-  readonly database: Kysely<Database>;
-  readonly sink: EventPublisher;
-  readonly now: () => Date;
-}
+/** The shared dependencies a relay run uses. */
+export type RelayDeps = Pick<SharedDependencies, 'database' | 'sink'> & { readonly now: () => Date };
 
 export interface RelayOptions {
   readonly batchSize: number;
@@ -36,4 +33,19 @@ export async function relayPendingEvents(deps: RelayDeps, options: RelayOptions)
     if (result.failed > 0) return { published, failed: result.failed, batches };
     if (result.examined < options.batchSize || Date.now() - started > options.budgetMs) return { published, failed: 0, batches };
   }
+}
+
+export interface RelayRunDeps extends RelayDeps {
+  readonly logger: Logger;
+  readonly relay: RelayOptions;
+}
+
+/**
+ * One scheduled run: relays what is pending and logs the report. A run that could not publish
+ * still resolves (the ping is acknowledged): the events stay pending for the next one.
+ */
+export async function handle(deps: RelayRunDeps, _input: undefined): Promise<EventOutcome> {
+  const report = await relayPendingEvents(deps, deps.relay);
+  deps.logger.info('outbox relay run', { ...report });
+  return report.published > 0 ? 'handled' : 'ignored';
 }

@@ -1,11 +1,11 @@
 import { CloudEvent, HTTP } from 'cloudevents';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEventPublisher } from '../../shared/events/publisher.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createEventPublisher, type EventPublisher } from '../../shared/events/publisher.js';
 import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
-import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
-import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
+import { useFunctionSuite } from '../../../test/support/function-suite.js';
+import { testPostgresServers } from '../../../test/support/postgres.js';
 import { addToOutbox } from '../outbox.js';
 import { relayPendingEvents } from './handler.js';
 import { definition } from './index.js';
@@ -42,15 +42,13 @@ function loginEvent(i: number) {
 }
 
 describe.each(testPostgresServers())('outbox-relay on $name', ({ adminUrl }) => {
-  let database: TestDatabase;
   let sink: Awaited<ReturnType<typeof startSink>>;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(adminUrl);
+  const publisher = (): EventPublisher => createEventPublisher({ sinkUrl: sink.url, timeoutMs: 1_000 });
+  // Each test starts a sink of its own: the function publishes to whichever is current.
+  const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db, sink: { publish: (event) => publisher().publish(event) } }), {
+    config: { OUTBOX_BATCH_SIZE: 2 },
   });
-  afterAll(() => database.drop());
   beforeEach(async () => {
-    await database.reset();
     sink = await startSink();
   });
   afterEach(() => new Promise<void>((resolve) => sink.server.close(() => resolve())));
@@ -59,19 +57,19 @@ describe.each(testPostgresServers())('outbox-relay on $name', ({ adminUrl }) => 
     const ids: string[] = [];
     for (let i = 0; i < count; i += 1) {
       const event = loginEvent(i);
-      await database.db.transaction().execute((trx) => addToOutbox(trx, event));
+      await suite.database.db.transaction().execute((trx) => addToOutbox(trx, event));
       ids.push(event.id);
     }
     return ids;
   };
-  const deps = () => ({ database: database.db, sink: createEventPublisher({ sinkUrl: sink.url, timeoutMs: 1_000 }), now: () => new Date() });
+  const deps = () => ({ database: suite.database.db, sink: publisher(), now: () => new Date() });
 
   it('publishes every pending event oldest first, in bounded batches, and marks each sent', async () => {
     const ids = await addEvents(25);
     const report = await relayPendingEvents(deps(), { batchSize: 10, budgetMs: 10_000 });
     expect(report).toEqual({ published: 25, failed: 0, batches: 3 });
     expect(sink.ids).toEqual(ids);
-    const pending = await database.db.selectFrom('auth.outbox').select('id').where('sent_at', 'is', null).execute();
+    const pending = await suite.database.db.selectFrom('auth.outbox').select('id').where('sent_at', 'is', null).execute();
     expect(pending).toHaveLength(0);
   });
 
@@ -98,21 +96,12 @@ describe.each(testPostgresServers())('outbox-relay on $name', ({ adminUrl }) => 
 
   it('runs as a CloudEvent function triggered by the PingSource event', async () => {
     const ids = await addEvents(3);
-    const fn: RunningFunction = await startTestFunction(
-      definition,
-      { database: database.db, sink: createEventPublisher({ sinkUrl: sink.url, timeoutMs: 1_000 }) },
-      { config: { OUTBOX_BATCH_SIZE: 2 } },
+    const ping = HTTP.binary(
+      new CloudEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/accounts/pingsources/outbox-relay-schedule', data: { reason: 'scheduled' } }),
     );
-    try {
-      const ping = HTTP.binary(
-        new CloudEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/accounts/pingsources/outbox-relay-schedule', data: { reason: 'scheduled' } }),
-      );
-      const response = await fetch(`${fn.url}/`, { method: 'POST', headers: ping.headers as Record<string, string>, body: ping.body as string });
-      expect(response.status).toBeLessThan(300);
-      expect(sink.ids).toEqual(ids);
-      expect(fn.logs.find((line) => line['message'] === 'outbox relay run')).toMatchObject({ published: 3, failed: 0 });
-    } finally {
-      await fn.close();
-    }
+    const response = await fetch(`${suite.fn.url}/`, { method: 'POST', headers: ping.headers as Record<string, string>, body: ping.body as string });
+    expect(response.status).toBeLessThan(300);
+    expect(sink.ids).toEqual(ids);
+    expect(suite.fn.logs.find((line) => line['message'] === 'outbox relay run')).toMatchObject({ published: 3, failed: 0 });
   });
 });

@@ -1,10 +1,9 @@
 import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
-import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
-import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
-import { serializeEvent } from './handler.js';
-import { definition } from './index.js';
+import { useFunctionSuite } from '../../../test/support/function-suite.js';
+import { testPostgresServers } from '../../../test/support/postgres.js';
+import { definition, serializeEvent } from './index.js';
 
 const LOGIN = buildUserLoginEvent('/functions/auth-login', {
   userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a',
@@ -35,27 +34,16 @@ describe('serializeEvent', () => {
 });
 
 describe.each(testPostgresServers())('notify-dead-letter on $name', ({ adminUrl }) => {
-  let database: TestDatabase;
-  let fn: RunningFunction;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(adminUrl);
-    fn = await startTestFunction(definition, { database: database.db });
-  });
-  afterAll(async () => {
-    await fn?.close();
-    await database?.drop();
-  });
-  beforeEach(async () => {
-    await database.reset();
-    fn.logs.splice(0);
+  const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db }));
+  beforeEach(() => {
+    suite.fn.logs.splice(0);
   });
 
-  const deadLetters = () => database.db.selectFrom('notify.dead_letters').selectAll().orderBy('id').execute();
+  const deadLetters = () => suite.database.db.selectFrom('notify.dead_letters').selectAll().orderBy('id').execute();
 
   it('stores an event with the knativeerror* extensions the broker adds', async () => {
     const event = { ...LOGIN, knativeerrordest: ERROR_DEST, knativeerrorcode: '500', knativeerrordata: ERROR_DATA };
-    expect(await deliver(fn.url, event)).toBe(204);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
 
     const rows = await deadLetters();
     expect(rows).toHaveLength(1);
@@ -78,11 +66,11 @@ describe.each(testPostgresServers())('notify-dead-letter on $name', ({ adminUrl 
       knativeerrordata: ERROR_DATA,
       data: LOGIN.data,
     });
-    expect(fn.logs).toContainEqual(
+    expect(suite.fn.logs).toContainEqual(
       expect.objectContaining({ severity: 'WARNING', message: 'dead letter', eventId: LOGIN.id, eventType: 'user_login_event', errorCode: '500' }),
     );
     // The warning names the event; the data stays in the table.
-    const warning = fn.logs.find((line) => line['message'] === 'dead letter');
+    const warning = suite.fn.logs.find((line) => line['message'] === 'dead letter');
     expect(JSON.stringify(warning)).not.toContain('ada@example.com');
   });
 
@@ -95,8 +83,8 @@ describe.each(testPostgresServers())('notify-dead-letter on $name', ({ adminUrl 
       datacontenttype: 'text/plain',
       data: 'tick',
     };
-    expect(await deliver(fn.url, event)).toBe(204);
-    expect(await deliver(fn.url, event)).toBe(204);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
     const rows = await deadLetters();
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({ event_id: 'ping-1', event_type: 'dev.knative.sources.ping', error_destination: null, error_code: null, error_data: null });

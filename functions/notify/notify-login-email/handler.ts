@@ -1,15 +1,8 @@
-import type { CloudEventV1 } from 'cloudevents';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
-import type { EventOutcome } from '../../shared/events/event-handler.js';
-import {
-  USER_LOGIN_EVENT_DATASCHEMA,
-  USER_LOGIN_EVENT_TYPE,
-  userLoginEventData,
-  type UserLoginEventData,
-} from '../../shared/events/user-login-event.js';
+import type { EventOutcome } from '../../shared/runtime/definition.js';
+import type { UserLoginEventData } from '../../shared/events/user-login-event.js';
 import type { Logger } from '../../shared/logging.js';
-import { isStorableText } from '../../shared/text.js';
 import { buildLoginEmail } from './email.js';
 
 /** The part of a nodemailer transport the handler uses (a plain fake in unit tests). */
@@ -25,8 +18,13 @@ export interface NotifyLoginEmailDeps {
   readonly now: () => Date;
 }
 
+/** One sign-in to tell the user about: the event's id keys the delivery, so each event is emailed once. */
+export interface LoginEmailInput {
+  readonly eventId: string;
+  readonly data: UserLoginEventData;
+}
+
 export const EMAIL_CHANNEL = 'email';
-const MAX_EVENT_ID_LENGTH = 200;
 const LAST_ERROR_MAX_LENGTH = 500;
 
 /** Thrown after a transient mail failure is recorded, so the broker delivers the event again. */
@@ -34,44 +32,6 @@ export class MailUnavailableError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'MailUnavailableError';
-  }
-}
-
-export type ParsedLoginEvent =
-  | { readonly ok: true; readonly id: string; readonly data: UserLoginEventData }
-  | { readonly ok: false; readonly reason: string; readonly fields?: readonly string[] };
-
-/**
- * Checks the event against the `user_login_event` contract: its type, its dataschema (a new data
- * shape comes with a new dataschema) and its data. The data arrives parsed (JSON content type) or
- * as text or bytes (any other content type), or base64 in a structured event.
- */
-export function parseLoginEvent(event: CloudEventV1<unknown>): ParsedLoginEvent {
-  if (typeof event.id !== 'string' || event.id === '') return { ok: false, reason: 'the event has no id' };
-  // The id keys the delivery row: it must be text Postgres stores as given.
-  if (event.id.length > MAX_EVENT_ID_LENGTH || !isStorableText(event.id)) return { ok: false, reason: 'the event id cannot be stored' };
-  if (event.type !== USER_LOGIN_EVENT_TYPE) return { ok: false, reason: 'unexpected type' };
-  if (event.dataschema !== USER_LOGIN_EVENT_DATASCHEMA) return { ok: false, reason: 'unexpected dataschema' };
-  const decoded = decodeData(event);
-  if (!decoded.ok) return { ok: false, reason: 'the data is not JSON' };
-  const result = userLoginEventData.safeParse(decoded.value);
-  if (!result.success) {
-    // Field names only: the values are personal data and stay out of the logs.
-    const fields = [...new Set(result.error.issues.map((issue) => issue.path.join('.') || '(data)'))];
-    return { ok: false, reason: 'the data does not match the schema', fields };
-  }
-  return { ok: true, id: event.id, data: result.data };
-}
-
-function decodeData(event: CloudEventV1<unknown>): { ok: true; value: unknown } | { ok: false } {
-  let raw: unknown = event.data;
-  if (raw === undefined && typeof event.data_base64 === 'string') raw = Buffer.from(event.data_base64, 'base64');
-  if (raw instanceof Uint8Array) raw = new TextDecoder().decode(raw);
-  if (typeof raw !== 'string') return { ok: true, value: raw };
-  try {
-    return { ok: true, value: JSON.parse(raw) as unknown };
-  } catch {
-    return { ok: false };
   }
 }
 
@@ -103,24 +63,13 @@ function describeMailError(error: unknown): string {
 type DeliveryResult = { readonly outcome: EventOutcome } | { readonly outcome: 'retry'; readonly error: string };
 
 /**
- * Emails the user about a sign-in, once per CloudEvent id. The delivery row, keyed by the event
- * id and locked for the whole send, makes a redelivered or concurrently delivered duplicate wait
- * for the first attempt and then find it `sent`. Resolves to acknowledge the event; throws
+ * Emails the user about a sign-in, once per event id. The delivery row, keyed by the event id and
+ * locked for the whole send, makes a redelivered or concurrently delivered duplicate wait for the
+ * first attempt and then find it `sent`. Resolves to acknowledge the event; throws
  * MailUnavailableError (after recording the attempt) to have it delivered again.
  */
-export async function handle(deps: NotifyLoginEmailDeps, event: CloudEventV1<unknown>): Promise<EventOutcome> {
-  const parsed = parseLoginEvent(event);
-  if (!parsed.ok) {
-    // Retrying cannot fix it: acknowledge, and say why without repeating the data.
-    deps.logger.warn('malformed event ignored', {
-      eventId: event.id,
-      eventType: event.type,
-      reason: parsed.reason,
-      ...(parsed.fields ? { fields: parsed.fields } : {}),
-    });
-    return 'ignored';
-  }
-  const { id: eventId, data } = parsed;
+export async function handle(deps: NotifyLoginEmailDeps, input: LoginEmailInput): Promise<EventOutcome> {
+  const { eventId, data } = input;
   const email = buildLoginEmail(data);
 
   const result = await deps.database.transaction().execute(async (trx): Promise<DeliveryResult> => {

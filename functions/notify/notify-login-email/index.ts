@@ -1,11 +1,19 @@
-import { loggedEventHandler } from '../../shared/events/event-handler.js';
-import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
+import type { CloudEventV1 } from 'cloudevents';
+import { readEventData } from '../../shared/events/event-data.js';
+import { USER_LOGIN_EVENT_DATASCHEMA, USER_LOGIN_EVENT_TYPE, userLoginEventData } from '../../shared/events/user-login-event.js';
+import { defineCloudEventFunction, type EventInput } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
-import { handle } from './handler.js';
+import { handle, type LoginEmailInput } from './handler.js';
+
+/** The `user_login_event` contract: its type, its dataschema (a new data shape comes with a new one) and its data. */
+export function parseLoginEvent(event: CloudEventV1<unknown>): EventInput<LoginEmailInput> {
+  return readEventData(event, { type: USER_LOGIN_EVENT_TYPE, dataschema: USER_LOGIN_EVENT_DATASCHEMA, data: userLoginEventData });
+}
 
 export const definition = defineCloudEventFunction({
   name: 'notify-login-email',
-  createHandler: (deps) => loggedEventHandler(deps.logger, (event) => handle(deps, event)),
+  input: parseLoginEvent,
+  handle,
 });
 
 // Importing this module registers the function with functions-framework under its name.

@@ -5,13 +5,14 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildUserLoginEvent, USER_LOGIN_EVENT_DATASCHEMA, type UserLoginEventData } from '../../shared/events/user-login-event.js';
-import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
-import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
+import { startTestFunction } from '../../../test/support/function-harness.js';
+import { useFunctionSuite } from '../../../test/support/function-suite.js';
+import { testPostgresServers } from '../../../test/support/postgres.js';
 import { startMailCatcher, type MailCatcher } from '../../../runner/mail-catcher.js';
 import { freePort } from '../../../runner/ports.js';
 import { buildLoginEmail, formatUtcTime, LOGIN_EMAIL_SUBJECT } from './email.js';
-import { classifyMailFailure, parseLoginEvent } from './handler.js';
-import { definition } from './index.js';
+import { classifyMailFailure } from './handler.js';
+import { definition, parseLoginEvent } from './index.js';
 
 const MAIL_FROM = 'Accounts <no-reply@accounts.test>';
 const CONFIG = { MAIL_FROM };
@@ -124,12 +125,12 @@ describe('parseLoginEvent', () => {
     ['a JSON string', JSON.stringify(ADA)],
     ['JSON bytes', Buffer.from(JSON.stringify(ADA))],
   ])('reads data that arrives as %s', (_case, data) => {
-    expect(parseLoginEvent(loginEvent({}, data))).toEqual({ ok: true, id: expect.any(String), data: ADA });
+    expect(parseLoginEvent(loginEvent({}, data))).toEqual({ ok: true, value: { eventId: expect.any(String), data: ADA } });
   });
 
   it('reads data_base64 of a structured event', () => {
     const event = loginEvent({ data: undefined, data_base64: Buffer.from(JSON.stringify(ADA)).toString('base64') });
-    expect(parseLoginEvent(event)).toMatchObject({ ok: true, data: ADA });
+    expect(parseLoginEvent(event)).toMatchObject({ ok: true, value: { data: ADA } });
   });
 
   it.each([
@@ -165,34 +166,29 @@ describe('classifyMailFailure', () => {
 });
 
 describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl }) => {
-  let database: TestDatabase;
   let catcher: MailCatcher;
   let mail: Transporter;
-  let fn: RunningFunction;
 
+  // Registered before the suite's hooks, so the mail catcher runs before the function starts and stops after it.
   beforeAll(async () => {
-    database = await createTestDatabase(adminUrl);
     catcher = await startMailCatcher();
     mail = nodemailer.createTransport(catcher.smtpUrl);
-    fn = await startTestFunction(definition, { database: database.db, mail }, { config: CONFIG });
   });
   afterAll(async () => {
-    await fn?.close();
     mail?.close();
     await catcher?.stop();
-    await database?.drop();
   });
-  beforeEach(async () => {
-    await database.reset();
+  const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db, mail }), { config: CONFIG });
+  beforeEach(() => {
     catcher.clear();
-    fn.logs.splice(0);
+    suite.fn.logs.splice(0);
   });
 
-  const deliveries = () => database.db.selectFrom('notify.deliveries').selectAll().execute();
+  const deliveries = () => suite.database.db.selectFrom('notify.deliveries').selectAll().execute();
 
   /** Starts the function once more with another mail transport; the caller closes it. */
   const startWithMail = async (transport: Transporter) => {
-    const other = await startTestFunction(definition, { database: database.db, mail: transport }, { config: CONFIG });
+    const other = await startTestFunction(definition, { database: suite.database.db, mail: transport }, { config: CONFIG });
     const close = async (): Promise<void> => {
       await other.close();
       transport.close();
@@ -202,7 +198,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
 
   it('emails the user once about a valid sign-in event', async () => {
     const event = loginEvent();
-    expect(await deliver(fn.url, event)).toBe(204);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
 
     const messages = catcher.messages();
     expect(messages).toHaveLength(1);
@@ -224,27 +220,27 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
       expect.objectContaining({ event_id: event.id, channel: 'email', recipient: 'ada@example.com', status: 'sent', attempts: 1, last_error: null }),
     ]);
     expect(rows[0]?.sent_at).toBeInstanceOf(Date);
-    expect(fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'handled' }));
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'handled' }));
   });
 
   it('reads data that arrives as text (a content type other than JSON)', async () => {
     const event = loginEvent({ datacontenttype: 'text/plain' }, JSON.stringify(ADA));
-    expect(await deliver(fn.url, event)).toBe(204);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
     expect(catcher.messages().map((message) => message.to)).toEqual([['ada@example.com']]);
   });
 
   it('sends no second email when the same event is delivered again', async () => {
     const event = loginEvent();
-    expect(await deliver(fn.url, event)).toBe(204);
-    expect(await deliver(fn.url, event)).toBe(204);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
     expect(catcher.messages()).toHaveLength(1);
     expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 1 })]);
-    expect(fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'ignored' }));
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'ignored' }));
   });
 
   it('sends one email when the same event is delivered five times at once', async () => {
     const event = loginEvent();
-    const statuses = await Promise.all(Array.from({ length: 5 }, () => deliver(fn.url, event)));
+    const statuses = await Promise.all(Array.from({ length: 5 }, () => deliver(suite.fn.url, event)));
     expect(statuses).toEqual([204, 204, 204, 204, 204]);
     expect(catcher.messages()).toHaveLength(1);
     expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 1 })]);
@@ -253,7 +249,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
   it('sends one email per distinct event', async () => {
     const first = loginEvent({ id: randomUUID() });
     const second = loginEvent({ id: randomUUID() });
-    expect(await Promise.all([deliver(fn.url, first), deliver(fn.url, second)])).toEqual([204, 204]);
+    expect(await Promise.all([deliver(suite.fn.url, first), deliver(suite.fn.url, second)])).toEqual([204, 204]);
     expect(catcher.messages()).toHaveLength(2);
   });
 
@@ -271,13 +267,13 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     ['data that is not JSON', () => loginEvent({ datacontenttype: 'text/plain' }, 'Ada <ada@example.com> signed in'), 'the data is not JSON'],
   ])('acknowledges an event with %s without sending, and logs a warning without the data', async (_case, makeEvent, reason) => {
     const event = makeEvent();
-    expect(await deliver(fn.url, event)).toBe(204);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
     expect(catcher.messages()).toEqual([]);
     expect(await deliveries()).toEqual([]);
-    expect(fn.logs).toContainEqual(
+    expect(suite.fn.logs).toContainEqual(
       expect.objectContaining({ severity: 'WARNING', message: 'malformed event ignored', eventId: event.id, reason }),
     );
-    const logged = JSON.stringify(fn.logs);
+    const logged = JSON.stringify(suite.fn.logs);
     for (const secret of ['ada@example.com', 'ada-at-example', '203.0.113.7', 'Firefox', 'hunter2-secret']) expect(logged).not.toContain(secret);
   });
 
@@ -296,10 +292,10 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     expect(failed?.last_error).toMatch(/ECONNREFUSED|ESOCKET|ECONNECTION/);
 
     // The broker's retry, once mail is back.
-    expect(await deliver(fn.url, event)).toBe(204);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
     expect(catcher.messages()).toHaveLength(1);
     expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })]);
-    expect(await deliver(fn.url, event)).toBe(204);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
     expect(catcher.messages()).toHaveLength(1);
   });
 
@@ -311,7 +307,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     } finally {
       await unreachable.close();
     }
-    const statuses = await Promise.all(Array.from({ length: 5 }, () => deliver(fn.url, event)));
+    const statuses = await Promise.all(Array.from({ length: 5 }, () => deliver(suite.fn.url, event)));
     expect(statuses).toEqual([204, 204, 204, 204, 204]);
     expect(catcher.messages()).toHaveLength(1);
     expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })]);
@@ -345,7 +341,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
 
       // A redelivery (had the broker sent one) neither retries the send nor emails.
       expect(await deliver(withRejecting.url, event)).toBe(204);
-      expect(await deliver(fn.url, event)).toBe(204);
+      expect(await deliver(suite.fn.url, event)).toBe(204);
       expect(rejecting.attempts()).toBe(1);
       expect(catcher.messages()).toEqual([]);
     } finally {

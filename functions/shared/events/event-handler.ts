@@ -1,10 +1,9 @@
 import type { CloudEventV1 } from 'cloudevents';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logging.js';
+import type { EventOutcome } from '../runtime/definition.js';
 import { currentTrace, parseTraceparent, runInTrace, startTrace } from '../trace-context.js';
 
-/** `handled`: done; `ignored`: acknowledged without effect (malformed, duplicate, not for us). */
-export type EventOutcome = 'handled' | 'ignored';
 
 /**
  * Wraps a CloudEvent handler: one log line per event, and a failure answered as a bare 5xx (so

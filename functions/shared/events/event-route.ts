@@ -1,7 +1,8 @@
 import { HTTP, type CloudEventV1 } from 'cloudevents';
 import type { ServerResponse } from 'node:http';
 import type { FunctionRequest, HttpHandler } from '../http/edge.js';
-import { problemFor, toProblem } from '../http/problem.js';
+import { HttpProblems } from '../http/errors.js';
+import { toProblem } from '../http/problem.js';
 import { sendProblem } from '../http/respond.js';
 
 const REQUIRED_ATTRIBUTES = ['specversion', 'id', 'source', 'type'] as const;
@@ -16,10 +17,7 @@ export function cloudEventRoute(handler: (event: CloudEventV1<unknown>) => Promi
   return async (req: FunctionRequest, res: ServerResponse) => {
     const event = decodeCloudEvent(req);
     if (!event) {
-      return sendProblem(
-        res,
-        problemFor(400, 'not-a-cloudevent', `Send one CloudEvent, in binary or structured mode, with ${REQUIRED_ATTRIBUTES.join(', ')}.`),
-      );
+      return sendProblem(res, HttpProblems.notACloudEvent.example());
     }
     try {
       await handler(event);

@@ -9,14 +9,16 @@ import type { StoredEvent } from './publisher.js';
 export const USER_LOGIN_EVENT_TYPE = 'user_login_event';
 export const USER_LOGIN_EVENT_DATASCHEMA = 'https://knative-accounts.dev/schemas/events/user_login_event/v1.json';
 
-export const userLoginEventData = z.strictObject({
-  userId: z.uuid(),
-  email: z.email(),
-  name: z.string().min(1).max(100),
-  signedInAt: z.iso.datetime({ offset: true }),
-  clientAddress: z.string().max(100),
-  userAgent: z.string().max(512),
-});
+export const userLoginEventData = z
+  .strictObject({
+    userId: z.uuid().meta({ description: 'The user who signed in.' }),
+    email: z.email().meta({ description: 'Where the alert goes.' }),
+    name: z.string().min(1).max(100).meta({ description: 'The name the alert greets.' }),
+    signedInAt: z.iso.datetime({ offset: true }).meta({ description: 'When the sign-in happened.' }),
+    clientAddress: z.string().max(100).meta({ description: 'The network address the sign-in came from, as the first trusted proxy saw it.' }),
+    userAgent: z.string().max(512).meta({ description: 'The User-Agent of the sign-in request (cut to 512 characters).' }),
+  })
+  .meta({ description: 'The data of a `user_login_event`: only what the alert email shows; never a password, hash or token.' });
 
 export type UserLoginEventData = z.output<typeof userLoginEventData>;
 

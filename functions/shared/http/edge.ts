@@ -4,7 +4,8 @@ import { performance } from 'node:perf_hooks';
 import type { FunctionSpec } from '../../inventory.js';
 import type { Logger } from '../logging.js';
 import { formatTraceparent, runInTrace, startTrace } from '../trace-context.js';
-import { problemFor, toProblem } from './problem.js';
+import { BODY_LIMIT_BYTES, HttpProblems } from './errors.js';
+import { toProblem } from './problem.js';
 import { sendJson, sendProblem } from './respond.js';
 import { readBoundedBody } from './body.js';
 import { createRouter } from './routes.js';
@@ -15,8 +16,6 @@ import { createRouter } from './routes.js';
  * 404/405 for what the function does not own, path parameters decoded once, one log line per
  * request, and a problem+json 500 (never a stack trace) for anything that fails below the handler.
  */
-
-export const BODY_LIMIT_BYTES = 64 * 1024;
 
 export interface ReadinessCheck {
   readonly ok: boolean;
@@ -109,11 +108,11 @@ export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListen
 
     const match = route(req.method ?? 'GET', pathname);
     if (match.kind === 'not-found') {
-      return sendProblem(res, problemFor(404, 'not-found', `No ${req.method} ${pathname.slice(0, MAX_LOGGED_PATH)} here.`));
+      return sendProblem(res, HttpProblems.notFound.example({ detail: `No ${req.method} ${pathname.slice(0, MAX_LOGGED_PATH)} here.` }));
     }
     if (match.kind === 'method-not-allowed') {
       res.setHeader('Allow', match.allow.join(', '));
-      return sendProblem(res, problemFor(405, 'method-not-allowed', `${req.method} is not allowed on ${pathname.slice(0, MAX_LOGGED_PATH)}.`));
+      return sendProblem(res, HttpProblems.methodNotAllowed.example({ detail: `${req.method} is not allowed on ${pathname.slice(0, MAX_LOGGED_PATH)}.` }));
     }
     routeParams.set(req, match.params);
 
@@ -133,13 +132,13 @@ export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListen
     }
     if (raw === 'too-large') {
       res.setHeader('Connection', 'close');
-      return sendProblem(res, problemFor(413, 'body-too-large', `The request body exceeds ${limit} bytes.`));
+      return sendProblem(res, HttpProblems.bodyTooLarge.example({ detail: `The request body exceeds ${limit} bytes.` }));
     }
     if (raw !== undefined) {
       request.rawBody = raw;
       if (isJson(req.headers['content-type'])) {
         const parsed = parseJson(raw);
-        if (!parsed.ok) return sendProblem(res, problemFor(400, 'malformed-json', 'The request body is not valid JSON.'));
+        if (!parsed.ok) return sendProblem(res, HttpProblems.malformedJson.example());
         request.body = parsed.value;
       } else {
         request.body = raw;

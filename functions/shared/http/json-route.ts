@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../logging.js';
 import { routeParamsOf, type FunctionRequest, type HttpHandler } from './edge.js';
-import { AppError, toProblem } from './problem.js';
+import { HttpProblems } from './errors.js';
+import { toProblem } from './problem.js';
 import { parseQueryString } from './query.js';
 import { sendProblem } from './respond.js';
 
@@ -54,7 +55,7 @@ export function jsonRoute(logger: Logger, route: (request: RouteRequest) => Prom
 /** The JSON object body of a request, or 415 when the request did not send JSON. */
 export function requireJsonBody(request: RouteRequest): unknown {
   if (!request.hasJsonBody) {
-    throw new AppError(415, 'unsupported-media-type', 'Send a JSON body with Content-Type: application/json.');
+    throw HttpProblems.unsupportedMediaType.error();
   }
   return request.body;
 }

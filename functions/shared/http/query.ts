@@ -1,6 +1,6 @@
-import { AppError, type FieldError } from './problem.js';
+import type { FieldError } from './problem.js';
 import { decodeSegment } from './routes.js';
-import { toPointer } from './validation.js';
+import { invalidFields, toPointer } from './validation.js';
 
 /**
  * Parses a query string (without the `?`) strictly, the way the API documents it: `+` is a space,
@@ -28,9 +28,7 @@ export function parseQueryString(search: string): Record<string, string> {
     }
   }
   if (errors.length > 0) {
-    throw new AppError(400, 'validation-failed', `The query has ${errors.length === 1 ? 'an invalid field' : 'invalid fields'}.`, {
-      errors: dedupe(errors),
-    });
+    throw invalidFields('query', dedupe(errors));
   }
   // fromEntries defines own properties, so a parameter called `__proto__` stays a parameter
   // (and is refused as unknown) instead of reaching the object's prototype.

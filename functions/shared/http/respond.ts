@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { PROBLEM_CONTENT_TYPE, problemFor, type Problem } from './problem.js';
+import { HttpProblems } from './errors.js';
+import { PROBLEM_CONTENT_TYPE, type Problem } from './problem.js';
 
 /** Plain `node:http` writers, for the paths that answer before any framework runs. */
 
@@ -36,21 +37,20 @@ export function answerProtocolErrors(server: Server): void {
       socket.destroy();
       return;
     }
-    writeRawProblem(
-      socket,
+    const problem =
       error.code === 'HPE_HEADER_OVERFLOW'
-        ? problemFor(431, 'headers-too-large', 'The request headers are too large.')
+        ? HttpProblems.headersTooLarge
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? problemFor(408, 'request-timeout', 'The request did not arrive in time.')
-          : problemFor(400, 'malformed-request', 'The request is not well-formed HTTP.'),
-    );
+          ? HttpProblems.requestTimeout
+          : HttpProblems.malformedRequest;
+    writeRawProblem(socket, problem.example());
   });
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('Connection', 'close');
-    sendProblem(res, problemFor(417, 'expectation-failed', 'Only Expect: 100-continue is understood.'));
+    sendProblem(res, HttpProblems.expectationFailed.example());
   });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-    writeRawProblem(socket, problemFor(405, 'method-not-allowed', 'CONNECT is not allowed here.'));
+    writeRawProblem(socket, HttpProblems.methodNotAllowed.example({ detail: 'CONNECT is not allowed here.' }));
   });
 }
 
@@ -61,4 +61,23 @@ function writeRawProblem(socket: Duplex, problem: Problem): void {
     `HTTP/1.1 ${problem.status} ${problem.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
       `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
   );
+}
+
+/**
+ * An `If-Match` header as the version check it asks for (undefined when there is none): the logic
+ * calls it with the current ETag, knowing nothing of the header's syntax.
+ */
+export function ifMatchPrecondition(header: string | undefined): ((currentTag: string) => boolean) | undefined {
+  return header === undefined ? undefined : (currentTag) => etagMatches(header, currentTag);
+}
+
+/**
+ * True when an `If-Match` / `If-None-Match` header lists the current tag (or `*`). Weak tags
+ * compare by their opaque part, as RFC 9110's weak comparison does for If-None-Match.
+ */
+export function etagMatches(header: string, currentTag: string): boolean {
+  return header
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, ''))
+    .some((tag) => tag === '*' || tag === currentTag);
 }

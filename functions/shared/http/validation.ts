@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { AppError, type FieldError } from './problem.js';
+import { HttpProblems } from './errors.js';
+import type { AppError, FieldError } from './problem.js';
 
 /** Parses input at the edge; a failure answers 400 listing every field at fault. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
@@ -8,9 +9,12 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what:
   });
   if (result.success) return result.data;
   const errors = result.error.issues.flatMap(toFieldErrors);
-  throw new AppError(400, 'validation-failed', `The ${what} has ${errors.length === 1 ? 'an invalid field' : 'invalid fields'}.`, {
-    errors,
-  });
+  throw invalidFields(what, errors);
+}
+
+/** 400 `validation-failed` naming every field at fault in the request's `what` (its body, its query). */
+export function invalidFields(what: string, errors: readonly FieldError[]): AppError {
+  return HttpProblems.validationFailed.error({ detail: `The ${what} has ${errors.length === 1 ? 'an invalid field' : 'invalid fields'}.`, errors });
 }
 
 function toFieldErrors(issue: z.core.$ZodIssue): FieldError[] {

@@ -7,7 +7,7 @@ import { createEventPublisher, type EventPublisher } from '../events/publisher.j
 import type { ReadinessCheck, ReadinessReport } from '../http/edge.js';
 import type { Logger } from '../logging.js';
 import { createPasswordHasher, type PasswordHasher } from '../passwords/password-hasher.js';
-import { createTokenSigner, createTokenVerifier, type TokenSigner, type TokenVerifier } from '../tokens.js';
+import { createTokenSigner, createTokenVerifier, type TokenClaims, type TokenSigner, type TokenVerifier } from '../tokens.js';
 
 /**
  * Every shared dependency a function may ask for, keyed by the configuration section it needs.
@@ -52,22 +52,16 @@ export async function createDependencies<N extends Need>(
   if (wanted.has('passwords')) {
     built.passwords = createPasswordHasher({ cost: settings.BCRYPT_COST, threads: settings.PASSWORD_HASH_THREADS });
   }
+  // What tokens say and are checked for, the same for the signer and every verifier.
+  const claims: TokenClaims = { algorithm: settings.JWT_ALGORITHM, issuer: settings.JWT_ISSUER, audience: settings.JWT_AUDIENCE };
   if (wanted.has('tokens')) {
-    built.tokens = await createTokenVerifier({
-      publicKeyPem: settings.JWT_PUBLIC_KEY,
-      algorithm: settings.JWT_ALGORITHM,
-      issuer: settings.JWT_ISSUER,
-      audience: settings.JWT_AUDIENCE,
-      cacheSize: settings.VERIFIED_TOKEN_CACHE_SIZE,
-    });
+    built.tokens = await createTokenVerifier({ ...claims, publicKeyPem: settings.JWT_PUBLIC_KEY, cacheSize: settings.VERIFIED_TOKEN_CACHE_SIZE });
   }
   if (wanted.has('signing')) {
     built.signing = await createTokenSigner({
+      ...claims,
       privateKeyPem: settings.JWT_PRIVATE_KEY,
-      algorithm: settings.JWT_ALGORITHM,
       keyId: settings.JWT_KEY_ID,
-      issuer: settings.JWT_ISSUER,
-      audience: settings.JWT_AUDIENCE,
       ttlSeconds: settings.ACCESS_TOKEN_TTL_SECONDS,
     });
   }

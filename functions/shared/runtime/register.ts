@@ -2,7 +2,7 @@ import { cloudEvent, http } from '@google-cloud/functions-framework';
 import type { CloudEventV1 } from 'cloudevents';
 import type { ServerResponse } from 'node:http';
 import type { Need } from '../config.js';
-import { problemFor } from '../http/problem.js';
+import { HttpProblems } from '../http/errors.js';
 import { sendProblem } from '../http/respond.js';
 import type { FunctionDefinition } from './definition.js';
 import { instanceFromEnvironment, type FunctionInstance } from './function-instance.js';
@@ -40,5 +40,5 @@ function once<T>(make: () => T): () => T {
 /** The function could not be built (its configuration, say): said on stderr, answered 503. */
 function unavailable(name: string, res: ServerResponse, error: unknown): void {
   process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
-  sendProblem(res, problemFor(503, 'function-unavailable', `${name} cannot serve: see its log.`));
+  sendProblem(res, HttpProblems.functionUnavailable.example({ detail: `${name} cannot serve: see its log.` }));
 }

@@ -1,23 +1,20 @@
-import { jsonRoute, requireJsonBody } from '../../shared/http/json-route.js';
+import { requireJsonBody, type RouteResult } from '../../shared/http/json-route.js';
 import { parseInput } from '../../shared/http/validation.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { etagOf, toUserResource } from '../user.js';
-import { createUser } from './handler.js';
+import { handle } from './handler.js';
 import { createUserBody } from './schema.js';
 
 export const definition = defineHttpFunction({
   name: 'users-create',
-  createHandler: (deps) =>
-    jsonRoute(deps.logger, async (request) => {
-      const input = parseInput(createUserBody, requireJsonBody(request), 'request body');
-      const user = await createUser(deps, input);
-      return {
-        status: 201,
-        body: toUserResource(user),
-        headers: { Location: `/users/${user.id}`, ETag: etagOf(user) },
-      };
-    }),
+  input: (request) => parseInput(createUserBody, requireJsonBody(request), 'request body'),
+  handle,
+  output: (user): RouteResult => ({
+    status: 201,
+    body: toUserResource(user),
+    headers: { Location: `/users/${user.id}`, ETag: etagOf(user) },
+  }),
 });
 
 // Importing this module registers the function with functions-framework under its name.

@@ -1,12 +1,12 @@
-import { ALAN, ADA } from '../../openapi/examples.js';
+import { ALAN } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { example, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
-import { problemFor } from '../../shared/http/problem.js';
+import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
+import { UsersProblems } from '../errors.js';
 import { toUserResource, userResourceSchema } from '../user.js';
 import { createUserBody } from './schema.js';
 
 /** users-create in the API description. */
-export const api: OperationDoc = {
+export const operation: OperationDoc = {
   description:
     'Registers an account with the `user` role; anyone may call it. The password is hashed with bcrypt and never ' +
     'shown again. Emails are unique without regard to case: a taken email answers 409, also when two registrations ' +
@@ -36,17 +36,7 @@ export const api: OperationDoc = {
   ],
   problems: [
     invalidInput('request body', createUserBody, { email: 'nope', password: 'short', name: 'Ada' }),
-    {
-      status: 409,
-      description: 'An account with this email already exists (compared without regard to case).',
-      codes: ['email-taken'],
-      examples: {
-        'email-taken': example(
-          `${ADA.record.email} is taken`,
-          problemFor(409, 'email-taken', 'An account with this email already exists.'),
-        ),
-      },
-    },
+    problemDoc('An account with this email already exists (compared without regard to case).', UsersProblems.emailTaken),
     ...jsonBodyProblems(),
     internalError,
   ],

@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { emailField, passwordField, personNameField } from '../user-fields.js';
+import { emailField, passwordField, personNameField } from '../user.js';
 
-export const createUserBody = z.strictObject({
-  email: emailField,
-  password: passwordField,
-  name: personNameField,
-  surname: personNameField,
-});
+export const createUserBody = z
+  .strictObject({
+    email: emailField,
+    password: passwordField,
+    name: personNameField,
+    surname: personNameField,
+  })
+  .meta({ description: 'A registration. Unknown fields are refused.' });
 
 export type CreateUserInput = z.output<typeof createUserBody>;

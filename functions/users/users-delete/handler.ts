@@ -1,31 +1,30 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
-import { AppError } from '../../shared/http/problem.js';
 import type { Principal } from '../../shared/tokens.js';
-import { assertSelfOrAdmin, userNotFound } from '../access.js';
-import { etagOf, isUserId } from '../user.js';
-import { etagMatches } from '../../shared/http/etag.js';
-import { deleteUser, findUserById } from '../user-repository.js';
+import { UsersProblems } from '../errors.js';
+import { assertSelfOrAdmin, etagOf } from '../user.js';
+import { deleteUser, findUserOrNotFound } from '../user-repository.js';
 
 export interface DeleteUserDeps {
   readonly database: Kysely<Database>;
 }
 
+export interface DeleteUserInput {
+  readonly principal: Principal;
+  readonly id: string;
+  /** The version the caller expects the user to be at (from `If-Match`); undefined: any. */
+  readonly expected: ((etag: string) => boolean) | undefined;
+}
+
 /** Self or admin deletes a user; with `If-Match`, only the version the caller has seen. */
-export async function deleteUserAccount(
-  deps: DeleteUserDeps,
-  principal: Principal,
-  id: string,
-  ifMatch: string | undefined,
-): Promise<void> {
+export async function handle(deps: DeleteUserDeps, input: DeleteUserInput): Promise<void> {
+  const { principal, id, expected } = input;
   assertSelfOrAdmin(principal, id);
-  const current = isUserId(id) ? await findUserById(deps.database, id) : undefined;
-  if (!current) throw userNotFound();
-  if (ifMatch !== undefined && !etagMatches(ifMatch, etagOf(current))) {
-    throw new AppError(412, 'precondition-failed', 'If-Match does not match the current ETag; read the user again.');
-  }
-  const deleted = await deleteUser(deps.database, id, ifMatch === undefined ? undefined : current.version);
+  const current = await findUserOrNotFound(deps.database, id);
+  if (expected && !expected(etagOf(current))) throw UsersProblems.staleEtag.error();
+  const deleted = await deleteUser(deps.database, id, expected ? current.version : undefined);
   if (deleted) return;
-  if (!(await findUserById(deps.database, id))) throw userNotFound();
-  throw new AppError(412, 'precondition-failed', 'The user changed meanwhile; read it again.');
+  // Changed or deleted between our read and our delete.
+  await findUserOrNotFound(deps.database, id);
+  throw UsersProblems.changedBeforeDelete.error();
 }

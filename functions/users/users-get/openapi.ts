@@ -2,10 +2,10 @@ import { ADA_ETAG, adaResource } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
 import { internalError, unauthenticated } from '../../openapi/problems.js';
 import { userResourceSchema } from '../user.js';
-import { notSelfOrAdmin, userIdParameter, userNotFoundProblem } from '../users-api.js';
+import { notSelfOrAdmin, userIdParameter, userNotFoundProblem } from '../openapi.js';
 
 /** users-get in the API description. */
-export const api: OperationDoc = {
+export const operation: OperationDoc = {
   description:
     'Reads one user. The user themself or an admin may; anyone else gets 403. The answer carries the version as ' +
     '`ETag`: send it back in `If-None-Match` to get 304 while nothing changed, or in `If-Match` when changing or ' +

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError } from '../../shared/http/problem.js';
+import { UsersProblems } from '../errors.js';
 import type { PagePosition } from '../user-repository.js';
 
 const positionSchema = z.tuple([z.iso.datetime({ precision: 6 }), z.uuid()]);
@@ -9,13 +9,12 @@ export function encodeCursor(position: PagePosition): string {
   return Buffer.from(JSON.stringify([position.createdAt, position.id])).toString('base64url');
 }
 
+/** The position a cursor from `encodeCursor` holds; 400 naming `#/cursor` for anything else. */
 export function decodeCursor(cursor: string): PagePosition {
   try {
     const [createdAt, id] = positionSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     return { createdAt, id };
   } catch {
-    throw new AppError(400, 'validation-failed', 'The query has an invalid field.', {
-      errors: [{ pointer: '#/cursor', detail: 'is not a cursor this API returned' }],
-    });
+    throw UsersProblems.unknownCursor.error();
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { emailField, personNameField } from '../user-fields.js';
+import { emailField, personNameField, userResourceSchema } from '../user.js';
+import type { UserList } from './handler.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
@@ -12,4 +13,12 @@ export const listUsersQuery = z.strictObject({
   cursor: z.string().min(1).max(200).optional(),
 });
 
-export type ListUsersInput = z.output<typeof listUsersQuery>;
+export type ListUsersQuery = z.output<typeof listUsersQuery>;
+
+/** The JSON shape of a UserList, for the API description and the contract tests. */
+export const userListSchema = z
+  .strictObject({
+    items: z.array(userResourceSchema),
+    nextCursor: z.string().min(1).nullable().meta({ description: 'Pass it as `cursor` for the next page; `null` on the last page.' }),
+  })
+  .meta({ description: 'One page of users in creation order.' }) satisfies z.ZodType<UserList>;

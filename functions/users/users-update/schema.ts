@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emailField, passwordField, personNameField, roleField } from '../user-fields.js';
+import { emailField, passwordField, personNameField, roleField } from '../user.js';
 
 export const updateUserBody = z
   .strictObject({
@@ -7,8 +7,7 @@ export const updateUserBody = z
     name: personNameField.optional(),
     surname: personNameField.optional(),
     password: passwordField.optional(),
-    /** Required when users change their own password. */
-    currentPassword: z.string().min(1).max(200).optional(),
+    currentPassword: z.string().min(1).max(200).meta({ description: 'Your current password, required when you change your own password.' }).optional(),
     role: roleField.optional(),
   })
   .refine(
@@ -18,6 +17,12 @@ export const updateUserBody = z
   .refine((body) => body.currentPassword === undefined || body.password !== undefined, {
     message: 'only goes with password',
     path: ['currentPassword'],
+  })
+  .meta({
+    description:
+      'The fields to change: at least one of `email`, `name`, `surname`, `password` or `role`. `currentPassword` only ' +
+      'goes with `password`, and is required when users change their own password. Only admins may send `role`. ' +
+      'Unknown fields are refused.',
   });
 
-export type UpdateUserInput = z.output<typeof updateUserBody>;
+export type UpdateUserBody = z.output<typeof updateUserBody>;

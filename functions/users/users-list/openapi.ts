@@ -1,14 +1,15 @@
 import { adaResource, ADA, EXAMPLE_CURSOR } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { example, forbidden, internalError, invalidInput, problemOf, unauthenticated } from '../../openapi/problems.js';
+import { internalError, invalidInput, problemDoc, problemOf, unauthenticated } from '../../openapi/problems.js';
+import { HttpProblems } from '../../shared/http/errors.js';
 import { parseInput } from '../../shared/http/validation.js';
-import { assertAdmin } from '../access.js';
-import { decodeCursor } from './cursor.js';
-import { userListSchema } from './handler.js';
-import { DEFAULT_PAGE_SIZE, listUsersQuery, MAX_PAGE_SIZE } from './schema.js';
+import { UsersProblems } from '../errors.js';
+import { DEFAULT_PAGE_SIZE, listUsersQuery, MAX_PAGE_SIZE, userListSchema } from './schema.js';
+
+const unknownParameter = problemOf(() => parseInput(listUsersQuery, { sort: 'name' }, 'query'));
 
 /** users-list in the API description. */
-export const api: OperationDoc = {
+export const operation: OperationDoc = {
   description:
     'Lists users in creation order, for admins only. Filters combine: `email` matches exactly and `name` / `surname` ' +
     'are prefixes, all without regard to case (`%` and `_` match themselves). Pages hold `limit` users ' +
@@ -46,15 +47,18 @@ export const api: OperationDoc = {
   problems: [
     invalidInput('query', listUsersQuery, { limit: '0' }, {
       description: 'A `cursor` this API did not write is refused the same way, naming `#/cursor`.',
-      examples: {
-        'unknown-cursor': example('A cursor that was not a nextCursor', problemOf(() => decodeCursor('not-a-cursor'))),
-        'unknown-parameter': example('An unknown query parameter', problemOf(() => parseInput(listUsersQuery, { sort: 'name' }, 'query'))),
-      },
+      examples: [
+        UsersProblems.unknownCursor,
+        {
+          problem: HttpProblems.validationFailed,
+          name: 'unknown-parameter',
+          summary: 'An unknown query parameter',
+          options: { detail: unknownParameter.detail, errors: unknownParameter.errors ?? [] },
+        },
+      ],
     }),
     unauthenticated,
-    forbidden('The token is not an admin\'s.', {
-      'not-admin': example('Ada lists users', problemOf(() => assertAdmin({ userId: ADA.record.id, role: 'user' }))),
-    }),
+    problemDoc("The token is not an admin's.", UsersProblems.notAdmin),
     internalError,
   ],
 };

@@ -1,12 +1,11 @@
 import { ADA } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { example, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
-import { problemFor } from '../../shared/http/problem.js';
-import { verifiedUserSchema } from './handler.js';
-import { verifyCredentialsBody } from './schema.js';
+import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
+import { UsersProblems } from '../errors.js';
+import { verifiedUserSchema, verifyCredentialsBody } from './schema.js';
 
 /** users-verify in the API description. */
-export const api: OperationDoc = {
+export const operation: OperationDoc = {
   description:
     '**Internal (cluster-local)**: only other functions call it, and neither the cluster ingress nor the `make dev` ' +
     'gateway exposes it. `auth-login` asks it whether an email and password match, so the password hashes never ' +
@@ -39,14 +38,10 @@ export const api: OperationDoc = {
     invalidInput('request body', verifyCredentialsBody, { email: 'ada@example.com', password: 'short' }, {
       description: 'auth-login reads this as "no match" (a password too short to be one).',
     }),
-    {
-      status: 401,
-      description: 'The email and password do not match, or no account has this email: the same answer, in the same time.',
-      codes: ['invalid-credentials'],
-      examples: {
-        'no-match': example('Wrong password or unknown email', problemFor(401, 'invalid-credentials', 'The email or password is not correct.')),
-      },
-    },
+    problemDoc(
+      'The email and password do not match, or no account has this email: the same answer, in the same time.',
+      UsersProblems.invalidCredentials,
+    ),
     ...jsonBodyProblems(),
     internalError,
   ],

@@ -1,15 +1,13 @@
-import { ADA, ADA_ETAG, GRACE, renamedAda } from '../../openapi/examples.js';
+import { ADA, ADA_ETAG, renamedAda } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { example, internalError, invalidInput, jsonBodyProblems, unauthenticated } from '../../openapi/problems.js';
-import { problemFor } from '../../shared/http/problem.js';
+import { internalError, invalidInput, jsonBodyProblems, problemDoc, unauthenticated } from '../../openapi/problems.js';
+import { UsersProblems } from '../errors.js';
+import { notSelfOrAdmin, userIdParameter, userNotFoundProblem } from '../openapi.js';
 import { toUserResource, userResourceSchema } from '../user.js';
-import { notSelfOrAdmin, userIdParameter, userNotFoundProblem } from '../users-api.js';
 import { updateUserBody } from './schema.js';
 
-const STALE = 'If-Match does not match the current ETag; read the user again.';
-
 /** users-update in the API description. */
-export const api: OperationDoc = {
+export const operation: OperationDoc = {
   description:
     'Changes any of `email`, `name`, `surname`, `password` and `role` of a user. The user themself or an admin may; ' +
     'only an admin may change a role, and users changing their own password prove the current one in ' +
@@ -48,51 +46,24 @@ export const api: OperationDoc = {
   problems: [
     invalidInput('request body', updateUserBody, { name: '', role: 'owner', nickname: 'Ada' }, {
       description: 'A user changing their own password without `currentPassword` gets this too, naming `#/currentPassword`.',
-      examples: {
-        'current-password-missing': example(
-          'Ada changes her password without the current one',
-          problemFor(400, 'validation-failed', 'The request body has an invalid field.', [
-            { pointer: '#/currentPassword', detail: 'is required to change your own password' },
-          ]),
-        ),
-      },
+      examples: [UsersProblems.currentPasswordMissing],
     }),
     unauthenticated,
     notSelfOrAdmin({
       description: 'Also when a non-admin changes a role, or `currentPassword` is wrong (`current-password-mismatch`).',
-      codes: ['current-password-mismatch'],
-      examples: {
-        'role-change': example('Ada makes herself an admin', problemFor(403, 'forbidden', 'Only an admin may change a role.')),
-        'current-password-mismatch': example(
-          'Ada gives a wrong current password',
-          problemFor(403, 'current-password-mismatch', 'The current password is not correct.'),
-        ),
-      },
+      examples: [UsersProblems.roleChangeNotAdmin, UsersProblems.currentPasswordMismatch],
     }),
     userNotFoundProblem,
-    {
-      status: 409,
-      description:
-        'The new email belongs to another account (`email-taken`), or, without `If-Match`, another request changed ' +
+    problemDoc(
+      'The new email belongs to another account (`email-taken`), or, without `If-Match`, another request changed ' +
         'the user between this one\'s read and write (`concurrent-update`): read it again and retry.',
-      codes: ['email-taken', 'concurrent-update'],
-      examples: {
-        'email-taken': example(
-          `Ada takes ${GRACE.record.email}`,
-          problemFor(409, 'email-taken', 'An account with this email already exists.'),
-        ),
-        'concurrent-update': example(
-          'Changed meanwhile',
-          problemFor(409, 'concurrent-update', 'The user was changed by another request meanwhile; read it again and retry.'),
-        ),
-      },
-    },
-    {
-      status: 412,
-      description: `\`If-Match\` does not match the current version (e.g. it is still \`${ADA_ETAG}\` after a change): nothing was written.`,
-      codes: ['precondition-failed'],
-      examples: { stale: example('A stale ETag', problemFor(412, 'precondition-failed', STALE)) },
-    },
+      UsersProblems.emailTaken,
+      UsersProblems.concurrentUpdate,
+    ),
+    problemDoc(
+      `\`If-Match\` does not match the current version (e.g. it is still \`${ADA_ETAG}\` after a change): nothing was written.`,
+      UsersProblems.staleEtag,
+    ),
     ...jsonBodyProblems(),
     internalError,
   ],

@@ -1,0 +1,54 @@
+import { defineProblems } from '../shared/http/problem.js';
+
+/** Every problem the users domain answers, defined once: handlers throw them, the API document shows them. */
+export const UsersProblems = defineProblems({
+  userNotFound: { status: 404, code: 'user-not-found', detail: 'No user has this id.', summary: 'Unknown id' },
+  notSelfOrAdmin: { status: 403, code: 'forbidden', detail: 'Only the user themself or an admin may do this.', summary: 'Another user' },
+  notAdmin: { status: 403, code: 'forbidden', detail: 'Only an admin may do this.', summary: 'Not an admin' },
+  roleChangeNotAdmin: { status: 403, code: 'forbidden', detail: 'Only an admin may change a role.', summary: 'A user changes a role' },
+  currentPasswordMismatch: {
+    status: 403,
+    code: 'current-password-mismatch',
+    detail: 'The current password is not correct.',
+    summary: 'A wrong current password',
+  },
+  currentPasswordMissing: {
+    status: 400,
+    code: 'validation-failed',
+    detail: 'The request body has an invalid field.',
+    summary: 'A new password without the current one',
+    errors: [{ pointer: '#/currentPassword', detail: 'is required to change your own password' }],
+  },
+  emailTaken: { status: 409, code: 'email-taken', detail: 'An account with this email already exists.', summary: 'A taken email' },
+  concurrentUpdate: {
+    status: 409,
+    code: 'concurrent-update',
+    detail: 'The user was changed by another request meanwhile; read it again and retry.',
+    summary: 'Changed meanwhile',
+  },
+  staleEtag: {
+    status: 412,
+    code: 'precondition-failed',
+    detail: 'If-Match does not match the current ETag; read the user again.',
+    summary: 'A stale ETag',
+  },
+  changedBeforeDelete: {
+    status: 412,
+    code: 'precondition-failed',
+    detail: 'The user changed meanwhile; read it again.',
+    summary: 'Changed between the check and the delete',
+  },
+  invalidCredentials: {
+    status: 401,
+    code: 'invalid-credentials',
+    detail: 'The email or password is not correct.',
+    summary: 'Wrong password or unknown email',
+  },
+  unknownCursor: {
+    status: 400,
+    code: 'validation-failed',
+    detail: 'The query has an invalid field.',
+    summary: 'A cursor this API did not write',
+    errors: [{ pointer: '#/cursor', detail: 'is not a cursor this API returned' }],
+  },
+});
