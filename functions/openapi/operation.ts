@@ -1,5 +1,4 @@
 import type { z } from 'zod';
-import type { INVENTORY } from '../inventory.js';
 import type { Problem } from '../shared/http/problem.js';
 
 /**
@@ -9,8 +8,6 @@ import type { Problem } from '../shared/http/problem.js';
  * zod schemas; responses name zod response schemas. `document.ts` turns these into OpenAPI 3.1.
  */
 
-/** The names of the inventory's HTTP functions: every one of them has an OperationDoc. */
-export type HttpFunctionName = Extract<(typeof INVENTORY)[number], { trigger: 'http' }>['name'];
 
 /** What a domain (`functions/<domain>/openapi.ts`) says about itself: the API document's tag for it. */
 export interface DomainDoc {

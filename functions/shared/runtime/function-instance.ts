@@ -1,7 +1,7 @@
 import type { CloudEventV1 } from 'cloudevents';
 import type { RequestListener } from 'node:http';
 import { findFunction } from '../../inventory.js';
-import { ConfigError, parseConfig, type Need, type RuntimeConfig } from '../config.js';
+import { parseConfig, type Need, type RuntimeConfig } from '../config.js';
 import { cloudEventRoute } from '../events/event-route.js';
 import { withEdge, type HttpHandler } from '../http/edge.js';
 import { createLogger, type Logger } from '../logging.js';
@@ -64,5 +64,3 @@ export async function instanceFromEnvironment<N extends Need>(definition: Functi
   const logger = createLogger({ service: config.K_SERVICE, revision: config.K_REVISION, level: config.LOG_LEVEL });
   return createFunctionInstance(definition, await createDependencies(config, definition.needs, logger));
 }
-
-export { ConfigError };

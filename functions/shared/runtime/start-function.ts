@@ -1,6 +1,7 @@
 import type { Need } from '../config.js';
 import type { FunctionDefinition } from './definition.js';
-import { ConfigError, instanceFromEnvironment } from './function-instance.js';
+import { ConfigError } from '../config.js';
+import { instanceFromEnvironment } from './function-instance.js';
 import { createFunctionServer } from './function-server.js';
 
 /**
