@@ -10,6 +10,11 @@ NAMESPACE := accounts
 # DRY_RUN=1 prints the cluster commands instead of running them.
 DRY_RUN ?=
 RUN := $(if $(filter 1,$(DRY_RUN)),@echo,)
+# The ingress in front of Knative Serving, whose gateway pods the network policies let in: kourier, istio or contour.
+INGRESS ?= kourier
+# Knative Eventing's webhook refuses an EventPolicy while its authentication-oidc feature is off: resources
+# labelled so are applied only when it is on.
+NEEDS_OIDC := accounts.knative.dev/requires-feature=authentication-oidc
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -74,16 +79,21 @@ push: ## Push the image built by make image
 secrets: ## Create or update the Secrets from the environment (see DEPLOY.md)
 	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) scripts/create-secrets.sh
 
-deploy: install ## Apply everything in order: namespace, secrets, Postgres, migrations, eventing, services
-	@rm -rf .deploy && IMAGE=$(IMAGE) VERSION=$(VERSION) npm run --silent manifests -- --out .deploy
+deploy: install ## Apply everything in order: namespace, network policies, secrets, Postgres, migrations, eventing, services
+	@rm -rf .deploy && IMAGE=$(IMAGE) VERSION=$(VERSION) INGRESS=$(INGRESS) npm run --silent manifests -- --out .deploy
 	@cp -r knative/namespace knative/postgres .deploy/
 	$(RUN) kubectl apply -k .deploy/namespace
+	$(RUN) kubectl apply -k .deploy/network
 	@$(MAKE) --no-print-directory secrets
 	$(RUN) kubectl apply -k .deploy/postgres
 	$(RUN) kubectl --namespace $(NAMESPACE) rollout status statefulset/accounts-postgres --timeout=300s
 	$(RUN) kubectl apply -k .deploy/migrate
 	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=$(VERSION)
-	$(RUN) kubectl apply -k eventing
+	$(RUN) kubectl apply -k eventing --selector $(subst =,!=,$(NEEDS_OIDC))
+	@if [ "$(DRY_RUN)" = 1 ] || [ "$$(kubectl get configmap config-features --namespace knative-eventing -o jsonpath='{.data.authentication-oidc}' 2>/dev/null)" = enabled ]; then \
+	  echo "kubectl apply -k eventing --selector $(NEEDS_OIDC)$(if $(filter 1,$(DRY_RUN)),   # only where knative-eventing's config-features sets authentication-oidc: enabled)"; \
+	  $(if $(filter 1,$(DRY_RUN)),:,kubectl apply -k eventing --selector $(NEEDS_OIDC)); \
+	else echo "authentication-oidc is off in knative-eventing: the EventPolicy in eventing/ is left out (see DEPLOY.md)"; fi
 	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=Ready --timeout=300s broker/user-login-event
 	$(RUN) kubectl apply -k .deploy/services
 

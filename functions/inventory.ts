@@ -5,6 +5,7 @@
  * function; the rest comes from the defaults below.
  */
 
+import type { DatabaseLogin } from '../migrations/logins.js';
 import type { Need } from './shared/config.js';
 
 export type Trigger = 'http' | 'cloudevent';
@@ -26,6 +27,11 @@ export interface FunctionSpec {
   readonly summary: string;
   /** Who may call it, as the README's function table says. */
   readonly callers: string;
+  /**
+   * For a cluster-local HTTP function: the functions whose service token it accepts (anything
+   * else answers 401). Cluster-local hides a function from the internet, not from other pods.
+   */
+  readonly allowedCallers?: readonly string[];
   /** For a CloudEvent function: where its events come from. */
   readonly eventSource?: string;
   /** Knative autoscaling: concurrent requests per instance the autoscaler aims for. */
@@ -63,7 +69,7 @@ export const INVENTORY = [
     trigger: 'http',
     method: 'POST',
     path: '/users',
-    needs: ['database', 'passwords'],
+    needs: ['database', 'passwords', 'clients', 'registration'],
     summary: 'Register a user account',
     callers: 'anyone (registration)',
     autoscalingTarget: 4,
@@ -103,7 +109,7 @@ export const INVENTORY = [
     trigger: 'http',
     method: 'PATCH',
     path: '/users/{id}',
-    needs: ['database', 'passwords', 'tokens'],
+    needs: ['database', 'passwords', 'tokens', 'lockout', 'clients'],
     summary: 'Change a user (self or admin, If-Match)',
     callers: 'the user themself, or an admin',
     autoscalingTarget: 20,
@@ -131,9 +137,10 @@ export const INVENTORY = [
     method: 'POST',
     path: '/users/verify',
     visibility: 'cluster-local',
-    needs: ['database', 'passwords'],
+    needs: ['database', 'passwords', 'tokens'],
     summary: 'Check an email and password (internal, for sign-in)',
-    callers: 'other functions (sign-in)',
+    callers: 'auth-login only, with its service token',
+    allowedCallers: ['auth-login'],
     autoscalingTarget: 4,
     containerConcurrency: 8,
     scalingNote: 'CPU-bound: every request runs a bcrypt compare, so few requests per instance',
@@ -145,7 +152,7 @@ export const INVENTORY = [
     trigger: 'http',
     method: 'POST',
     path: '/auth/login',
-    needs: ['database', 'signing', 'sink', 'signIn'],
+    needs: ['database', 'signing', 'sink', 'signIn', 'lockout', 'clients'],
     summary: 'Sign in: email and password for an access token; emits user_login_event',
     callers: 'anyone; emits `user_login_event`',
     autoscalingTarget: 10,
@@ -170,8 +177,8 @@ export const INVENTORY = [
     ...CLOUDEVENT,
     name: 'outbox-relay',
     domain: 'auth',
-    needs: ['database', 'sink'],
-    summary: 'Publishes pending outbox events (started by a PingSource)',
+    needs: ['database', 'sink', 'retention'],
+    summary: 'Publishes pending outbox events and prunes personal data past its retention (started by a PingSource)',
     callers: 'the ping source',
     eventSource: 'PingSource, every minute',
     autoscalingTarget: 1,
@@ -185,7 +192,7 @@ export const INVENTORY = [
     ...CLOUDEVENT,
     name: 'notify-login-email',
     domain: 'notify',
-    needs: ['database', 'mail'],
+    needs: ['database', 'mail', 'tokens'],
     summary: 'Emails the user about a new sign-in (Trigger on user_login_event)',
     callers: 'the broker',
     eventSource: 'Trigger on `user_login_event`',
@@ -221,4 +228,13 @@ export function specOf<Name extends FunctionName>(name: Name): Extract<(typeof I
 
 export function findFunction(name: string): FunctionSpec | undefined {
   return INVENTORY.find((spec) => spec.name === name);
+}
+
+/**
+ * The database login a function connects as: its domain's, except the users functions that check
+ * or set passwords, which alone may read and write password hashes.
+ */
+export function databaseLoginOf(spec: Pick<FunctionSpec, 'domain' | 'needs'>): DatabaseLogin {
+  if (spec.domain === 'users' && spec.needs.includes('passwords')) return 'credentials';
+  return spec.domain as DatabaseLogin;
 }

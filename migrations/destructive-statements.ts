@@ -5,7 +5,8 @@ import ts from 'typescript';
  * side, the older one still reads and writes the old shape, so an expand migration only adds.
  * Dropping, renaming, changing a column's type, tightening a column to NOT NULL, adding a NOT NULL
  * column without a default (the older revision's inserts leave it out), revoking rights and
- * emptying tables belong in a contract migration.
+ * emptying tables belong in a contract migration. Taking the default EXECUTE from PUBLIC on a
+ * function the same `up` creates takes nothing from anyone, so it is no finding.
  *
  * It reads the source text of a migration module and looks only at its `up` function: the SQL in
  * its string and template literals (SQL comments ignored) and kysely schema-builder calls. Code
@@ -35,11 +36,13 @@ export function findDestructiveStatements(source: string, fileName = 'migration.
   const up = findUpBody(file);
   if (!up) throw new Error(`${fileName}: no up() function found`);
   const findings: DestructiveStatement[] = [];
+  const createdFunctions = new Set<string>();
   const lineOf = (position: number): number => file.getLineAndCharacterOfPosition(position).line + 1;
 
   const visit = (node: ts.Node): void => {
     if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) {
       findings.push(...checkSql(node.text, lineOf(node.getStart(file))));
+      for (const name of functionsCreatedIn(node.text)) createdFunctions.add(name);
       return;
     }
     if (ts.isTemplateExpression(node)) {
@@ -56,7 +59,17 @@ export function findDestructiveStatements(source: string, fileName = 'migration.
     ts.forEachChild(node, visit);
   };
   visit(up);
-  return findings.sort((a, b) => a.line - b.line);
+  return findings.filter((finding) => !revokesPublicExecuteOfNew(finding, createdFunctions)).sort((a, b) => a.line - b.line);
+}
+
+function functionsCreatedIn(text: string): string[] {
+  return [...stripSqlComments(text).toLowerCase().matchAll(/\bcreate\s+(?:or\s+replace\s+)?function\s+([\w$.]+)/g)].map((match) => match[1] as string);
+}
+
+function revokesPublicExecuteOfNew(finding: DestructiveStatement, createdFunctions: ReadonlySet<string>): boolean {
+  if (finding.kind !== 'revoke') return false;
+  const revoke = /^revoke\s+(?:all|execute)(?:\s+privileges)?\s+on\s+function\s+([\w$.]+)\s*\([^)]*\)\s+from\s+public$/.exec(finding.statement.toLowerCase());
+  return revoke !== null && createdFunctions.has(revoke[1] as string);
 }
 
 function findUpBody(file: ts.SourceFile): ts.Node | undefined {

@@ -2,19 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INVENTORY } from '../functions/inventory.js';
+import { databaseLoginOf, INVENTORY } from '../functions/inventory.js';
 import { runMigrateCommand } from '../scripts/migrate.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../test/support/postgres.js';
 import * as domainRoles from './2026-11-26-003-domain-roles.js';
-import { DOMAIN_ROLES, LOGIN_DOMAINS, provisionLogins, type LoginDomain } from './logins.js';
+import { DATABASE_LOGINS, LOGIN_ROLES, provisionLogins, type DatabaseLogin } from './logins.js';
 import { LEDGERS } from './migrate.js';
+import { createDatabase } from '../functions/shared/database.js';
+import { hitRateLimit } from '../functions/shared/rate-limit.js';
+import { forgetAttempt, startPasswordAttempt } from '../functions/shared/sign-in-lockout.js';
+import { isAdminNow } from '../functions/users/access.js';
+import { deleteUser, findCredentialsByEmail, findPasswordHash, findUserById, insertUser, listUsers, updateUser } from '../functions/users/user-repository.js';
 
 const [real, embedded] = testPostgresServers() as [{ name: string; adminUrl: string }, { name: string; adminUrl: string }];
 
 /** Roles are cluster-wide: every run provisions logins of its own and drops them afterwards. */
-function uniqueLoginNames(): Record<LoginDomain, string> {
+function uniqueLoginNames(): Record<DatabaseLogin, string> {
   const suffix = randomBytes(4).toString('hex');
-  return { users: `users_fn_${suffix}`, auth: `auth_fn_${suffix}`, notify: `notify_fn_${suffix}` };
+  return { users: `users_fn_${suffix}`, credentials: `credentials_fn_${suffix}`, auth: `auth_fn_${suffix}`, notify: `notify_fn_${suffix}` };
 }
 
 const connect = (url: string): Kysely<unknown> => new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
@@ -36,9 +41,10 @@ async function dropRoles(adminUrl: string, roles: readonly string[]): Promise<vo
   }
 }
 
-it('has a login for every domain in the inventory that reaches the database', () => {
-  const domains = new Set(INVENTORY.filter((spec) => (spec.needs as readonly string[]).includes('database')).map((spec) => spec.domain));
-  expect([...domains].sort()).toEqual([...LOGIN_DOMAINS].sort());
+it('has a login for every function in the inventory that reaches the database, and no login unused', () => {
+  const logins = new Set(INVENTORY.filter((spec) => (spec.needs as readonly string[]).includes('database')).map(databaseLoginOf));
+  expect([...logins].sort()).toEqual([...DATABASE_LOGINS].sort());
+  expect(INVENTORY.filter((spec) => databaseLoginOf(spec) === 'credentials').map((spec) => spec.name).sort()).toEqual(['users-create', 'users-update', 'users-verify']);
 });
 
 describe(`domain roles and their logins (${real.name})`, () => {
@@ -48,8 +54,8 @@ describe(`domain roles and their logins (${real.name})`, () => {
   let admin: Kysely<unknown>;
   const clients: pg.Client[] = [];
 
-  /** A session as one domain's login role. */
-  async function as(domain: LoginDomain): Promise<pg.Client> {
+  /** A session as one login role. */
+  async function as(domain: DatabaseLogin): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: urlAs(database.url, logins[domain], password) });
     await client.connect();
     clients.push(client);
@@ -67,38 +73,40 @@ describe(`domain roles and their logins (${real.name})`, () => {
     await dropRoles(real.adminUrl, Object.values(logins));
   });
 
-  it('provisions a login per domain, each a member of its group role only', async () => {
-    const provisioned = await provisionLogins(admin, { users: password, auth: password, notify: password }, { loginNames: logins });
+  it('provisions each login, each a member of its group role only', async () => {
+    const provisioned = await provisionLogins(admin, { users: password, credentials: password, auth: password, notify: password }, { loginNames: logins });
     expect(provisioned).toEqual(
-      LOGIN_DOMAINS.map((domain) => ({ domain, login: logins[domain], group: DOMAIN_ROLES[domain].group, action: 'created' })),
+      DATABASE_LOGINS.map((kind) => ({ kind, login: logins[kind], group: LOGIN_ROLES[kind].group, action: 'created' })),
     );
-    for (const domain of LOGIN_DOMAINS) {
+    for (const domain of DATABASE_LOGINS) {
       const { rows } = await sql<{ group: string }>`
         select g.rolname as group from pg_catalog.pg_auth_members m
         join pg_catalog.pg_roles g on g.oid = m.roleid join pg_catalog.pg_roles u on u.oid = m.member
         where u.rolname = ${logins[domain]}`.execute(admin);
-      expect(rows.map((row) => row.group)).toEqual([DOMAIN_ROLES[domain].group]);
+      expect(rows.map((row) => row.group)).toEqual([LOGIN_ROLES[domain].group]);
     }
     // The server holds a SCRAM verifier made here: the password itself never went over the wire.
     const { rows } = await sql<{ rolname: string; rolcanlogin: boolean; rolsuper: boolean; rolpassword: string }>`
       select rolname, rolcanlogin, rolsuper, rolpassword from pg_catalog.pg_authid where rolname in (${sql.join(Object.values(logins))})`.execute(admin);
-    expect(rows).toHaveLength(3);
+    expect(rows).toHaveLength(4);
     for (const row of rows) {
       expect(row).toMatchObject({ rolcanlogin: true, rolsuper: false });
       expect(row.rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
     }
   });
 
-  it('makes the group roles NOLOGIN, each with usage on its own schema only and nothing on the ledgers', async () => {
+  it('makes the group roles NOLOGIN, each with usage on its own schemas only and nothing on the ledgers', async () => {
     const schemas = ['users', 'auth', 'notify'] as const;
-    for (const domain of LOGIN_DOMAINS) {
-      const group = DOMAIN_ROLES[domain].group;
+    // The credentials role also counts wrong current passwords in the sign-in lockout (auth.login_failures).
+    const ownSchemas: Record<DatabaseLogin, readonly string[]> = { users: ['users'], credentials: ['users', 'auth'], auth: ['auth'], notify: ['notify'] };
+    for (const domain of DATABASE_LOGINS) {
+      const group = LOGIN_ROLES[domain].group;
       const { rows } = await sql<{ rolcanlogin: boolean }>`select rolcanlogin from pg_catalog.pg_roles where rolname = ${group}`.execute(admin);
       expect(rows).toEqual([{ rolcanlogin: false }]);
       for (const schema of schemas) {
         const { rows: usage } = await sql<{ usage: boolean; create: boolean }>`
           select has_schema_privilege(${group}, ${schema}, 'USAGE') as usage, has_schema_privilege(${group}, ${schema}, 'CREATE') as create`.execute(admin);
-        expect({ schema, ...usage[0] }).toEqual({ schema, usage: schema === domain, create: false });
+        expect({ schema, ...usage[0] }).toEqual({ schema, usage: ownSchemas[domain].includes(schema), create: false });
       }
       for (const { table, lockTable } of Object.values(LEDGERS)) {
         for (const ledger of [table, lockTable]) {
@@ -110,21 +118,69 @@ describe(`domain roles and their logins (${real.name})`, () => {
     }
   });
 
-  it('users_fn reads and writes users.users, and is denied auth.outbox and notify.deliveries', async () => {
-    const users = await as('users');
-    const inserted = await users.query(
-      "insert into users.users (email, name, surname, password_hash) values ('ada@example.com', 'Ada', 'Lovelace', 'x') returning id",
+  it('credentials_fn registers, reads and changes password hashes, and counts wrong passwords, but no other auth table', async () => {
+    const credentials = await as('credentials');
+    const inserted = await credentials.query(
+      "insert into users.users (email, name, surname, password_hash) values ('grace@example.com', 'Grace', 'Hopper', 'x') returning id, email",
     );
     const id = (inserted.rows[0] as { id: string }).id;
-    expect((await users.query('select email from users.users where id = $1', [id])).rows).toEqual([{ email: 'ada@example.com' }]);
-    await users.query("update users.users set name = 'Augusta' where id = $1", [id]);
-    await users.query('delete from users.users where id = $1', [id]);
+    await credentials.query("update users.users set password_hash = 'y', email = 'g@example.com' where id = $1", [id]);
+    expect((await credentials.query('select password_hash from users.users where id = $1', [id])).rows).toEqual([{ password_hash: 'y' }]);
+    await credentials.query("insert into users.rate_limit_hits (bucket, key) values ('registration-per-client', '203.0.113.7')");
+    const failure = await credentials.query("insert into auth.login_failures (email_key, client_address) values ('g@example.com', '203.0.113.7') returning id");
+    await credentials.query('delete from auth.login_failures where id = $1', [(failure.rows[0] as { id: string }).id]);
+    await expect(credentials.query('select * from auth.sign_ins')).rejects.toThrow(/permission denied/);
+    await expect(credentials.query('select * from auth.outbox')).rejects.toThrow(/permission denied/);
+    await credentials.query('delete from users.users where id = $1', [id]);
+  });
+
+  it('users_fn reads users without their password hash, deletes them, and is denied writing them, auth.outbox and notify.deliveries', async () => {
+    const users = await as('users');
+    const { rows: created } = await sql<{ id: string }>`
+      insert into users.users (email, name, surname, password_hash) values ('ada@example.com', 'Ada', 'Lovelace', '$2b$12$secret') returning id`.execute(admin);
+    const id = (created[0] as { id: string }).id;
+    expect((await users.query('select email, role, version from users.users where id = $1', [id])).rows).toEqual([{ email: 'ada@example.com', role: 'user', version: 1 }]);
+    // The functions that never check a password cannot read a hash, however they ask.
+    await expect(users.query('select password_hash from users.users where id = $1', [id])).rejects.toThrow(/permission denied/);
+    await expect(users.query('select * from users.users')).rejects.toThrow(/permission denied/);
+    await expect(users.query('select id from users.users where password_hash like $1', ['$2b$%'])).rejects.toThrow(/permission denied/);
+    await expect(users.query('update users.users set password_hash = $1 where id = $2', ['x', id])).rejects.toThrow(/permission denied/);
+    await expect(users.query("update users.users set role = 'admin' where id = $1", [id])).rejects.toThrow(/permission denied/);
+    await expect(users.query("insert into users.users (email, name, surname, password_hash) values ('e@example.com', 'E', 'E', 'x')")).rejects.toThrow(/permission denied/);
+    await users.query('delete from users.users where id = $1 and version = 1', [id]);
     await expect(users.query('select * from auth.outbox')).rejects.toThrow(/permission denied/);
     await expect(users.query("insert into auth.outbox (id, event_type, event) values (gen_random_uuid(), 'x', '{}')")).rejects.toThrow(/permission denied/);
     await expect(users.query('select * from notify.deliveries')).rejects.toThrow(/permission denied/);
     await expect(users.query(`select * from public.${LEDGERS.expand.table}`)).rejects.toThrow(/permission denied/);
     await expect(users.query(`select * from public.${LEDGERS.contract.table}`)).rejects.toThrow(/permission denied/);
     await expect(users.query('create table users.mine (id int)')).rejects.toThrow(/permission denied/);
+  });
+
+  it('runs every query of users-get, users-list and users-delete as users_fn, and of users-create, -update, -verify as credentials_fn', async () => {
+    const asLogin = (kind: DatabaseLogin) => createDatabase({ url: urlAs(database.url, logins[kind], password), poolMax: 1, applicationName: `test-${kind}` });
+    const credentialsDb = asLogin('credentials');
+    const usersDb = asLogin('users');
+    try {
+      const created = await insertUser(credentialsDb, { email: 'linus@example.com', name: 'Linus', surname: 'T', passwordHash: 'hash-1' });
+      expect(await findCredentialsByEmail(credentialsDb, 'LINUS@example.com')).toMatchObject({ user: { id: created.id }, passwordHash: 'hash-1' });
+      expect(await updateUser(credentialsDb, created.id, created.version, { passwordHash: 'hash-2', name: 'Lin' }, new Date())).toMatchObject({ name: 'Lin' });
+      expect(await findPasswordHash(credentialsDb, created.id)).toBe('hash-2');
+      const policy = { maxFailuresPerEmail: 5, maxFailuresPerClient: 50, windowMs: 60_000 };
+      await forgetAttempt(credentialsDb, await startPasswordAttempt(credentialsDb, 'linus@example.com', '203.0.113.8', policy, new Date()));
+      await hitRateLimit(credentialsDb, 'users.rate_limit_hits', { bucket: 'registration-per-client', max: 10, windowMs: 60_000 }, '203.0.113.8', new Date());
+
+      const admin = { userId: created.id, role: 'admin' as const };
+      expect(await findUserById(usersDb, created.id)).toMatchObject({ email: 'linus@example.com', name: 'Lin' });
+      expect(await isAdminNow(usersDb, admin)).toBe(false);
+      expect((await listUsers(usersDb, { namePrefix: 'li' }, 10)).users.map((user) => user.email)).toEqual(['linus@example.com']);
+      await expect(findPasswordHash(usersDb, created.id)).rejects.toThrow(/permission denied/);
+      await expect(findCredentialsByEmail(usersDb, 'linus@example.com')).rejects.toThrow(/permission denied/);
+      expect(await deleteUser(usersDb, created.id, 2)).toBe(true);
+      expect(await findUserById(usersDb, created.id)).toBeUndefined();
+    } finally {
+      await credentialsDb.destroy();
+      await usersDb.destroy();
+    }
   });
 
   it('auth_fn writes auth.outbox and auth.login_failures (identity ids), and is denied users.users', async () => {
@@ -197,6 +253,7 @@ describe(`domain roles and their logins (${real.name})`, () => {
     expect(lines).toEqual([
       `updated  ${logins.auth} (member of accounts_auth)`,
       'skipped  users: USERS_DB_PASSWORD is not set',
+      'skipped  credentials: CREDENTIALS_DB_PASSWORD is not set',
       'skipped  notify: NOTIFY_DB_PASSWORD is not set',
     ]);
     expect(lines.join('\n')).not.toContain(newPassword);
@@ -240,7 +297,7 @@ describe(`login passwords (${embedded.name}, which checks them)`, () => {
     expect(await canConnect(logins.users, `${ascii}x`)).toMatch(/password authentication failed/);
 
     const changed = randomBytes(12).toString('base64url');
-    expect(await provisionLogins(admin, { users: changed }, { loginNames: logins })).toMatchObject([{ domain: 'users', action: 'updated' }]);
+    expect(await provisionLogins(admin, { users: changed }, { loginNames: logins })).toMatchObject([{ kind: 'users', action: 'updated' }]);
     expect(await canConnect(logins.users, changed)).toBe(true);
     expect(await canConnect(logins.users, ascii)).toMatch(/password authentication failed/);
   });

@@ -3,6 +3,8 @@ import * as users from './2026-11-26-001-users.js';
 import * as authAndNotify from './2026-11-26-002-auth-and-notify.js';
 import * as domainRoles from './2026-11-26-003-domain-roles.js';
 import * as schemaVersion from './2026-11-26-004-schema-version.js';
+import * as security from './2026-11-28-001-security.js';
+import * as hidePasswordHashes from './2026-11-28-002-hide-password-hashes.js';
 
 /**
  * `expand`: safe while two revisions of a function serve side by side during a canary (additive
@@ -29,6 +31,8 @@ export const MIGRATIONS: readonly PhasedMigration[] = [
   { name: '2026-11-26-002-auth-and-notify', phase: 'expand', migration: authAndNotify },
   { name: '2026-11-26-003-domain-roles', phase: 'expand', migration: domainRoles },
   { name: '2026-11-26-004-schema-version', phase: 'expand', migration: schemaVersion },
+  { name: '2026-11-28-001-security', phase: 'expand', migration: security },
+  { name: '2026-11-28-002-hide-password-hashes', phase: 'contract', migration: hidePasswordHashes },
 ];
 
 /** The migrations of one phase, keyed by name, as kysely's MigrationProvider hands them over. */

@@ -2,40 +2,45 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 
-/** The domains that own a schema, each with a group role (migration 2026-11-26-003) and a login. */
-export type LoginDomain = 'users' | 'auth' | 'notify';
+/**
+ * The logins the functions connect as, each a member of one group role: one per domain that owns a
+ * schema (migration 2026-11-26-003), and `credentials`, the users functions that check passwords,
+ * the only ones that may read password hashes (migrations 2026-11-28-001 and -002).
+ */
+export type DatabaseLogin = 'users' | 'credentials' | 'auth' | 'notify';
 
-export const LOGIN_DOMAINS: readonly LoginDomain[] = ['users', 'auth', 'notify'];
+export const DATABASE_LOGINS: readonly DatabaseLogin[] = ['users', 'credentials', 'auth', 'notify'];
 
-export interface DomainRole {
-  /** NOLOGIN role holding the domain's grants, created by the domain-roles migration. */
+export interface LoginRole {
+  /** NOLOGIN role holding the grants, created by a migration. */
   readonly group: string;
-  /** LOGIN role the domain's functions connect as; a member of `group`. */
+  /** LOGIN role the functions connect as; a member of `group`. */
   readonly login: string;
   /** Environment variable holding the login's password for `migrate provision-logins`. */
   readonly passwordVariable: string;
 }
 
-export const DOMAIN_ROLES: Readonly<Record<LoginDomain, DomainRole>> = Object.freeze({
+export const LOGIN_ROLES: Readonly<Record<DatabaseLogin, LoginRole>> = Object.freeze({
   users: Object.freeze({ group: 'accounts_users', login: 'users_fn', passwordVariable: 'USERS_DB_PASSWORD' }),
+  credentials: Object.freeze({ group: 'accounts_credentials', login: 'credentials_fn', passwordVariable: 'CREDENTIALS_DB_PASSWORD' }),
   auth: Object.freeze({ group: 'accounts_auth', login: 'auth_fn', passwordVariable: 'AUTH_DB_PASSWORD' }),
   notify: Object.freeze({ group: 'accounts_notify', login: 'notify_fn', passwordVariable: 'NOTIFY_DB_PASSWORD' }),
 });
 
-export type LoginPasswords = Partial<Record<LoginDomain, string>>;
+export type LoginPasswords = Partial<Record<DatabaseLogin, string>>;
 
-/** The passwords set in the environment; a domain whose variable is unset or empty is left out. */
+/** The passwords set in the environment; a login whose variable is unset or empty is left out. */
 export function loginPasswordsFromEnv(env: NodeJS.ProcessEnv): LoginPasswords {
   const passwords: LoginPasswords = {};
-  for (const domain of LOGIN_DOMAINS) {
-    const value = env[DOMAIN_ROLES[domain].passwordVariable];
-    if (value) passwords[domain] = value;
+  for (const kind of DATABASE_LOGINS) {
+    const value = env[LOGIN_ROLES[kind].passwordVariable];
+    if (value) passwords[kind] = value;
   }
   return passwords;
 }
 
 export interface ProvisionedLogin {
-  readonly domain: LoginDomain;
+  readonly kind: DatabaseLogin;
   readonly login: string;
   readonly group: string;
   readonly action: 'created' | 'updated';
@@ -43,12 +48,12 @@ export interface ProvisionedLogin {
 
 export interface ProvisionLoginsOptions {
   /** Other login role names (tests: roles are cluster-wide, so each run uses names of its own). */
-  readonly loginNames?: Partial<Record<LoginDomain, string>>;
+  readonly loginNames?: Partial<Record<DatabaseLogin, string>>;
 }
 
 /**
- * Creates each domain's LOGIN role that has a password (or sets the password of one that exists)
- * and makes it a member of the domain's group role, which must exist (`migrate up` first). Domains
+ * Creates each LOGIN role that has a password (or sets the password of one that exists) and makes
+ * it a member of its group role, which must exist (`migrate up` first). Logins
  * without a password are skipped. Returns what it did; never the passwords.
  *
  * The password reaches the server as a SCRAM-SHA-256 verifier computed here, as psql's
@@ -62,11 +67,11 @@ export async function provisionLogins(
   options: ProvisionLoginsOptions = {},
 ): Promise<ProvisionedLogin[]> {
   const provisioned: ProvisionedLogin[] = [];
-  for (const domain of LOGIN_DOMAINS) {
-    const password = passwords[domain];
+  for (const kind of DATABASE_LOGINS) {
+    const password = passwords[kind];
     if (password === undefined || password === '') continue;
-    const group = DOMAIN_ROLES[domain].group;
-    const login = options.loginNames?.[domain] ?? DOMAIN_ROLES[domain].login;
+    const group = LOGIN_ROLES[kind].group;
+    const login = options.loginNames?.[kind] ?? LOGIN_ROLES[kind].login;
 
     const groupRole = await sql`select 1 from pg_catalog.pg_roles where rolname = ${group}`.execute(db);
     if (groupRole.rows.length === 0) throw new Error(`group role ${group} does not exist: run \`migrate up\` first`);
@@ -97,7 +102,7 @@ export async function provisionLogins(
       });
     }
     await sql.raw(`grant ${pg.escapeIdentifier(group)} to ${identifier}`).execute(db);
-    provisioned.push({ domain, login, group, action });
+    provisioned.push({ kind, login, group, action });
   }
   return provisioned;
 }

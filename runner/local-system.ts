@@ -115,8 +115,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       passwords: {},
       tokens: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ALGORITHM: LOCAL_SIGNING_ALGORITHM, JWT_KEY_ID: LOCAL_KEY_ID },
       signing: { JWT_PRIVATE_KEY: keys.privateKeyPem, JWT_ALGORITHM: LOCAL_SIGNING_ALGORITHM, JWT_KEY_ID: LOCAL_KEY_ID },
-      // The gateway appends the caller's address to X-Forwarded-For: one trusted hop.
-      signIn: { USERS_VERIFY_URL: serviceUrl('users-verify'), TRUSTED_PROXY_HOPS: '1' },
+      signIn: { USERS_VERIFY_URL: serviceUrl('users-verify') },
+      // The gateway (on 127.0.0.1, a trusted network by default) appends the caller's address to X-Forwarded-For.
+      lockout: {},
+      clients: {},
+      registration: {},
+      retention: {},
       sink: { K_SINK: broker.url },
       mail: { SMTP_URL: mail.smtpUrl },
     };
@@ -133,6 +137,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
             FUNCTION_TARGET: spec.name,
             ...Object.assign({}, ...spec.needs.map((need) => provided[need])),
             PORT: String(port),
+            // Only this machine: the functions answer nobody on the network, as the gateway does.
+            HOST: '127.0.0.1',
             K_SERVICE: spec.name,
             K_CONFIGURATION: spec.name,
             K_REVISION: `${spec.name}-00001`,

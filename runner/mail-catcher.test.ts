@@ -44,6 +44,7 @@ describe('mail catcher', () => {
       text: 'Hello Ada,\nplain part',
       html: '<p>Hello <b>Ada</b></p>',
       date: new Date('2026-11-26T14:03:07Z'),
+      messageId: '<login-alert.e-1@accounts.local>',
     });
     const messages = await readMessages();
     expect(messages).toEqual([
@@ -52,6 +53,7 @@ describe('mail catcher', () => {
         from: '"Accounts" <no-reply@accounts.local>',
         to: ['ada@example.com', 'audit@example.com'],
         subject: 'Grüße ✓',
+        messageId: '<login-alert.e-1@accounts.local>',
         date: '2026-11-26T14:03:07.000Z',
         text: 'Hello Ada,\nplain part',
         html: '<p>Hello <b>Ada</b></p>',

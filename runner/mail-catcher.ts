@@ -18,6 +18,8 @@ export interface CaughtMessage {
   /** The envelope recipients (RCPT TO), Bcc included: whom the message was actually sent to. */
   readonly to: readonly string[];
   readonly subject: string;
+  /** The Message-ID header, or null when there is none. */
+  readonly messageId: string | null;
   /** The Date header as ISO 8601, or the time of arrival when the message has none. */
   readonly date: string;
   /** The text/plain part ('' when there is none). */
@@ -168,6 +170,7 @@ async function receive(stream: SMTPServerDataStream, session: SMTPServerSession)
     from: addressText(parsed.from) || envelopeFrom,
     to: session.envelope.rcptTo.map((recipient) => recipient.address),
     subject: parsed.subject ?? '',
+    messageId: parsed.messageId ?? null,
     date: date.toISOString(),
     text: parsed.text ?? '',
     html: typeof parsed.html === 'string' ? parsed.html : null,

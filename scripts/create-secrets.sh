@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates or updates the Secrets of knative/secrets/example-secrets.yaml from the environment.
-# Needs: POSTGRES_PASSWORD, USERS_DB_PASSWORD, AUTH_DB_PASSWORD, NOTIFY_DB_PASSWORD,
+# Needs: POSTGRES_PASSWORD, USERS_DB_PASSWORD, CREDENTIALS_DB_PASSWORD, AUTH_DB_PASSWORD, NOTIFY_DB_PASSWORD,
 # JWT_PRIVATE_KEY_FILE, JWT_PUBLIC_KEY_FILE, SMTP_URL; optional JWT_KEY_ID (default accounts-1).
 # With DRY_RUN=1 it prints the Secrets' names and keys, never their values.
 set -euo pipefail
@@ -8,7 +8,7 @@ namespace=${NAMESPACE:-accounts}
 host="accounts-postgres.${namespace}.svc.cluster.local:5432"
 
 missing=()
-for name in POSTGRES_PASSWORD USERS_DB_PASSWORD AUTH_DB_PASSWORD NOTIFY_DB_PASSWORD JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE SMTP_URL; do
+for name in POSTGRES_PASSWORD USERS_DB_PASSWORD CREDENTIALS_DB_PASSWORD AUTH_DB_PASSWORD NOTIFY_DB_PASSWORD JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE SMTP_URL; do
   [ -n "${!name:-}" ] || missing+=("$name")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -40,10 +40,11 @@ urlencode() {
 
 apply accounts-postgres --from-literal=password="$POSTGRES_PASSWORD" \
   --from-literal=url="postgres://postgres:$(urlencode "$POSTGRES_PASSWORD")@${host}/accounts"
-for domain in users auth notify; do
-  var="$(echo "$domain" | tr a-z A-Z)_DB_PASSWORD"
-  apply "accounts-db-$domain" --from-literal=password="${!var}" \
-    --from-literal=url="postgres://${domain}_fn:$(urlencode "${!var}")@${host}/accounts"
+# One login per domain, and one for the users functions that check passwords (migrations/logins.ts).
+for login in users credentials auth notify; do
+  var="$(echo "$login" | tr a-z A-Z)_DB_PASSWORD"
+  apply "accounts-db-$login" --from-literal=password="${!var}" \
+    --from-literal=url="postgres://${login}_fn:$(urlencode "${!var}")@${host}/accounts"
 done
 apply accounts-jwt --from-file=private-key="$JWT_PRIVATE_KEY_FILE" --from-file=public-key="$JWT_PUBLIC_KEY_FILE" \
   --from-literal=key-id="${JWT_KEY_ID:-accounts-1}"

@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 /**
@@ -26,7 +26,10 @@ export function localSystemInfoPath(env: NodeJS.ProcessEnv): string {
 /** Written by the runner once the system is up; returns the function that removes it again. */
 export async function publishLocalSystemInfo(dataDir: string, info: LocalSystemInfo): Promise<() => Promise<void>> {
   const path = infoPathIn(dataDir);
-  await writeFile(path, JSON.stringify(info, null, 2));
+  // It holds the database URL, password included: for this user's eyes only (a file left by an
+  // earlier run keeps its mode on a write, hence the chmod).
+  await writeFile(path, JSON.stringify(info, null, 2), { mode: 0o600 });
+  await chmod(path, 0o600);
   return () => rm(path, { force: true });
 }
 

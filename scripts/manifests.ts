@@ -1,13 +1,15 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { INVENTORY, type FunctionSpec } from '../functions/inventory.js';
+import { databaseLoginOf, INVENTORY, type FunctionSpec } from '../functions/inventory.js';
 import type { Need } from '../functions/shared/config.js';
+import { DATABASE_LOGINS, LOGIN_ROLES, type DatabaseLogin } from '../migrations/logins.js';
 
 /**
  * `npm run manifests`: writes knative/ from the inventory: one Knative Service per function, the
- * migration Job, and their kustomizations. The files are committed; a test fails when they and the
- * inventory disagree. IMAGE and VERSION pick the image; the defaults give the committed files.
+ * migration Job, the namespace's network policies, and their kustomizations. The files are committed;
+ * a test fails when they and the inventory disagree. IMAGE and VERSION pick the image, INGRESS the
+ * ingress the policies let in (kourier, istio, contour); the defaults give the committed files.
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -18,6 +20,8 @@ export const PART_OF = 'knative-accounts';
 export interface ManifestOptions {
   readonly image: string;
   readonly version: string;
+  /** The ingress whose gateway pods the network policies let in (default: Kourier). */
+  readonly ingress?: IngressName;
 }
 
 /** Revision names are `<service>-<version>`, with the version made DNS-safe: 0.1.0 -> v0-1-0. */
@@ -25,9 +29,9 @@ export function revisionName(service: string, version: string): string {
   return `${service}-v${version.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`;
 }
 
-/** The Secret (and key) each domain's functions reach Postgres with: one database role per domain. */
-export function databaseSecretName(domain: FunctionSpec['domain']): string {
-  return `accounts-db-${domain}`;
+/** The Secret (keys `url`, `password`) of each database login: one per domain, and the users functions that check passwords. */
+export function databaseSecretName(login: DatabaseLogin): string {
+  return `accounts-db-${login}`;
 }
 
 type EnvEntry = { name: string; value: string } | { name: string; secret: string; key: string };
@@ -36,7 +40,7 @@ type EnvEntry = { name: string; value: string } | { name: string; secret: string
 function envFor(spec: FunctionSpec): EnvEntry[] {
   const byNeed: Record<Need, EnvEntry[]> = {
     database: [
-      { name: 'DATABASE_URL', secret: databaseSecretName(spec.domain), key: 'url' },
+      { name: 'DATABASE_URL', secret: databaseSecretName(databaseLoginOf(spec)), key: 'url' },
       { name: 'DB_POOL_MAX', value: '5' },
     ],
     passwords: [
@@ -52,11 +56,13 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
       { name: 'JWT_PRIVATE_KEY', secret: 'accounts-jwt', key: 'private-key' },
       { name: 'JWT_KEY_ID', secret: 'accounts-jwt', key: 'key-id' },
     ],
-    signIn: [
-      { name: 'USERS_VERIFY_URL', value: `http://users-verify.${NAMESPACE}.svc.cluster.local` },
-      // The ingress gateway appends the caller's address to X-Forwarded-For.
-      { name: 'TRUSTED_PROXY_HOPS', value: '1' },
-    ],
+    signIn: [{ name: 'USERS_VERIFY_URL', value: `http://users-verify.${NAMESPACE}.svc.cluster.local` }],
+    // The ingress, activator and queue-proxy all append to X-Forwarded-For from the cluster's private
+    // networks, which TRUSTED_PROXY_CIDRS trusts by default; add a load balancer's ranges (DEPLOY.md).
+    lockout: [],
+    clients: [],
+    registration: [],
+    retention: [{ name: 'RETENTION_DAYS', value: '90' }],
     sink: [],
     mail: [
       { name: 'SMTP_URL', secret: 'accounts-smtp', key: 'url' },
@@ -144,7 +150,12 @@ export function renderService(spec: FunctionSpec, options: ManifestOptions): str
   if (spec.visibility === 'cluster-local') labels.push('    # Reachable only inside the cluster.', '    networking.knative.dev/visibility: cluster-local');
   if (spec.needs.includes('sink')) labels.push('    # The SinkBinding in eventing/ gives labelled Services their K_SINK.', '    accounts.knative.dev/publishes-events: "true"');
   const podLabels = [`        app.kubernetes.io/name: ${spec.name}`, `        app.kubernetes.io/part-of: ${PART_OF}`];
-  if (spec.needs.includes('database')) podLabels.push('        # The NetworkPolicy lets only pods with this label reach Postgres.', '        accounts.knative.dev/database-client: "true"');
+  // The network policies (knative/network/) select pods by these; labels of the Service itself never reach its pods.
+  podLabels.push('        # Who connects to these pods, and where they connect: the policies in knative/network/ select on these.', `        ${POD_LABELS.calledBy}: ${calledBy(spec)}`);
+  if (spec.needs.includes('sink')) podLabels.push(`        ${POD_LABELS.publishesEvents}: "true"`);
+  if (spec.needs.includes('signIn')) podLabels.push(`        ${POD_LABELS.callsUsersVerify}: "true"`);
+  if (spec.needs.includes('mail')) podLabels.push(`        ${POD_LABELS.sendsMail}: "true"`);
+  if (spec.needs.includes('database')) podLabels.push('        # The NetworkPolicy lets only pods with this label reach Postgres.', `        ${POD_LABELS.databaseClient}: "true"`);
   return `# Generated from functions/inventory.ts by \`npm run manifests\`; edit the inventory, not this file.
 # ${spec.name}: ${spec.summary}
 apiVersion: serving.knative.dev/v1
@@ -200,10 +211,8 @@ ${databaseEnv('DATABASE_URL', 'accounts-postgres', 'url')}${extraEnv}
               cpu: "1"
               memory: 256Mi
 ${SECURITY_CONTEXT('          ')}`;
-  const logins = ['users', 'auth', 'notify']
-    .map((domain) => `\n${databaseEnv(`${domain.toUpperCase()}_DB_PASSWORD`, databaseSecretName(domain as FunctionSpec['domain']), 'password')}`)
-    .join('');
-  return `# Generated by \`npm run manifests\`. Applies the expand migrations and the domain roles' logins
+  const logins = DATABASE_LOGINS.map((login) => `\n${databaseEnv(LOGIN_ROLES[login].passwordVariable, databaseSecretName(login), 'password')}`).join('');
+  return `# Generated by \`npm run manifests\`. Applies the expand migrations and the functions' database logins
 # from the same image, before new revisions roll out (make deploy waits for it to complete).
 apiVersion: batch/v1
 kind: Job
@@ -236,6 +245,383 @@ ${container('provision-logins', 'provision-logins', logins)}
 `;
 }
 
+/*
+ * The network policies (knative/network/): a default deny for the namespace, then only the flows the
+ * system needs. They select pods by the labels renderService puts on every revision's pods (from the
+ * inventory), so a function added to the inventory gets its flows without a new policy; a policy for
+ * a kind of function appears only while the inventory has one.
+ */
+
+/** Pod labels the network policies select on (renderService sets them from the inventory). */
+export const POD_LABELS = {
+  calledBy: 'accounts.knative.dev/called-by',
+  databaseClient: 'accounts.knative.dev/database-client',
+  publishesEvents: 'accounts.knative.dev/publishes-events',
+  callsUsersVerify: 'accounts.knative.dev/calls-users-verify',
+  sendsMail: 'accounts.knative.dev/sends-mail',
+} as const;
+
+/** The function the `signIn` need calls (its USERS_VERIFY_URL). */
+export const USERS_VERIFY = 'users-verify';
+/** Names eventing/ gives the Broker and the RabbitmqCluster behind it. */
+export const BROKER = 'user-login-event';
+export const RABBITMQ_CLUSTER = 'accounts-rabbitmq';
+
+export type CalledBy = 'ingress' | 'functions' | 'broker' | 'ping-source';
+
+/**
+ * Who opens connections to a function's pods: the ingress gateway (public functions), other
+ * functions (cluster-local HTTP ones), the broker's dispatchers or the PingSource adapter (CloudEvent
+ * functions, told apart by the Knative resource their inventory entry's eventSource names).
+ */
+export function calledBy(spec: FunctionSpec): CalledBy {
+  if (spec.visibility === 'public') return 'ingress';
+  if (spec.trigger === 'http') return 'functions';
+  const source = spec.eventSource ?? '';
+  if (/^PingSource\b/.test(source)) return 'ping-source';
+  if (/\bTriggers?\b/.test(source)) return 'broker';
+  throw new Error(`${spec.name}: its eventSource (${JSON.stringify(source)}) names neither a PingSource nor a Trigger, so no policy knows who delivers its events`);
+}
+
+type Labels = Readonly<Record<string, string>>;
+
+export interface LabelSelectorSpec {
+  readonly matchLabels?: Labels;
+  readonly matchExpressions?: readonly { readonly key: string; readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; readonly values?: readonly string[] }[];
+}
+
+export interface PolicyPeer {
+  /** One line above the peer: what it is, and where its namespace and labels come from. */
+  readonly comment: string;
+  /** Pods of another namespace (by name); without it, pods of this namespace. */
+  readonly namespace?: string;
+  readonly pods?: LabelSelectorSpec;
+  readonly ipBlock?: { readonly cidr: string; readonly except: readonly string[] };
+}
+
+export interface PolicyPort {
+  readonly port: number;
+  readonly endPort?: number;
+  readonly protocol?: 'TCP' | 'UDP';
+  readonly comment?: string;
+}
+
+export interface PolicyRule {
+  readonly peers: readonly PolicyPeer[];
+  readonly ports: readonly PolicyPort[];
+}
+
+export interface NetworkPolicySpec {
+  readonly file: string;
+  readonly name: string;
+  /** The comment at the top of the file: what the policy allows and why. */
+  readonly summary: string;
+  readonly pods: LabelSelectorSpec;
+  /** Present (even empty) isolates the selected pods in that direction; the rules are what is let through. */
+  readonly ingress?: readonly PolicyRule[];
+  readonly egress?: readonly PolicyRule[];
+}
+
+/** Where an ingress runs the gateway pods that proxy to revisions, from its release manifests. */
+export interface IngressGateways {
+  readonly title: string;
+  /** The gateway behind public (external) URLs. */
+  readonly external: PolicyPeer;
+  /** The gateway behind cluster-local URLs (`<service>.<namespace>.svc.cluster.local` is an ExternalName to it). */
+  readonly local: PolicyPeer;
+  /** The port of the local gateway's pods that its Service's port 80 leads to. */
+  readonly localPort: number;
+}
+
+const podsIn = (namespace: string, labels: Labels, comment: string): PolicyPeer => ({ namespace, pods: { matchLabels: labels }, comment });
+
+const KOURIER_GATEWAY = podsIn('kourier-system', { app: '3scale-kourier-gateway' }, "Kourier's gateway pods, for external and cluster-local URLs (net-kourier config/300-gateway.yaml).");
+const ISTIO_GATEWAY = podsIn('istio-system', { istio: 'ingressgateway' }, "Istio's ingress gateway pods, which knative-ingress-gateway and knative-local-gateway select (net-istio config/20*-gateway.yaml).");
+
+/** The ingresses DEPLOY.md covers; `INGRESS=<name> npm run manifests` picks one (Kourier by default, as DEPLOY.md installs). */
+export const INGRESSES = {
+  kourier: { title: 'Kourier', external: KOURIER_GATEWAY, local: KOURIER_GATEWAY, localPort: 8081 },
+  istio: { title: 'Istio', external: ISTIO_GATEWAY, local: ISTIO_GATEWAY, localPort: 8081 },
+  contour: {
+    title: 'Contour',
+    external: podsIn('contour-external', { app: 'envoy' }, "Contour's external Envoy pods (net-contour config/contour/external.yaml, visibility ExternalIP in config-contour)."),
+    local: podsIn('contour-internal', { app: 'envoy' }, "Contour's internal Envoy pods (net-contour config/contour/internal.yaml, visibility ClusterLocal in config-contour)."),
+    localPort: 8080,
+  },
+} as const satisfies Record<string, IngressGateways>;
+
+export type IngressName = keyof typeof INGRESSES;
+export const DEFAULT_INGRESS: IngressName = 'kourier';
+
+export function isIngressName(name: string): name is IngressName {
+  return Object.hasOwn(INGRESSES, name);
+}
+
+const ACTIVATOR = podsIn('knative-serving', { app: 'activator' }, 'The activator, in the path while a revision scales from zero or bursts (knative/serving config/core/deployments/activator.yaml).');
+const AUTOSCALER = podsIn('knative-serving', { app: 'autoscaler' }, "The autoscaler, scraping queue-proxy's metrics (knative/serving config/core/deployments/autoscaler.yaml).");
+const PING_ADAPTER = podsIn(
+  'knative-eventing',
+  { 'eventing.knative.dev/source': 'ping-source-controller', 'sources.knative.dev/role': 'adapter' },
+  "The PingSource adapter, which sends every PingSource's events (knative/eventing config/core/deployments/pingsource-mt-adapter.yaml).",
+);
+const KUBE_DNS = podsIn('kube-system', { 'k8s-app': 'kube-dns' }, 'The cluster DNS: CoreDNS keeps the kube-dns label (kubernetes cluster/addons/dns/coredns).');
+const RABBITMQ_OPERATORS = podsIn(
+  'rabbitmq-system',
+  { 'app.kubernetes.io/component': 'rabbitmq-operator' },
+  'The RabbitMQ cluster and messaging topology operators (rabbitmq/cluster-operator config/manager/manager.yaml).',
+);
+const BROKER_INGRESS: PolicyPeer = {
+  pods: { matchLabels: { 'eventing.knative.dev/broker': BROKER, 'eventing.knative.dev/brokerRole': 'ingress' } },
+  comment: "The RabbitMQ broker's ingress, run in the Broker's namespace (eventing-rabbitmq pkg/reconciler/broker/resources/ingress.go).",
+};
+const DISPATCHERS: PolicyPeer = {
+  pods: {
+    matchLabels: { 'eventing.knative.dev/broker': BROKER },
+    matchExpressions: [{ key: 'eventing.knative.dev/brokerRole', operator: 'In', values: ['dispatcher', 'dispatcher-dlq'] }],
+  },
+  comment: "The broker's Trigger and dead-letter dispatchers, run here too (eventing-rabbitmq pkg/reconciler/{trigger,broker}/resources/dispatcher.go).",
+};
+const RABBITMQ_NODES: PolicyPeer = {
+  pods: { matchLabels: { 'app.kubernetes.io/name': RABBITMQ_CLUSTER, 'app.kubernetes.io/component': 'rabbitmq' } },
+  comment: 'The RabbitMQ nodes (rabbitmq/cluster-operator internal/metadata/label.go).',
+};
+const POSTGRES: PolicyPeer = { pods: { matchLabels: { 'app.kubernetes.io/name': 'accounts-postgres' } }, comment: 'The Postgres StatefulSet (knative/postgres/).' };
+const withLabel = (key: string, value: string, comment: string): PolicyPeer => ({ pods: { matchLabels: { [key]: value } }, comment });
+const PUBLISHERS = withLabel(POD_LABELS.publishesEvents, 'true', 'The functions that publish events (auth-login, outbox-relay).');
+const SUBSCRIBERS = withLabel(POD_LABELS.calledBy, 'broker', "The functions the broker delivers to (Trigger subscribers, dead-letter sinks).");
+const USERS_VERIFY_PODS: PolicyPeer = {
+  pods: { matchLabels: { 'serving.knative.dev/service': USERS_VERIFY } },
+  comment: `${USERS_VERIFY}'s pods (Knative labels every revision pod with its Service).`,
+};
+
+const QUEUE_PROXY: PolicyPort = { port: 8012, comment: "queue-proxy's HTTP port, the only way in to the function (knative/serving pkg/networking/constants.go)." };
+const QUEUE_PROXY_METRICS: PolicyPort = { port: 9090, comment: "queue-proxy's metrics for the autoscaler (pkg/networking/constants.go)." };
+const DNS: PolicyRule = { peers: [KUBE_DNS], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] };
+const BROKER_INGRESS_PORT: PolicyPort = { port: 8080, comment: "The ingress container's port, behind its Service's port 80." };
+const AMQP: PolicyPort = { port: 5672 };
+const RABBITMQ_BETWEEN_NODES: readonly PolicyPort[] = [
+  { port: 4369, comment: 'epmd (ports as rabbitmq/cluster-operator docs/examples/network-policies lists them).' },
+  { port: 25672, comment: 'Erlang distribution: clustering and quorum queue replication.' },
+  { port: 35672, endPort: 35682, comment: 'CLI tools.' },
+];
+/** Where the mail server may be: anywhere but the private, shared and link-local ranges a cluster uses. */
+const OUTSIDE_THE_CLUSTER: readonly PolicyPeer[] = [
+  { ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16'] }, comment: 'Any public IPv4 address.' },
+  { ipBlock: { cidr: '::/0', except: ['fc00::/7', 'fe80::/10'] }, comment: 'Any public IPv6 address.' },
+];
+
+const ALL_FUNCTIONS: LabelSelectorSpec = { matchLabels: { 'app.kubernetes.io/part-of': PART_OF }, matchExpressions: [{ key: POD_LABELS.calledBy, operator: 'Exists' }] };
+const calledByPods = (role: CalledBy): LabelSelectorSpec => ({ matchLabels: { [POD_LABELS.calledBy]: role } });
+const labelled = (key: string): LabelSelectorSpec => ({ matchLabels: { [key]: 'true' } });
+
+/** The namespace's network policies for this inventory, behind the given ingress. */
+export function networkPolicies(ingress: IngressName = DEFAULT_INGRESS, inventory: readonly FunctionSpec[] = INVENTORY): NetworkPolicySpec[] {
+  const gateways: IngressGateways = INGRESSES[ingress];
+  // Kourier and Istio serve external and cluster-local URLs from the same pods: one policy lets them in.
+  const sameGateway = gateways.external === gateways.local;
+  const toLocalGateway: PolicyRule = {
+    peers: [gateways.local],
+    ports: [{ port: gateways.localPort, comment: 'The port behind the local gateway Service port 80 (a cluster-local URL is an ExternalName to that Service).' }],
+  };
+  const any = (predicate: (spec: FunctionSpec) => boolean) => inventory.some(predicate);
+  const needing = (need: Need) => (spec: FunctionSpec) => (spec.needs as readonly Need[]).includes(need);
+  const calledByAny = (role: CalledBy) => any((spec) => calledBy(spec) === role);
+  const policies: (NetworkPolicySpec | false)[] = [
+    {
+      file: '100-default-deny.yaml',
+      name: 'default-deny',
+      summary: 'Nothing reaches or leaves a pod of this namespace unless a policy below lets it.',
+      pods: {},
+      ingress: [],
+      egress: [],
+    },
+    {
+      file: '200-functions-from-knative-serving.yaml',
+      name: 'functions-from-knative-serving',
+      summary: 'Every function: requests through the activator, metrics scraped by the autoscaler.',
+      pods: ALL_FUNCTIONS,
+      ingress: [
+        { peers: [ACTIVATOR], ports: [QUEUE_PROXY] },
+        { peers: [AUTOSCALER], ports: [QUEUE_PROXY_METRICS] },
+      ],
+    },
+    {
+      file: '210-functions-from-local-gateway.yaml',
+      name: 'functions-from-local-gateway',
+      summary:
+        `Every function: calls to its cluster-local URL, which ${gateways.title}'s local gateway proxies (it cannot tell one caller from another)` +
+        (sameGateway ? '; the same pods serve the public URLs, so the public functions need nothing more.' : '.'),
+      pods: ALL_FUNCTIONS,
+      ingress: [{ peers: [gateways.local], ports: [QUEUE_PROXY] }],
+    },
+    !sameGateway && calledByAny('ingress') && {
+      file: '220-public-functions-from-ingress-gateway.yaml',
+      name: 'public-functions-from-ingress-gateway',
+      summary: `The public functions: requests to their public URLs, through ${gateways.title}'s gateway.`,
+      pods: calledByPods('ingress'),
+      ingress: [{ peers: [gateways.external], ports: [QUEUE_PROXY] }],
+    },
+    any(needing('signIn')) && {
+      file: '230-users-verify-from-sign-in.yaml',
+      name: 'users-verify-from-sign-in',
+      summary: `${USERS_VERIFY}: straight from the sign-in functions' pods, as a mesh sidecar sends it (otherwise calls come through the gateway).`,
+      pods: USERS_VERIFY_PODS.pods!,
+      ingress: [{ peers: [withLabel(POD_LABELS.callsUsersVerify, 'true', `The functions that call ${USERS_VERIFY} (auth-login).`)], ports: [QUEUE_PROXY] }],
+    },
+    calledByAny('broker') && {
+      file: '240-broker-subscribers-from-dispatchers.yaml',
+      name: 'broker-subscribers-from-dispatchers',
+      summary: "The functions the broker delivers to: straight from its dispatchers' pods, as a mesh sidecar sends it (otherwise deliveries come through the gateway).",
+      pods: calledByPods('broker'),
+      ingress: [{ peers: [DISPATCHERS], ports: [QUEUE_PROXY] }],
+    },
+    calledByAny('ping-source') && {
+      file: '250-ping-targets-from-pingsource.yaml',
+      name: 'ping-targets-from-pingsource',
+      summary: 'The functions a PingSource starts: straight from the PingSource adapter, as a mesh sidecar sends it (otherwise pings come through the gateway).',
+      pods: calledByPods('ping-source'),
+      ingress: [{ peers: [PING_ADAPTER], ports: [QUEUE_PROXY] }],
+    },
+    {
+      file: '300-workloads-to-dns.yaml',
+      name: 'workloads-to-dns',
+      summary: 'Every function and the migration Job resolve names (Postgres, the broker, users-verify, the mail server).',
+      pods: { matchLabels: { 'app.kubernetes.io/part-of': PART_OF }, matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: ['accounts-postgres'] }] },
+      egress: [DNS],
+    },
+    any(needing('database')) && {
+      file: '310-database-clients-to-postgres.yaml',
+      name: 'database-clients-to-postgres',
+      summary: 'The functions that need the database, and the migration Job, to Postgres (whose own policy in knative/postgres/ lets them in).',
+      pods: labelled(POD_LABELS.databaseClient),
+      egress: [{ peers: [POSTGRES], ports: [{ port: 5432 }] }],
+    },
+    any(needing('signIn')) && {
+      file: '320-sign-in-to-users-verify.yaml',
+      name: 'sign-in-to-users-verify',
+      summary: `The sign-in functions to ${USERS_VERIFY}: its cluster-local URL leads through the local gateway, which proxies to its pods or the activator.`,
+      pods: labelled(POD_LABELS.callsUsersVerify),
+      egress: [toLocalGateway, { peers: [USERS_VERIFY_PODS, ACTIVATOR], ports: [QUEUE_PROXY] }],
+    },
+    any(needing('sink')) && {
+      file: '330-publishers-to-broker-ingress.yaml',
+      name: 'publishers-to-broker-ingress',
+      summary: "The event publishers to the broker's ingress (K_SINK).",
+      pods: labelled(POD_LABELS.publishesEvents),
+      egress: [{ peers: [BROKER_INGRESS], ports: [BROKER_INGRESS_PORT] }],
+    },
+    any(needing('mail')) && {
+      file: '340-mail-senders-to-smtp.yaml',
+      name: 'mail-senders-to-smtp',
+      summary: 'The functions that send mail to the mail server (SMTP_URL), outside the cluster.',
+      pods: labelled(POD_LABELS.sendsMail),
+      egress: [{ peers: OUTSIDE_THE_CLUSTER, ports: [{ port: 25, comment: 'SMTP.' }, { port: 465, comment: 'SMTP over TLS (smtps://).' }, { port: 587, comment: 'Submission (STARTTLS).' }] }],
+    },
+    {
+      file: '400-broker-ingress.yaml',
+      name: 'broker-ingress',
+      summary: "The broker's ingress: events from the publishers (and the replies its dispatchers forward) into RabbitMQ.",
+      pods: BROKER_INGRESS.pods!,
+      ingress: [{ peers: [PUBLISHERS, DISPATCHERS], ports: [BROKER_INGRESS_PORT] }],
+      egress: [DNS, { peers: [RABBITMQ_NODES], ports: [AMQP] }],
+    },
+    {
+      file: '410-broker-dispatchers.yaml',
+      name: 'broker-dispatchers',
+      summary: "The broker's dispatchers: from RabbitMQ to the subscribers' cluster-local URLs (through the local gateway, to their pods or the activator).",
+      pods: DISPATCHERS.pods!,
+      egress: [
+        DNS,
+        { peers: [RABBITMQ_NODES], ports: [AMQP] },
+        { peers: [BROKER_INGRESS], ports: [{ ...BROKER_INGRESS_PORT, comment: 'Events a subscriber answers with go back to the broker (BROKER_INGRESS_URL).' }] },
+        toLocalGateway,
+        { peers: [SUBSCRIBERS, ACTIVATOR], ports: [QUEUE_PROXY] },
+      ],
+    },
+    {
+      file: '500-rabbitmq.yaml',
+      name: 'rabbitmq',
+      summary: 'The RabbitMQ nodes: AMQP from the broker, the HTTP API from the operators, and clustering between themselves.',
+      pods: RABBITMQ_NODES.pods!,
+      ingress: [
+        { peers: [BROKER_INGRESS, DISPATCHERS], ports: [AMQP] },
+        { peers: [RABBITMQ_OPERATORS], ports: [{ port: 15672, comment: 'The HTTP API (management plugin).' }] },
+        { peers: [RABBITMQ_NODES], ports: RABBITMQ_BETWEEN_NODES },
+      ],
+      egress: [DNS, { peers: [RABBITMQ_NODES], ports: RABBITMQ_BETWEEN_NODES }],
+    },
+  ];
+  return policies.filter((policy): policy is NetworkPolicySpec => policy !== false);
+}
+
+/** A YAML scalar for a label value or name: bare when YAML reads it back as that string, else quoted. */
+function yamlString(value: string): string {
+  return /^[A-Za-z][A-Za-z0-9._/-]*$/.test(value) && !/^(y|n|yes|no|true|false|on|off|null)$/i.test(value) ? value : JSON.stringify(value);
+}
+
+function renderSelector(key: string, selector: LabelSelectorSpec, indent: string): string[] {
+  if (!selector.matchLabels && !selector.matchExpressions) return [`${indent}${key}: {}`];
+  const lines = [`${indent}${key}:`];
+  if (selector.matchLabels) {
+    lines.push(`${indent}  matchLabels:`);
+    for (const [label, value] of Object.entries(selector.matchLabels)) lines.push(`${indent}    ${label}: ${yamlString(value)}`);
+  }
+  if (selector.matchExpressions) {
+    lines.push(`${indent}  matchExpressions:`);
+    for (const expression of selector.matchExpressions) {
+      lines.push(`${indent}    - key: ${expression.key}`, `${indent}      operator: ${expression.operator}`);
+      if (expression.values) lines.push(`${indent}      values: [${expression.values.map((value) => JSON.stringify(value)).join(', ')}]`);
+    }
+  }
+  return lines;
+}
+
+function renderPeer(peer: PolicyPeer, indent: string): string[] {
+  const lines = [`${indent}# ${peer.comment}`];
+  const fields: string[] = [];
+  if (peer.ipBlock) fields.push(`ipBlock:`, `  cidr: ${JSON.stringify(peer.ipBlock.cidr)}`, `  except: [${peer.ipBlock.except.map((cidr) => JSON.stringify(cidr)).join(', ')}]`);
+  if (peer.namespace) fields.push(...renderSelector('namespaceSelector', { matchLabels: { 'kubernetes.io/metadata.name': peer.namespace } }, ''));
+  if (peer.pods) fields.push(...renderSelector('podSelector', peer.pods, ''));
+  fields.forEach((field, index) => lines.push(`${indent}${index === 0 ? '- ' : '  '}${field}`));
+  return lines;
+}
+
+function renderRules(direction: 'ingress' | 'egress', rules: readonly PolicyRule[]): string[] {
+  if (rules.length === 0) return [];
+  const lines = [`  ${direction}:`];
+  for (const rule of rules) {
+    lines.push(`    - ${direction === 'ingress' ? 'from' : 'to'}:`);
+    for (const peer of rule.peers) lines.push(...renderPeer(peer, '        '));
+    lines.push('      ports:');
+    for (const port of rule.ports) {
+      if (port.comment) lines.push(`        # ${port.comment}`);
+      lines.push(`        - protocol: ${port.protocol ?? 'TCP'}`, `          port: ${port.port}`);
+      if (port.endPort !== undefined) lines.push(`          endPort: ${port.endPort}`);
+    }
+  }
+  return lines;
+}
+
+export function renderNetworkPolicy(policy: NetworkPolicySpec): string {
+  const types = [policy.ingress && 'Ingress', policy.egress && 'Egress'].filter(Boolean).map((type) => JSON.stringify(type));
+  return [
+    '# Generated by `npm run manifests` (scripts/manifests.ts, from functions/inventory.ts); edit the generator, not this file.',
+    `# ${policy.summary}`,
+    'apiVersion: networking.k8s.io/v1',
+    'kind: NetworkPolicy',
+    'metadata:',
+    `  name: ${policy.name}`,
+    '  labels:',
+    `    app.kubernetes.io/part-of: ${PART_OF}`,
+    'spec:',
+    ...renderSelector('podSelector', policy.pods, '  '),
+    `  policyTypes: [${types.join(', ')}]`,
+    ...renderRules('ingress', policy.ingress ?? []),
+    ...renderRules('egress', policy.egress ?? []),
+    '',
+  ].join('\n');
+}
+
 export async function writeManifests(outDir: string, options: ManifestOptions): Promise<string[]> {
   const written: string[] = [];
   const write = async (path: string, text: string) => {
@@ -248,6 +634,13 @@ export async function writeManifests(outDir: string, options: ManifestOptions): 
   await write(
     'services/kustomization.yaml',
     `# Generated by \`npm run manifests\`.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ${NAMESPACE}\nresources:\n${INVENTORY.map((spec) => `  - ${spec.name}.yaml`).join('\n')}\n`,
+  );
+  await rm(join(outDir, 'network'), { recursive: true, force: true });
+  const policies = networkPolicies(options.ingress ?? DEFAULT_INGRESS);
+  for (const policy of policies) await write(`network/${policy.file}`, renderNetworkPolicy(policy));
+  await write(
+    'network/kustomization.yaml',
+    `# Generated by \`npm run manifests\`. Applied right after the namespace, before anything in it starts.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ${NAMESPACE}\nresources:\n${policies.map((policy) => `  - ${policy.file}`).join('\n')}\n`,
   );
   await write('migrate/job.yaml', renderMigrationJob(options));
   await write(
@@ -270,6 +663,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.stderr.write('manifests: VERSION must be a version or digest, never "latest"\n');
     process.exit(2);
   }
-  const written = await writeManifests(outDir, { image, version });
+  const ingress = process.env['INGRESS'] || DEFAULT_INGRESS;
+  if (!isIngressName(ingress)) {
+    process.stderr.write(`manifests: INGRESS must be one of ${Object.keys(INGRESSES).join(', ')}, not ${JSON.stringify(ingress)}\n`);
+    process.exit(2);
+  }
+  const written = await writeManifests(outDir, { image, version, ingress });
   process.stdout.write(`wrote ${written.length} manifests for ${image}:${version} into ${outDir}\n`);
 }

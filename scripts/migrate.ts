@@ -2,25 +2,25 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { MIGRATION_PHASES, type PhasedMigration } from '../migrations/index.js';
-import { DOMAIN_ROLES, LOGIN_DOMAINS, loginPasswordsFromEnv, provisionLogins, type LoginDomain } from '../migrations/logins.js';
+import { LOGIN_ROLES, DATABASE_LOGINS, loginPasswordsFromEnv, provisionLogins, type DatabaseLogin } from '../migrations/logins.js';
 import { migrate, migrationStatus } from '../migrations/migrate.js';
 import { resolveDatabaseUrl } from './local-system-info.js';
 
 export const MIGRATE_COMMANDS = ['up', 'contract', 'down', 'status', 'provision-logins'] as const;
 
 export interface MigrateCommandOptions {
-  /** Where `provision-logins` reads USERS_DB_PASSWORD, AUTH_DB_PASSWORD, NOTIFY_DB_PASSWORD. */
+  /** Where `provision-logins` reads USERS_DB_PASSWORD, CREDENTIALS_DB_PASSWORD, AUTH_DB_PASSWORD, NOTIFY_DB_PASSWORD. */
   readonly env?: NodeJS.ProcessEnv;
   /** Tests: migrations of their own instead of the real list. */
   readonly migrations?: readonly PhasedMigration[];
   /** Tests: login role names of their own (roles are cluster-wide). */
-  readonly loginNames?: Partial<Record<LoginDomain, string>>;
+  readonly loginNames?: Partial<Record<DatabaseLogin, string>>;
 }
 
 /**
  * `up` applies every pending expand migration (before new revisions roll out), `contract` every
  * pending contract migration (after a promote), `down` reverts the latest expand migration,
- * `status` lists both phases, `provision-logins` creates or updates the domains' login roles from
+ * `status` lists both phases, `provision-logins` creates or updates the functions' login roles from
  * the passwords in the environment.
  */
 export async function runMigrateCommand(
@@ -49,8 +49,8 @@ export async function runMigrateCommand(
       const passwords = loginPasswordsFromEnv(options.env ?? process.env);
       const provisioned = await provisionLogins(db, passwords, { loginNames: options.loginNames });
       for (const login of provisioned) write(`${login.action}  ${login.login} (member of ${login.group})`);
-      for (const domain of LOGIN_DOMAINS.filter((name) => passwords[name] === undefined)) {
-        write(`skipped  ${domain}: ${DOMAIN_ROLES[domain].passwordVariable} is not set`);
+      for (const kind of DATABASE_LOGINS.filter((name) => passwords[name] === undefined)) {
+        write(`skipped  ${kind}: ${LOGIN_ROLES[kind].passwordVariable} is not set`);
       }
       return;
     }

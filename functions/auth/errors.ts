@@ -2,17 +2,10 @@ import { defineProblems } from '../shared/http/problem.js';
 
 /**
  * Every problem the auth domain answers, defined once: handlers throw them, the API document shows
- * them. A wrong password is the users domain's `UsersProblems.invalidCredentials`.
+ * them. A wrong password is the users domain's `UsersProblems.invalidCredentials`; the lockout's 429 is
+ * `LockoutProblems.tooManyAttempts` (shared with users-update).
  */
 export const AuthProblems = defineProblems({
-  tooManyAttempts: {
-    status: 429,
-    code: 'too-many-attempts',
-    detail: 'Too many failed sign-ins. Try again later.',
-    summary: 'Locked out',
-    // A placeholder so the API document shows the header: each refusal says its own wait when it is thrown.
-    headers: { 'Retry-After': '1' },
-  },
   signInUnavailable: {
     status: 503,
     code: 'sign-in-unavailable',

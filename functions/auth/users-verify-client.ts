@@ -22,7 +22,15 @@ export interface UsersVerifyClient {
  * Calls users-verify (the users domain owns the password hashes; sign-in never sees them).
  * Anything but a clear yes or no answers 503, and the attempt does not count as a failure.
  */
-export function createUsersVerifyClient(baseUrl: string, options: { timeoutMs?: number; fetch?: typeof fetch } = {}): UsersVerifyClient {
+export function createUsersVerifyClient(
+  baseUrl: string,
+  options: {
+    /** The service token proving this caller to users-verify, which answers nobody else. */
+    credential: () => Promise<string>;
+    timeoutMs?: number;
+    fetch?: typeof fetch;
+  },
+): UsersVerifyClient {
   const send = options.fetch ?? fetch;
   const url = new URL('/users/verify', baseUrl).toString();
   return {
@@ -31,7 +39,7 @@ export function createUsersVerifyClient(baseUrl: string, options: { timeoutMs?: 
       try {
         response = await send(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...traceHeaders() },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${await options.credential()}`, ...traceHeaders() },
           body: JSON.stringify({ email, password }),
           signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
         });
@@ -39,8 +47,14 @@ export function createUsersVerifyClient(baseUrl: string, options: { timeoutMs?: 
         throw AuthProblems.signInUnavailable.error();
       }
       // users-verify refuses some input (e.g. a password too short to be one) with 400: no match either.
-      if (response.status === 401 || response.status === 400) {
+      if (response.status === 400) {
         await response.arrayBuffer();
+        return undefined;
+      }
+      if (response.status === 401) {
+        // A refused caller (a key that does not match, a clock far off) is no wrong password: sign-in is unavailable.
+        const problem = (await response.json().catch(() => undefined)) as { type?: unknown } | undefined;
+        if (typeof problem?.type === 'string' && problem.type.endsWith('/caller-not-allowed')) throw AuthProblems.signInUnavailable.error();
         return undefined;
       }
       if (!response.ok) {

@@ -2,6 +2,9 @@ import { sql } from 'kysely';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../inventory.js';
+import type { CloudEvent} from 'cloudevents';
+import { HTTP } from 'cloudevents';
+import { signEvent, SIGNATURE_ATTRIBUTE } from '../shared/events/event-signature.js';
 import { createEventPublisher } from '../shared/events/publisher.js';
 import { BODY_LIMIT_BYTES } from '../shared/http/errors.js';
 import { createPasswordHasher, type PasswordHasher } from '../shared/passwords/password-hasher.js';
@@ -159,6 +162,13 @@ describe('the functions answer as openapi.yaml documents', () => {
 
   const bearer = async (person: ExamplePerson): Promise<string> =>
     `Bearer ${(await keys.signer.sign({ userId: person.record.id, role: person.record.role })).accessToken}`;
+  /** What the operation's security asks for: Grace's access token (an admin's), or auth-login's service token. */
+  const credentialFor = async (operationId: string): Promise<string | undefined> => {
+    const scheme = Object.keys(operationOf(operationId).operation.security?.[0] ?? {})[0];
+    if (scheme === 'bearerAuth') return bearer(GRACE);
+    if (scheme === 'serviceToken') return `Bearer ${await keys.signer.serviceToken({ caller: 'auth-login', audience: operationId })}`;
+    return undefined;
+  };
   const urlOf = (name: string): string => (name === 'auth-login-without-users-verify' ? withoutUsersVerify.url : system.url(name));
   const call = async (name: string, options: RequestOptions = {}): Promise<Answer> => expectDocumented(name, await send(urlOf(name), name, options));
 
@@ -183,7 +193,7 @@ describe('the functions answer as openapi.yaml documents', () => {
     withoutUsersVerify = await startTestFunction(
       await loadDefinition({ name: 'auth-login', domain: 'auth' }),
       { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl: `http://127.0.0.1:${await freePort()}/`, timeoutMs: 500 }) },
-      { config: { LOGIN_MAX_FAILURES_PER_EMAIL: 5, LOGIN_MAX_FAILURES_PER_CLIENT: 50, LOGIN_FAILURE_WINDOW_SECONDS: 900, TRUSTED_PROXY_HOPS: 0, USERS_VERIFY_URL: `http://127.0.0.1:${await freePort()}` } },
+      { config: { LOGIN_MAX_FAILURES_PER_EMAIL: 5, LOGIN_MAX_FAILURES_PER_CLIENT: 50, LOGIN_FAILURE_WINDOW_SECONDS: 900, USERS_VERIFY_URL: `http://127.0.0.1:${await freePort()}` } },
     );
   });
 
@@ -207,7 +217,7 @@ describe('the functions answer as openapi.yaml documents', () => {
     async (name) => {
       const { operation } = operationOf(name);
       const examples = Object.keys(operation.requestBody?.content?.['application/json']?.examples ?? {});
-      const authorization = operation.security?.length ? await bearer(GRACE) : undefined;
+      const authorization = await credentialFor(name);
       for (const example of examples.length > 0 ? examples : [undefined]) {
         const answer = await call(name, { ...(example ? { example } : {}), ...(authorization ? { authorization } : {}) });
         expect(answer.status, `${name} ${example ?? ''}`).toBeLessThan(500);
@@ -317,7 +327,7 @@ describe('the functions answer as openapi.yaml documents', () => {
       await call('users-update', { example: 'rename', authorization: ada });
       const stale = await call('users-update', { example: 'rename', authorization: ada });
       expect(stale.body).toEqual(documentedExample('users-update', 412, 'stale-etag'));
-      const taken = await call('users-update', { body: { email: GRACE.record.email }, authorization: ada, headers: { 'If-Match': undefined } });
+      const taken = await call('users-update', { body: { email: GRACE.record.email, currentPassword: ADA.password }, authorization: ada, headers: { 'If-Match': undefined } });
       expect(taken.body).toEqual(documentedExample('users-update', 409, 'email-taken'));
       const role = await call('users-update', { example: 'make-admin', authorization: ada, headers: { 'If-Match': undefined } });
       expect(role.body).toEqual(documentedExample('users-update', 403, 'role-change-not-admin'));
@@ -331,6 +341,12 @@ describe('the functions answer as openapi.yaml documents', () => {
       expect(wrong.body).toEqual(documentedExample('users-update', 403, 'current-password-mismatch'));
       const missing = await call('users-update', { body: { password: 'a brand new secret' }, authorization: ada, headers: { 'If-Match': undefined } });
       expect(missing.body).toEqual(documentedExample('users-update', 400, 'current-password-missing'));
+      // Four wrong current passwords so far (with the one above); the fifth reaches the limit, the sixth is locked out.
+      for (const guess of ['guess 2', 'guess 3', 'guess 4', 'guess 5']) {
+        await call('users-update', { body: { email: 'mallory@example.com', currentPassword: guess }, authorization: ada, headers: { 'If-Match': undefined } });
+      }
+      const locked = await call('users-update', { example: 'change-email', authorization: ada, headers: { 'If-Match': undefined } });
+      expect(locked.body).toEqual(documentedExample('users-update', 429, 'too-many-attempts'));
     });
 
     it('answers the documented problems: invalid body, unknown id, no token, not JSON, too large', async () => {
@@ -368,19 +384,23 @@ describe('the functions answer as openapi.yaml documents', () => {
   });
 
   describe('users-verify', () => {
+    const asAuthLogin = async (options: RequestOptions = {}) => call('users-verify', { ...options, authorization: await credentialFor('users-verify') });
+
     it('verifies the documented example', async () => {
-      const verified = await call('users-verify');
+      const verified = await asAuthLogin();
       expect(verified.body).toEqual(documentedExample('users-verify', 200, 'ada'));
     });
 
-    it('answers the documented problems: no match, invalid body, not JSON', async () => {
-      const wrong = await call('users-verify', { body: { email: ADA.record.email, password: 'not her password' } });
+    it('answers the documented problems: no match, a caller not allowed, invalid body, not JSON', async () => {
+      const wrong = await asAuthLogin({ body: { email: ADA.record.email, password: 'not her password' } });
       expect(wrong.body).toEqual(documentedExample('users-verify', 401, 'invalid-credentials'));
-      const unknown = await call('users-verify', { body: { email: 'nobody@example.com', password: ADA.password } });
+      const unknown = await asAuthLogin({ body: { email: 'nobody@example.com', password: ADA.password } });
       expect(unknown.body).toEqual(wrong.body);
-      const invalid = await call('users-verify', { body: { email: 'ada@example.com', password: 'short' } });
+      const anyone = await call('users-verify', { authorization: await bearer(GRACE) });
+      expect(anyone.body).toEqual(documentedExample('users-verify', 401, 'caller-not-allowed'));
+      const invalid = await asAuthLogin({ body: { email: 'ada@example.com', password: 'short' } });
       expect(invalid.body).toEqual(documentedExample('users-verify', 400, 'validation-failed'));
-      expect((await call('users-verify', { rawBody: 'x', contentType: 'text/plain' })).status).toBe(415);
+      expect((await asAuthLogin({ rawBody: 'x', contentType: 'text/plain' })).status).toBe(415);
     });
   });
 
@@ -422,13 +442,29 @@ describe('the functions answer as openapi.yaml documents', () => {
   });
 
   describe('the user_login_event webhook', () => {
+    /** The documented event with auth-login's signature in place of the example's made-up one. */
+    const signedExample = async (): Promise<RequestOptions> => {
+      const { operation } = operationOf('user_login_event');
+      const headers = Object.fromEntries((operation.parameters ?? []).filter((p: any) => p.in === 'header').map((p: any) => [p.name, String(p.example)]));
+      const body = Object.values<any>(operation.requestBody.content['application/json'].examples)[0].value;
+      const event = HTTP.toEvent({ headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }) as CloudEvent<unknown>;
+      const signed = await signEvent(event, keys.signer);
+      return { headers: { [`ce-${SIGNATURE_ATTRIBUTE}`]: String((signed as Record<string, unknown>)[SIGNATURE_ATTRIBUTE]) } };
+    };
+
     it('is taken by notify-login-email as documented: 204, and the alert email goes out', async () => {
-      const answer = await expectDocumented('user_login_event', await send(urlOf('notify-login-email'), 'user_login_event'));
+      const answer = await expectDocumented('user_login_event', await send(urlOf('notify-login-email'), 'user_login_event', await signedExample()));
       expect(answer.status).toBe(204);
       expect(catcher.messages().map((message) => message.to)).toEqual([[ADA.record.email]]);
-      const again = await expectDocumented('user_login_event', await send(urlOf('notify-login-email'), 'user_login_event'));
+      const again = await expectDocumented('user_login_event', await send(urlOf('notify-login-email'), 'user_login_event', await signedExample()));
       expect(again.status).toBe(204);
       expect(catcher.messages()).toHaveLength(1);
+    });
+
+    it('acknowledges the documented event as it stands, with its made-up signature, and sends nothing', async () => {
+      const answer = await expectDocumented('user_login_event', await send(urlOf('notify-login-email'), 'user_login_event'));
+      expect(answer.status).toBe(204);
+      expect(catcher.messages()).toEqual([]);
     });
 
     it('answers the documented problem for a body that is not JSON', async () => {

@@ -112,6 +112,15 @@ export async function buildOpenApiDocument(options: OpenApiOptions = {}): Promis
             'An access token from `POST /auth/login`, as `Authorization: Bearer <token>`. Every function verifies it ' +
             'locally against the public key (`GET /auth/jwks`): signature, issuer, audience and expiry.',
         },
+        serviceToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'service+jwt',
+          description:
+            'A function calling a cluster-local function: a JWT of `typ` `service+jwt` that the calling function signs ' +
+            'with the auth key, its name in `sub`, the called function in `aud`, valid one minute. The called function ' +
+            'verifies it with the public key and accepts only the callers its inventory entry names.',
+        },
       },
     },
   };
@@ -189,7 +198,7 @@ function operation(spec: FunctionSpec, doc: OperationDoc): Json {
           ],
         }
       : {}),
-    security: doc.auth === 'bearer' ? [{ bearerAuth: [] }] : [],
+    security: doc.auth === 'bearer' ? [{ bearerAuth: [] }] : doc.auth === 'service' ? [{ serviceToken: [] }] : [],
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(doc.requestBody ? { requestBody: requestBody(doc.requestBody) } : {}),
     responses: responsesOf(doc),
@@ -300,7 +309,9 @@ export function problemSchemaFor(problem: Pick<ProblemDoc, 'status' | 'codes'>):
 }
 
 function problemResponse(problem: ProblemDoc): Json {
-  const headers = Object.fromEntries((problem.headers ?? []).map((name) => [name, { $ref: `#/components/headers/${name}` }]));
+  const headers: Json = Object.fromEntries((problem.headers ?? []).map((name) => [name, { $ref: `#/components/headers/${name}` }]));
+  // Sent with some of this status's problems only: the component's description and schema, not required.
+  for (const name of problem.optionalHeaders ?? []) headers[name] = { ...(HEADERS[name] as Json), required: false };
   return {
     description: problem.description,
     ...(Object.keys(headers).length > 0 ? { headers } : {}),

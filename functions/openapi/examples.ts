@@ -18,7 +18,7 @@ export interface ExamplePerson {
 
 function person(id: string, email: string, name: string, surname: string, role: 'user' | 'admin', password: string): ExamplePerson {
   return {
-    record: { id, email, name, surname, role, passwordHash: '', version: 1, createdAt: CREATED_AT, updatedAt: CREATED_AT },
+    record: { id, email, name, surname, role, version: 1, createdAt: CREATED_AT, updatedAt: CREATED_AT },
     password,
   };
 }
@@ -46,6 +46,13 @@ export const EXAMPLE_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gec
 export const EXAMPLE_TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 const base64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** Shaped like auth-login's event signatures (a compact JWS of the event's digest); the digest and signature are made up. */
+export const EXAMPLE_EVENT_SIGNATURE = [
+  base64url({ alg: 'ES256', kid: 'accounts-1', typ: 'event+jws' }),
+  Buffer.from('q3Zr8dXyVjJ0mY2n9C1tHk4wLpE6sAaGfUoIbRcTxW0').toString('base64url'),
+  createHash('sha512').update('example event signature').digest('base64url').slice(0, 86),
+].join('.');
 
 /** Shaped like auth-login's tokens (ES256, `kid`, the claims it sets); the signature is made up. */
 export const EXAMPLE_ACCESS_TOKEN = [

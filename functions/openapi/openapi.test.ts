@@ -8,11 +8,13 @@ import type { z } from 'zod';
 import { EVENT_SOURCE } from '../auth/auth-login/handler.js';
 import { INVENTORY } from '../inventory.js';
 import { buildUserLoginEvent, userLoginEventData } from '../shared/events/user-login-event.js';
+import { signEvent } from '../shared/events/event-signature.js';
 import { userResourceSchema, type UserResource } from '../users/user.js';
 import { listUsersQuery } from '../users/users-list/schema.js';
 import type { VerifiedUser } from '../users/users-verify/handler.js';
 import type { verifiedUserSchema } from '../users/users-verify/schema.js';
 import { OPENAPI_FILE, renderOpenApiYaml } from '../../scripts/openapi.js';
+import { createTestSigningKeys } from '../../test/support/signing.js';
 import { ROOT } from '../../test/support/runner-process.js';
 import { buildOpenApiDocument, loadOperations } from './document.js';
 import { EXAMPLE_TRACEPARENT } from './examples.js';
@@ -109,12 +111,16 @@ describe('the operations', () => {
   });
 
   it('ask for a bearer token exactly where the function verifies one, and then document 401 with WWW-Authenticate', () => {
-    expect(Object.keys(document.components.securitySchemes)).toEqual(['bearerAuth']);
+    expect(Object.keys(document.components.securitySchemes)).toEqual(['bearerAuth', 'serviceToken']);
     expect(document.security).toBeUndefined();
     for (const spec of httpFunctions) {
       const operation = document.paths[spec.path][spec.method.toLowerCase()];
-      const bearer = OPERATIONS[spec.name]?.auth === 'bearer';
-      expect(operation.security, spec.name).toEqual(bearer ? [{ bearerAuth: [] }] : []);
+      const auth = OPERATIONS[spec.name]?.auth;
+      const bearer = auth === 'bearer' || auth === 'service';
+      expect(operation.security, spec.name).toEqual(auth === 'bearer' ? [{ bearerAuth: [] }] : auth === 'service' ? [{ serviceToken: [] }] : []);
+      // Only a cluster-local function takes service tokens, and only from callers its inventory entry names.
+      if (auth === 'service') expect(spec.visibility, spec.name).toBe('cluster-local');
+      if (auth === 'service') expect((spec as { allowedCallers?: readonly string[] }).allowedCallers?.length, spec.name).toBeGreaterThan(0);
       // Only functions holding the verifying key can check a token.
       if (bearer) expect(spec.needs as readonly string[], spec.name).toContain('tokens');
       if (bearer) expect(Object.keys(resolve(operation.responses['401']).headers ?? {}), spec.name).toContain('WWW-Authenticate');
@@ -220,8 +226,9 @@ describe('the user_login_event webhook', () => {
     }
   });
 
-  it('documents every header of the binary content mode, as the CloudEvents SDK writes them', () => {
-    const event = buildUserLoginEvent(EVENT_SOURCE, exampleLoginEventData, { traceparent: EXAMPLE_TRACEPARENT });
+  it('documents every header of the binary content mode, as the CloudEvents SDK writes them for a signed event', async () => {
+    const keys = await createTestSigningKeys();
+    const event = await signEvent(buildUserLoginEvent(EVENT_SOURCE, exampleLoginEventData, { traceparent: EXAMPLE_TRACEPARENT }), keys.signer);
     const message = HTTP.binary(new CloudEvent(event));
     const sent = Object.entries(message.headers as Record<string, string>).filter(([name]) => name.startsWith('ce-'));
     const documented = webhook.parameters.filter((parameter: any) => parameter.in === 'header');

@@ -59,13 +59,15 @@ export interface ProblemDoc {
   /** The problem `type` codes (last segment of the type URL) this status carries here. */
   readonly codes: readonly string[];
   readonly headers?: readonly ProblemHeader[];
+  /** Headers only some of the problems of this status carry (e.g. a 401 that is a challenge, and one that is not). */
+  readonly optionalHeaders?: readonly ProblemHeader[];
   readonly examples: Readonly<Record<string, ExampleDoc<Problem>>>;
 }
 
 export interface OperationDoc {
   readonly description: string;
-  /** `bearer`: a valid access token is required (401 without one). */
-  readonly auth: 'bearer' | 'none';
+  /** `bearer`: a valid access token is required; `service`: an allowed function's service token (401 without one). */
+  readonly auth: 'bearer' | 'service' | 'none';
   /** One entry per `{param}` of the inventory path. */
   readonly pathParameters?: Readonly<Record<string, ParameterDoc & { readonly format?: 'uuid' }>>;
   /** The function's own query schema, and a description and example for each of its fields. */

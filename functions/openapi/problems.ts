@@ -37,12 +37,15 @@ export function problemDoc(description: string, ...examples: readonly (ProblemTy
   const entries = examples.map((entry): ProblemExample => ('problem' in entry ? entry : { problem: entry }));
   const statuses = new Set(entries.map((entry) => entry.problem.status));
   if (statuses.size !== 1) throw new Error(`one documented status, not ${[...statuses].join(' and ')}: ${description}`);
-  const headers = HEADERS.filter((header) => entries.some((entry) => header in { ...entry.problem.headers, ...entry.options?.headers }));
+  const carries = (entry: ProblemExample, header: ProblemHeader) => header in { ...entry.problem.headers, ...entry.options?.headers };
+  const headers = HEADERS.filter((header) => entries.every((entry) => carries(entry, header)));
+  const optionalHeaders = HEADERS.filter((header) => !headers.includes(header) && entries.some((entry) => carries(entry, header)));
   return {
     status: entries[0]!.problem.status,
     description,
     codes: [...new Set(entries.map((entry) => entry.problem.code))],
     ...(headers.length > 0 ? { headers } : {}),
+    ...(optionalHeaders.length > 0 ? { optionalHeaders } : {}),
     examples: Object.fromEntries(
       entries.map((entry): [string, ExampleDoc<Problem>] => [
         entry.name ?? entry.problem.name,

@@ -4,7 +4,8 @@ import {
   USER_LOGIN_EVENT_TYPE,
   type UserLoginEventData,
 } from '../shared/events/user-login-event.js';
-import { ADA, EXAMPLE_CLIENT_ADDRESS, EXAMPLE_EVENT_ID, EXAMPLE_TRACEPARENT, EXAMPLE_USER_AGENT } from './examples.js';
+import { ADA, EXAMPLE_CLIENT_ADDRESS, EXAMPLE_EVENT_ID, EXAMPLE_EVENT_SIGNATURE, EXAMPLE_TRACEPARENT, EXAMPLE_USER_AGENT } from './examples.js';
+import { SIGNATURE_ATTRIBUTE } from '../shared/events/event-signature.js';
 import { bodyTooLarge, problemDoc } from './problems.js';
 import type { ProblemDoc } from './operation.js';
 import { HttpProblems } from '../shared/http/errors.js';
@@ -64,6 +65,17 @@ export const userLoginEventHeaders: readonly HeaderDoc[] = [
     example: USER_LOGIN_EVENT_DATASCHEMA,
   },
   {
+    name: `ce-${SIGNATURE_ATTRIBUTE}`,
+    description:
+      'auth-login\'s signature (a compact JWS, `typ` `event+jws`, made with the auth key) over the SHA-256 of the ' +
+      'event\'s id, source, type, subject, time, dataschema and data. Consumers verify it with the public key ' +
+      '(`GET /auth/jwks`) and act only on a valid one: an event anyone else posts, or one changed on the way, is ' +
+      'acknowledged and has no effect.',
+    required: true,
+    schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$' },
+    example: EXAMPLE_EVENT_SIGNATURE,
+  },
+  {
     name: 'ce-traceparent',
     description: 'The W3C trace of the sign-in request (CloudEvents distributed tracing extension), so the consumers\' logs share its trace id.',
     required: false,
@@ -91,5 +103,8 @@ export function userLoginEventDescription(): string {
       `\`${d.deadLetterSink}\`, which keeps it (table \`notify.dead_letters\`) with the broker's error attributes ` +
       '(`knativeerrordest`, `knativeerrorcode`, `knativeerrordata`): never silently away.',
     'Subscribers take structured content mode (`application/cloudevents+json`) too. The data never holds a password, hash or token.',
+    `Anyone inside the cluster can POST a CloudEvent to the broker or straight to a subscriber; only auth-login can ` +
+      `sign one. A subscriber acknowledges (2xx) an event without a valid \`ce-${SIGNATURE_ATTRIBUTE}\` and does ` +
+      'nothing else with it: no email goes out.',
   ].join('\n\n');
 }

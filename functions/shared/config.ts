@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_TRUSTED_PROXY_CIDRS, parseCidr, type Cidr } from './client-address.js';
 
 /**
  * The only module that reads the environment. Each function names the parts of the
@@ -11,6 +12,8 @@ const integer = (min: number, max: number) => z.coerce.number().int().min(min).m
 
 const runtimeSchema = z.object({
   PORT: integer(0, 65535).default(8080),
+  /** The address to listen on; unset, every interface (as a container must). The local runner sets 127.0.0.1. */
+  HOST: z.string().min(1).optional(),
   K_SERVICE: z.string().min(1).default('local'),
   K_REVISION: z.string().min(1).default('local'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -66,11 +69,36 @@ const sectionSchemas = {
   signIn: z.object({
     /** Base URL of users-verify (in the cluster, its cluster-local address). */
     USERS_VERIFY_URL: z.url({ protocol: /^https?$/ }),
+  }),
+  lockout: z.object({
+    /** Wrong passwords for one account (sign-ins and current-password checks) before 429. */
     LOGIN_MAX_FAILURES_PER_EMAIL: integer(1, 1000).default(5),
     LOGIN_MAX_FAILURES_PER_CLIENT: integer(1, 100_000).default(50),
     LOGIN_FAILURE_WINDOW_SECONDS: integer(1, 86_400).default(900),
-    /** Proxies in front of the function that append to X-Forwarded-For (0: trust only the socket). */
-    TRUSTED_PROXY_HOPS: integer(0, 10).default(0),
+  }),
+  clients: z.object({
+    /** Networks of the proxies in front (ingress, activator, queue-proxy, a load balancer): their hops are skipped. */
+    TRUSTED_PROXY_CIDRS: z
+      .string()
+      .default(DEFAULT_TRUSTED_PROXY_CIDRS)
+      .transform((value, context) => {
+        const parts = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+        const cidrs = parts.map(parseCidr);
+        const bad = parts.filter((_part, index) => cidrs[index] === undefined);
+        if (bad.length > 0) context.addIssue({ code: 'custom', message: `must be comma-separated CIDRs; not one: ${bad.join(', ')}` });
+        return cidrs.filter((cidr): cidr is Cidr => cidr !== undefined);
+      }),
+    /** The header those proxies append the address of their peer to. */
+    CLIENT_ADDRESS_HEADER: z.enum(['x-forwarded-for', 'forwarded']).default('x-forwarded-for'),
+  }),
+  registration: z.object({
+    /** Registrations one client address may attempt within the window, before 429. */
+    REGISTRATIONS_PER_CLIENT: integer(1, 100_000).default(10),
+    REGISTRATION_WINDOW_SECONDS: integer(1, 86_400).default(3_600),
+  }),
+  retention: z.object({
+    /** Days sign-ins, sent events and alert deliveries (addresses, user agents, emails) are kept. */
+    RETENTION_DAYS: integer(1, 3_650).default(90),
   }),
   sink: z.object({
     /** Where events go (Knative's SinkBinding sets it); unset, events wait in the outbox. */

@@ -21,6 +21,14 @@ export interface LoginFailuresTable {
   failed_at: ColumnType<Date, Date | undefined, never>;
 }
 
+/** One request counted against a rate limit: `bucket` names the limit, `key` what it counts per (an address, an email). */
+export interface RateLimitHitsTable {
+  id: Generated<string>;
+  bucket: string;
+  key: string;
+  hit_at: ColumnType<Date, Date | undefined, never>;
+}
+
 export interface SignInsTable {
   id: Generated<string>;
   user_id: string;
@@ -45,6 +53,8 @@ export interface DeliveriesTable {
   channel: string;
   recipient: string;
   status: 'sending' | 'sent' | 'failed';
+  /** Whose alert it is, so it leaves with the account (null for deliveries from before it was kept). */
+  user_id: string | null;
   attempts: ColumnType<number, number | undefined, number>;
   last_error: string | null;
   created_at: ColumnType<Date, never, never>;
@@ -64,6 +74,7 @@ export interface DeadLettersTable {
 
 export interface Database {
   'users.users': UsersTable;
+  'users.rate_limit_hits': RateLimitHitsTable;
   'auth.login_failures': LoginFailuresTable;
   'auth.sign_ins': SignInsTable;
   'auth.outbox': OutboxTable;

@@ -1,7 +1,7 @@
-import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
+import { decodeJwt, decodeProtectedHeader, exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from './http/problem.js';
-import { createTokenSigner, createTokenVerifier, VerifiedTokenCache, type Principal, type TokenSigner } from './tokens.js';
+import { createTokenSigner, createTokenVerifier, VerifiedTokenCache, type Principal, type TokenSigner, type TokenVerifier } from './tokens.js';
 
 const COMMON = { algorithm: 'ES256', issuer: 'knative-accounts', audience: 'knative-accounts' } as const;
 const ADA: Principal = { userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', role: 'user' };
@@ -89,5 +89,53 @@ describe('VerifiedTokenCache', () => {
     expect(cache.get('t', 999)).toEqual(ADA);
     expect(cache.get('t', 1_000)).toBeUndefined();
     expect(cache.size).toBe(0);
+  });
+});
+
+describe('service tokens and detached signatures: one key, kinds that never pass for one another', () => {
+  const clock = { ms: START };
+  let signer: TokenSigner;
+  let verifier: TokenVerifier;
+  const forUsersVerify = { audience: 'users-verify', callers: ['auth-login'] } as const;
+
+  beforeAll(async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    signer = await createTokenSigner({ ...COMMON, privateKeyPem: await exportPKCS8(privateKey), keyId: 'k', ttlSeconds: 900, now: () => new Date(clock.ms) });
+    verifier = await createTokenVerifier({ ...COMMON, publicKeyPem: await exportSPKI(publicKey), now: () => clock.ms });
+  });
+
+  it('names the caller to the audience, for a minute, and reuses one token for half of it', async () => {
+    clock.ms = START;
+    const first = await signer.serviceToken({ caller: 'auth-login', audience: 'users-verify' });
+    expect(decodeProtectedHeader(first)).toMatchObject({ typ: 'service+jwt', kid: 'k' });
+    expect(decodeJwt(first)).toMatchObject({ sub: 'auth-login', aud: 'users-verify', iss: 'knative-accounts' });
+    expect(await verifier.verifyServiceCaller(`Bearer ${first}`, forUsersVerify)).toBe('auth-login');
+    clock.ms = START + 29_000;
+    expect(await signer.serviceToken({ caller: 'auth-login', audience: 'users-verify' })).toBe(first);
+    clock.ms = START + 31_000;
+    const second = await signer.serviceToken({ caller: 'auth-login', audience: 'users-verify' });
+    expect(second).not.toBe(first);
+    clock.ms = START + 61_000;
+    await expect(verifier.verifyServiceCaller(`Bearer ${first}`, forUsersVerify)).rejects.toMatchObject({ status: 401, code: 'caller-not-allowed' });
+    expect(await verifier.verifyServiceCaller(`Bearer ${second}`, forUsersVerify)).toBe('auth-login');
+  });
+
+  it('refuses an access token as a service token and a service token as an access token', async () => {
+    clock.ms = START;
+    const access = (await signer.sign(GRACE)).accessToken;
+    await expect(verifier.verifyServiceCaller(`Bearer ${access}`, forUsersVerify)).rejects.toMatchObject({ code: 'caller-not-allowed' });
+    // Even one whose audience were right: the typ tells them apart.
+    const service = await signer.serviceToken({ caller: 'auth-login', audience: 'knative-accounts' });
+    await expect(verifier.verifyAuthorization(`Bearer ${service}`)).rejects.toMatchObject({ status: 401, code: 'invalid-token' });
+  });
+
+  it('verifies a detached signature of exactly its payload, and takes no token for one', async () => {
+    clock.ms = START;
+    const signature = await signer.signDetached('digest-1');
+    expect(await verifier.verifyDetached(signature, 'digest-1')).toBe(true);
+    expect(await verifier.verifyDetached(signature, 'digest-2')).toBe(false);
+    const service = await signer.serviceToken({ caller: 'auth-login', audience: 'users-verify' });
+    expect(await verifier.verifyDetached(service, new TextDecoder().decode(Buffer.from(service.split('.')[1] as string, 'base64url')))).toBe(false);
+    expect(await verifier.verifyDetached('not.a.jws', 'digest-1')).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { errors as joseErrors, exportJWK, importPKCS8, importSPKI, jwtVerify, SignJWT, type CryptoKey, type JWK, type KeyObject } from 'jose';
+import { CompactSign, compactVerify, errors as joseErrors, exportJWK, importPKCS8, importSPKI, jwtVerify, SignJWT, type CryptoKey, type JWK, type KeyObject } from 'jose';
 import { HttpProblems } from './http/errors.js';
 import { AppError } from './http/problem.js';
 
@@ -11,9 +11,29 @@ export interface Principal {
   readonly role: Role;
 }
 
+/**
+ * The JWS `typ` of each kind of token the auth key signs. Every verifier demands its own, so one
+ * kind never passes for another: a service token is no access token, an event signature neither.
+ */
+export const TOKEN_TYPES = { access: 'JWT', service: 'service+jwt', event: 'event+jws' } as const;
+
+/** A function calling another inside the cluster: `caller` proves itself to `audience`. */
+export interface ServiceCall {
+  readonly caller: string;
+  readonly audience: string;
+}
+
 export interface TokenVerifier {
   /** Verifies an `Authorization` header value; throws a 401 AppError when it is missing or invalid. */
   verifyAuthorization(header: string | undefined): Promise<Principal>;
+  /**
+   * Verifies an `Authorization: Bearer` service token for `audience` from one of `callers`, and
+   * answers which one; throws the 401 `caller-not-allowed` for anything else (no token, an access
+   * token, another audience, another caller, an expired or forged one).
+   */
+  verifyServiceCaller(header: string | undefined, allowed: { readonly audience: string; readonly callers: readonly string[] }): Promise<string>;
+  /** True when `signature` is the auth key's signature of exactly `payload`. */
+  verifyDetached(signature: string, payload: string): Promise<boolean>;
   /** Tokens answered from the verified-token cache (hits) and by checking the signature (misses). */
   stats(): { readonly hits: number; readonly misses: number; readonly cached: number };
 }
@@ -46,6 +66,7 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
     try {
       const { payload } = await jwtVerify(token, key, {
         algorithms: [options.algorithm],
+        typ: TOKEN_TYPES.access,
         issuer: options.issuer,
         audience: options.audience,
         requiredClaims: ['sub', 'exp'],
@@ -75,9 +96,41 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
       verified.set(token, principal, expiresAtMs);
       return principal;
     },
+    async verifyServiceCaller(header, allowed) {
+      const token = BEARER.exec(header?.trim() ?? '')?.[1];
+      if (token) {
+        try {
+          const { payload } = await jwtVerify(token, key, {
+            algorithms: [options.algorithm],
+            typ: TOKEN_TYPES.service,
+            issuer: options.issuer,
+            audience: allowed.audience,
+            requiredClaims: ['sub', 'exp', 'iat'],
+            currentDate: new Date(now()),
+            // A service token lives a minute: one that claims longer was not made here.
+            maxTokenAge: SERVICE_TOKEN_TTL_SECONDS + 5,
+          });
+          if (typeof payload.sub === 'string' && allowed.callers.includes(payload.sub)) return payload.sub;
+        } catch {
+          // Refused below, whatever the reason.
+        }
+      }
+      throw HttpProblems.callerNotAllowed.error();
+    },
+    async verifyDetached(signature, payload) {
+      try {
+        const verified = await compactVerify(signature, key, { algorithms: [options.algorithm] });
+        return verified.protectedHeader.typ === TOKEN_TYPES.event && new TextDecoder().decode(verified.payload) === payload;
+      } catch {
+        return false;
+      }
+    },
     stats: () => ({ hits, misses, cached: verified.size }),
   };
 }
+
+/** How long a service token is valid; a caller reuses one for half of it. */
+export const SERVICE_TOKEN_TTL_SECONDS = 60;
 
 /**
  * Tokens whose signature and claims were verified, keyed by the exact token string (a changed
@@ -123,6 +176,10 @@ export interface SignedToken {
 export interface TokenSigner {
   /** Mints a short-lived access token for this principal, with a fresh `jti`. */
   sign(principal: Principal): Promise<SignedToken>;
+  /** A service token for `call.audience` naming `call.caller`, valid a minute, reused while it has half of that left. */
+  serviceToken(call: ServiceCall): Promise<string>;
+  /** A compact JWS of `payload` (typ `event+jws`), for a receiver to check with the public key. */
+  signDetached(payload: string): Promise<string>;
 }
 
 export interface TokenSignerOptions extends TokenClaims {
@@ -135,11 +192,33 @@ export interface TokenSignerOptions extends TokenClaims {
 export async function createTokenSigner(options: TokenSignerOptions): Promise<TokenSigner> {
   const key = await importPKCS8(options.privateKeyPem, options.algorithm);
   const now = options.now ?? (() => new Date());
+  const serviceTokens = new Map<string, { readonly token: string; readonly issuedAtMs: number; readonly renewAtMs: number }>();
   return {
+    async serviceToken(call) {
+      const cacheKey = `${call.caller} ${call.audience}`;
+      const nowMs = now().getTime();
+      const cached = serviceTokens.get(cacheKey);
+      // Reused while it has half its life left, and never when the clock went back before it was made.
+      if (cached && nowMs >= cached.issuedAtMs && nowMs < cached.renewAtMs) return cached.token;
+      const issuedAt = Math.floor(nowMs / 1000);
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: options.algorithm, kid: options.keyId, typ: TOKEN_TYPES.service })
+        .setSubject(call.caller)
+        .setIssuer(options.issuer)
+        .setAudience(call.audience)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(issuedAt + SERVICE_TOKEN_TTL_SECONDS)
+        .setJti(randomUUID())
+        .sign(key);
+      serviceTokens.set(cacheKey, { token, issuedAtMs: issuedAt * 1000, renewAtMs: issuedAt * 1000 + (SERVICE_TOKEN_TTL_SECONDS * 1000) / 2 });
+      return token;
+    },
+    signDetached: (payload) =>
+      new CompactSign(new TextEncoder().encode(payload)).setProtectedHeader({ alg: options.algorithm, kid: options.keyId, typ: TOKEN_TYPES.event }).sign(key),
     async sign(principal) {
       const issuedAt = Math.floor(now().getTime() / 1000);
       const accessToken = await new SignJWT({ role: principal.role })
-        .setProtectedHeader({ alg: options.algorithm, kid: options.keyId, typ: 'JWT' })
+        .setProtectedHeader({ alg: options.algorithm, kid: options.keyId, typ: TOKEN_TYPES.access })
         .setSubject(principal.userId)
         .setIssuer(options.issuer)
         .setAudience(options.audience)

@@ -16,8 +16,8 @@ export const UsersProblems = defineProblems({
     status: 400,
     code: 'validation-failed',
     detail: 'The request body has an invalid field.',
-    summary: 'A new password without the current one',
-    errors: [{ pointer: '#/currentPassword', detail: 'is required to change your own password' }],
+    summary: 'A new password or email without the current password',
+    errors: [{ pointer: '#/currentPassword', detail: 'is required to change your own password or email' }],
   },
   emailTaken: { status: 409, code: 'email-taken', detail: 'An account with this email already exists.', summary: 'A taken email' },
   concurrentUpdate: {
@@ -43,6 +43,14 @@ export const UsersProblems = defineProblems({
     code: 'invalid-credentials',
     detail: 'The email or password is not correct.',
     summary: 'Wrong password or unknown email',
+  },
+  tooManyRegistrations: {
+    status: 429,
+    code: 'too-many-registrations',
+    detail: 'Too many registrations from this address. Try again later.',
+    summary: 'Registration limit',
+    // A placeholder so the API document shows the header: each refusal says its own wait.
+    headers: { 'Retry-After': '1' },
   },
   unknownCursor: {
     status: 400,

@@ -22,7 +22,8 @@ export const userNotFoundProblem: ProblemDoc = problemDoc('No user has this id (
 /** 403 for a token that names another user and is not an admin's, and any more reasons the operation has. */
 export function notSelfOrAdmin(more: { readonly description?: string; readonly examples?: readonly (ProblemType | ProblemExample)[] } = {}): ProblemDoc {
   return problemDoc(
-    "The token names another user and is not an admin's (answered before the id is looked up, so it tells nothing " +
+    "The token names another user and is not an admin's, or the database no longer says its user is an admin " +
+      '(answered before the id is looked up, so it tells nothing ' +
       `about whether the user exists).${more.description ? ` ${more.description}` : ''}`,
     UsersProblems.notSelfOrAdmin,
     ...(more.examples ?? []),

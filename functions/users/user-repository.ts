@@ -40,13 +40,19 @@ export interface UserPage {
   readonly next: PagePosition | undefined;
 }
 
-function toUserRecord(row: Selectable<UsersTable>): UserRecord {
+/**
+ * The columns of a user every users function may read. Never all columns: the functions that do
+ * not check passwords connect as a role without the privilege on `password_hash`, and Postgres
+ * refuses a statement that names it.
+ */
+const USER_COLUMNS = ['id', 'email', 'name', 'surname', 'role', 'version', 'created_at', 'updated_at'] as const;
+
+function toUserRecord(row: Omit<Selectable<UsersTable>, 'password_hash'>): UserRecord {
   return {
     id: row.id,
     email: row.email,
     name: row.name,
     surname: row.surname,
-    passwordHash: row.password_hash,
     role: row.role,
     version: row.version,
     createdAt: row.created_at,
@@ -66,7 +72,7 @@ export async function insertUser(db: Db, user: NewUser): Promise<UserRecord> {
         password_hash: user.passwordHash,
         role: user.role,
       })
-      .returningAll()
+      .returning(USER_COLUMNS)
       .executeTakeFirstOrThrow();
     return toUserRecord(row);
   } catch (error) {
@@ -76,7 +82,7 @@ export async function insertUser(db: Db, user: NewUser): Promise<UserRecord> {
 }
 
 export async function findUserById(db: Db, id: string): Promise<UserRecord | undefined> {
-  const row = await db.selectFrom('users.users').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await db.selectFrom('users.users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
   return row && toUserRecord(row);
 }
 
@@ -90,10 +96,26 @@ export async function findUserOrNotFound(db: Db, id: string): Promise<UserRecord
 export async function findUserByEmail(db: Db, email: string): Promise<UserRecord | undefined> {
   const row = await db
     .selectFrom('users.users')
-    .selectAll()
+    .select(USER_COLUMNS)
     .where(sql<string>`lower(email)`, '=', email.toLowerCase())
     .executeTakeFirst();
   return row && toUserRecord(row);
+}
+
+/** A user and its password hash, by email: only for the functions that check passwords. */
+export async function findCredentialsByEmail(db: Db, email: string): Promise<{ user: UserRecord; passwordHash: string } | undefined> {
+  const row = await db
+    .selectFrom('users.users')
+    .select([...USER_COLUMNS, 'password_hash'])
+    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+    .executeTakeFirst();
+  return row && { user: toUserRecord(row), passwordHash: row.password_hash };
+}
+
+/** A user's password hash: only for the functions that check passwords. */
+export async function findPasswordHash(db: Db, id: string): Promise<string | undefined> {
+  const row = await db.selectFrom('users.users').select('password_hash').where('id', '=', id).executeTakeFirst();
+  return row?.password_hash;
 }
 
 /** A timestamp as the API writes it (what `Date#toISOString` writes), formatted by Postgres. */
@@ -154,7 +176,7 @@ export async function updateUser(
       })
       .where('id', '=', id)
       .where('version', '=', expectedVersion)
-      .returningAll()
+      .returning(USER_COLUMNS)
       .executeTakeFirst();
     return row && toUserRecord(row);
   } catch (error) {
@@ -163,12 +185,21 @@ export async function updateUser(
   }
 }
 
-/** Deletes the user if it still has `expectedVersion` (any version when undefined); true when a row went. */
+/**
+ * Deletes the user if it still has `expectedVersion` (any version when undefined), and in the same
+ * transaction what the other domains hold of them: sign-ins, their events waiting or sent, lockout
+ * counts, alert deliveries and dead letters (a database function with the rights to do exactly
+ * that). True when the user went.
+ */
 export async function deleteUser(db: Db, id: string, expectedVersion?: number): Promise<boolean> {
-  let query = db.deleteFrom('users.users').where('id', '=', id);
-  if (expectedVersion !== undefined) query = query.where('version', '=', expectedVersion);
-  const result = await query.executeTakeFirst();
-  return result.numDeletedRows > 0n;
+  return db.transaction().execute(async (trx) => {
+    let query = trx.deleteFrom('users.users').where('id', '=', id);
+    if (expectedVersion !== undefined) query = query.where('version', '=', expectedVersion);
+    const deleted = await query.returning('email').executeTakeFirst();
+    if (!deleted) return false;
+    await sql`select public.accounts_forget_user(${id}::uuid, ${deleted.email})`.execute(trx);
+    return true;
+  });
 }
 
 /** Sets a user's role by email; undefined when no user has that email. */
@@ -177,7 +208,7 @@ export async function setUserRoleByEmail(db: Db, email: string, role: Role, now:
     .updateTable('users.users')
     .set({ role, version: sql<number>`version + 1`, updated_at: now })
     .where(sql<string>`lower(email)`, '=', email.toLowerCase())
-    .returningAll()
+    .returning(USER_COLUMNS)
     .executeTakeFirst();
   return row && toUserRecord(row);
 }

@@ -1,12 +1,8 @@
 import { z } from 'zod';
 import { characterCount, hasControlCharacters, isStorableText } from '../shared/text.js';
-import type { Principal, Role } from '../shared/tokens.js';
-import { UsersProblems } from './errors.js';
+import type { Role } from '../shared/tokens.js';
 
-/**
- * A user: the fields every users function checks the same way, the stored and the shown forms,
- * and who may act on one.
- */
+/** A user: the fields every users function checks the same way, and the stored and the shown forms. */
 
 export const emailField = z.email({ message: 'must be an email address' }).max(254).meta({ description: 'An email address, at most 254 characters.' });
 
@@ -58,13 +54,15 @@ export const roleField = z
   .enum(['user', 'admin'])
   .meta({ description: '`admin` may read, list, change and delete every user and change roles; `user` only themself.' });
 
-/** A user as stored. Only the users domain ever sees `passwordHash`. */
+/**
+ * A user as stored, without the password hash: most users functions cannot even read that column
+ * (their database role lacks the privilege); the ones that check passwords read it apart.
+ */
 export interface UserRecord {
   readonly id: string;
   readonly email: string;
   readonly name: string;
   readonly surname: string;
-  readonly passwordHash: string;
   readonly role: Role;
   readonly version: number;
   readonly createdAt: Date;
@@ -119,13 +117,4 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** User ids are UUIDs; anything else names no user. */
 export function isUserId(value: string | undefined): value is string {
   return value !== undefined && UUID.test(value);
-}
-
-/** The user themself or an admin may act on a user; anyone else gets 403. */
-export function assertSelfOrAdmin(principal: Principal, userId: string): void {
-  if (principal.userId !== userId && principal.role !== 'admin') throw UsersProblems.notSelfOrAdmin.error();
-}
-
-export function assertAdmin(principal: Principal): void {
-  if (principal.role !== 'admin') throw UsersProblems.notAdmin.error();
 }

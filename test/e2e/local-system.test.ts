@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,21 @@ interface Listing {
   mailCatcher: { page: string; messages: string; smtp: string };
   broker: string;
   functions: { name: string; url: string; method: string; path: string; trigger: string; visibility: string; pid: number }[];
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
 }
 
 describe('the local runner with no settings (embedded Postgres)', () => {
@@ -65,6 +81,20 @@ describe('the local runner with no settings (embedded Postgres)', () => {
     const { body } = await call<Listing>(`${runner.gatewayUrl}/`);
     expect(new Set(body.functions.map((fn) => fn.pid)).size).toBe(body.functions.length);
     expect(runner.output()).toMatch(/users-get\s+\| .*"function":"users-get","revision":"users-get-00001"/);
+  });
+
+  it('keeps the functions off the network and its connection details to this user', async () => {
+    const { body } = await call<Listing>(`${runner.gatewayUrl}/`);
+    const ports = body.functions.map((fn) => Number(new URL(fn.url).port));
+    // Every function answers on loopback only: from this machine's network address, nothing.
+    const external = Object.values(networkInterfaces()).flat().find((address) => address && address.family === 'IPv4' && !address.internal);
+    for (const port of ports) {
+      expect(await canConnect('127.0.0.1', port)).toBe(true);
+      if (external) expect(await canConnect(external.address, port)).toBe(false);
+    }
+    expect(runner.output()).toMatch(/"message":"listening".*"host":"127\.0\.0\.1"/);
+    // It holds the database URL with its password.
+    expect((await stat(join(dataDir, 'local-system.json'))).mode & 0o777).toBe(0o600);
   });
 
   it('drives create, get, list, update with ETags and delete through the gateway', async () => {

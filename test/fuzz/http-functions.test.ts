@@ -102,18 +102,18 @@ describe('every HTTP function under hostile input', () => {
       await database.reset();
       await database.db.insertInto('users.users').values(people.map(({ version: _version, created_at: _created, updated_at: _updated, ...row }) => row)).execute();
     };
-    // Lockout limits high enough that sign-in keeps reaching its deeper paths all run long.
+    // Lockout and registration limits high enough that sign-in and registration keep reaching their deeper paths all run long.
     system = await startInventoryFunctions({
       database,
       keys,
       passwords,
-      config: { LOGIN_MAX_FAILURES_PER_EMAIL: '1000', LOGIN_MAX_FAILURES_PER_CLIENT: '100000' },
+      config: { LOGIN_MAX_FAILURES_PER_EMAIL: '1000', LOGIN_MAX_FAILURES_PER_CLIENT: '100000', REGISTRATIONS_PER_CLIENT: '100000' },
       only: 'http',
     });
     const bearer = async (userId: string, role: 'user' | 'admin') => `Bearer ${(await keys.signer.sign({ userId, role })).accessToken}`;
     const stranger = await generateKeyPair('ES256');
     const forged = await new SignJWT({ role: 'admin' })
-      .setProtectedHeader({ alg: 'ES256' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
       .setSubject(grace.id)
       .setIssuer('knative-accounts')
       .setAudience('knative-accounts')
@@ -134,6 +134,10 @@ describe('every HTTP function under hostile input', () => {
         `Bearer ${forged}`,
         `Bearer ${expired}`,
         `Bearer ${unsigned}`,
+        // auth-login's service token, so requests to users-verify reach what lies behind its caller check
+        // (valid a minute: a run longer than that fuzzes only the refusal).
+        `Bearer ${await keys.signer.serviceToken({ caller: 'auth-login', audience: 'users-verify' })}`,
+        `Bearer ${await keys.signer.serviceToken({ caller: 'auth-login', audience: 'users-verify' })}`,
         'Bearer',
         'Basic YWRhOmNvcnJlY3QgaG9yc2UgYmF0dGVyeQ==',
       ],

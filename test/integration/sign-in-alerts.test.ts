@@ -6,7 +6,9 @@ import { definition as authLogin } from '../../functions/auth/auth-login/index.j
 import { relayPendingEvents } from '../../functions/auth/outbox-relay/handler.js';
 import { definition as notifyDeadLetter } from '../../functions/notify/notify-dead-letter/index.js';
 import { definition as notifyLoginEmail } from '../../functions/notify/notify-login-email/index.js';
+import { signEvent } from '../../functions/shared/events/event-signature.js';
 import { createEventPublisher } from '../../functions/shared/events/publisher.js';
+import { buildUserLoginEvent } from '../../functions/shared/events/user-login-event.js';
 import { createPasswordHasher, type PasswordHasher } from '../../functions/shared/passwords/password-hasher.js';
 import { insertUser } from '../../functions/users/user-repository.js';
 import { definition as usersVerify } from '../../functions/users/users-verify/index.js';
@@ -41,10 +43,11 @@ describe('sign-in alerts end to end (real Postgres, RabbitMQ and SMTP)', () => {
     mail = await startMailCatcher();
     passwords = createPasswordHasher({ cost: 4, threads: 2 });
     signingKeys = await createTestSigningKeys();
-    const verify = await startTestFunction(usersVerify, { database: database.db, passwords });
+    // users-verify answers auth-login's service token, notify checks auth-login's event signatures: one key pair.
+    const verify = await startTestFunction(usersVerify, { database: database.db, passwords, tokens: signingKeys.verifier });
     const notify = await startTestFunction(
       notifyLoginEmail,
-      { database: database.db, mail: nodemailer.createTransport(mail.smtpUrl) },
+      { database: database.db, mail: nodemailer.createTransport(mail.smtpUrl), tokens: signingKeys.verifier },
       { config: { MAIL_FROM: 'Accounts <no-reply@accounts.test>' } },
     );
     const deadLetters = await startTestFunction(notifyDeadLetter, { database: database.db });
@@ -79,7 +82,7 @@ describe('sign-in alerts end to end (real Postgres, RabbitMQ and SMTP)', () => {
     const fn = await startTestFunction(
       authLogin,
       { database: database.db, signing: signingKeys.signer, sink: createEventPublisher({ sinkUrl, timeoutMs: 500 }) },
-      { config: { USERS_VERIFY_URL: verifyUrl, LOGIN_MAX_FAILURES_PER_EMAIL: 5, LOGIN_MAX_FAILURES_PER_CLIENT: 50, LOGIN_FAILURE_WINDOW_SECONDS: 900, TRUSTED_PROXY_HOPS: 0 } },
+      { config: { USERS_VERIFY_URL: verifyUrl, LOGIN_MAX_FAILURES_PER_EMAIL: 5, LOGIN_MAX_FAILURES_PER_CLIENT: 50, LOGIN_FAILURE_WINDOW_SECONDS: 900 } },
     );
     running.push(fn);
     return fn;
@@ -109,6 +112,22 @@ describe('sign-in alerts end to end (real Postgres, RabbitMQ and SMTP)', () => {
     expect(mail.messages()[0]).toMatchObject({ to: [user.email], subject: 'New sign-in to your account' });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(mail.messages()).toHaveLength(1);
+  });
+
+  it('sends nothing for a user_login_event anyone else posts to the broker, unsigned or signed with another key', async () => {
+    const forgedData = { userId: randomUUID(), email: 'victim@example.com', name: 'Victim', signedInAt: new Date().toISOString(), clientAddress: '203.0.113.66', userAgent: 'forger' };
+    const unsigned = buildUserLoginEvent('/functions/auth-login', forgedData);
+    const otherKey = await signEvent(buildUserLoginEvent('/functions/auth-login', forgedData), (await createTestSigningKeys()).signer);
+    const publisher = createEventPublisher({ sinkUrl: broker.url, timeoutMs: 2_000 });
+    await publisher.publish(unsigned);
+    await publisher.publish(otherKey);
+    const notify = running[1]!;
+    // Both reach notify through RabbitMQ and the Trigger, and are acknowledged without an email.
+    await expect
+      .poll(() => notify.logs.filter((line) => line['message'] === 'malformed event ignored' && line['reason'] === 'not signed by auth-login').map((line) => line['eventId']).sort(), { timeout: 10_000 })
+      .toEqual([unsigned.id, otherKey.id].sort());
+    expect(mail.messages()).toEqual([]);
+    expect(await database.db.selectFrom('notify.deliveries').select('event_id').execute()).toEqual([]);
   });
 
   it('delivers all 100 alerts once the relay runs, after K_SINK was down for 100 sign-ins', async () => {

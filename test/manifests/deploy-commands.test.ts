@@ -13,9 +13,9 @@ import { ROOT, kustomize, parseDocuments } from './manifest-support.js';
  * nothing here talks to a cluster, a registry or docker.
  */
 
-const SECRET_VARIABLES = ['POSTGRES_PASSWORD', 'USERS_DB_PASSWORD', 'AUTH_DB_PASSWORD', 'NOTIFY_DB_PASSWORD', 'JWT_PRIVATE_KEY_FILE', 'JWT_PUBLIC_KEY_FILE', 'SMTP_URL'];
+const SECRET_VARIABLES = ['POSTGRES_PASSWORD', 'USERS_DB_PASSWORD', 'CREDENTIALS_DB_PASSWORD', 'AUTH_DB_PASSWORD', 'NOTIFY_DB_PASSWORD', 'JWT_PRIVATE_KEY_FILE', 'JWT_PUBLIC_KEY_FILE', 'SMTP_URL'];
 /** Variables of the caller's shell that would change what make does (make reads them as defaults). */
-const INHERITED = ['IMAGE', 'VERSION', 'NAMESPACE', 'DRY_RUN', 'FN', 'PERCENT', 'STABLE_REVISION', 'JWT_KEY_ID', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', ...SECRET_VARIABLES];
+const INHERITED = ['IMAGE', 'VERSION', 'NAMESPACE', 'INGRESS', 'DRY_RUN', 'FN', 'PERCENT', 'STABLE_REVISION', 'JWT_KEY_ID', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', ...SECRET_VARIABLES];
 
 interface MakeResult {
   readonly status: number | null;
@@ -159,6 +159,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
     secretEnv = {
       POSTGRES_PASSWORD: 'pg-dummy-Qx71',
       USERS_DB_PASSWORD: 'users-dummy-Qx72',
+      CREDENTIALS_DB_PASSWORD: 'credentials-dummy-Qx78',
       AUTH_DB_PASSWORD: 'auth-dummy-Qx73',
       NOTIFY_DB_PASSWORD: 'notify-dummy-Qx74',
       JWT_PRIVATE_KEY_FILE: join(keysDir, 'private-dummy-Qx75.pem'),
@@ -205,13 +206,14 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       '#!/bin/sh\nif [ "$1" = create ]; then printf \'%s\\0\' "$@" > "$KUBECTL_CALLS/$4"; else cat >/dev/null; fi\n',
       { mode: 0o755 },
     );
-    const passwords = { POSTGRES_PASSWORD: 'ab/c+d=', USERS_DB_PASSWORD: 'p@ss:w#rd%', AUTH_DB_PASSWORD: 'plain-Pass_1.~', NOTIFY_DB_PASSWORD: 'pä ss?x' };
+    const passwords = { POSTGRES_PASSWORD: 'ab/c+d=', USERS_DB_PASSWORD: 'p@ss:w#rd%', CREDENTIALS_DB_PASSWORD: 'cr/ed@ent:ials', AUTH_DB_PASSWORD: 'plain-Pass_1.~', NOTIFY_DB_PASSWORD: 'pä ss?x' };
     const result = await make(['secrets'], { ...secretEnv, ...passwords, PATH: `${bin}:${process.env['PATH'] ?? ''}`, KUBECTL_CALLS: calls });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const cases = [
       ['accounts-postgres', 'postgres', passwords.POSTGRES_PASSWORD],
       ['accounts-db-users', 'users_fn', passwords.USERS_DB_PASSWORD],
+      ['accounts-db-credentials', 'credentials_fn', passwords.CREDENTIALS_DB_PASSWORD],
       ['accounts-db-auth', 'auth_fn', passwords.AUTH_DB_PASSWORD],
       ['accounts-db-notify', 'notify_fn', passwords.NOTIFY_DB_PASSWORD],
     ] as const;
@@ -236,8 +238,11 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
     expect(result.lines).toEqual([
       expect.stringMatching(/^wrote \d+ manifests for registry\.example\.com\/accounts:0\.2\.0 into \.deploy$/),
       'kubectl apply -k .deploy/namespace',
+      // The network policies before anything in the namespace starts: the default deny, then the allowed flows.
+      'kubectl apply -k .deploy/network',
       secret('accounts-postgres', '--from-literal=password=… --from-literal=url=…'),
       secret('accounts-db-users', '--from-literal=password=… --from-literal=url=…'),
+      secret('accounts-db-credentials', '--from-literal=password=… --from-literal=url=…'),
       secret('accounts-db-auth', '--from-literal=password=… --from-literal=url=…'),
       secret('accounts-db-notify', '--from-literal=password=… --from-literal=url=…'),
       secret('accounts-jwt', '--from-file=private-key=… --from-file=public-key=… --from-literal=key-id=…'),
@@ -246,7 +251,10 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       'kubectl --namespace accounts rollout status statefulset/accounts-postgres --timeout=300s',
       'kubectl apply -k .deploy/migrate',
       'kubectl --namespace accounts wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=0.2.0',
-      'kubectl apply -k eventing',
+      // Everything but the EventPolicy, which Knative Eventing refuses while authentication-oidc is off...
+      'kubectl apply -k eventing --selector accounts.knative.dev/requires-feature!=authentication-oidc',
+      // ...and then the EventPolicy, where the cluster has the feature on (a dry run cannot ask, so it says so).
+      "kubectl apply -k eventing --selector accounts.knative.dev/requires-feature=authentication-oidc   # only where knative-eventing's config-features sets authentication-oidc: enabled",
       'kubectl --namespace accounts wait --for=condition=Ready --timeout=300s broker/user-login-event',
       'kubectl apply -k .deploy/services',
     ]);
@@ -261,9 +269,15 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
     expect(migrate.status).toBe(0);
     const [job] = parseDocuments(migrate.stdout, '.deploy/migrate');
     expect(job?.object.metadata?.['labels']).toMatchObject({ 'app.kubernetes.io/name': 'accounts-migrate', 'app.kubernetes.io/version': '0.2.0' });
-    for (const dir of ['namespace', 'postgres']) {
+    // The network policies do not depend on the image: with the default INGRESS they are the committed ones.
+    for (const dir of ['namespace', 'network', 'postgres']) {
       expect(kustomize(`.deploy/${dir}`).stdout, `.deploy/${dir} is knative/${dir}`).toBe(kustomize(`knative/${dir}`).stdout);
     }
+    // The two eventing selectors split eventing/ in two: every resource is applied by exactly one of them.
+    const eventing = parseDocuments(kustomize('eventing').stdout, 'eventing').map(({ object }) => object);
+    const needsOidc = (object: (typeof eventing)[number]) => (object.metadata?.['labels'] as Record<string, string> | undefined)?.['accounts.knative.dev/requires-feature'] === 'authentication-oidc';
+    expect(eventing.filter(needsOidc).map((object) => object.kind)).toEqual(['EventPolicy']);
+    expect(eventing.filter((object) => !needsOidc(object)).length).toBe(eventing.length - 1);
   });
 
   it('deploy stops at the secrets step when a variable is missing: nothing after it runs', async () => {
@@ -279,6 +293,23 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
     const result = await make(['deploy', 'DRY_RUN=1', 'VERSION=latest'], secretEnv);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('never "latest"');
+    expect(result.stdout).not.toContain('kubectl');
+  });
+
+  it("deploy INGRESS=istio lets Istio's gateway pods in instead of Kourier's", async () => {
+    const result = await make(['deploy', 'DRY_RUN=1', 'INGRESS=istio'], secretEnv);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const network = kustomize('.deploy/network');
+    expect(network.status).toBe(0);
+    expect(network.stdout).toContain('kubernetes.io/metadata.name: istio-system');
+    expect(network.stdout).not.toContain('kourier-system');
+  });
+
+  it('deploy refuses an INGRESS the network policies know no gateway of, before applying anything', async () => {
+    const result = await make(['deploy', 'DRY_RUN=1', 'INGRESS=nginx'], secretEnv);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('INGRESS must be one of kourier, istio, contour');
     expect(result.stdout).not.toContain('kubectl');
   });
 });

@@ -10,7 +10,7 @@ export interface TestSigningKeys {
   signerAt(now: Date): Promise<TokenSigner>;
 }
 
-/** A signing key pair of the tests' own, with auth-login's signer and the users functions' verifier. */
+/** A signing key pair of the tests' own, with auth-login's signer and the verifier of the others, both on `now`'s clock when given. */
 export async function createTestSigningKeys(now?: () => Date): Promise<TestSigningKeys> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const privateKeyPem = await exportPKCS8(privateKey);
@@ -20,7 +20,7 @@ export async function createTestSigningKeys(now?: () => Date): Promise<TestSigni
     privateKeyPem,
     publicKeyPem,
     signer: await createTokenSigner({ ...common, privateKeyPem, keyId: 'test-key', ttlSeconds: 900, ...(now ? { now } : {}) }),
-    verifier: await createTokenVerifier({ ...common, publicKeyPem }),
+    verifier: await createTokenVerifier({ ...common, publicKeyPem, ...(now ? { now: () => now().getTime() } : {}) }),
     signerAt: (at) => createTokenSigner({ ...common, privateKeyPem, keyId: 'test-key', ttlSeconds: 900, now: () => at }),
   };
 }

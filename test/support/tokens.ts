@@ -21,7 +21,7 @@ export async function createTestTokens(): Promise<TestTokens> {
   const publicKeyPem = await exportSPKI(publicKey);
   const sign = (key: CryptoKey, userId: string, role: Role, expiresIn = '15m', issuer = TEST_ISSUER) =>
     new SignJWT({ role })
-      .setProtectedHeader({ alg: 'ES256' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
       .setSubject(userId)
       .setIssuer(issuer)
       .setAudience(TEST_AUDIENCE)

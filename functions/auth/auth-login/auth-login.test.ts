@@ -2,6 +2,8 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CloudEventV1 } from 'cloudevents';
+import { hasValidSignature } from '../../shared/events/event-signature.js';
 import { createEventPublisher } from '../../shared/events/publisher.js';
 import { USER_LOGIN_EVENT_DATASCHEMA } from '../../shared/events/user-login-event.js';
 import { call } from '../../../test/support/http.js';
@@ -26,9 +28,16 @@ interface SinkDelivery {
 let sinkMode: 'up' | 'refusing' | 'down' = 'up';
 let verifyMode: 'up' | 'down' = 'up';
 const delivered: SinkDelivery[] = [];
+/** users-verify's check of its caller, with the auth public key; set by each suite. */
+let verifyCaller: (authorization: string | null) => Promise<string>;
+const verifyCalls: string[] = [];
 const network = setupServer(
   http.post(`${USERS_VERIFY_URL}/users/verify`, async ({ request }) => {
     if (verifyMode === 'down') return new HttpResponse(null, { status: 503 });
+    // As users-verify does: anyone but auth-login with its service token gets 401 caller-not-allowed.
+    const caller = await verifyCaller(request.headers.get('authorization')).catch(() => undefined);
+    if (!caller) return HttpResponse.json({ type: 'https://problems.knative-accounts.dev/caller-not-allowed', status: 401 }, { status: 401 });
+    verifyCalls.push(caller);
     const { email, password } = (await request.json()) as { email: string; password: string };
     if (email.toLowerCase() === ada.email && password === ADA_PASSWORD) return HttpResponse.json(ada);
     return HttpResponse.json({ title: 'Unauthorized', status: 401 }, { status: 401 });
@@ -53,6 +62,7 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
     network.listen({ onUnhandledRequest: 'bypass' });
     database = await createTestDatabase(adminUrl);
     keys = await createTestSigningKeys(now);
+    verifyCaller = (authorization) => keys.verifier.verifyServiceCaller(authorization ?? undefined, { audience: 'users-verify', callers: ['auth-login'] });
     fn = await startTestFunction(
       definition,
       { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl: SINK_URL, timeoutMs: 1_000 }) },
@@ -63,7 +73,6 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
           LOGIN_MAX_FAILURES_PER_EMAIL: 5,
           LOGIN_MAX_FAILURES_PER_CLIENT: 50,
           LOGIN_FAILURE_WINDOW_SECONDS: 900,
-          TRUSTED_PROXY_HOPS: 0,
         },
       },
     );
@@ -76,6 +85,7 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
   beforeEach(async () => {
     await database.reset();
     delivered.length = 0;
+    verifyCalls.length = 0;
     sinkMode = 'up';
     verifyMode = 'up';
     clock = new Date();
@@ -122,10 +132,29 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
       userAgent: 'vitest-browser/1.0',
     });
     expect(JSON.stringify(event)).not.toContain(ADA_PASSWORD);
+    // Signed with the auth key over exactly what it says: notify can tell it from a forged one.
+    const received = { ...Object.fromEntries(Object.entries(event?.headers ?? {}).filter(([name]) => name.startsWith('ce-')).map(([name, value]) => [name.slice(3), value])), data: event?.body };
+    expect(await hasValidSignature(received as unknown as CloudEventV1<unknown>, keys.verifier)).toBe(true);
+    expect(await hasValidSignature({ ...received, data: { ...(event?.body as object), email: 'mallory@example.com' } } as unknown as CloudEventV1<unknown>, keys.verifier)).toBe(false);
+    // users-verify was asked with auth-login's service token (refused otherwise: the sign-in would have failed).
+    expect(verifyCalls).toEqual(['auth-login']);
     const outbox = await database.db.selectFrom('auth.outbox').selectAll().execute();
     expect(outbox).toHaveLength(1);
     expect(outbox[0]?.id).toBe(event?.headers['ce-id']);
     expect(outbox[0]?.sent_at).not.toBeNull();
+  });
+
+  it('answers 503 and counts no failure when users-verify refuses it as a caller (keys that do not match)', async () => {
+    const checkCaller = verifyCaller;
+    verifyCaller = () => Promise.reject(new Error('another key'));
+    try {
+      const response = await login(ada.email, ADA_PASSWORD);
+      expect(response.status).toBe(503);
+      expect(response.body).toMatchObject({ type: 'https://problems.knative-accounts.dev/sign-in-unavailable' });
+      expect(await database.db.selectFrom('auth.login_failures').select('id').execute()).toEqual([]);
+    } finally {
+      verifyCaller = checkCaller;
+    }
   });
 
   it('answers the same 401 for a wrong password and for an unknown email', async () => {
@@ -208,10 +237,11 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
     expect((await login(ada.email, ADA_PASSWORD)).status).toBe(200);
   });
 
-  it('trusts X-Forwarded-For only as far as the configured proxies', async () => {
-    await login(ada.email, ADA_PASSWORD, { 'x-forwarded-for': '203.0.113.9' });
+  it('records the client past the trusted proxies, never an address the client wrote itself', async () => {
+    // The test connects from 127.0.0.1, a trusted network by default: as a proxy would.
+    await login(ada.email, ADA_PASSWORD, { 'x-forwarded-for': '6.6.6.6, 203.0.113.9, 10.8.0.12' });
     const [signIn] = await database.db.selectFrom('auth.sign_ins').select('client_address').execute();
-    expect(signIn?.client_address).toBe('127.0.0.1');
+    expect(signIn?.client_address).toBe('203.0.113.9');
   });
 
   it.each([

@@ -1,13 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
+import { signEvent } from '../../shared/events/event-signature.js';
 import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
 import type { EventPublisher } from '../../shared/events/publisher.js';
 import type { Logger } from '../../shared/logging.js';
+import { clearFailures, forgetAttempt, startPasswordAttempt, type LockoutPolicy } from '../../shared/sign-in-lockout.js';
 import type { SignedToken, TokenSigner } from '../../shared/tokens.js';
 import { currentTrace, formatTraceparent } from '../../shared/trace-context.js';
 import { UsersProblems } from '../../users/errors.js';
-import { AuthProblems } from '../errors.js';
-import { clearFailures, forgetAttempt, isOverLimit, readLockout, recordAttempt, type LockoutPolicy } from '../login-failures.js';
 import { addToOutbox, publishPending } from '../outbox.js';
 import type { UsersVerifyClient } from '../users-verify-client.js';
 import type { LoginBody } from './schema.js';
@@ -47,14 +47,7 @@ export interface LoginResult {
 export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginResult> {
   const { email, password } = input.credentials;
   const { clientAddress } = input;
-  // Every attempt is recorded before the password is checked, so parallel attempts count against
-  // each other; one that goes past the limit is taken back and refused.
-  const attemptId = await recordAttempt(deps.database, email, clientAddress, deps.lockout, deps.now());
-  if (await isOverLimit(deps.database, email, clientAddress, deps.lockout, deps.now())) {
-    await forgetAttempt(deps.database, attemptId);
-    const { lockedUntil } = await readLockout(deps.database, email, clientAddress, deps.lockout, deps.now());
-    assertNotLocked(lockedUntil ?? new Date(deps.now().getTime() + 1000), deps.now());
-  }
+  const attemptId = await startPasswordAttempt(deps.database, email, clientAddress, deps.lockout, deps.now());
 
   let user;
   try {
@@ -67,7 +60,8 @@ export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginR
 
   const signedInAt = deps.now();
   const trace = currentTrace();
-  const event = buildUserLoginEvent(
+  // Signed with the auth key, so notify acts only on sign-ins that happened here.
+  const event = await signEvent(buildUserLoginEvent(
     EVENT_SOURCE,
     {
       userId: user.id,
@@ -78,7 +72,7 @@ export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginR
       userAgent: input.userAgent,
     },
     trace ? { traceparent: formatTraceparent(trace) } : {},
-  );
+  ), deps.signing);
   await deps.database.transaction().execute(async (trx) => {
     await clearFailures(trx, email);
     await trx
@@ -98,10 +92,4 @@ export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginR
   }
   if (!eventPublished) deps.logger.warn('sign-in event pending', { eventId: event.id });
   return { token, eventId: event.id, eventPublished };
-}
-
-function assertNotLocked(lockedUntil: Date | undefined, now: Date): void {
-  if (!lockedUntil) return;
-  const seconds = Math.max(1, Math.ceil((lockedUntil.getTime() - now.getTime()) / 1000));
-  throw AuthProblems.tooManyAttempts.error({ headers: { 'Retry-After': String(seconds) } });
 }

@@ -2,7 +2,7 @@ import { requireJsonBody, type RouteResult } from '../../shared/http/json-route.
 import { parseInput } from '../../shared/http/validation.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
-import { clientAddressOf } from '../client-address.js';
+import { lockoutPolicyOf } from '../../shared/sign-in-lockout.js';
 import { createUsersVerifyClient } from '../users-verify-client.js';
 import { handle } from './handler.js';
 import { loginBody, type TokenResponse } from './schema.js';
@@ -11,16 +11,14 @@ export const definition = defineHttpFunction({
   name: 'auth-login',
   deps: (shared) => ({
     ...shared,
-    usersVerify: createUsersVerifyClient(shared.config.USERS_VERIFY_URL),
-    lockout: {
-      maxFailuresPerEmail: shared.config.LOGIN_MAX_FAILURES_PER_EMAIL,
-      maxFailuresPerClient: shared.config.LOGIN_MAX_FAILURES_PER_CLIENT,
-      windowMs: shared.config.LOGIN_FAILURE_WINDOW_SECONDS * 1000,
-    },
+    usersVerify: createUsersVerifyClient(shared.config.USERS_VERIFY_URL, {
+      credential: () => shared.signing.serviceToken({ caller: 'auth-login', audience: 'users-verify' }),
+    }),
+    lockout: lockoutPolicyOf(shared.config),
   }),
   input: (request, deps) => ({
     credentials: parseInput(loginBody, requireJsonBody(request), 'request body'),
-    clientAddress: clientAddressOf(request.remoteAddress, request.header('x-forwarded-for'), deps.config.TRUSTED_PROXY_HOPS),
+    clientAddress: deps.clients.resolve(request.remoteAddress, (name) => request.header(name)),
     userAgent: (request.header('user-agent') ?? '').slice(0, 512),
   }),
   handle,

@@ -2,6 +2,7 @@ import { ADA, EXAMPLE_ACCESS_TOKEN } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
 import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
 import { USER_LOGIN_EVENT_TYPE } from '../../shared/events/user-login-event.js';
+import { LockoutProblems } from '../../shared/sign-in-lockout.js';
 import { UsersProblems } from '../../users/errors.js';
 import { AuthProblems } from '../errors.js';
 import { loginBody, tokenResponseSchema, type TokenResponse } from './schema.js';
@@ -43,7 +44,7 @@ export const operation: OperationDoc = {
     problemDoc(
       'Too many failed sign-ins for this email or from this client address within the window: `Retry-After` says ' +
         'how many seconds until the oldest counted failure leaves it.',
-      AuthProblems.tooManyAttempts,
+      LockoutProblems.tooManyAttempts,
     ),
     internalError,
     problemDoc(

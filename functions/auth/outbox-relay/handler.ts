@@ -1,3 +1,5 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../shared/database.js';
 import type { EventOutcome } from '../../shared/runtime/definition.js';
 import type { SharedDependencies } from '../../shared/runtime/dependencies.js';
 import type { Logger } from '../../shared/logging.js';
@@ -35,17 +37,31 @@ export async function relayPendingEvents(deps: RelayDeps, options: RelayOptions)
   }
 }
 
+/**
+ * Deletes the personal data older than the retention period in every domain (sign-ins, sent
+ * events, alert deliveries, dead letters) and the lockout and rate-limit counters older than a
+ * day; a database function does it, so this function needs no rights on the other domains'
+ * tables. Returns how many rows went.
+ */
+export async function prunePersonalData(db: Kysely<Database>, retentionDays: number): Promise<number> {
+  const result = await sql<{ removed: string }>`select public.accounts_prune_personal_data(make_interval(days => ${retentionDays})) as removed`.execute(db);
+  return Number(result.rows[0]?.removed ?? 0);
+}
+
 export interface RelayRunDeps extends RelayDeps {
   readonly logger: Logger;
   readonly relay: RelayOptions;
+  readonly retentionDays: number;
 }
 
 /**
- * One scheduled run: relays what is pending and logs the report. A run that could not publish
- * still resolves (the ping is acknowledged): the events stay pending for the next one.
+ * One scheduled run: relays what is pending, prunes what is past its retention, and logs the
+ * report. A run that could not publish still resolves (the ping is acknowledged): the events stay
+ * pending for the next one.
  */
 export async function handle(deps: RelayRunDeps, _input: undefined): Promise<EventOutcome> {
   const report = await relayPendingEvents(deps, deps.relay);
-  deps.logger.info('outbox relay run', { ...report });
-  return report.published > 0 ? 'handled' : 'ignored';
+  const pruned = await prunePersonalData(deps.database, deps.retentionDays);
+  deps.logger.info('outbox relay run', { ...report, pruned });
+  return report.published > 0 || pruned > 0 ? 'handled' : 'ignored';
 }

@@ -6,7 +6,11 @@ const RUN_BUDGET_MS = 45_000;
 
 export const definition = defineCloudEventFunction({
   name: 'outbox-relay',
-  deps: (shared) => ({ ...shared, relay: { batchSize: shared.config.OUTBOX_BATCH_SIZE, budgetMs: RUN_BUDGET_MS } }),
+  deps: (shared) => ({
+    ...shared,
+    relay: { batchSize: shared.config.OUTBOX_BATCH_SIZE, budgetMs: RUN_BUDGET_MS },
+    retentionDays: shared.config.RETENTION_DAYS,
+  }),
   // Any event (the PingSource's) starts a run, whatever it carries.
   input: () => ({ ok: true, value: undefined }),
   handle,

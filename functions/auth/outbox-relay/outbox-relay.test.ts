@@ -1,4 +1,5 @@
 import { CloudEvent, HTTP } from 'cloudevents';
+import { sql } from 'kysely';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -46,7 +47,7 @@ describe.each(testPostgresServers())('outbox-relay on $name', ({ adminUrl }) => 
   const publisher = (): EventPublisher => createEventPublisher({ sinkUrl: sink.url, timeoutMs: 1_000 });
   // Each test starts a sink of its own: the function publishes to whichever is current.
   const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db, sink: { publish: (event) => publisher().publish(event) } }), {
-    config: { OUTBOX_BATCH_SIZE: 2 },
+    config: { OUTBOX_BATCH_SIZE: 2, RETENTION_DAYS: 30 },
   });
   beforeEach(async () => {
     sink = await startSink();
@@ -103,5 +104,43 @@ describe.each(testPostgresServers())('outbox-relay on $name', ({ adminUrl }) => 
     expect(response.status).toBeLessThan(300);
     expect(sink.ids).toEqual(ids);
     expect(suite.fn.logs.find((line) => line['message'] === 'outbox relay run')).toMatchObject({ published: 3, failed: 0 });
+  });
+
+  it('prunes personal data past the retention period on each run, in every domain, and counters older than a day', async () => {
+    const db = suite.database.db;
+    const userId = '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a';
+    // Rows 31 days old (past the 30 days set here) and 29 days old, in each table that keeps personal data.
+    for (const days of [31, 29]) {
+      const event = loginEvent(days);
+      const at = sql`now() - make_interval(days => ${days})`;
+      await sql`insert into auth.sign_ins (user_id, signed_in_at, client_address, user_agent) values (${userId}, ${at}, '203.0.113.9', 'curl/8')`.execute(db);
+      await sql`insert into auth.outbox (id, event_type, event, created_at, sent_at) values (${event.id}, ${event.type}, ${JSON.stringify(event)}, ${at}, ${at})`.execute(db);
+      await sql`insert into notify.deliveries (event_id, channel, recipient, status, user_id, created_at) values (${event.id}, 'email', ${`user${days}@example.com`}, 'sent', ${userId}, ${at})`.execute(db);
+      await sql`insert into notify.dead_letters (event_id, event_type, event, received_at) values (${event.id}, ${event.type}, ${JSON.stringify(event)}, ${at})`.execute(db);
+    }
+    // Lockout and rate-limit counts of any address: two days old (gone) and an hour old (kept).
+    for (const age of ['2 days', '1 hour']) {
+      await sql`insert into auth.login_failures (email_key, client_address, failed_at) values ('someone@example.com', ${`198.51.100.${age.length}`}, now() - ${age}::interval)`.execute(db);
+      await sql`insert into users.rate_limit_hits (bucket, key, hit_at) values ('registration-per-client', '192.0.2.1', now() - ${age}::interval)`.execute(db);
+    }
+    // An event still waiting is not pruned whatever its age: it has not been delivered yet.
+    const waiting = loginEvent(99);
+    await sql`insert into auth.outbox (id, event_type, event, created_at) values (${waiting.id}, ${waiting.type}, ${JSON.stringify(waiting)}, now() - interval '400 days')`.execute(db);
+    sink.refuseFrom = 0;
+
+    const ping = HTTP.binary(new CloudEvent({ type: 'dev.knative.sources.ping', source: '/ping', data: {} }));
+    const response = await fetch(`${suite.fn.url}/`, { method: 'POST', headers: ping.headers as Record<string, string>, body: ping.body as string });
+    expect(response.status).toBeLessThan(300);
+
+    const count = async (table: string) => Number((await sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]?.n);
+    expect(await count('auth.sign_ins')).toBe(1);
+    expect(await count('notify.deliveries')).toBe(1);
+    expect(await count('notify.dead_letters')).toBe(1);
+    expect(await count('auth.login_failures')).toBe(1);
+    expect(await count('users.rate_limit_hits')).toBe(1);
+    // The 29-day-old sent event and the waiting one stay.
+    expect(await count('auth.outbox')).toBe(2);
+    expect(await db.selectFrom('auth.outbox').select('id').where('id', '=', waiting.id).executeTakeFirst()).toBeDefined();
+    expect(suite.fn.logs.findLast((line) => line['message'] === 'outbox relay run')).toMatchObject({ pruned: 6 });
   });
 });

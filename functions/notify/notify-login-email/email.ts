@@ -1,4 +1,5 @@
 import type { UserLoginEventData } from '../../shared/events/user-login-event.js';
+import { createHash } from 'node:crypto';
 import { toSingleLine } from '../../shared/text.js';
 
 /** The sign-in alert, ready for a mailer: no sender or recipient, only what the user reads. */
@@ -12,6 +13,17 @@ export const LOGIN_EMAIL_SUBJECT = 'New sign-in to your account';
 
 const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/**
+ * The email's Message-ID, derived from the event's id: sent again after a crash between the mail
+ * server's accept and our commit, the alert carries the same Message-ID, so mail clients and
+ * servers can tell it is the same message (and most show it once).
+ */
+export function messageIdFor(eventId: string, from: string): string {
+  const domain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from)?.[1] ?? 'accounts.local';
+  const local = /^[A-Za-z0-9._-]{1,100}$/.test(eventId) ? eventId : createHash('sha256').update(eventId).digest('hex');
+  return `<login-alert.${local}@${domain}>`;
+}
 
 /**
  * A time as people read it, always in UTC (the email cannot know the reader's zone), e.g.

@@ -3,11 +3,11 @@ import type { Database } from '../../shared/database.js';
 import type { EventOutcome } from '../../shared/runtime/definition.js';
 import type { UserLoginEventData } from '../../shared/events/user-login-event.js';
 import type { Logger } from '../../shared/logging.js';
-import { buildLoginEmail } from './email.js';
+import { buildLoginEmail, messageIdFor } from './email.js';
 
 /** The part of a nodemailer transport the handler uses (a plain fake in unit tests). */
 export interface Mailer {
-  sendMail(message: { from: string; to: string; subject: string; text: string; html: string }): Promise<unknown>;
+  sendMail(message: { from: string; to: string; subject: string; text: string; html: string; messageId: string }): Promise<unknown>;
 }
 
 export interface NotifyLoginEmailDeps {
@@ -75,7 +75,7 @@ export async function handle(deps: NotifyLoginEmailDeps, input: LoginEmailInput)
   const result = await deps.database.transaction().execute(async (trx): Promise<DeliveryResult> => {
     await trx
       .insertInto('notify.deliveries')
-      .values({ event_id: eventId, channel: EMAIL_CHANNEL, recipient: data.email, status: 'sending' })
+      .values({ event_id: eventId, channel: EMAIL_CHANNEL, recipient: data.email, user_id: data.userId, status: 'sending' })
       .onConflict((conflict) => conflict.column('event_id').doNothing())
       .execute();
     const delivery = await trx
@@ -91,7 +91,14 @@ export async function handle(deps: NotifyLoginEmailDeps, input: LoginEmailInput)
 
     const attempts = delivery.attempts + 1;
     try {
-      await deps.mail.sendMail({ from: deps.config.MAIL_FROM, to: data.email, subject: email.subject, text: email.text, html: email.html });
+      await deps.mail.sendMail({
+        from: deps.config.MAIL_FROM,
+        to: data.email,
+        subject: email.subject,
+        text: email.text,
+        html: email.html,
+        messageId: messageIdFor(eventId, deps.config.MAIL_FROM),
+      });
     } catch (error) {
       const lastError = describeMailError(error);
       if (classifyMailFailure(error) === 'permanent') {

@@ -1,5 +1,6 @@
 import type { CloudEventV1 } from 'cloudevents';
 import { readEventData } from '../../shared/events/event-data.js';
+import { hasValidSignature } from '../../shared/events/event-signature.js';
 import { USER_LOGIN_EVENT_DATASCHEMA, USER_LOGIN_EVENT_TYPE, userLoginEventData } from '../../shared/events/user-login-event.js';
 import { defineCloudEventFunction, type EventInput } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
@@ -12,7 +13,11 @@ export function parseLoginEvent(event: CloudEventV1<unknown>): EventInput<LoginE
 
 export const definition = defineCloudEventFunction({
   name: 'notify-login-email',
-  input: parseLoginEvent,
+  input: async (event, deps) => {
+    // A forged event (anyone in the cluster can post one to the broker or here) sends nothing.
+    if (!(await hasValidSignature(event, deps.tokens))) return { ok: false, reason: 'not signed by auth-login' };
+    return parseLoginEvent(event);
+  },
   handle,
 });
 

@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { signEvent } from '../../shared/events/event-signature.js';
 import { buildUserLoginEvent, USER_LOGIN_EVENT_DATASCHEMA, type UserLoginEventData } from '../../shared/events/user-login-event.js';
+import { createTestSigningKeys } from '../../../test/support/signing.js';
 import { startTestFunction } from '../../../test/support/function-harness.js';
 import { useFunctionSuite } from '../../../test/support/function-suite.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
@@ -13,6 +15,7 @@ import { freePort } from '../../../runner/ports.js';
 import { buildLoginEmail, formatUtcTime, LOGIN_EMAIL_SUBJECT } from './email.js';
 import { classifyMailFailure } from './handler.js';
 import { definition, parseLoginEvent } from './index.js';
+import type { TokenVerifier } from '../../shared/tokens.js';
 
 const MAIL_FROM = 'Accounts <no-reply@accounts.test>';
 const CONFIG = { MAIL_FROM };
@@ -32,8 +35,16 @@ function loginEvent(overrides: Partial<CloudEventV1<unknown>> = {}, data: unknow
   return { ...buildUserLoginEvent('/functions/auth-login', ADA), data, ...overrides };
 }
 
-/** POSTs the event in binary content mode, as the broker does; answers the status. */
+/** The auth key pair: events are signed with it, as auth-login signs them, and the function verifies with it. */
+const keys = createTestSigningKeys();
+
+/** Signs the event as auth-login does and POSTs it in binary content mode, as the broker does; answers the status. */
 async function deliver(url: string, event: CloudEventV1<unknown>): Promise<number> {
+  return deliverAsIs(url, await signEvent(event, (await keys).signer));
+}
+
+/** POSTs the event as it is: signed or not, whatever it holds. */
+async function deliverAsIs(url: string, event: CloudEventV1<unknown>): Promise<number> {
   const message = HTTP.binary(new CloudEvent(event));
   const response = await fetch(`${url}/`, {
     method: 'POST',
@@ -178,7 +189,11 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     mail?.close();
     await catcher?.stop();
   });
-  const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db, mail }), { config: CONFIG });
+  let verifier: TokenVerifier;
+  beforeAll(async () => {
+    verifier = (await keys).verifier;
+  });
+  const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db, mail, tokens: verifier }), { config: CONFIG });
   beforeEach(() => {
     catcher.clear();
     suite.fn.logs.splice(0);
@@ -188,7 +203,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
 
   /** Starts the function once more with another mail transport; the caller closes it. */
   const startWithMail = async (transport: Transporter) => {
-    const other = await startTestFunction(definition, { database: suite.database.db, mail: transport }, { config: CONFIG });
+    const other = await startTestFunction(definition, { database: suite.database.db, mail: transport, tokens: verifier }, { config: CONFIG });
     const close = async (): Promise<void> => {
       await other.close();
       transport.close();
@@ -223,6 +238,26 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'handled' }));
   });
 
+  it.each([
+    ['an unsigned event, posted straight to it or to the broker', async (event: CloudEventV1<unknown>) => event],
+    ['an event signed with another key', async (event: CloudEventV1<unknown>) => signEvent(event, (await createTestSigningKeys()).signer)],
+    [
+      'a signed event whose recipient was changed on the way',
+      async (event: CloudEventV1<unknown>) => ({ ...(await signEvent(event, (await keys).signer)), data: { ...ADA, email: 'mallory@example.com' } }),
+    ],
+    [
+      'a signature lifted from another event',
+      async (event: CloudEventV1<unknown>) => ({ ...(await signEvent(loginEvent(), (await keys).signer)), id: event.id }),
+    ],
+    ['a signature that is not one', async (event: CloudEventV1<unknown>) => ({ ...event, authsignature: 'eyJhbGciOiJub25lIn0.e30.' })],
+  ])('sends nothing for %s, and acknowledges it', async (_case, forge) => {
+    const forged = await forge(loginEvent());
+    expect(await deliverAsIs(suite.fn.url, forged)).toBe(204);
+    expect(catcher.messages()).toEqual([]);
+    expect(await deliveries()).toEqual([]);
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'malformed event ignored', eventId: forged.id, reason: 'not signed by auth-login' }));
+  });
+
   it('reads data that arrives as text (a content type other than JSON)', async () => {
     const event = loginEvent({ datacontenttype: 'text/plain' }, JSON.stringify(ADA));
     expect(await deliver(suite.fn.url, event)).toBe(204);
@@ -236,6 +271,17 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     expect(catcher.messages()).toHaveLength(1);
     expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 1 })]);
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'ignored' }));
+  });
+
+  it('sends a resend after a crash with the same Message-ID, derived from the event id, and records whose alert it was', async () => {
+    const event = loginEvent();
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    // A crash between the mail server's accept and the commit leaves the delivery as it was before the send.
+    await suite.database.db.updateTable('notify.deliveries').set({ status: 'sending', attempts: 0 }).where('event_id', '=', event.id).execute();
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    const ids = catcher.messages().map((message) => message.messageId);
+    expect(ids).toEqual([`<login-alert.${event.id}@accounts.test>`, `<login-alert.${event.id}@accounts.test>`]);
+    expect(await deliveries()).toEqual([expect.objectContaining({ user_id: ADA.userId })]);
   });
 
   it('sends one email when the same event is delivered five times at once', async () => {

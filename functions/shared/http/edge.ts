@@ -19,6 +19,7 @@ import { createRouter } from './routes.js';
 
 export interface ReadinessCheck {
   readonly ok: boolean;
+  /** What the log says about it (an address, an error): never part of the answer. */
   readonly detail?: string;
   /** False for a dependency the function works without (reported, but not blocking readiness). */
   readonly required?: boolean;
@@ -62,6 +63,7 @@ export function routeParamsOf(req: IncomingMessage): Record<string, string> {
 export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListener {
   const limit = options.bodyLimitBytes ?? BODY_LIMIT_BYTES;
   const route = createRouter([options.spec]);
+  const readiness = createReadinessAnswer(options);
 
   return (req, res) => {
     const started = performance.now();
@@ -101,7 +103,7 @@ export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListen
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (pathname === '/readyz') {
-        const report = await options.readiness().catch(() => ({ ready: false, checks: {} }));
+        const report = await readiness();
         return sendJson(res, report.ready ? 200 : 503, report);
       }
     }
@@ -149,6 +151,32 @@ export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListen
 }
 
 /** JSON is UTF-8 text (RFC 8259): bytes that are not UTF-8 are refused, never replaced by U+FFFD. */
+/**
+ * `/readyz` answers whoever can reach it (public functions: the internet) with each dependency's
+ * name and state only: no address, URL or error text. Those go to the log, once when a check
+ * fails and once when it recovers, not on every probe.
+ */
+function createReadinessAnswer(options: EdgeOptions): () => Promise<ReadinessReport> {
+  const failing = new Set<string>();
+  return async () => {
+    const report = await options.readiness().catch((error: unknown) => {
+      options.logger.error('readiness check failed', { error });
+      return { ready: false, checks: {} } satisfies ReadinessReport;
+    });
+    const checks: Record<string, ReadinessCheck> = {};
+    for (const [name, check] of Object.entries(report.checks)) {
+      if (!check.ok && !failing.has(name)) {
+        failing.add(name);
+        options.logger.warn('dependency not ready', { dependency: name, required: check.required !== false, detail: check.detail });
+      } else if (check.ok && failing.delete(name)) {
+        options.logger.info('dependency ready again', { dependency: name });
+      }
+      checks[name] = check.required === false ? { ok: check.ok, required: false } : { ok: check.ok };
+    }
+    return { ready: report.ready, checks };
+  };
+}
+
 function parseJson(raw: Buffer): { ok: true; value: unknown } | { ok: false } {
   if (raw.length === 0) return { ok: true, value: undefined };
   try {

@@ -43,6 +43,13 @@ export const HttpProblems = defineProblems({
     summary: 'Token without a user',
     headers: BEARER_CHALLENGE,
   },
+  callerNotAllowed: {
+    status: 401,
+    code: 'caller-not-allowed',
+    detail: 'Only the functions allowed to call this one may, with a service token of theirs.',
+    summary: 'Not an allowed caller',
+    headers: BEARER_CHALLENGE,
+  },
   notACloudEvent: {
     status: 400,
     code: 'not-a-cloudevent',

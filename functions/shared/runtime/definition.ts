@@ -86,8 +86,8 @@ export type EventInput<Input> =
 interface CloudEventWiring<Name extends FunctionName, Deps, Input> {
   readonly name: Name;
   readonly deps?: (shared: DepsFor<NeedsOf<Name>>) => Deps;
-  /** The event as handle's input: check its type, schema and data. */
-  readonly input: (event: CloudEventV1<unknown>) => EventInput<Input>;
+  /** The event as handle's input: check its type, schema, data (and signature, with `deps`). */
+  readonly input: (event: CloudEventV1<unknown>, deps: Deps) => EventInput<Input> | Promise<EventInput<Input>>;
   /** Resolves to acknowledge the event; throws to have it delivered again. */
   readonly handle: Handle<Deps, Input, EventOutcome>;
 }
@@ -110,7 +110,7 @@ export function defineCloudEventFunction<Name extends FunctionName, Deps, Input>
     createHandler: (shared) => {
       const deps = wiring.deps ? wiring.deps(shared) : (shared as unknown as Deps);
       return loggedEventHandler(shared.logger, async (event) => {
-        const input = wiring.input(event);
+        const input = await wiring.input(event, deps);
         if (input.ok) return wiring.handle(deps, input.value);
         shared.logger.warn('malformed event ignored', {
           eventId: event.id,

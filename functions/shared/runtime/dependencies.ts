@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Transporter } from 'nodemailer';
+import { createClientAddressResolver, type ClientAddressResolver } from '../client-address.js';
 import type { Config, Need } from '../config.js';
 import { createDatabase, pingDatabase, readSchemaVersion, type Database } from '../database.js';
 import { EXPECTED_SCHEMA_VERSION } from '../../../migrations/index.js';
@@ -20,6 +21,7 @@ export interface SharedDependencies {
   readonly signing: TokenSigner;
   readonly sink: EventPublisher;
   readonly mail: Transporter;
+  readonly clients: ClientAddressResolver;
 }
 
 export type DepsFor<N extends Need> = Pick<SharedDependencies, N & keyof SharedDependencies> & {
@@ -64,6 +66,9 @@ export async function createDependencies<N extends Need>(
       keyId: settings.JWT_KEY_ID,
       ttlSeconds: settings.ACCESS_TOKEN_TTL_SECONDS,
     });
+  }
+  if (wanted.has('clients')) {
+    built.clients = createClientAddressResolver({ trusted: settings.TRUSTED_PROXY_CIDRS, header: settings.CLIENT_ADDRESS_HEADER });
   }
   if (wanted.has('sink')) {
     built.sink = createEventPublisher({ sinkUrl: settings.K_SINK, timeoutMs: settings.SINK_TIMEOUT_MS });

@@ -22,7 +22,7 @@ export async function startFunction<N extends Need>(definition: FunctionDefiniti
   }
   const { logger } = instance;
   const { server, drain } = createFunctionServer(instance);
-  const { PORT: port, SHUTDOWN_TIMEOUT_MS: shutdownMs } = instance.runtime;
+  const { PORT: port, HOST: host, SHUTDOWN_TIMEOUT_MS: shutdownMs } = instance.runtime;
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -41,8 +41,8 @@ export async function startFunction<N extends Need>(definition: FunctionDefiniti
     logger.error('cannot serve', { error, port });
     process.exit(1);
   });
-  server.listen(port, () => {
+  server.listen(port, host, () => {
     const address = server.address();
-    logger.info('listening', { port: typeof address === 'object' && address ? address.port : port, function: definition.name });
+    logger.info('listening', { port: typeof address === 'object' && address ? address.port : port, host: host ?? 'every interface', function: definition.name });
   });
 }

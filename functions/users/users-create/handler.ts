@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
 import type { PasswordHasher } from '../../shared/passwords/password-hasher.js';
+import { hitRateLimit, type RateLimit } from '../../shared/rate-limit.js';
 import { UsersProblems } from '../errors.js';
 import type { UserRecord } from '../user.js';
 import { findUserByEmail, insertUser } from '../user-repository.js';
@@ -9,12 +10,28 @@ import type { CreateUserInput } from './schema.js';
 export interface CreateUserDeps {
   readonly database: Kysely<Database>;
   readonly passwords: PasswordHasher;
+  /** Registrations per client address and window. */
+  readonly registrationLimit: RateLimit;
+  readonly now: () => Date;
 }
 
-/** Registers a user with the `user` role. A taken email answers 409 (the unique index settles races). */
-export async function handle(deps: CreateUserDeps, input: CreateUserInput): Promise<UserRecord> {
+export interface CreateUserRequest {
+  readonly user: CreateUserInput;
+  /** The client's address, as far as trusted proxies tell. */
+  readonly clientAddress: string;
+}
+
+/**
+ * Registers a user with the `user` role. Every attempt counts against its client address's limit
+ * (429 past it), taken emails included, so the 409 cannot be used to test emails without limit.
+ * A taken email answers 409 (the unique index settles races).
+ */
+export async function handle(deps: CreateUserDeps, input: CreateUserRequest): Promise<UserRecord> {
+  const verdict = await hitRateLimit(deps.database, 'users.rate_limit_hits', deps.registrationLimit, input.clientAddress, deps.now());
+  if (!verdict.allowed) throw UsersProblems.tooManyRegistrations.error({ headers: { 'Retry-After': String(verdict.retryAfterSeconds) } });
+  const { user } = input;
   // Checked first only to spare a bcrypt hash on an obvious duplicate.
-  if (await findUserByEmail(deps.database, input.email)) throw UsersProblems.emailTaken.error();
-  const passwordHash = await deps.passwords.hash(input.password);
-  return insertUser(deps.database, { email: input.email, name: input.name, surname: input.surname, passwordHash });
+  if (await findUserByEmail(deps.database, user.email)) throw UsersProblems.emailTaken.error();
+  const passwordHash = await deps.passwords.hash(user.password);
+  return insertUser(deps.database, { email: user.email, name: user.name, surname: user.surname, passwordHash });
 }

@@ -8,7 +8,18 @@ import { createUserBody } from './schema.js';
 
 export const definition = defineHttpFunction({
   name: 'users-create',
-  input: (request) => parseInput(createUserBody, requireJsonBody(request), 'request body'),
+  deps: (shared) => ({
+    ...shared,
+    registrationLimit: {
+      bucket: 'registration-per-client',
+      max: shared.config.REGISTRATIONS_PER_CLIENT,
+      windowMs: shared.config.REGISTRATION_WINDOW_SECONDS * 1000,
+    },
+  }),
+  input: (request, deps) => ({
+    user: parseInput(createUserBody, requireJsonBody(request), 'request body'),
+    clientAddress: deps.clients.resolve(request.remoteAddress, (name) => request.header(name)),
+  }),
   handle,
   output: (user): RouteResult => ({
     status: 201,

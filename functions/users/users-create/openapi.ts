@@ -10,7 +10,8 @@ export const operation: OperationDoc = {
   description:
     'Registers an account with the `user` role; anyone may call it. The password is hashed with bcrypt and never ' +
     'shown again. Emails are unique without regard to case: a taken email answers 409, also when two registrations ' +
-    'race for it.',
+    'race for it. Each client address may attempt `REGISTRATIONS_PER_CLIENT` registrations (default 10) per ' +
+    '`REGISTRATION_WINDOW_SECONDS` (default an hour), taken emails included; past that, 429 with `Retry-After`.',
   auth: 'none',
   requestBody: {
     component: 'CreateUserRequest',
@@ -37,6 +38,11 @@ export const operation: OperationDoc = {
   problems: [
     invalidInput('request body', createUserBody, { email: 'nope', password: 'short', name: 'Ada' }),
     problemDoc('An account with this email already exists (compared without regard to case).', UsersProblems.emailTaken),
+    problemDoc(
+      'Too many registrations from this client address within the window: `Retry-After` says when the oldest counted ' +
+        'one leaves it.',
+      UsersProblems.tooManyRegistrations,
+    ),
     ...jsonBodyProblems(),
     internalError,
   ],

@@ -93,4 +93,63 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
     expect(line).toMatchObject({ function: 'users-create', revision: 'users-create-test', method: 'POST', status: 201 });
     expect(typeof line?.['durationMs']).toBe('number');
   });
+
+  describe('registration limit per client address', () => {
+    let limited: RunningFunction;
+    let clock = new Date('2026-11-28T10:00:00Z');
+    const register = (index: number, forwardedFor: string) =>
+      call(`${limited.url}/users`, {
+        method: 'POST',
+        body: { ...validUser, email: `user${index}@example.com` },
+        headers: { 'x-forwarded-for': forwardedFor },
+      });
+
+    beforeAll(async () => {
+      limited = await startTestFunction(
+        definition,
+        { database: database.db, passwords },
+        { now: () => clock, config: { REGISTRATIONS_PER_CLIENT: 3, REGISTRATION_WINDOW_SECONDS: 600 } },
+      );
+    });
+    afterAll(() => limited.close());
+    beforeEach(() => {
+      clock = new Date('2026-11-28T10:00:00Z');
+    });
+
+    it('answers 429 with Retry-After past the limit, counts taken emails, and lets the address in again after the window', async () => {
+      expect((await register(1, '203.0.113.9')).status).toBe(201);
+      expect((await call(`${limited.url}/users`, { method: 'POST', body: { ...validUser, email: 'user1@example.com' }, headers: { 'x-forwarded-for': '203.0.113.9' } })).status).toBe(409);
+      clock = new Date('2026-11-28T10:01:00Z');
+      expect((await register(2, '203.0.113.9')).status).toBe(201);
+      const refused = await register(3, '203.0.113.9');
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('content-type')).toBe('application/problem+json');
+      expect(refused.body).toMatchObject({ type: 'https://problems.knative-accounts.dev/too-many-registrations', status: 429 });
+      // The first hit (10:00) leaves the 10-minute window at 10:10, nine minutes from now.
+      expect(refused.headers.get('retry-after')).toBe('540');
+      expect(await database.db.selectFrom('users.users').select('email').where('email', '=', 'user3@example.com').execute()).toEqual([]);
+      // Another address is not held back by this one.
+      expect((await register(4, '198.51.100.20')).status).toBe(201);
+      clock = new Date('2026-11-28T10:10:01Z');
+      expect((await register(3, '203.0.113.9')).status).toBe(201);
+    });
+
+    it('counts per real client: an address the client writes into X-Forwarded-For does not pick the counter', async () => {
+      for (let index = 0; index < 3; index += 1) {
+        // Each request claims another origin on the left; the proxy-appended address stays the same.
+        expect((await register(index, `192.0.2.${index}, 203.0.113.50`)).status).toBe(201);
+      }
+      expect((await register(9, '192.0.2.99, 203.0.113.50')).status).toBe(429);
+      const counted = await database.db.selectFrom('users.rate_limit_hits').select('key').distinct().execute();
+      expect(counted).toEqual([{ key: '203.0.113.50' }]);
+    });
+
+    it('does not count a request refused for its body', async () => {
+      for (let index = 0; index < 5; index += 1) {
+        const response = await call(`${limited.url}/users`, { method: 'POST', body: { ...validUser, email: 'nope' }, headers: { 'x-forwarded-for': '203.0.113.77' } });
+        expect(response.status).toBe(400);
+      }
+      expect((await register(1, '203.0.113.77')).status).toBe(201);
+    });
+  });
 });

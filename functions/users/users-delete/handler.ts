@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
 import type { Principal } from '../../shared/tokens.js';
 import { UsersProblems } from '../errors.js';
-import { assertSelfOrAdmin, etagOf } from '../user.js';
+import { authorizeSelfOrAdmin } from '../access.js';
+import { etagOf } from '../user.js';
 import { deleteUser, findUserOrNotFound } from '../user-repository.js';
 
 export interface DeleteUserDeps {
@@ -16,10 +17,13 @@ export interface DeleteUserInput {
   readonly expected: ((etag: string) => boolean) | undefined;
 }
 
-/** Self or admin deletes a user; with `If-Match`, only the version the caller has seen. */
+/**
+ * Self or admin deletes a user, and with them what the other domains hold of them; with `If-Match`,
+ * only the version the caller has seen.
+ */
 export async function handle(deps: DeleteUserDeps, input: DeleteUserInput): Promise<void> {
   const { principal, id, expected } = input;
-  assertSelfOrAdmin(principal, id);
+  await authorizeSelfOrAdmin(deps.database, principal, id);
   const current = await findUserOrNotFound(deps.database, id);
   if (expected && !expected(etagOf(current))) throw UsersProblems.staleEtag.error();
   const deleted = await deleteUser(deps.database, id, expected ? current.version : undefined);

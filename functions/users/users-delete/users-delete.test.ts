@@ -3,6 +3,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { seedPeople, useFunctionSuite } from '../../../test/support/function-suite.js';
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
+import { sql } from 'kysely';
+import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
 import { etagOf, type UserRecord } from '../user.js';
 import { findUserById } from '../user-repository.js';
 import { definition } from './index.js';
@@ -29,6 +31,50 @@ describe.each(testPostgresServers())('users-delete on $name', ({ adminUrl }) => 
     const again = await remove(ada.id, await suite.tokens.bearer(admin.id, 'admin'));
     expect(again.status).toBe(404);
     expect(again.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  it('takes what the other domains hold of the user along: sign-ins, events, lockout counts, deliveries, dead letters', async () => {
+    const db = suite.database.db;
+    const leaveTrail = async (user: UserRecord) => {
+      const event = buildUserLoginEvent('/functions/auth-login', {
+        userId: user.id,
+        email: user.email,
+        name: user.name,
+        signedInAt: '2026-11-28T10:00:00.000Z',
+        clientAddress: '203.0.113.9',
+        userAgent: 'curl/8',
+      });
+      await db.insertInto('auth.sign_ins').values({ user_id: user.id, signed_in_at: new Date(), client_address: '203.0.113.9', user_agent: 'curl/8' }).execute();
+      await db.insertInto('auth.outbox').values({ id: event.id, event_type: event.type, event: JSON.stringify(event) }).execute();
+      await db.insertInto('auth.login_failures').values({ email_key: user.email, client_address: '203.0.113.9' }).execute();
+      await db.insertInto('notify.deliveries').values({ event_id: event.id, channel: 'email', recipient: user.email, status: 'sent', user_id: user.id, last_error: null, sent_at: new Date() }).execute();
+      // A delivery from before user_id was kept, found by its recipient, and a dead letter.
+      await db.insertInto('notify.deliveries').values({ event_id: `${event.id}-old`, channel: 'email', recipient: user.email.toUpperCase(), status: 'sent', user_id: null, last_error: null, sent_at: new Date() }).execute();
+      await db.insertInto('notify.dead_letters').values({ event_id: event.id, event_type: event.type, event: JSON.stringify(event), error_destination: null, error_code: null, error_data: null }).execute();
+    };
+    await leaveTrail(ada);
+    await leaveTrail(grace);
+    const held = async (user: UserRecord) => {
+      const { rows } = await sql<{ n: number }>`
+        select (select count(*) from auth.sign_ins where user_id = ${user.id})
+             + (select count(*) from auth.outbox where event::text like ${`%${user.email}%`})
+             + (select count(*) from auth.login_failures where email_key = ${user.email})
+             + (select count(*) from notify.deliveries where lower(recipient) = ${user.email})
+             + (select count(*) from notify.dead_letters where event::text like ${`%${user.email}%`}) as n`.execute(db);
+      return Number(rows[0]?.n);
+    };
+    expect(await held(ada)).toBe(6);
+
+    expect((await remove(ada.id, await suite.tokens.bearer(ada.id))).status).toBe(204);
+    expect(await held(ada)).toBe(0);
+    expect(await held(grace)).toBe(6);
+  });
+
+  it('answers 403 to a demoted admin’s earlier token and keeps the user', async () => {
+    const authorization = await suite.tokens.bearer(admin.id, 'admin');
+    await suite.database.db.updateTable('users.users').set({ role: 'user' }).where('id', '=', admin.id).execute();
+    expect((await remove(grace.id, authorization)).status).toBe(403);
+    expect(await findUserById(suite.database.db, grace.id)).toBeDefined();
   });
 
   it('answers 403 to another user, whether or not the id exists, and keeps the user', async () => {

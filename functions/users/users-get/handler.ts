@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
 import type { Principal } from '../../shared/tokens.js';
-import { assertSelfOrAdmin, type UserRecord } from '../user.js';
+import { authorizeSelfOrAdmin } from '../access.js';
+import type { UserRecord } from '../user.js';
 import { findUserOrNotFound } from '../user-repository.js';
 
 export interface GetUserDeps {
@@ -15,6 +16,6 @@ export interface GetUserInput {
 
 /** The user themself or an admin reads a user; others get 403 whether or not the id exists. */
 export async function handle(deps: GetUserDeps, input: GetUserInput): Promise<UserRecord> {
-  assertSelfOrAdmin(input.principal, input.id);
+  await authorizeSelfOrAdmin(deps.database, input.principal, input.id);
   return findUserOrNotFound(deps.database, input.id);
 }

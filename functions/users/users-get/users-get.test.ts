@@ -43,6 +43,13 @@ describe.each(testPostgresServers())('users-get on $name', ({ adminUrl }) => {
     expect(response.headers.get('etag')).toMatch(/^".+"$/);
   });
 
+  it('answers 403 to a demoted admin’s earlier token for another user, and still lets them read themself', async () => {
+    const authorization = await suite.tokens.bearer(admin.id, 'admin');
+    await suite.database.db.updateTable('users.users').set({ role: 'user' }).where('id', '=', admin.id).execute();
+    expect((await get(grace.id, authorization)).status).toBe(403);
+    expect((await get(admin.id, authorization)).status).toBe(200);
+  });
+
   it('answers 403 to another user, whether or not the id exists', async () => {
     const authorization = await suite.tokens.bearer(grace.id);
     const other = await get(ada.id, authorization);

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
 import type { Principal } from '../../shared/tokens.js';
-import { assertAdmin, type UserResource } from '../user.js';
+import { authorizeAdmin } from '../access.js';
+import type { UserResource } from '../user.js';
 import { listUsers } from '../user-repository.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { ListUsersQuery } from './schema.js';
@@ -22,7 +23,7 @@ export interface UserList {
 
 /** Admins list users in creation order, filtered by exact email or name/surname prefixes. */
 export async function handle(deps: ListUsersDeps, input: ListUsersInput): Promise<UserList> {
-  assertAdmin(input.principal);
+  await authorizeAdmin(deps.database, input.principal);
   const { query } = input;
   const page = await listUsers(
     deps.database,

@@ -11,7 +11,8 @@ const unknownParameter = problemOf(() => parseInput(listUsersQuery, { sort: 'nam
 /** users-list in the API description. */
 export const operation: OperationDoc = {
   description:
-    'Lists users in creation order, for admins only. Filters combine: `email` matches exactly and `name` / `surname` ' +
+    'Lists users in creation order, for admins only: the token must say admin and so must the database (a demoted ' +
+    'admin\'s earlier token gets 403). Filters combine: `email` matches exactly and `name` / `surname` ' +
     'are prefixes, all without regard to case (`%` and `_` match themselves). Pages hold `limit` users ' +
     `(default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE}); pass \`nextCursor\` back as \`cursor\`, with the same ` +
     'filters, for the next page (`null` on the last one). Any other query parameter answers 400.',

@@ -61,6 +61,17 @@ describe.each(testPostgresServers())('users-list on $name', ({ adminUrl }) => {
     expect(forged.status).toBe(401);
   });
 
+  it('answers 403 to a demoted admin’s earlier token: the database decides who is an admin', async () => {
+    expect((await list()).status).toBe(200);
+    await suite.database.db.updateTable('users.users').set({ role: 'user' }).where('id', '=', admin.id).execute();
+    const demoted = await list();
+    expect(demoted.status).toBe(403);
+    expect(demoted.headers.get('content-type')).toBe('application/problem+json');
+    // A token claiming admin for someone the database does not know is no admin's either.
+    const gone = await list('', await suite.tokens.bearer('6f1c1f4e-3a8e-4b43-9d0b-5b9a3f2d7e10', 'admin'));
+    expect(gone.status).toBe(403);
+  });
+
   it('pages 50 users by default and at most 200', async () => {
     await addMany(60);
     const first = await list();

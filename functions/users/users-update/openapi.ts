@@ -1,6 +1,7 @@
 import { ADA, ADA_ETAG, renamedAda } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
 import { internalError, invalidInput, jsonBodyProblems, problemDoc, unauthenticated } from '../../openapi/problems.js';
+import { LockoutProblems } from '../../shared/sign-in-lockout.js';
 import { UsersProblems } from '../errors.js';
 import { notSelfOrAdmin, userIdParameter, userNotFoundProblem } from '../openapi.js';
 import { toUserResource, userResourceSchema } from '../user.js';
@@ -10,9 +11,13 @@ import { updateUserBody } from './schema.js';
 export const operation: OperationDoc = {
   description:
     'Changes any of `email`, `name`, `surname`, `password` and `role` of a user. The user themself or an admin may; ' +
-    'only an admin may change a role, and users changing their own password prove the current one in ' +
-    '`currentPassword` (an admin changes another user\'s password without it). With `If-Match`, a stale ETag answers ' +
-    '412 and nothing changes; either way the write is conditional on the version read, so no concurrent change is lost.',
+    'only an admin may change a role, and users changing their own password or email prove the current password in ' +
+    '`currentPassword` (an admin changes another user\'s without it), so a stolen access token cannot move the ' +
+    'account to another address. A wrong `currentPassword` counts toward the account\'s sign-in lockout: past the ' +
+    'limit the answer is 429 with `Retry-After`, as at sign-in. Whether the caller is an admin is read from the ' +
+    'database, not only from the token: a demoted admin\'s earlier token acts only on themself. With `If-Match`, a ' +
+    'stale ETag answers 412 and nothing changes; either way the write is conditional on the version read, so no ' +
+    'concurrent change is lost.',
   auth: 'bearer',
   pathParameters: { id: userIdParameter },
   conditionalHeaders: {
@@ -21,12 +26,16 @@ export const operation: OperationDoc = {
   requestBody: {
     component: 'UpdateUserRequest',
     schema: updateUserBody,
-    description: 'At least one of `email`, `name`, `surname`, `password` or `role`; `currentPassword` only goes with `password`.',
+    description: 'At least one of `email`, `name`, `surname`, `password` or `role`; `currentPassword` only goes with `password` or `email`.',
     examples: {
       rename: { summary: 'Ada renames herself', value: { name: renamedAda.name } },
       'change-password': {
         summary: 'Ada changes her password',
         value: { password: 'a brand new secret', currentPassword: ADA.password },
+      },
+      'change-email': {
+        summary: 'Ada moves her account to another address',
+        value: { email: 'ada.king@example.com', currentPassword: ADA.password },
       },
       'make-admin': { summary: 'An admin makes Ada an admin', value: { role: 'admin' } },
     },
@@ -45,7 +54,7 @@ export const operation: OperationDoc = {
   ],
   problems: [
     invalidInput('request body', updateUserBody, { name: '', role: 'owner', nickname: 'Ada' }, {
-      description: 'A user changing their own password without `currentPassword` gets this too, naming `#/currentPassword`.',
+      description: 'A user changing their own password or email without `currentPassword` gets this too, naming `#/currentPassword`.',
       examples: [UsersProblems.currentPasswordMissing],
     }),
     unauthenticated,
@@ -63,6 +72,11 @@ export const operation: OperationDoc = {
     problemDoc(
       `\`If-Match\` does not match the current version (e.g. it is still \`${ADA_ETAG}\` after a change): nothing was written.`,
       UsersProblems.staleEtag,
+    ),
+    problemDoc(
+      'Too many wrong passwords for this account (here or at sign-in) or from this address within the window: ' +
+        '`Retry-After` says when to try again; even the right password waits.',
+      LockoutProblems.tooManyAttempts,
     ),
     ...jsonBodyProblems(),
     internalError,

@@ -5,7 +5,7 @@ import { createPasswordHasher, type PasswordHasher } from '../../shared/password
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { etagOf, type UserRecord } from '../user.js';
-import { findUserById } from '../user-repository.js';
+import { findPasswordHash, findUserById } from '../user-repository.js';
 import { definition } from './index.js';
 
 const ADA_PASSWORD = 'correct horse';
@@ -27,6 +27,7 @@ describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => 
   const asAda = () => suite.tokens.bearer(ada.id);
   const asAdmin = () => suite.tokens.bearer(admin.id, 'admin');
   const stored = async (id: string) => findUserById(suite.database.db, id);
+  const storedHash = async (id: string) => (await findPasswordHash(suite.database.db, id)) ?? null;
   const pointersOf = (body: { errors?: { pointer: string }[] }) => (body.errors ?? []).map((error) => error.pointer);
 
   it('lets users rename themselves and answers the user with a new ETag', async () => {
@@ -71,25 +72,70 @@ describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => 
     expect(wrong.status).toBe(403);
     expect(wrong.headers.get('content-type')).toBe('application/problem+json');
 
-    const unchanged = await stored(ada.id);
-    expect(unchanged?.version).toBe(ada.version);
-    expect(await passwords.verify(ADA_PASSWORD, unchanged?.passwordHash ?? null)).toBe(true);
+    expect((await stored(ada.id))?.version).toBe(ada.version);
+    expect(await passwords.verify(ADA_PASSWORD, await storedHash(ada.id))).toBe(true);
 
     const changed = await patch(ada.id, { password: 'new password 1', currentPassword: ADA_PASSWORD }, authorization);
     expect(changed.status).toBe(200);
     expect(JSON.stringify(changed.body)).not.toMatch(/password|hash|\$2[aby]\$/i);
-    const after = await stored(ada.id);
-    expect(await passwords.verify('new password 1', after?.passwordHash ?? null)).toBe(true);
-    expect(await passwords.verify(ADA_PASSWORD, after?.passwordHash ?? null)).toBe(false);
+    expect(await passwords.verify('new password 1', await storedHash(ada.id))).toBe(true);
+    expect(await passwords.verify(ADA_PASSWORD, await storedHash(ada.id))).toBe(false);
     expect(JSON.stringify(suite.fn.logs)).not.toMatch(/new password 1|correct horse/);
+  });
+
+  it('needs the current password for users changing their own email, so a stolen token cannot move the account', async () => {
+    const authorization = await asAda();
+    const missing = await patch(ada.id, { email: 'mallory@example.com' }, authorization);
+    expect(missing.status).toBe(400);
+    expect(pointersOf(missing.body)).toEqual(['#/currentPassword']);
+    const wrong = await patch(ada.id, { email: 'mallory@example.com', currentPassword: 'guess' }, authorization);
+    expect(wrong.status).toBe(403);
+    expect((await stored(ada.id))?.email).toBe('ada@example.com');
+
+    const changed = await patch(ada.id, { email: 'ada.king@example.com', currentPassword: ADA_PASSWORD }, authorization);
+    expect(changed.status).toBe(200);
+    expect((await stored(ada.id))?.email).toBe('ada.king@example.com');
+    // An admin moves another user's email without that user's password.
+    expect((await patch(grace.id, { email: 'grace.hopper@example.com' }, await asAdmin())).status).toBe(200);
+  });
+
+  it('counts wrong current passwords toward the account’s sign-in lockout: 429 with Retry-After past the limit', async () => {
+    const authorization = await asAda();
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const wrong = await patch(ada.id, { password: 'new password 1', currentPassword: `guess ${attempt}` }, authorization);
+      expect(wrong.status).toBe(403);
+    }
+    // Past the limit even the right password is refused until the window moves on, as at sign-in.
+    const locked = await patch(ada.id, { password: 'new password 1', currentPassword: ADA_PASSWORD }, authorization);
+    expect(locked.status).toBe(429);
+    expect(locked.headers.get('content-type')).toBe('application/problem+json');
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await passwords.verify(ADA_PASSWORD, await storedHash(ada.id))).toBe(true);
+    // The failures are the sign-in lockout's own rows, under the account's email.
+    const failures = await suite.database.db.selectFrom('auth.login_failures').select('email_key').execute();
+    expect(failures).toEqual(Array.from({ length: 5 }, () => ({ email_key: 'ada@example.com' })));
+  });
+
+  it('forgets a right current password: it does not count toward the lockout', async () => {
+    const authorization = await asAda();
+    expect((await patch(ada.id, { password: 'new password 1', currentPassword: ADA_PASSWORD }, authorization)).status).toBe(200);
+    expect(await suite.database.db.selectFrom('auth.login_failures').select('id').execute()).toEqual([]);
+  });
+
+  it('reads the caller’s role from the database: a demoted admin’s earlier token acts only on themself', async () => {
+    const authorization = await asAdmin();
+    await suite.database.db.updateTable('users.users').set({ role: 'user' }).where('id', '=', admin.id).execute();
+    expect((await patch(grace.id, { name: 'Mallory' }, authorization)).status).toBe(403);
+    expect((await patch(admin.id, { role: 'admin' }, authorization)).status).toBe(403);
+    expect((await stored(admin.id))?.role).toBe('user');
+    expect((await stored(grace.id))?.name).toBe('Grace');
   });
 
   it('lets an admin set another user’s password without the current one', async () => {
     const response = await patch(grace.id, { password: 'admin chose this' }, await asAdmin());
     expect(response.status).toBe(200);
-    const after = await stored(grace.id);
-    expect(await passwords.verify('admin chose this', after?.passwordHash ?? null)).toBe(true);
-    expect(await passwords.verify(ADA_PASSWORD, after?.passwordHash ?? null)).toBe(false);
+    expect(await passwords.verify('admin chose this', await storedHash(grace.id))).toBe(true);
+    expect(await passwords.verify(ADA_PASSWORD, await storedHash(grace.id))).toBe(false);
   });
 
   it('refuses a password that bcrypt would cut and a currentPassword without a new one', async () => {
@@ -118,7 +164,7 @@ describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => 
   });
 
   it('answers 409 for an email another user has, whatever its case', async () => {
-    const response = await patch(ada.id, { email: 'GRACE@example.com' }, await asAda());
+    const response = await patch(ada.id, { email: 'GRACE@example.com', currentPassword: ADA_PASSWORD }, await asAda());
     expect(response.status).toBe(409);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
     expect((await stored(ada.id))?.email).toBe('ada@example.com');

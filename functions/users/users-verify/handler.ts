@@ -3,7 +3,7 @@ import type { Database } from '../../shared/database.js';
 import type { PasswordHasher } from '../../shared/passwords/password-hasher.js';
 import type { Role } from '../../shared/tokens.js';
 import { UsersProblems } from '../errors.js';
-import { findUserByEmail } from '../user-repository.js';
+import { findCredentialsByEmail } from '../user-repository.js';
 import type { VerifyCredentialsInput } from './schema.js';
 
 export interface VerifyCredentialsDeps {
@@ -24,8 +24,9 @@ export interface VerifiedUser {
  * compare too, so the answer takes the same time either way.
  */
 export async function handle(deps: VerifyCredentialsDeps, input: VerifyCredentialsInput): Promise<VerifiedUser> {
-  const user = await findUserByEmail(deps.database, input.email);
-  const matches = await deps.passwords.verify(input.password, user?.passwordHash ?? null);
-  if (!user || !matches) throw UsersProblems.invalidCredentials.error();
+  const found = await findCredentialsByEmail(deps.database, input.email);
+  const matches = await deps.passwords.verify(input.password, found?.passwordHash ?? null);
+  if (!found || !matches) throw UsersProblems.invalidCredentials.error();
+  const { user } = found;
   return { id: user.id, email: user.email, name: user.name, surname: user.surname, role: user.role };
 }

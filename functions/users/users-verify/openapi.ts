@@ -1,6 +1,7 @@
 import { ADA } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
 import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
+import { HttpProblems } from '../../shared/http/errors.js';
 import { UsersProblems } from '../errors.js';
 import { verifiedUserSchema, verifyCredentialsBody } from './schema.js';
 
@@ -9,9 +10,10 @@ export const operation: OperationDoc = {
   description:
     '**Internal (cluster-local)**: only other functions call it, and neither the cluster ingress nor the `make dev` ' +
     'gateway exposes it. `auth-login` asks it whether an email and password match, so the password hashes never ' +
-    'leave the users domain. An unknown email runs a full bcrypt compare too, so both failures take the same time ' +
-    'and answer the same 401.',
-  auth: 'none',
+    'leave the users domain. Cluster-local hides it from the internet, not from other pods: it answers only ' +
+    '`auth-login`, proven by a service token, and anyone else 401 before any password is looked at. An unknown ' +
+    'email runs a full bcrypt compare too, so both failures take the same time and answer the same 401.',
+  auth: 'service',
   requestBody: {
     component: 'VerifyCredentialsRequest',
     schema: verifyCredentialsBody,
@@ -39,8 +41,11 @@ export const operation: OperationDoc = {
       description: 'auth-login reads this as "no match" (a password too short to be one).',
     }),
     problemDoc(
-      'The email and password do not match, or no account has this email: the same answer, in the same time.',
+      'The email and password do not match, or no account has this email: the same answer, in the same time. Or ' +
+        '`caller-not-allowed`: no service token of auth-login (a user’s access token is none), or one that is expired, ' +
+        'for another function or signed with another key; no password is looked at.',
       UsersProblems.invalidCredentials,
+      HttpProblems.callerNotAllowed,
     ),
     ...jsonBodyProblems(),
     internalError,

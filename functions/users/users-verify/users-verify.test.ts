@@ -6,6 +6,7 @@ import { startTestFunction, type RunningFunction } from '../../../test/support/f
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
 import type { UserRecord } from '../user.js';
 import { insertUser } from '../user-repository.js';
+import { createTestSigningKeys, type TestSigningKeys } from '../../../test/support/signing.js';
 import { definition } from './index.js';
 
 const ADA_PASSWORD = 'correct horse';
@@ -20,11 +21,15 @@ describe.each(testPostgresServers())('users-verify on $name', ({ adminUrl }) => 
   let passwords: PasswordHasher;
   let fn: RunningFunction;
   let ada: UserRecord;
+  let keys: TestSigningKeys;
+  /** auth-login's service token for users-verify, as its client sends it. */
+  let asAuthLogin: Record<string, string>;
 
   beforeAll(async () => {
     database = await createTestDatabase(adminUrl);
     passwords = createPasswordHasher({ cost: 4, threads: 2 });
-    fn = await startTestFunction(definition, { database: database.db, passwords });
+    keys = await createTestSigningKeys();
+    fn = await startTestFunction(definition, { database: database.db, passwords, tokens: keys.verifier });
   });
   afterAll(async () => {
     await fn.close();
@@ -32,6 +37,7 @@ describe.each(testPostgresServers())('users-verify on $name', ({ adminUrl }) => 
     await database.drop();
   });
   beforeEach(async () => {
+    asAuthLogin = { authorization: `Bearer ${await keys.signer.serviceToken({ caller: 'auth-login', audience: 'users-verify' })}` };
     await database.reset();
     ada = await insertUser(database.db, {
       email: 'ada@example.com',
@@ -42,7 +48,30 @@ describe.each(testPostgresServers())('users-verify on $name', ({ adminUrl }) => 
     });
   });
 
-  const verify = (body: unknown, url = fn.url) => call(`${url}/users/verify`, { method: 'POST', body });
+  const verify = (body: unknown, url = fn.url, headers = asAuthLogin) => call(`${url}/users/verify`, { method: 'POST', body, headers });
+
+  it.each<[string, () => Promise<Record<string, string>>]>([
+    ['no credential', async () => ({})],
+    ['a user’s access token, even an admin’s', async () => ({ authorization: `Bearer ${(await keys.signer.sign({ userId: ada.id, role: 'admin' })).accessToken}` })],
+    ['a service token for another function', async () => ({ authorization: `Bearer ${await keys.signer.serviceToken({ caller: 'auth-login', audience: 'users-get' })}` })],
+    ['a service token of a function not allowed to call it', async () => ({ authorization: `Bearer ${await keys.signer.serviceToken({ caller: 'users-get', audience: 'users-verify' })}` })],
+    [
+      'an expired service token',
+      async () => ({ authorization: `Bearer ${await (await keys.signerAt(new Date(Date.now() - 120_000))).serviceToken({ caller: 'auth-login', audience: 'users-verify' })}` }),
+    ],
+    [
+      'a service token signed with another key',
+      async () => ({ authorization: `Bearer ${await (await createTestSigningKeys()).signer.serviceToken({ caller: 'auth-login', audience: 'users-verify' })}` }),
+    ],
+    ['a Basic credential', async () => ({ authorization: 'Basic YWRhOmNvcnJlY3QgaG9yc2U=' })],
+  ])('answers 401 caller-not-allowed to %s, and checks no password', async (_case, credential) => {
+    const response = await verify({ email: 'ada@example.com', password: ADA_PASSWORD }, fn.url, await credential());
+    expect(response.status).toBe(401);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    expect(response.body).toMatchObject({ type: 'https://problems.knative-accounts.dev/caller-not-allowed', status: 401 });
+    expect(JSON.stringify(response.body)).not.toContain(ada.id);
+  });
 
   it('answers the user, and nothing more, for the right password', async () => {
     const response = await verify({ email: 'ada@example.com', password: ADA_PASSWORD });
@@ -80,7 +109,7 @@ describe.each(testPostgresServers())('users-verify on $name', ({ adminUrl }) => 
 
   it('runs a full bcrypt compare for an unknown email too', async () => {
     const slowPasswords = createPasswordHasher({ cost: 10, threads: 2 });
-    const slowFn = await startTestFunction(definition, { database: database.db, passwords: slowPasswords });
+    const slowFn = await startTestFunction(definition, { database: database.db, passwords: slowPasswords, tokens: keys.verifier });
     try {
       await insertUser(database.db, {
         email: 'slow@example.com',
@@ -127,7 +156,7 @@ describe.each(testPostgresServers())('users-verify on $name', ({ adminUrl }) => 
     const form = await call(`${fn.url}/users/verify`, {
       method: 'POST',
       rawBody: `email=ada%40example.com&password=${encodeURIComponent(ADA_PASSWORD)}`,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { ...asAuthLogin, 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(form.status).toBe(415);
     const get = await call(`${fn.url}/users/verify`);

@@ -1,5 +1,24 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../shared/database.js';
+import type { SectionConfig } from './config.js';
+import type { Database } from './database.js';
+import { defineProblems } from './http/problem.js';
+
+/**
+ * The sign-in lockout: failed password attempts counted per account email and per client address
+ * in `auth.login_failures`, whoever checks the password (auth-login signing in, users-update
+ * checking a current password), so no endpoint is an unlimited password oracle.
+ */
+
+export const LockoutProblems = defineProblems({
+  tooManyAttempts: {
+    status: 429,
+    code: 'too-many-attempts',
+    detail: 'Too many failed sign-ins. Try again later.',
+    summary: 'Locked out',
+    // A placeholder so the API document shows the header: each refusal says its own wait when it is thrown.
+    headers: { 'Retry-After': '1' },
+  },
+});
 
 type Db = Kysely<Database>;
 
@@ -7,6 +26,15 @@ export interface LockoutPolicy {
   readonly maxFailuresPerEmail: number;
   readonly maxFailuresPerClient: number;
   readonly windowMs: number;
+}
+
+/** The policy the `lockout` settings describe. */
+export function lockoutPolicyOf(config: Pick<SectionConfig<'lockout'>, 'LOGIN_MAX_FAILURES_PER_EMAIL' | 'LOGIN_MAX_FAILURES_PER_CLIENT' | 'LOGIN_FAILURE_WINDOW_SECONDS'>): LockoutPolicy {
+  return {
+    maxFailuresPerEmail: config.LOGIN_MAX_FAILURES_PER_EMAIL,
+    maxFailuresPerClient: config.LOGIN_MAX_FAILURES_PER_CLIENT,
+    windowMs: config.LOGIN_FAILURE_WINDOW_SECONDS * 1000,
+  };
 }
 
 export interface LockoutState {
@@ -81,16 +109,48 @@ export async function clearFailures(db: Db, email: string): Promise<void> {
   await db.deleteFrom('auth.login_failures').where('email_key', '=', emailKey(email)).execute();
 }
 
+/**
+ * The count behind `isOverLimit`: two index range scans, one per key, each stopping one row past its
+ * limit, so the cost does not grow with the failures of other accounts and addresses, nor with an
+ * attack's rows beyond the limit. Exported so a test can read its plan.
+ */
+export function overLimitCounts(db: Db, email: string, client: string, policy: LockoutPolicy, now: Date) {
+  const since = new Date(now.getTime() - policy.windowMs);
+  const recentFailures = (column: 'email_key' | 'client_address', value: string, max: number) =>
+    db
+      .selectFrom(
+        db
+          .selectFrom('auth.login_failures')
+          .select('id')
+          .where(column, '=', value)
+          .where('failed_at', '>', since)
+          .limit(max + 1)
+          .as('counted'),
+      )
+      .select((eb) => eb.fn.countAll<string>().as('n'));
+  return db.selectNoFrom([
+    recentFailures('email_key', emailKey(email), policy.maxFailuresPerEmail).as('byEmail'),
+    recentFailures('client_address', client, policy.maxFailuresPerClient).as('byClient'),
+  ]);
+}
+
 /** Counting every recorded attempt, is the email or the client past its limit? (at it is still allowed) */
 export async function isOverLimit(db: Db, email: string, client: string, policy: LockoutPolicy, now: Date): Promise<boolean> {
-  const since = new Date(now.getTime() - policy.windowMs);
-  const counts = await db
-    .selectFrom('auth.login_failures')
-    .select((eb) => [
-      eb.fn.count<string>('id').filterWhere('email_key', '=', emailKey(email)).as('byEmail'),
-      eb.fn.count<string>('id').filterWhere('client_address', '=', client).as('byClient'),
-    ])
-    .where('failed_at', '>', since)
-    .executeTakeFirstOrThrow();
+  const counts = await overLimitCounts(db, email, client, policy, now).executeTakeFirstOrThrow();
   return Number(counts.byEmail) > policy.maxFailuresPerEmail || Number(counts.byClient) > policy.maxFailuresPerClient;
+}
+
+/**
+ * Counts one password attempt before the password is checked, so parallel attempts count against
+ * each other. Past the email's or the client's limit the attempt is taken back and 429 is thrown
+ * with the wait in Retry-After. Returns the attempt's id: keep it when the password is wrong
+ * (a failure), forget it when the attempt could not be judged or succeeded.
+ */
+export async function startPasswordAttempt(db: Db, email: string, client: string, policy: LockoutPolicy, now: Date): Promise<string> {
+  const attemptId = await recordAttempt(db, email, client, policy, now);
+  if (!(await isOverLimit(db, email, client, policy, now))) return attemptId;
+  await forgetAttempt(db, attemptId);
+  const { lockedUntil } = await readLockout(db, email, client, policy, now);
+  const seconds = Math.max(1, Math.ceil(((lockedUntil?.getTime() ?? now.getTime() + 1000) - now.getTime()) / 1000));
+  throw LockoutProblems.tooManyAttempts.error({ headers: { 'Retry-After': String(seconds) } });
 }

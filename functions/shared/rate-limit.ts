@@ -1,0 +1,38 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './database.js';
+
+/** The tables that hold rate-limit hits, one per domain that limits. */
+export type RateLimitTable = 'users.rate_limit_hits';
+
+export interface RateLimit {
+  /** Names the limit, e.g. `registration-per-client`. */
+  readonly bucket: string;
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+export type RateLimitVerdict = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number };
+
+/**
+ * Counts one request against a limit, in Postgres so every instance sees it. The hit is written
+ * before it is counted, so requests in flight count against each other; one past the limit is
+ * taken back (a refused request does not extend the wait) and answered with how long until the
+ * oldest counted hit leaves the window.
+ */
+export async function hitRateLimit(db: Kysely<Database>, table: RateLimitTable, limit: RateLimit, key: string, now: Date): Promise<RateLimitVerdict> {
+  const since = new Date(now.getTime() - limit.windowMs);
+  const hit = await db.insertInto(table).values({ bucket: limit.bucket, key, hit_at: now }).returning('id').executeTakeFirstOrThrow();
+  const recent = await db
+    .selectFrom(table)
+    .select('hit_at')
+    .where('bucket', '=', limit.bucket)
+    .where('key', '=', key)
+    .where('hit_at', '>', since)
+    .orderBy('hit_at', 'desc')
+    .limit(limit.max + 1)
+    .execute();
+  if (recent.length <= limit.max) return { allowed: true };
+  await db.deleteFrom(table).where('id', '=', hit.id).execute();
+  const oldestCounted = recent[limit.max - 1]?.hit_at ?? now;
+  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((oldestCounted.getTime() + limit.windowMs - now.getTime()) / 1000)) };
+}
