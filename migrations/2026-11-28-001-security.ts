@@ -10,6 +10,46 @@ import { sql, type Kysely } from 'kysely';
 // - notify.deliveries.user_id: whose alert a delivery was, so it can leave with the account.
 // - accounts_forget_user(): what leaves with a deleted account, in every domain, in the deleting transaction.
 // - accounts_prune_personal_data(): the retention period, run on the relay's schedule.
+/** What leaves with a deleted account (this migration's version; later ones extend it, and their down restores it). */
+export const FORGET_USER_V1 = sql`
+    create or replace function public.accounts_forget_user(forgotten uuid, forgotten_email text) returns void
+      language plpgsql volatile security definer set search_path = pg_catalog, public
+      as $$
+      begin
+        delete from auth.sign_ins where user_id = forgotten;
+        delete from auth.outbox where event->>'subject' = forgotten::text;
+        delete from auth.login_failures where email_key = lower(forgotten_email);
+        delete from notify.deliveries where user_id = forgotten or lower(recipient) = lower(forgotten_email);
+        delete from notify.dead_letters where event->>'subject' = forgotten::text or position(lower(forgotten_email) in lower(event::text)) > 0;
+      end
+      $$`;
+
+/** The retention prune (this migration's version; later ones extend it, and their down restores it). */
+export const PRUNE_PERSONAL_DATA_V1 = sql`
+    create or replace function public.accounts_prune_personal_data(retention interval) returns bigint
+      language plpgsql volatile security definer set search_path = pg_catalog, public
+      as $$
+      declare
+        removed bigint := 0;
+        batch bigint;
+      begin
+        delete from auth.sign_ins where signed_in_at < now() - retention;
+        get diagnostics batch = row_count; removed := removed + batch;
+        delete from auth.outbox where sent_at < now() - retention;
+        get diagnostics batch = row_count; removed := removed + batch;
+        delete from notify.deliveries where created_at < now() - retention;
+        get diagnostics batch = row_count; removed := removed + batch;
+        delete from notify.dead_letters where received_at < now() - retention;
+        get diagnostics batch = row_count; removed := removed + batch;
+        -- Counters are worth nothing after a day: no window is that long.
+        delete from auth.login_failures where failed_at < now() - interval '1 day';
+        get diagnostics batch = row_count; removed := removed + batch;
+        delete from users.rate_limit_hits where hit_at < now() - interval '1 day';
+        get diagnostics batch = row_count; removed := removed + batch;
+        return removed;
+      end
+      $$`;
+
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     create table users.rate_limit_hits (
@@ -52,45 +92,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   // Runs with the rights of the migration's role: a users function may call it, and it does exactly
   // this to the other domains' rows of one user, nothing else.
-  await sql`
-    create or replace function public.accounts_forget_user(forgotten uuid, forgotten_email text) returns void
-      language plpgsql volatile security definer set search_path = pg_catalog, public
-      as $$
-      begin
-        delete from auth.sign_ins where user_id = forgotten;
-        delete from auth.outbox where event->>'subject' = forgotten::text;
-        delete from auth.login_failures where email_key = lower(forgotten_email);
-        delete from notify.deliveries where user_id = forgotten or lower(recipient) = lower(forgotten_email);
-        delete from notify.dead_letters where event->>'subject' = forgotten::text or position(lower(forgotten_email) in lower(event::text)) > 0;
-      end
-      $$`.execute(db);
+  await FORGET_USER_V1.execute(db);
   await sql`revoke all on function public.accounts_forget_user(uuid, text) from public`.execute(db);
   await sql`grant execute on function public.accounts_forget_user(uuid, text) to accounts_users, accounts_credentials`.execute(db);
 
-  await sql`
-    create or replace function public.accounts_prune_personal_data(retention interval) returns bigint
-      language plpgsql volatile security definer set search_path = pg_catalog, public
-      as $$
-      declare
-        removed bigint := 0;
-        batch bigint;
-      begin
-        delete from auth.sign_ins where signed_in_at < now() - retention;
-        get diagnostics batch = row_count; removed := removed + batch;
-        delete from auth.outbox where sent_at < now() - retention;
-        get diagnostics batch = row_count; removed := removed + batch;
-        delete from notify.deliveries where created_at < now() - retention;
-        get diagnostics batch = row_count; removed := removed + batch;
-        delete from notify.dead_letters where received_at < now() - retention;
-        get diagnostics batch = row_count; removed := removed + batch;
-        -- Counters are worth nothing after a day: no window is that long.
-        delete from auth.login_failures where failed_at < now() - interval '1 day';
-        get diagnostics batch = row_count; removed := removed + batch;
-        delete from users.rate_limit_hits where hit_at < now() - interval '1 day';
-        get diagnostics batch = row_count; removed := removed + batch;
-        return removed;
-      end
-      $$`.execute(db);
+  await PRUNE_PERSONAL_DATA_V1.execute(db);
   await sql`revoke all on function public.accounts_prune_personal_data(interval) from public`.execute(db);
   await sql`grant execute on function public.accounts_prune_personal_data(interval) to accounts_auth`.execute(db);
 }

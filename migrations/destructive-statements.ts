@@ -6,7 +6,7 @@ import ts from 'typescript';
  * Dropping, renaming, changing a column's type, tightening a column to NOT NULL, adding a NOT NULL
  * column without a default (the older revision's inserts leave it out), revoking rights and
  * emptying tables belong in a contract migration. Taking the default EXECUTE from PUBLIC on a
- * function the same `up` creates takes nothing from anyone, so it is no finding.
+ * function the same module creates takes nothing from anyone, so it is no finding.
  *
  * It reads the source text of a migration module and looks only at its `up` function: the SQL in
  * its string and template literals (SQL comments ignored) and kysely schema-builder calls. Code
@@ -42,7 +42,6 @@ export function findDestructiveStatements(source: string, fileName = 'migration.
   const visit = (node: ts.Node): void => {
     if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) {
       findings.push(...checkSql(node.text, lineOf(node.getStart(file))));
-      for (const name of functionsCreatedIn(node.text)) createdFunctions.add(name);
       return;
     }
     if (ts.isTemplateExpression(node)) {
@@ -59,6 +58,14 @@ export function findDestructiveStatements(source: string, fileName = 'migration.
     ts.forEachChild(node, visit);
   };
   visit(up);
+  // Functions the module creates, in up() or in the statements it keeps beside it for up() to run.
+  const collect = (node: ts.Node): void => {
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node)) {
+      for (const name of functionsCreatedIn(node.text)) createdFunctions.add(name);
+    }
+    ts.forEachChild(node, collect);
+  };
+  collect(file);
   return findings.filter((finding) => !revokesPublicExecuteOfNew(finding, createdFunctions)).sort((a, b) => a.line - b.line);
 }
 

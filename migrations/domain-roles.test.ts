@@ -11,7 +11,7 @@ import { LEDGERS } from './migrate.js';
 import { createDatabase } from '../functions/shared/database.js';
 import { hitRateLimit } from '../functions/shared/rate-limit.js';
 import { forgetAttempt, startPasswordAttempt } from '../functions/shared/sign-in-lockout.js';
-import { isAdminNow } from '../functions/users/access.js';
+import { currentCaller } from '../functions/users/access.js';
 import { deleteUser, findCredentialsByEmail, findPasswordHash, findUserById, insertUser, listUsers, updateUser } from '../functions/users/user-repository.js';
 
 const [real, embedded] = testPostgresServers() as [{ name: string; adminUrl: string }, { name: string; adminUrl: string }];
@@ -44,7 +44,7 @@ async function dropRoles(adminUrl: string, roles: readonly string[]): Promise<vo
 it('has a login for every function in the inventory that reaches the database, and no login unused', () => {
   const logins = new Set(INVENTORY.filter((spec) => (spec.needs as readonly string[]).includes('database')).map(databaseLoginOf));
   expect([...logins].sort()).toEqual([...DATABASE_LOGINS].sort());
-  expect(INVENTORY.filter((spec) => databaseLoginOf(spec) === 'credentials').map((spec) => spec.name).sort()).toEqual(['users-create', 'users-update', 'users-verify']);
+  expect(INVENTORY.filter((spec) => databaseLoginOf(spec) === 'credentials').map((spec) => spec.name).sort()).toEqual(['users-create', 'users-password-reset-confirm', 'users-update', 'users-verify']);
 });
 
 describe(`domain roles and their logins (${real.name})`, () => {
@@ -97,8 +97,9 @@ describe(`domain roles and their logins (${real.name})`, () => {
 
   it('makes the group roles NOLOGIN, each with usage on its own schemas only and nothing on the ledgers', async () => {
     const schemas = ['users', 'auth', 'notify'] as const;
-    // The credentials role also counts wrong current passwords in the sign-in lockout (auth.login_failures).
-    const ownSchemas: Record<DatabaseLogin, readonly string[]> = { users: ['users'], credentials: ['users', 'auth'], auth: ['auth'], notify: ['notify'] };
+    // The users roles also write the outbox (every producer does), and the credentials role counts wrong
+    // current passwords in the sign-in lockout (auth.login_failures): tables of auth, granted one by one.
+    const ownSchemas: Record<DatabaseLogin, readonly string[]> = { users: ['users', 'auth'], credentials: ['users', 'auth'], auth: ['auth'], notify: ['notify'] };
     for (const domain of DATABASE_LOGINS) {
       const group = LOGIN_ROLES[domain].group;
       const { rows } = await sql<{ rolcanlogin: boolean }>`select rolcanlogin from pg_catalog.pg_roles where rolname = ${group}`.execute(admin);
@@ -130,11 +131,13 @@ describe(`domain roles and their logins (${real.name})`, () => {
     const failure = await credentials.query("insert into auth.login_failures (email_key, client_address) values ('g@example.com', '203.0.113.7') returning id");
     await credentials.query('delete from auth.login_failures where id = $1', [(failure.rows[0] as { id: string }).id]);
     await expect(credentials.query('select * from auth.sign_ins')).rejects.toThrow(/permission denied/);
-    await expect(credentials.query('select * from auth.outbox')).rejects.toThrow(/permission denied/);
+    await credentials.query("insert into auth.outbox (id, event_type, event) values (gen_random_uuid(), 'email_changed', '{}')");
+    await expect(credentials.query('select * from auth.sessions')).rejects.toThrow(/permission denied/);
+    await expect(credentials.query('select * from auth.refresh_tokens')).rejects.toThrow(/permission denied/);
     await credentials.query('delete from users.users where id = $1', [id]);
   });
 
-  it('users_fn reads users without their password hash, deletes them, and is denied writing them, auth.outbox and notify.deliveries', async () => {
+  it('users_fn reads users without their password hash, deletes them, sets only email_verified, and is denied the rest, auth.sessions and notify.deliveries', async () => {
     const users = await as('users');
     const { rows: created } = await sql<{ id: string }>`
       insert into users.users (email, name, surname, password_hash) values ('ada@example.com', 'Ada', 'Lovelace', '$2b$12$secret') returning id`.execute(admin);
@@ -147,9 +150,14 @@ describe(`domain roles and their logins (${real.name})`, () => {
     await expect(users.query('update users.users set password_hash = $1 where id = $2', ['x', id])).rejects.toThrow(/permission denied/);
     await expect(users.query("update users.users set role = 'admin' where id = $1", [id])).rejects.toThrow(/permission denied/);
     await expect(users.query("insert into users.users (email, name, surname, password_hash) values ('e@example.com', 'E', 'E', 'x')")).rejects.toThrow(/permission denied/);
+    // Verifying an address is the one write it has on users.users.
+    expect((await users.query('update users.users set email_verified = true where id = $1 and token_version = 1', [id])).rowCount).toBe(1);
+    await expect(users.query('update users.users set token_version = token_version + 1 where id = $1', [id])).rejects.toThrow(/permission denied/);
     await users.query('delete from users.users where id = $1 and version = 1', [id]);
-    await expect(users.query('select * from auth.outbox')).rejects.toThrow(/permission denied/);
-    await expect(users.query("insert into auth.outbox (id, event_type, event) values (gen_random_uuid(), 'x', '{}')")).rejects.toThrow(/permission denied/);
+    await users.query("insert into auth.outbox (id, event_type, event) values (gen_random_uuid(), 'email_verification_requested', '{}')");
+    await expect(users.query('select * from auth.sessions')).rejects.toThrow(/permission denied/);
+    await expect(users.query('select * from auth.sign_ins')).rejects.toThrow(/permission denied/);
+    await expect(users.query('select * from auth.login_failures')).rejects.toThrow(/permission denied/);
     await expect(users.query('select * from notify.deliveries')).rejects.toThrow(/permission denied/);
     await expect(users.query(`select * from public.${LEDGERS.expand.table}`)).rejects.toThrow(/permission denied/);
     await expect(users.query(`select * from public.${LEDGERS.contract.table}`)).rejects.toThrow(/permission denied/);
@@ -169,9 +177,9 @@ describe(`domain roles and their logins (${real.name})`, () => {
       await forgetAttempt(credentialsDb, await startPasswordAttempt(credentialsDb, 'linus@example.com', '203.0.113.8', policy, new Date()));
       await hitRateLimit(credentialsDb, 'users.rate_limit_hits', { bucket: 'registration-per-client', max: 10, windowMs: 60_000 }, '203.0.113.8', new Date());
 
-      const admin = { userId: created.id, role: 'admin' as const };
+      const admin = { userId: created.id, role: 'admin' as const, tokenVersion: 1 };
       expect(await findUserById(usersDb, created.id)).toMatchObject({ email: 'linus@example.com', name: 'Lin' });
-      expect(await isAdminNow(usersDb, admin)).toBe(false);
+      expect(await currentCaller(usersDb, admin)).toMatchObject({ role: 'user', tokenVersion: 1 });
       expect((await listUsers(usersDb, { namePrefix: 'li' }, 10)).users.map((user) => user.email)).toEqual(['linus@example.com']);
       await expect(findPasswordHash(usersDb, created.id)).rejects.toThrow(/permission denied/);
       await expect(findCredentialsByEmail(usersDb, 'linus@example.com')).rejects.toThrow(/permission denied/);
@@ -185,10 +193,10 @@ describe(`domain roles and their logins (${real.name})`, () => {
 
   it('auth_fn writes auth.outbox and auth.login_failures (identity ids), and is denied users.users', async () => {
     const auth = await as('auth');
-    await auth.query("insert into auth.outbox (id, event_type, event) values (gen_random_uuid(), 'user_login_event', '{}')");
+    const { rows: [event] } = await auth.query("insert into auth.outbox (id, event_type, event) values (gen_random_uuid(), 'user_login_event', '{}') returning id");
     await auth.query("insert into auth.login_failures (email_key, client_address) values ('ada@example.com', '203.0.113.7')");
     await auth.query("insert into auth.sign_ins (user_id, signed_in_at, client_address, user_agent) values (gen_random_uuid(), now(), '203.0.113.7', 'test')");
-    expect((await auth.query('update auth.outbox set sent_at = now() where sent_at is null')).rowCount).toBe(1);
+    expect((await auth.query('update auth.outbox set sent_at = now() where id = $1 and sent_at is null', [event.id])).rowCount).toBe(1);
     await expect(auth.query('select * from users.users')).rejects.toThrow(/permission denied/);
     await expect(auth.query('select * from notify.deliveries')).rejects.toThrow(/permission denied/);
   });

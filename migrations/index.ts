@@ -5,6 +5,7 @@ import * as domainRoles from './2026-11-26-003-domain-roles.js';
 import * as schemaVersion from './2026-11-26-004-schema-version.js';
 import * as security from './2026-11-28-001-security.js';
 import * as hidePasswordHashes from './2026-11-28-002-hide-password-hashes.js';
+import * as accountLifecycle from './2026-11-28-003-account-lifecycle.js';
 
 /**
  * `expand`: safe while two revisions of a function serve side by side during a canary (additive
@@ -33,6 +34,7 @@ export const MIGRATIONS: readonly PhasedMigration[] = [
   { name: '2026-11-26-004-schema-version', phase: 'expand', migration: schemaVersion },
   { name: '2026-11-28-001-security', phase: 'expand', migration: security },
   { name: '2026-11-28-002-hide-password-hashes', phase: 'contract', migration: hidePasswordHashes },
+  { name: '2026-11-28-003-account-lifecycle', phase: 'expand', migration: accountLifecycle },
 ];
 
 /** The migrations of one phase, keyed by name, as kysely's MigrationProvider hands them over. */

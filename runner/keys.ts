@@ -1,5 +1,6 @@
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -22,6 +23,23 @@ export async function ensureLocalSigningKey(dataDir: string): Promise<SigningKey
   const dir = join(dataDir, 'keys');
   if (!existsSync(join(dir, PRIVATE_FILE)) || !existsSync(join(dir, PUBLIC_FILE))) await createKeyFolder(dataDir, dir);
   return { privateKeyPem: await readFile(join(dir, PRIVATE_FILE), 'utf8'), publicKeyPem: await readFile(join(dir, PUBLIC_FILE), 'utf8') };
+}
+
+const SEAL_KEY_FILE = 'event-seal.key';
+
+/**
+ * The local system's key that seals the account email events (EVENT_SEAL_KEY), made on first
+ * start and kept beside the signing key. Two runners starting at once: the first write wins
+ * (exclusive create) and both read that one.
+ */
+export async function ensureLocalSealKey(dataDir: string): Promise<string> {
+  const dir = join(dataDir, 'keys');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, SEAL_KEY_FILE);
+  await writeFile(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' }).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  });
+  return (await readFile(file, 'utf8')).trim();
 }
 
 /**

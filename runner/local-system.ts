@@ -13,7 +13,7 @@ import { superviseFunction, type FunctionProcess } from './function-process.js';
 import { DOCS_PATH, OPENAPI_PATH } from './docs/page.js';
 import { createGateway, type FunctionListing } from './gateway.js';
 import { publishLocalSystemInfo } from '../scripts/local-system-info.js';
-import { ensureLocalSigningKey, LOCAL_KEY_ID, LOCAL_SIGNING_ALGORITHM } from './keys.js';
+import { ensureLocalSealKey, ensureLocalSigningKey, LOCAL_KEY_ID, LOCAL_SIGNING_ALGORITHM } from './keys.js';
 import { startLocalBroker } from './broker/local-broker.js';
 import { destinationUrl, loadEventingDefinitions } from './broker/eventing-definitions.js';
 import { startMailCatcher } from './mail-catcher.js';
@@ -81,6 +81,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     }
     await applyMigrations(databaseUrl, log);
     const keys = await ensureLocalSigningKey(dataDir);
+    const sealKey = await ensureLocalSealKey(dataDir);
+    // Known before the functions start: the account emails link to the docs page behind it.
+    const gatewayPort = config.GATEWAY_PORT || (await freePort());
 
     const mail = await startMailCatcher({ host: '127.0.0.1', smtpPort: config.MAIL_SMTP_PORT, httpPort: config.MAIL_WEB_PORT });
     cleanups.push(() => mail.stop());
@@ -120,6 +123,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       lockout: {},
       clients: {},
       registration: {},
+      sessions: {},
+      verification: {},
+      emailTokens: {},
+      emailRequests: {},
+      seal: { EVENT_SEAL_KEY: sealKey },
+      links: { ACCOUNT_LINKS_URL: `http://${config.PUBLIC_HOST}:${gatewayPort}${DOCS_PATH}` },
       retention: {},
       sink: { K_SINK: broker.url },
       mail: { SMTP_URL: mail.smtpUrl },
@@ -180,7 +189,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     });
     await new Promise<void>((resolveListen, reject) => {
       gateway.once('error', reject);
-      gateway.listen(config.GATEWAY_PORT, '127.0.0.1', () => resolveListen());
+      gateway.listen(gatewayPort, '127.0.0.1', () => resolveListen());
     });
     cleanups.push(
       () =>

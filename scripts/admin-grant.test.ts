@@ -20,6 +20,11 @@ describe('admin:grant against DATABASE_URL', () => {
     const after = await findUserByEmail(database.db, 'grace@example.com');
     expect(after?.role).toBe('admin');
     expect(after?.version).toBe((before?.version ?? 0) + 1);
+    // A role change revokes the user's earlier tokens, as one through users-update does.
+    expect(after?.tokenVersion).toBe((before?.tokenVersion ?? 0) + 1);
+    // Granting it again changes nothing and signs nobody out.
+    await grantAdmin(database.url, 'grace@example.com', new Date());
+    expect(await findUserByEmail(database.db, 'grace@example.com')).toMatchObject({ version: after?.version, tokenVersion: after?.tokenVersion });
   });
 
   it('exits 1 naming the email when no user has it', async () => {

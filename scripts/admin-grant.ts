@@ -3,7 +3,7 @@ import { createDatabase } from '../functions/shared/database.js';
 import { setUserRoleByEmail } from '../functions/users/user-repository.js';
 import { resolveDatabaseUrl } from './local-system-info.js';
 
-/** `npm run admin:grant -- EMAIL`: gives an existing user the admin role. */
+/** `npm run admin:grant -- EMAIL`: gives an existing user the admin role (their earlier tokens and sessions end, as with any role change). */
 export async function grantAdmin(databaseUrl: string, email: string, now: Date): Promise<string> {
   const db = createDatabase({ url: databaseUrl, poolMax: 1, applicationName: 'admin-grant' });
   try {

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Creates or updates the Secrets of knative/secrets/example-secrets.yaml from the environment.
 # Needs: POSTGRES_PASSWORD, USERS_DB_PASSWORD, CREDENTIALS_DB_PASSWORD, AUTH_DB_PASSWORD, NOTIFY_DB_PASSWORD,
-# JWT_PRIVATE_KEY_FILE, JWT_PUBLIC_KEY_FILE, SMTP_URL; optional JWT_KEY_ID (default accounts-1).
+# JWT_PRIVATE_KEY_FILE, JWT_PUBLIC_KEY_FILE, SMTP_URL, EVENT_SEAL_KEY (openssl rand -base64 32);
+# optional JWT_KEY_ID (default accounts-1).
 # With DRY_RUN=1 it prints the Secrets' names and keys, never their values.
 set -euo pipefail
 namespace=${NAMESPACE:-accounts}
 host="accounts-postgres.${namespace}.svc.cluster.local:5432"
 
 missing=()
-for name in POSTGRES_PASSWORD USERS_DB_PASSWORD CREDENTIALS_DB_PASSWORD AUTH_DB_PASSWORD NOTIFY_DB_PASSWORD JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE SMTP_URL; do
+for name in POSTGRES_PASSWORD USERS_DB_PASSWORD CREDENTIALS_DB_PASSWORD AUTH_DB_PASSWORD NOTIFY_DB_PASSWORD JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE SMTP_URL EVENT_SEAL_KEY; do
   [ -n "${!name:-}" ] || missing+=("$name")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -49,3 +50,4 @@ done
 apply accounts-jwt --from-file=private-key="$JWT_PRIVATE_KEY_FILE" --from-file=public-key="$JWT_PUBLIC_KEY_FILE" \
   --from-literal=key-id="${JWT_KEY_ID:-accounts-1}"
 apply accounts-smtp --from-literal=url="$SMTP_URL"
+apply accounts-event-seal --from-literal=key="$EVENT_SEAL_KEY"

@@ -62,6 +62,13 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
     lockout: [],
     clients: [],
     registration: [],
+    sessions: [],
+    verification: [{ name: 'REQUIRE_VERIFIED_EMAIL', value: 'false' }],
+    emailTokens: [],
+    emailRequests: [],
+    seal: [{ name: 'EVENT_SEAL_KEY', secret: 'accounts-event-seal', key: 'key' }],
+    // The page of your app that takes `?action=verify-email|reset-password&token=…` (DEPLOY.md).
+    links: [{ name: 'ACCOUNT_LINKS_URL', value: 'https://accounts.example.com/account' }],
     retention: [{ name: 'RETENTION_DAYS', value: '90' }],
     sink: [],
     mail: [

@@ -9,6 +9,9 @@ export const verifiedUserSchema = z.object({
   name: z.string(),
   surname: z.string(),
   role: z.enum(['user', 'admin']),
+  // An older users-verify answers neither: an unverified account at the first token version.
+  emailVerified: z.boolean().default(false),
+  tokenVersion: z.number().int().default(1),
 });
 
 export type VerifiedUser = z.output<typeof verifiedUserSchema>;

@@ -18,7 +18,7 @@ export interface ExamplePerson {
 
 function person(id: string, email: string, name: string, surname: string, role: 'user' | 'admin', password: string): ExamplePerson {
   return {
-    record: { id, email, name, surname, role, version: 1, createdAt: CREATED_AT, updatedAt: CREATED_AT },
+    record: { id, email, name, surname, role, emailVerified: true, tokenVersion: 1, version: 1, createdAt: CREATED_AT, updatedAt: CREATED_AT },
     password,
   };
 }

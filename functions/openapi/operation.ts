@@ -37,7 +37,7 @@ export interface BodyDoc {
 }
 
 export interface SuccessDoc {
-  readonly status: 200 | 201 | 204 | 304;
+  readonly status: 200 | 201 | 202 | 204 | 304;
   readonly description: string;
   readonly body?: BodyDoc;
   readonly headers?: {

@@ -32,6 +32,17 @@ const jwtAudience = z.string().min(1).default('knative-accounts');
 /** `kid` of the signing key, published in the JWKS so verifiers can pick the key during rotation. */
 const jwtKeyId = z.string().min(1).max(100).default('accounts-1');
 
+const flag = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
+
+/** A 256-bit key in base64 or base64url (`openssl rand -base64 32`). */
+const key256 = z
+  .string()
+  .transform((value, context) => {
+    const bytes = Buffer.from(value.trim().replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url');
+    if (bytes.length !== 32) context.addIssue({ code: 'custom', message: 'must be 32 bytes in base64 (openssl rand -base64 32)' });
+    return new Uint8Array(bytes);
+  });
+
 const postgresUrl = z
   .string()
   .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// or postgresql:// URL');
@@ -95,6 +106,41 @@ const sectionSchemas = {
     /** Registrations one client address may attempt within the window, before 429. */
     REGISTRATIONS_PER_CLIENT: integer(1, 100_000).default(10),
     REGISTRATION_WINDOW_SECONDS: integer(1, 86_400).default(3_600),
+  }),
+  sessions: z.object({
+    /** A session unused this long ends: its refresh token no longer works. */
+    SESSION_IDLE_DAYS: integer(1, 365).default(30),
+  }),
+  verification: z.object({
+    /** true: an account whose email is not verified cannot sign in (403 email-not-verified). */
+    REQUIRE_VERIFIED_EMAIL: flag,
+  }),
+  emailTokens: z.object({
+    EMAIL_VERIFICATION_TTL_SECONDS: integer(300, 7 * 86_400).default(86_400),
+    PASSWORD_RESET_TTL_SECONDS: integer(300, 86_400).default(3_600),
+  }),
+  emailRequests: z.object({
+    /** Verification or reset requests for one email within the window, before 429. */
+    EMAIL_REQUESTS_PER_EMAIL: integer(1, 1_000).default(5),
+    /** Verification or reset requests from one client address within the window, before 429. */
+    EMAIL_REQUESTS_PER_CLIENT: integer(1, 100_000).default(20),
+    EMAIL_REQUEST_WINDOW_SECONDS: integer(60, 86_400).default(3_600),
+    /**
+     * How long after it arrived a verification or reset request is answered, whatever it found: the
+     * answer's timing must not tell whether an account has the email. Above the work's own time.
+     */
+    EMAIL_REQUEST_ANSWER_MS: integer(0, 10_000).default(150),
+  }),
+  seal: z.object({
+    /**
+     * Seals the account email events (verification, reset, email changed): their tokens and addresses
+     * travel encrypted and authenticated, readable and writable only by the functions holding it.
+     */
+    EVENT_SEAL_KEY: key256,
+  }),
+  links: z.object({
+    /** The page the verification and reset links open, with `?action=…&token=…` (locally the docs page). */
+    ACCOUNT_LINKS_URL: z.url({ protocol: /^https?$/ }),
   }),
   retention: z.object({
     /** Days sign-ins, sent events and alert deliveries (addresses, user agents, emails) are kept. */

@@ -12,6 +12,43 @@ export interface UsersTable {
   version: ColumnType<number, never, number>;
   created_at: ColumnType<Date, never, never>;
   updated_at: ColumnType<Date, never, Date>;
+  email_verified: ColumnType<boolean, boolean | undefined, boolean>;
+  /** In every access token (`ver`): bumped to revoke the tokens issued before (password, role). */
+  token_version: ColumnType<number, never, number>;
+}
+
+/** A verification or reset token, by the SHA-256 of its value (never the value itself). */
+export interface EmailTokensTable {
+  token_hash: Buffer;
+  user_id: string;
+  purpose: 'email-verification' | 'password-reset';
+  /** The address it was sent to: a verification counts only while the account still has it. */
+  email: string;
+  created_at: ColumnType<Date, never, never>;
+  expires_at: Date;
+  used_at: ColumnType<Date | null, never, Date>;
+}
+
+/** A sign-in's session: its refresh tokens, and what the access tokens it mints say. */
+export interface SessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  role: 'user' | 'admin';
+  token_version: number;
+  client_address: string;
+  user_agent: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  last_used_at: ColumnType<Date, Date | undefined, Date>;
+  ended_at: ColumnType<Date | null, never, Date>;
+  end_reason: ColumnType<string | null, never, string>;
+}
+
+/** Every refresh token a session had, by the SHA-256 of its value; a rotated one is spent. */
+export interface RefreshTokensTable {
+  token_hash: Buffer;
+  session_id: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  rotated_at: ColumnType<Date | null, never, Date>;
 }
 
 export interface LoginFailuresTable {
@@ -75,6 +112,9 @@ export interface DeadLettersTable {
 export interface Database {
   'users.users': UsersTable;
   'users.rate_limit_hits': RateLimitHitsTable;
+  'users.email_tokens': EmailTokensTable;
+  'auth.sessions': SessionsTable;
+  'auth.refresh_tokens': RefreshTokensTable;
   'auth.login_failures': LoginFailuresTable;
   'auth.sign_ins': SignInsTable;
   'auth.outbox': OutboxTable;

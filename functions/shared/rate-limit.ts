@@ -33,6 +33,8 @@ export async function hitRateLimit(db: Kysely<Database>, table: RateLimitTable, 
     .execute();
   if (recent.length <= limit.max) return { allowed: true };
   await db.deleteFrom(table).where('id', '=', hit.id).execute();
-  const oldestCounted = recent[limit.max - 1]?.hit_at ?? now;
+  // `recent` is newest first and holds this hit too: once it is taken back, the window holds the
+  // `max` hits after it, and the oldest of them, recent[max], must leave before another fits.
+  const oldestCounted = recent[limit.max]?.hit_at ?? now;
   return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((oldestCounted.getTime() + limit.windowMs - now.getTime()) / 1000)) };
 }

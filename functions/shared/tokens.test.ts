@@ -4,8 +4,8 @@ import { AppError } from './http/problem.js';
 import { createTokenSigner, createTokenVerifier, VerifiedTokenCache, type Principal, type TokenSigner, type TokenVerifier } from './tokens.js';
 
 const COMMON = { algorithm: 'ES256', issuer: 'knative-accounts', audience: 'knative-accounts' } as const;
-const ADA: Principal = { userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', role: 'user' };
-const GRACE: Principal = { userId: '3d0f5a7c-2b1e-4c9d-8e7f-6a5b4c3d2e1f', role: 'admin' };
+const ADA: Principal = { userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', role: 'user', tokenVersion: 1 };
+const GRACE: Principal = { userId: '3d0f5a7c-2b1e-4c9d-8e7f-6a5b4c3d2e1f', role: 'admin', tokenVersion: 3 };
 const START = Date.parse('2026-11-28T10:00:00Z');
 
 describe('the verified-token cache of the token verifier', () => {

@@ -9,6 +9,12 @@ export type Role = 'user' | 'admin';
 export interface Principal {
   readonly userId: string;
   readonly role: Role;
+  /**
+   * The user's token version when the token was issued (claim `ver`). The functions that read the
+   * user compare it with the user's row: a password change or reset, or a role change, moves the
+   * row's on, and every token issued before answers 401 from then on.
+   */
+  readonly tokenVersion: number;
 }
 
 /**
@@ -73,8 +79,12 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
         currentDate: new Date(now()),
       });
       const role = payload['role'];
-      if (typeof payload.sub !== 'string' || (role !== 'user' && role !== 'admin')) throw HttpProblems.tokenWithoutPrincipal.error();
-      return { principal: { userId: payload.sub, role }, expiresAtMs: (payload.exp as number) * 1000 };
+      // Tokens from before versions were kept carry none: they are of the first.
+      const version = payload['ver'] ?? 1;
+      if (typeof payload.sub !== 'string' || (role !== 'user' && role !== 'admin') || !Number.isSafeInteger(version)) {
+        throw HttpProblems.tokenWithoutPrincipal.error();
+      }
+      return { principal: { userId: payload.sub, role, tokenVersion: version as number }, expiresAtMs: (payload.exp as number) * 1000 };
     } catch (error) {
       if (error instanceof AppError) throw error;
       throw (error instanceof joseErrors.JWTExpired ? HttpProblems.expiredToken : HttpProblems.invalidToken).error();
@@ -217,7 +227,7 @@ export async function createTokenSigner(options: TokenSignerOptions): Promise<To
       new CompactSign(new TextEncoder().encode(payload)).setProtectedHeader({ alg: options.algorithm, kid: options.keyId, typ: TOKEN_TYPES.event }).sign(key),
     async sign(principal) {
       const issuedAt = Math.floor(now().getTime() / 1000);
-      const accessToken = await new SignJWT({ role: principal.role })
+      const accessToken = await new SignJWT({ role: principal.role, ver: principal.tokenVersion })
         .setProtectedHeader({ alg: options.algorithm, kid: options.keyId, typ: TOKEN_TYPES.access })
         .setSubject(principal.userId)
         .setIssuer(options.issuer)

@@ -59,4 +59,20 @@ export const UsersProblems = defineProblems({
     summary: 'A cursor this API did not write',
     errors: [{ pointer: '#/cursor', detail: 'is not a cursor this API returned' }],
   },
+  tooManyEmailRequests: {
+    status: 429,
+    code: 'too-many-email-requests',
+    detail: 'Too many email requests for this address or from this client. Try again later.',
+    summary: 'Email request limit',
+    // A placeholder so the API document shows the header: each refusal says its own wait.
+    headers: { 'Retry-After': '1' },
+  },
+  invalidEmailToken: {
+    status: 400,
+    code: 'invalid-token',
+    detail:
+      'The token is not valid: unknown, already used, expired, replaced by a newer one, or sent to an address the ' +
+      'account no longer has. Ask for a new email.',
+    summary: 'Unknown, used or expired token',
+  },
 });

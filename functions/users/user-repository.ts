@@ -1,10 +1,15 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isUniqueViolation, type Database, type UsersTable } from '../shared/database.js';
 import type { Role } from '../shared/tokens.js';
 import { UsersProblems } from './errors.js';
 import { isUserId, type UserRecord, type UserResource } from './user.js';
 
 type Db = Kysely<Database>;
+
+/** Runs `work` in the caller's transaction, or in one of its own. */
+function inTransaction<T>(db: Db, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? work(db as Transaction<Database>) : db.transaction().execute(work);
+}
 
 export interface NewUser {
   readonly email: string;
@@ -20,6 +25,12 @@ export interface UserChanges {
   readonly surname?: string;
   readonly passwordHash?: string;
   readonly role?: Role;
+  readonly emailVerified?: boolean;
+  /**
+   * Why every access token issued so far must stop working, and every session end (a password or
+   * role change): the token version moves on and the sessions end, in the same transaction.
+   */
+  readonly revokeTokens?: string;
 }
 
 export interface UserFilter {
@@ -45,7 +56,7 @@ export interface UserPage {
  * not check passwords connect as a role without the privilege on `password_hash`, and Postgres
  * refuses a statement that names it.
  */
-const USER_COLUMNS = ['id', 'email', 'name', 'surname', 'role', 'version', 'created_at', 'updated_at'] as const;
+const USER_COLUMNS = ['id', 'email', 'name', 'surname', 'role', 'email_verified', 'token_version', 'version', 'created_at', 'updated_at'] as const;
 
 function toUserRecord(row: Omit<Selectable<UsersTable>, 'password_hash'>): UserRecord {
   return {
@@ -54,6 +65,8 @@ function toUserRecord(row: Omit<Selectable<UsersTable>, 'password_hash'>): UserR
     name: row.name,
     surname: row.surname,
     role: row.role,
+    emailVerified: row.email_verified,
+    tokenVersion: row.token_version,
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -131,7 +144,7 @@ const isoTime = (column: 'created_at' | 'updated_at') =>
 export async function listUsers(db: Db, filter: UserFilter, limit: number, after?: PagePosition): Promise<UserPage> {
   let query = db
     .selectFrom('users.users')
-    .select(['id', 'email', 'name', 'surname', 'role', isoTime('created_at').as('createdAt'), isoTime('updated_at').as('updatedAt')])
+    .select(['id', 'email', 'name', 'surname', 'role', 'email_verified as emailVerified', isoTime('created_at').as('createdAt'), isoTime('updated_at').as('updatedAt')])
     // Full microsecond precision, which a JS Date would lose, so the next page starts exactly here.
     .select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('position_time'));
   if (filter.email !== undefined) query = query.where(sql<string>`lower(email)`, '=', filter.email.toLowerCase());
@@ -163,26 +176,37 @@ export async function updateUser(
   now: Date,
 ): Promise<UserRecord | undefined> {
   try {
-    const row = await db
-      .updateTable('users.users')
-      .set({
-        ...(changes.email !== undefined ? { email: changes.email } : {}),
-        ...(changes.name !== undefined ? { name: changes.name } : {}),
-        ...(changes.surname !== undefined ? { surname: changes.surname } : {}),
-        ...(changes.passwordHash !== undefined ? { password_hash: changes.passwordHash } : {}),
-        ...(changes.role !== undefined ? { role: changes.role } : {}),
-        version: sql<number>`version + 1`,
-        updated_at: now,
-      })
-      .where('id', '=', id)
-      .where('version', '=', expectedVersion)
-      .returning(USER_COLUMNS)
-      .executeTakeFirst();
-    return row && toUserRecord(row);
+    return await inTransaction(db, async (trx) => {
+      const row = await trx
+        .updateTable('users.users')
+        .set({
+          ...(changes.email !== undefined ? { email: changes.email } : {}),
+          ...(changes.name !== undefined ? { name: changes.name } : {}),
+          ...(changes.surname !== undefined ? { surname: changes.surname } : {}),
+          ...(changes.passwordHash !== undefined ? { password_hash: changes.passwordHash } : {}),
+          ...(changes.role !== undefined ? { role: changes.role } : {}),
+          ...(changes.emailVerified !== undefined ? { email_verified: changes.emailVerified } : {}),
+          ...(changes.revokeTokens !== undefined ? { token_version: sql<number>`token_version + 1` } : {}),
+          version: sql<number>`version + 1`,
+          updated_at: now,
+        })
+        .where('id', '=', id)
+        .where('version', '=', expectedVersion)
+        .returning(USER_COLUMNS)
+        .executeTakeFirst();
+      if (row && changes.revokeTokens !== undefined) await endSessions(trx, id, changes.revokeTokens);
+      return row && toUserRecord(row);
+    });
   } catch (error) {
     if (isUniqueViolation(error, 'users_email_key')) throw UsersProblems.emailTaken.error();
     throw error;
   }
+}
+
+/** Ends every session of the user (their refresh tokens stop working), through the database function that may. */
+export async function endSessions(trx: Transaction<Database>, userId: string, reason: string): Promise<number> {
+  const { rows } = await sql<{ ended: number }>`select public.accounts_end_sessions(${userId}::uuid, ${reason}) as ended`.execute(trx);
+  return rows[0]?.ended ?? 0;
 }
 
 /**
@@ -202,18 +226,69 @@ export async function deleteUser(db: Db, id: string, expectedVersion?: number): 
   });
 }
 
-/** Sets a user's role by email; undefined when no user has that email. */
+/** Sets a user's role by email, revoking their tokens and sessions as any role change does; undefined when no user has that email. */
 export async function setUserRoleByEmail(db: Db, email: string, role: Role, now: Date): Promise<UserRecord | undefined> {
-  const row = await db
-    .updateTable('users.users')
-    .set({ role, version: sql<number>`version + 1`, updated_at: now })
-    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
-    .returning(USER_COLUMNS)
-    .executeTakeFirst();
-  return row && toUserRecord(row);
+  return inTransaction(db, async (trx) => {
+    const current = await trx
+      .selectFrom('users.users')
+      .select(['id', 'role'])
+      .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+      .forUpdate()
+      .executeTakeFirst();
+    if (!current) return undefined;
+    // Granting a role someone has already changes nothing, and signs nobody out.
+    if (current.role === role) return findUserById(trx, current.id);
+    const row = await trx
+      .updateTable('users.users')
+      .set({ role, version: sql<number>`version + 1`, token_version: sql<number>`token_version + 1`, updated_at: now })
+      .where('id', '=', current.id)
+      .returning(USER_COLUMNS)
+      .executeTakeFirstOrThrow();
+    await endSessions(trx, row.id, 'role-changed');
+    return toUserRecord(row);
+  });
 }
 
 /** `%` and `_` in user input match themselves, not any character. */
 function likePrefix(prefix: string): string {
   return `${prefix.toLowerCase().replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}
+
+/**
+ * A password reset: the new hash, the token version moved on and every session ended, in one
+ * transaction; the address the link went to counts as verified if the account still has it.
+ * Undefined when the user is gone.
+ */
+export async function resetPassword(db: Db, userId: string, passwordHash: string, linkEmail: string, now: Date): Promise<UserRecord | undefined> {
+  return inTransaction(db, async (trx) => {
+    const row = await trx
+      .updateTable('users.users')
+      .set({
+        password_hash: passwordHash,
+        email_verified: sql<boolean>`email_verified or lower(email) = lower(${linkEmail})`,
+        token_version: sql<number>`token_version + 1`,
+        version: sql<number>`version + 1`,
+        updated_at: now,
+      })
+      .where('id', '=', userId)
+      .returning(USER_COLUMNS)
+      .executeTakeFirst();
+    if (row) await endSessions(trx, userId, 'password-reset');
+    return row && toUserRecord(row);
+  });
+}
+
+/**
+ * Marks the address verified if it is still the account's (a link sent to an address the account
+ * has since left proves nothing about the new one). True when it is now verified.
+ */
+export async function markEmailVerified(db: Db, userId: string, linkEmail: string, now: Date): Promise<boolean> {
+  const row = await db
+    .updateTable('users.users')
+    .set({ email_verified: true, version: sql<number>`version + 1`, updated_at: now })
+    .where('id', '=', userId)
+    .where(sql<string>`lower(email)`, '=', linkEmail.toLowerCase())
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
 }

@@ -64,6 +64,9 @@ export interface UserRecord {
   readonly name: string;
   readonly surname: string;
   readonly role: Role;
+  readonly emailVerified: boolean;
+  /** Access tokens carry it; it moves on when they must all stop working (password, role). */
+  readonly tokenVersion: number;
   readonly version: number;
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -76,6 +79,7 @@ export interface UserResource {
   readonly name: string;
   readonly surname: string;
   readonly role: Role;
+  readonly emailVerified: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -91,6 +95,9 @@ export const userResourceSchema = z
     name: personNameField,
     surname: personNameField,
     role: roleField,
+    emailVerified: z
+      .boolean()
+      .meta({ description: 'Whether the user proved they read this address (the link of the verification email); false again after an email change.' }),
     createdAt: z.iso.datetime().meta({ description: 'When the user registered (UTC).' }),
     updatedAt: z.iso.datetime().meta({ description: 'When the user last changed (UTC).' }),
   })
@@ -103,6 +110,7 @@ export function toUserResource(user: UserRecord): UserResource {
     name: user.name,
     surname: user.surname,
     role: user.role,
+    emailVerified: user.emailVerified,
     createdAt: user.createdAt.toISOString(),
     updatedAt: user.updatedAt.toISOString(),
   };

@@ -107,10 +107,10 @@ describe('every HTTP function under hostile input', () => {
       database,
       keys,
       passwords,
-      config: { LOGIN_MAX_FAILURES_PER_EMAIL: '1000', LOGIN_MAX_FAILURES_PER_CLIENT: '100000', REGISTRATIONS_PER_CLIENT: '100000' },
+      config: { LOGIN_MAX_FAILURES_PER_EMAIL: '1000', LOGIN_MAX_FAILURES_PER_CLIENT: '100000', REGISTRATIONS_PER_CLIENT: '100000', EMAIL_REQUESTS_PER_EMAIL: '1000', EMAIL_REQUESTS_PER_CLIENT: '100000', EMAIL_REQUEST_ANSWER_MS: '0' },
       only: 'http',
     });
-    const bearer = async (userId: string, role: 'user' | 'admin') => `Bearer ${(await keys.signer.sign({ userId, role })).accessToken}`;
+    const bearer = async (userId: string, role: 'user' | 'admin') => `Bearer ${(await keys.signer.sign({ userId, role, tokenVersion: 1 })).accessToken}`;
     const stranger = await generateKeyPair('ES256');
     const forged = await new SignJWT({ role: 'admin' })
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
@@ -120,7 +120,7 @@ describe('every HTTP function under hostile input', () => {
       .setExpirationTime('15m')
       .sign(stranger.privateKey);
     const pastSigner = await keys.signerAt(new Date(Date.now() - 3_600_000));
-    const expired = (await pastSigner.sign({ userId: ada.id, role: 'user' })).accessToken;
+    const expired = (await pastSigner.sign({ userId: ada.id, role: 'user', tokenVersion: 1 })).accessToken;
     const unsigned = new UnsecuredJWT({ role: 'admin' }).setSubject(grace.id).setIssuer('knative-accounts').setAudience('knative-accounts').encode();
     // Valid tokens for the two people most of the time, so requests reach what lies behind the check.
     const valid = [await bearer(ada.id, 'user'), await bearer(grace.id, 'admin')];
@@ -198,7 +198,7 @@ describe('every HTTP function under hostile input', () => {
     const read = await call(`${system.url('users-get')}/users/${created.body.id}`, { headers: { authorization: token } });
     expect(read.body).toMatchObject({ email, name: 'After' });
     const admin = await insertUser(database.db, { email: `admin-${randomUUID()}@example.com`, name: 'Root', surname: 'Admin', passwordHash: 'x', role: 'admin' });
-    const adminToken = `Bearer ${(await keys.signer.sign({ userId: admin.id, role: 'admin' })).accessToken}`;
+    const adminToken = `Bearer ${(await keys.signer.sign({ userId: admin.id, role: 'admin', tokenVersion: 1 })).accessToken}`;
     const listed = await call(`${system.url('users-list')}/users?email=${encodeURIComponent(email)}`, { headers: { authorization: adminToken } });
     expect(listed.body.items).toEqual([expect.objectContaining({ id: created.body.id })]);
     const renamed = await call(`${system.url('users-update')}/users/${created.body.id}`, {

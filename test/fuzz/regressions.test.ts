@@ -40,7 +40,7 @@ describe('inputs that once broke a function', () => {
     admin = await insertUser(database.db, { email: 'root@example.com', name: 'Root', surname: 'Admin', passwordHash, role: 'admin' });
   });
 
-  const bearer = async (user: UserRecord) => `Bearer ${(await keys.signer.sign({ userId: user.id, role: user.role })).accessToken}`;
+  const bearer = async (user: UserRecord) => `Bearer ${(await keys.signer.sign({ userId: user.id, role: user.role, tokenVersion: 1 })).accessToken}`;
   const send = async (name: string, request: RawRequest): Promise<RawResponse & { json: any }> => {
     const response = await sendRaw(Number(new URL(system.url(name)).port), encodeRequest(request), { head: request.method === 'HEAD' });
     const text = response.body.toString('utf8');

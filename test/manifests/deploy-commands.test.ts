@@ -13,7 +13,7 @@ import { ROOT, kustomize, parseDocuments } from './manifest-support.js';
  * nothing here talks to a cluster, a registry or docker.
  */
 
-const SECRET_VARIABLES = ['POSTGRES_PASSWORD', 'USERS_DB_PASSWORD', 'CREDENTIALS_DB_PASSWORD', 'AUTH_DB_PASSWORD', 'NOTIFY_DB_PASSWORD', 'JWT_PRIVATE_KEY_FILE', 'JWT_PUBLIC_KEY_FILE', 'SMTP_URL'];
+const SECRET_VARIABLES = ['POSTGRES_PASSWORD', 'USERS_DB_PASSWORD', 'CREDENTIALS_DB_PASSWORD', 'AUTH_DB_PASSWORD', 'NOTIFY_DB_PASSWORD', 'JWT_PRIVATE_KEY_FILE', 'JWT_PUBLIC_KEY_FILE', 'SMTP_URL', 'EVENT_SEAL_KEY'];
 /** Variables of the caller's shell that would change what make does (make reads them as defaults). */
 const INHERITED = ['IMAGE', 'VERSION', 'NAMESPACE', 'INGRESS', 'DRY_RUN', 'FN', 'PERCENT', 'STABLE_REVISION', 'JWT_KEY_ID', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', ...SECRET_VARIABLES];
 
@@ -165,6 +165,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       JWT_PRIVATE_KEY_FILE: join(keysDir, 'private-dummy-Qx75.pem'),
       JWT_PUBLIC_KEY_FILE: join(keysDir, 'public-dummy-Qx76.pem'),
       SMTP_URL: 'smtps://mailer:smtp-dummy-Qx77@smtp.example.com:465',
+      EVENT_SEAL_KEY: 'c2VhbC1kdW1teS1ReDc5LXNlYWwtZHVtbXktUXg3OS0=',
     };
   });
 
@@ -247,6 +248,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       secret('accounts-db-notify', '--from-literal=password=… --from-literal=url=…'),
       secret('accounts-jwt', '--from-file=private-key=… --from-file=public-key=… --from-literal=key-id=…'),
       secret('accounts-smtp', '--from-literal=url=…'),
+      secret('accounts-event-seal', '--from-literal=key=…'),
       'kubectl apply -k .deploy/postgres',
       'kubectl --namespace accounts rollout status statefulset/accounts-postgres --timeout=300s',
       'kubectl apply -k .deploy/migrate',

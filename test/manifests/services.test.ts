@@ -221,9 +221,9 @@ describe('visibility', () => {
 });
 
 describe('credentials', () => {
-  const fromSecret = ['DATABASE_URL', 'JWT_PRIVATE_KEY', 'JWT_PUBLIC_KEY', 'SMTP_URL'];
+  const fromSecret = ['DATABASE_URL', 'JWT_PRIVATE_KEY', 'JWT_PUBLIC_KEY', 'SMTP_URL', 'EVENT_SEAL_KEY'];
   /** Names that look like credentials but hold none (checked for embedded passwords below). */
-  const plainAllowed = new Set(['USERS_VERIFY_URL', 'PASSWORD_HASH_THREADS']);
+  const plainAllowed = new Set(['USERS_VERIFY_URL', 'PASSWORD_HASH_THREADS', 'ACCOUNT_LINKS_URL']);
 
   const everyEnv = () =>
     named(documents, 'serving.knative.dev/v1', 'Service')

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +35,9 @@ interface StartedFunction {
   readonly output: () => string;
   readonly exit: Promise<number | null>;
 }
+
+/** Any 256-bit key: users-create seals the verification email it asks for. */
+const SEAL_KEY = randomBytes(32).toString('base64url');
 
 async function startBundle(name: string, env: Record<string, string>): Promise<StartedFunction> {
   const port = await freePort();
@@ -78,7 +82,7 @@ describe('a bundled function process', () => {
 
   it('finishes every in-flight request after SIGTERM, refuses new ones, and exits 0', async () => {
     // Cost 12 makes each registration take a noticeable while, so SIGTERM lands mid-request.
-    const fn = await startBundle('users-create', { DATABASE_URL: database.url, BCRYPT_COST: '12', PASSWORD_HASH_THREADS: '2' });
+    const fn = await startBundle('users-create', { DATABASE_URL: database.url, BCRYPT_COST: '12', PASSWORD_HASH_THREADS: '2', EVENT_SEAL_KEY: SEAL_KEY });
     const inFlight = Array.from({ length: 6 }, (_, i) =>
       call(`${fn.url}/users`, {
         method: 'POST',
@@ -97,7 +101,7 @@ describe('a bundled function process', () => {
   });
 
   it('keeps answering /healthz quickly while it hashes passwords on worker threads', async () => {
-    const fn = await startBundle('users-create', { DATABASE_URL: database.url, BCRYPT_COST: '12', PASSWORD_HASH_THREADS: '2' });
+    const fn = await startBundle('users-create', { DATABASE_URL: database.url, BCRYPT_COST: '12', PASSWORD_HASH_THREADS: '2', EVENT_SEAL_KEY: SEAL_KEY });
     const hashing = Array.from({ length: 4 }, (_, i) =>
       call(`${fn.url}/users`, {
         method: 'POST',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -70,7 +71,7 @@ describe('the stock functions-framework CLI', () => {
   });
 
   it('serves users-create with the body functions-framework already read', async () => {
-    const fn = await startWithStockCli('users-create', { DATABASE_URL: database.url });
+    const fn = await startWithStockCli('users-create', { DATABASE_URL: database.url, EVENT_SEAL_KEY: randomBytes(32).toString('base64url') });
     const created = await call(`${fn.url}/users`, {
       method: 'POST',
       body: { email: 'grace@example.com', password: 'a long enough secret', name: 'Grace', surname: 'Hopper' },

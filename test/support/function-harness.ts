@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createClientAddressResolver, type ClientAddressResolver } from '../../functions/shared/client-address.js';
 import { ConfigError, parseConfig, type Config, type Need } from '../../functions/shared/config.js';
+import { createEventPublisher } from '../../functions/shared/events/publisher.js';
 import { createLogger, type Logger } from '../../functions/shared/logging.js';
 import { assembleDependencies, type SharedDependencies } from '../../functions/shared/runtime/dependencies.js';
 import type { FunctionDefinition } from '../../functions/shared/runtime/definition.js';
@@ -14,19 +15,27 @@ export interface RunningFunction {
   close(): Promise<void>;
 }
 
-/**
- * Serves a function in-process exactly as its entry point does (the edge, then its handler, on a
- * plain node:http server) on 127.0.0.1 with an ephemeral port.
- */
 /** The resolver a function gets with the default trusted networks and X-Forwarded-For. */
 export function defaultClientAddresses(): ClientAddressResolver {
   const { TRUSTED_PROXY_CIDRS, CLIENT_ADDRESS_HEADER } = parseConfig({}, ['clients']);
   return createClientAddressResolver({ trusted: TRUSTED_PROXY_CIDRS, header: CLIENT_ADDRESS_HEADER });
 }
 
+/** The seal key every test function gets unless its test names another: tests open the events with it. */
+export const TEST_SEAL_KEY = new Uint8Array(Buffer.from('a-test-only-event-seal-key-32byt', 'utf8'));
+/** Where the account email links of test functions point unless their test says otherwise. */
+export const TEST_ACCOUNT_LINKS_URL = 'http://localhost:8080/docs';
+
+/** The settings a test function needs that no default covers, with values of the tests. */
+const TEST_SETTINGS: Partial<Record<Need, Partial<Config<Need>>>> = {
+  seal: { EVENT_SEAL_KEY: TEST_SEAL_KEY },
+  links: { ACCOUNT_LINKS_URL: TEST_ACCOUNT_LINKS_URL },
+};
+
 function sectionDefaults(needs: readonly Need[]): Partial<Config<Need>> {
   return Object.assign(
     {},
+    ...needs.map((need) => TEST_SETTINGS[need] ?? {}),
     ...needs.map((need) => {
       try {
         return parseConfig({}, [need]);
@@ -38,6 +47,11 @@ function sectionDefaults(needs: readonly Need[]): Partial<Config<Need>> {
   ) as Partial<Config<Need>>;
 }
 
+/**
+ * Serves a function in-process exactly as its entry point does (the edge, then its handler, on a
+ * plain node:http server) on 127.0.0.1 with an ephemeral port. A function that publishes gets a sink
+ * that takes nothing (as with no K_SINK: its events wait in the outbox) unless the test gives one.
+ */
 export async function startTestFunction<N extends Need>(
   definition: FunctionDefinition<N>,
   dependencies: Partial<SharedDependencies>,
@@ -53,8 +67,10 @@ export async function startTestFunction<N extends Need>(
   // test names; dependencies come ready-made.
   const config = { ...parseConfig({}, []), ...sectionDefaults(definition.needs), ...options.config } as Config<N>;
   // A function that resolves client addresses does so with the defaults unless the test gives a resolver.
-  const clients = (definition.needs as readonly Need[]).includes('clients') && !dependencies.clients ? { clients: defaultClientAddresses() } : {};
-  const built = assembleDependencies<N>(config, { ...clients, ...dependencies }, logger, options.now);
+  const needs = definition.needs as readonly Need[];
+  const clients = needs.includes('clients') && !dependencies.clients ? { clients: defaultClientAddresses() } : {};
+  const sink = needs.includes('sink') && !dependencies.sink ? { sink: createEventPublisher({ sinkUrl: undefined, timeoutMs: 1_000 }) } : {};
+  const built = assembleDependencies<N>(config, { ...clients, ...sink, ...dependencies }, logger, options.now);
   const { server, drain } = createFunctionServer(createFunctionInstance(definition, built));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -6,7 +6,7 @@ import type { PasswordHasher } from '../../functions/shared/passwords/password-h
 import type { SharedDependencies } from '../../functions/shared/runtime/dependencies.js';
 import type { FunctionDefinition } from '../../functions/shared/runtime/definition.js';
 import { freePort } from '../../runner/ports.js';
-import { startTestFunction, type RunningFunction } from './function-harness.js';
+import { startTestFunction, TEST_ACCOUNT_LINKS_URL, TEST_SEAL_KEY, type RunningFunction } from './function-harness.js';
 import type { TestDatabase } from './postgres.js';
 import type { TestSigningKeys } from './signing.js';
 
@@ -46,7 +46,7 @@ export interface InventoryFunctionsOptions {
 /**
  * Starts every function of the inventory in-process (or only its HTTP or CloudEvent ones), each
  * with the dependencies its inventory entry names: the test database, the password hasher, the
- * test key pair, a sink that refuses (events stay in the outbox), the mail transport given and,
+ * test key pair and seal key, a sink that refuses (events stay in the outbox), the mail transport given and,
  * for sign-in, the users-verify started here. A function that cannot start is named.
  */
 export async function startInventoryFunctions(options: InventoryFunctionsOptions): Promise<InventoryFunctions> {
@@ -67,6 +67,8 @@ export async function startInventoryFunctions(options: InventoryFunctionsOptions
     JWT_KEY_ID: 'test-key',
     K_SINK: closedSink,
     SMTP_URL: 'smtp://127.0.0.1:9',
+    EVENT_SEAL_KEY: Buffer.from(TEST_SEAL_KEY).toString('base64url'),
+    ACCOUNT_LINKS_URL: TEST_ACCOUNT_LINKS_URL,
     ...options.config,
   };
   const start = async (spec: FunctionSpec, extra: Record<string, string> = {}): Promise<void> => {

@@ -37,7 +37,7 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
     url,
     db,
     reset: async () => {
-      await sql`truncate users.users, users.rate_limit_hits, auth.login_failures, auth.sign_ins, auth.outbox, notify.deliveries, notify.dead_letters`.execute(db);
+      await sql`truncate users.users, users.email_tokens, users.rate_limit_hits, auth.login_failures, auth.sign_ins, auth.sessions, auth.refresh_tokens, auth.outbox, notify.deliveries, notify.dead_letters`.execute(db);
     },
     drop: async () => {
       await db.destroy();

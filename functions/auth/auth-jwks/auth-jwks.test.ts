@@ -30,7 +30,7 @@ describe('auth-jwks', () => {
   });
 
   it('lets anyone verify an access token from the key set alone', async () => {
-    const { accessToken } = await keys.signer.sign({ userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', role: 'admin' });
+    const { accessToken } = await keys.signer.sign({ userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', role: 'admin', tokenVersion: 1 });
     const jwks = createRemoteJWKSet(new URL(`${suite.fn.url}/auth/jwks`));
     const { payload } = await jwtVerify(accessToken, jwks, { issuer: 'knative-accounts', audience: 'knative-accounts' });
     expect(payload).toMatchObject({ sub: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', role: 'admin' });

@@ -3,7 +3,7 @@ import type { Database } from '../../shared/database.js';
 import type { EventOutcome } from '../../shared/runtime/definition.js';
 import type { SharedDependencies } from '../../shared/runtime/dependencies.js';
 import type { Logger } from '../../shared/logging.js';
-import { publishPending } from '../outbox.js';
+import { publishPending } from '../../shared/events/outbox.js';
 
 /** The shared dependencies a relay run uses. */
 export type RelayDeps = Pick<SharedDependencies, 'database' | 'sink'> & { readonly now: () => Date };

@@ -7,7 +7,7 @@ import { createEventPublisher, type EventPublisher } from '../../shared/events/p
 import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
 import { useFunctionSuite } from '../../../test/support/function-suite.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
-import { addToOutbox } from '../outbox.js';
+import { addToOutbox } from '../../shared/events/outbox.js';
 import { relayPendingEvents } from './handler.js';
 import { definition } from './index.js';
 

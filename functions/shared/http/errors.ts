@@ -36,6 +36,13 @@ export const HttpProblems = defineProblems({
   },
   invalidToken: { status: 401, code: 'invalid-token', detail: 'The access token is not valid.', summary: 'Invalid token', headers: INVALID_TOKEN_CHALLENGE },
   expiredToken: { status: 401, code: 'invalid-token', detail: 'The access token has expired.', summary: 'Expired token', headers: INVALID_TOKEN_CHALLENGE },
+  revokedToken: {
+    status: 401,
+    code: 'invalid-token',
+    detail: 'The access token was revoked (a password or role change, or the account is gone): sign in again.',
+    summary: 'Revoked token',
+    headers: INVALID_TOKEN_CHALLENGE,
+  },
   tokenWithoutPrincipal: {
     status: 401,
     code: 'invalid-token',

@@ -2,9 +2,12 @@ import { requireJsonBody, type RouteResult } from '../../shared/http/json-route.
 import { parseInput } from '../../shared/http/validation.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
+import { accountEmailSettingsOf } from '../account-emails.js';
 import { etagOf, toUserResource } from '../user.js';
 import { handle } from './handler.js';
 import { createUserBody } from './schema.js';
+
+const EVENT_SOURCE = '/functions/users-create';
 
 export const definition = defineHttpFunction({
   name: 'users-create',
@@ -15,6 +18,7 @@ export const definition = defineHttpFunction({
       max: shared.config.REGISTRATIONS_PER_CLIENT,
       windowMs: shared.config.REGISTRATION_WINDOW_SECONDS * 1000,
     },
+    accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, EVENT_SOURCE, now),
   }),
   input: (request, deps) => ({
     user: parseInput(createUserBody, requireJsonBody(request), 'request body'),

@@ -3,6 +3,10 @@ import { createPasswordHasher, type PasswordHasher } from '../../shared/password
 import { call } from '../../../test/support/http.js';
 import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
+import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
+import type { StoredEvent } from '../../shared/events/publisher.js';
+import { TEST_SEAL_KEY } from '../../../test/support/function-harness.js';
+import { hashEmailToken } from '../email-tokens.js';
 import { definition } from './index.js';
 
 const validUser = { email: 'ada@example.com', password: 'correct horse', name: 'Ada', surname: 'Lovelace' };
@@ -35,6 +39,23 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
     expect(stored.password_hash).not.toBe(validUser.password);
     expect(await passwords.verify(validUser.password, stored.password_hash)).toBe(true);
     expect(JSON.stringify(fn.logs)).not.toContain(validUser.password);
+  });
+
+  it('registers the address unverified and asks for its verification email in the same transaction', async () => {
+    const response = await call(`${fn.url}/users`, { method: 'POST', body: validUser });
+    expect(response.body).toMatchObject({ emailVerified: false });
+    const events = (await database.db.selectFrom('auth.outbox').select('event').execute()).map((row) => row.event as StoredEvent);
+    expect(events.map((event) => [event.type, event.subject])).toEqual([[EMAIL_VERIFICATION_REQUESTED, response.body.id]]);
+    const opened = await openAccountEmailEvent(events[0]!, EMAIL_VERIFICATION_REQUESTED, TEST_SEAL_KEY);
+    expect(opened).toMatchObject({ ok: true, value: { userId: response.body.id, content: { email: 'ada@example.com', name: 'Ada' } } });
+    const token = opened.ok ? opened.value.content.token : '';
+    // Stored only as its hash, for 24 hours.
+    const [stored] = await database.db.selectFrom('users.email_tokens').selectAll().execute();
+    expect(stored).toMatchObject({ token_hash: hashEmailToken(token), purpose: 'email-verification', email: 'ada@example.com', used_at: null });
+    expect(stored!.expires_at.getTime() - stored!.created_at.getTime()).toBeGreaterThan(86_390_000);
+    expect(JSON.stringify(await database.db.selectFrom('users.email_tokens').selectAll().execute())).not.toContain(token);
+    // No sink here: the event waits for the relay, and registration did not wait for it.
+    expect(fn.logs).toContainEqual(expect.objectContaining({ message: 'events pending' }));
   });
 
   it('answers 409 for an email already taken, whatever its case', async () => {

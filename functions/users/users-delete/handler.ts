@@ -23,8 +23,8 @@ export interface DeleteUserInput {
  */
 export async function handle(deps: DeleteUserDeps, input: DeleteUserInput): Promise<void> {
   const { principal, id, expected } = input;
-  await authorizeSelfOrAdmin(deps.database, principal, id);
-  const current = await findUserOrNotFound(deps.database, id);
+  const self = await authorizeSelfOrAdmin(deps.database, principal, id);
+  const current = self ?? (await findUserOrNotFound(deps.database, id));
   if (expected && !expected(etagOf(current))) throw UsersProblems.staleEtag.error();
   const deleted = await deleteUser(deps.database, id, expected ? current.version : undefined);
   if (deleted) return;

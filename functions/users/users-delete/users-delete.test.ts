@@ -33,7 +33,7 @@ describe.each(testPostgresServers())('users-delete on $name', ({ adminUrl }) => 
     expect(again.headers.get('content-type')).toBe('application/problem+json');
   });
 
-  it('takes what the other domains hold of the user along: sign-ins, events, lockout counts, deliveries, dead letters', async () => {
+  it('takes what the other domains hold of the user along: sign-ins, sessions, events, lockout counts, tokens, deliveries, dead letters', async () => {
     const db = suite.database.db;
     const leaveTrail = async (user: UserRecord) => {
       const event = buildUserLoginEvent('/functions/auth-login', {
@@ -51,6 +51,17 @@ describe.each(testPostgresServers())('users-delete on $name', ({ adminUrl }) => 
       // A delivery from before user_id was kept, found by its recipient, and a dead letter.
       await db.insertInto('notify.deliveries').values({ event_id: `${event.id}-old`, channel: 'email', recipient: user.email.toUpperCase(), status: 'sent', user_id: null, last_error: null, sent_at: new Date() }).execute();
       await db.insertInto('notify.dead_letters').values({ event_id: event.id, event_type: event.type, event: JSON.stringify(event), error_destination: null, error_code: null, error_data: null }).execute();
+      // A session with its refresh token, and a reset token.
+      const session = await db
+        .insertInto('auth.sessions')
+        .values({ user_id: user.id, role: user.role, token_version: 1, client_address: '203.0.113.9', user_agent: 'curl/8' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await db.insertInto('auth.refresh_tokens').values({ token_hash: Buffer.from(`refresh-${user.id}`), session_id: session.id }).execute();
+      await db
+        .insertInto('users.email_tokens')
+        .values({ token_hash: Buffer.from(`reset-${user.id}`), user_id: user.id, purpose: 'password-reset', email: user.email, expires_at: new Date(Date.now() + 3_600_000) })
+        .execute();
     };
     await leaveTrail(ada);
     await leaveTrail(grace);
@@ -60,14 +71,17 @@ describe.each(testPostgresServers())('users-delete on $name', ({ adminUrl }) => 
              + (select count(*) from auth.outbox where event::text like ${`%${user.email}%`})
              + (select count(*) from auth.login_failures where email_key = ${user.email})
              + (select count(*) from notify.deliveries where lower(recipient) = ${user.email})
-             + (select count(*) from notify.dead_letters where event::text like ${`%${user.email}%`}) as n`.execute(db);
+             + (select count(*) from notify.dead_letters where event::text like ${`%${user.email}%`})
+             + (select count(*) from auth.sessions where user_id = ${user.id})
+             + (select count(*) from auth.refresh_tokens t join auth.sessions s on s.id = t.session_id where s.user_id = ${user.id})
+             + (select count(*) from users.email_tokens where user_id = ${user.id}) as n`.execute(db);
       return Number(rows[0]?.n);
     };
-    expect(await held(ada)).toBe(6);
+    expect(await held(ada)).toBe(9);
 
     expect((await remove(ada.id, await suite.tokens.bearer(ada.id))).status).toBe(204);
     expect(await held(ada)).toBe(0);
-    expect(await held(grace)).toBe(6);
+    expect(await held(grace)).toBe(9);
   });
 
   it('answers 403 to a demoted admin’s earlier token and keeps the user', async () => {
@@ -75,6 +89,14 @@ describe.each(testPostgresServers())('users-delete on $name', ({ adminUrl }) => 
     await suite.database.db.updateTable('users.users').set({ role: 'user' }).where('id', '=', admin.id).execute();
     expect((await remove(grace.id, authorization)).status).toBe(403);
     expect(await findUserById(suite.database.db, grace.id)).toBeDefined();
+  });
+
+  it('answers 401 to the deleted user’s tokens afterwards', async () => {
+    const authorization = await suite.tokens.bearer(ada.id);
+    expect((await remove(ada.id, authorization)).status).toBe(204);
+    const after = await remove(ada.id, authorization);
+    expect(after.status).toBe(401);
+    expect(after.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
   });
 
   it('answers 403 to another user, whether or not the id exists, and keeps the user', async () => {

@@ -16,6 +16,6 @@ export interface GetUserInput {
 
 /** The user themself or an admin reads a user; others get 403 whether or not the id exists. */
 export async function handle(deps: GetUserDeps, input: GetUserInput): Promise<UserRecord> {
-  await authorizeSelfOrAdmin(deps.database, input.principal, input.id);
-  return findUserOrNotFound(deps.database, input.id);
+  const self = await authorizeSelfOrAdmin(deps.database, input.principal, input.id);
+  return self ?? findUserOrNotFound(deps.database, input.id);
 }

@@ -28,6 +28,7 @@ describe.each(testPostgresServers())('users-get on $name', ({ adminUrl }) => {
       name: 'Ada',
       surname: 'Lovelace',
       role: 'user',
+      emailVerified: false,
       createdAt: ada.createdAt.toISOString(),
       updatedAt: ada.updatedAt.toISOString(),
     });
@@ -48,6 +49,20 @@ describe.each(testPostgresServers())('users-get on $name', ({ adminUrl }) => {
     await suite.database.db.updateTable('users.users').set({ role: 'user' }).where('id', '=', admin.id).execute();
     expect((await get(grace.id, authorization)).status).toBe(403);
     expect((await get(admin.id, authorization)).status).toBe(200);
+  });
+
+  it('answers 401 to a token issued before a password or role change moved the user’s token version on', async () => {
+    const authorization = await suite.tokens.bearer(ada.id);
+    expect((await get(ada.id, authorization)).status).toBe(200);
+    await suite.database.db.updateTable('users.users').set((eb) => ({ token_version: eb('token_version', '+', 1) })).where('id', '=', ada.id).execute();
+    const revoked = await get(ada.id, authorization);
+    expect(revoked.status).toBe(401);
+    expect(revoked.body).toMatchObject({ detail: expect.stringContaining('revoked') });
+    expect((await get(ada.id, await suite.tokens.bearer(ada.id, 'user', { tokenVersion: 2 }))).status).toBe(200);
+    // An admin's earlier token too, when acting on someone else.
+    const adminToken = await suite.tokens.bearer(admin.id, 'admin');
+    await suite.database.db.updateTable('users.users').set((eb) => ({ token_version: eb('token_version', '+', 1) })).where('id', '=', admin.id).execute();
+    expect((await get(grace.id, adminToken)).status).toBe(401);
   });
 
   it('answers 403 to another user, whether or not the id exists', async () => {

@@ -4,15 +4,19 @@ import { parseInput } from '../../shared/http/validation.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { lockoutPolicyOf } from '../../shared/sign-in-lockout.js';
+import { accountEmailSettingsOf } from '../account-emails.js';
 import { etagOf, toUserResource } from '../user.js';
 import { handle } from './handler.js';
 import { updateUserBody } from './schema.js';
+
+const EVENT_SOURCE = '/functions/users-update';
 
 export const definition = defineHttpFunction({
   name: 'users-update',
   deps: (shared) => ({
     ...shared,
     lockout: lockoutPolicyOf(shared.config),
+    accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, EVENT_SOURCE, now),
   }),
   input: async (request, deps) => ({
     principal: await deps.tokens.verifyAuthorization(request.header('authorization')),

@@ -4,6 +4,11 @@ import { seedPeople, useFunctionSuite } from '../../../test/support/function-sui
 import { createPasswordHasher, type PasswordHasher } from '../../shared/passwords/password-hasher.js';
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
+import { sql } from 'kysely';
+import { EMAIL_CHANGED, EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
+import type { StoredEvent } from '../../shared/events/publisher.js';
+import { TEST_SEAL_KEY } from '../../../test/support/function-harness.js';
+import { hashEmailToken } from '../email-tokens.js';
 import { etagOf, type UserRecord } from '../user.js';
 import { findPasswordHash, findUserById } from '../user-repository.js';
 import { definition } from './index.js';
@@ -129,6 +134,75 @@ describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => 
     expect((await patch(admin.id, { role: 'admin' }, authorization)).status).toBe(403);
     expect((await stored(admin.id))?.role).toBe('user');
     expect((await stored(grace.id))?.name).toBe('Grace');
+  });
+
+  /** An active session of the user, as auth-login opens one. */
+  const openSession = async (userId: string): Promise<string> => {
+    const { rows } = await sql<{ id: string }>`
+      insert into auth.sessions (user_id, role, token_version, client_address, user_agent)
+      values (${userId}, 'user', 1, '203.0.113.7', 'test') returning id`.execute(suite.database.db);
+    return (rows[0] as { id: string }).id;
+  };
+  const sessionOf = async (id: string) =>
+    (await sql<{ ended_at: Date | null; end_reason: string | null }>`select ended_at, end_reason from auth.sessions where id = ${id}`.execute(suite.database.db)).rows[0];
+  const outbox = async () => (await suite.database.db.selectFrom('auth.outbox').select('event').execute()).map((row) => row.event as StoredEvent);
+
+  it('revokes every earlier token and ends every session with a new password: the old token answers 401', async () => {
+    const authorization = await asAda();
+    const session = await openSession(ada.id);
+    const otherSession = await openSession(grace.id);
+    expect((await patch(ada.id, { password: 'new password 1', currentPassword: ADA_PASSWORD }, authorization)).status).toBe(200);
+    expect((await stored(ada.id))?.tokenVersion).toBe(ada.tokenVersion + 1);
+    const again = await patch(ada.id, { name: 'Augusta' }, authorization);
+    expect(again.status).toBe(401);
+    expect(again.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(await sessionOf(session)).toMatchObject({ ended_at: expect.any(Date), end_reason: 'password-changed' });
+    expect(await sessionOf(otherSession)).toMatchObject({ ended_at: null });
+    // A token of the new version works.
+    expect((await patch(ada.id, { name: 'Augusta' }, await suite.tokens.bearer(ada.id, 'user', { tokenVersion: ada.tokenVersion + 1 }))).status).toBe(200);
+  });
+
+  it('revokes the tokens and sessions of a user whose role an admin changes, and of nobody else', async () => {
+    const adaToken = await asAda();
+    const session = await openSession(ada.id);
+    expect((await patch(ada.id, { role: 'admin' }, await asAdmin())).status).toBe(200);
+    expect((await patch(ada.id, { name: 'Augusta' }, adaToken)).status).toBe(401);
+    expect(await sessionOf(session)).toMatchObject({ end_reason: 'role-changed' });
+    // The admin's own token is untouched, and a change that is no role change revokes nothing.
+    expect((await patch(grace.id, { name: 'Grace B.' }, await asAdmin())).status).toBe(200);
+    const graceToken = await suite.tokens.bearer(grace.id);
+    expect((await patch(grace.id, { surname: 'Hopper' }, graceToken)).status).toBe(200);
+    expect((await patch(grace.id, { surname: 'Brewster' }, graceToken)).status).toBe(200);
+  });
+
+  it('makes a new email unverified, sends its verification link, and tells the old address', async () => {
+    await suite.database.db.updateTable('users.users').set({ email_verified: true }).where('id', '=', ada.id).execute();
+    const session = await openSession(ada.id);
+    const changed = await patch(ada.id, { email: 'ada.king@example.com', currentPassword: ADA_PASSWORD }, await asAda());
+    expect(changed.status).toBe(200);
+    expect(changed.body).toMatchObject({ email: 'ada.king@example.com', emailVerified: false });
+    // An email change ends no session and revokes no token.
+    expect(await sessionOf(session)).toMatchObject({ ended_at: null });
+    expect((await stored(ada.id))?.tokenVersion).toBe(ada.tokenVersion);
+
+    const events = await outbox();
+    expect(events.map((event) => event.type).sort()).toEqual([EMAIL_CHANGED, EMAIL_VERIFICATION_REQUESTED]);
+    const verification = await openAccountEmailEvent(events.find((event) => event.type === EMAIL_VERIFICATION_REQUESTED)!, EMAIL_VERIFICATION_REQUESTED, TEST_SEAL_KEY);
+    expect(verification).toMatchObject({ ok: true, value: { userId: ada.id, content: { email: 'ada.king@example.com', name: 'Ada' } } });
+    const token = verification.ok ? verification.value.content.token : '';
+    expect((await suite.database.db.selectFrom('users.email_tokens').select(['purpose', 'email']).where('token_hash', '=', hashEmailToken(token)).execute())).toEqual([
+      { purpose: 'email-verification', email: 'ada.king@example.com' },
+    ]);
+    const notice = await openAccountEmailEvent(events.find((event) => event.type === EMAIL_CHANGED)!, EMAIL_CHANGED, TEST_SEAL_KEY);
+    expect(notice).toMatchObject({ ok: true, value: { content: { previousEmail: 'ada@example.com', newEmail: 'ada.king@example.com' } } });
+    // Nothing of it is readable in the outbox: no address, no token.
+    expect(JSON.stringify(events)).not.toMatch(/ada\.king@|ada@example/);
+    expect(JSON.stringify(events)).not.toContain(token);
+  });
+
+  it('sends nothing for a change that keeps the address (the same one in another case included)', async () => {
+    expect((await patch(ada.id, { name: 'Augusta', email: 'ADA@example.com' }, await asAda())).status).toBe(200);
+    expect(await outbox()).toEqual([]);
   });
 
   it('lets an admin set another user’s password without the current one', async () => {

@@ -17,6 +17,9 @@ export interface VerifiedUser {
   readonly name: string;
   readonly surname: string;
   readonly role: Role;
+  readonly emailVerified: boolean;
+  /** What the access tokens minted for this sign-in carry. */
+  readonly tokenVersion: number;
 }
 
 /**
@@ -28,5 +31,13 @@ export async function handle(deps: VerifyCredentialsDeps, input: VerifyCredentia
   const matches = await deps.passwords.verify(input.password, found?.passwordHash ?? null);
   if (!found || !matches) throw UsersProblems.invalidCredentials.error();
   const { user } = found;
-  return { id: user.id, email: user.email, name: user.name, surname: user.surname, role: user.role };
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    surname: user.surname,
+    role: user.role,
+    emailVerified: user.emailVerified,
+    tokenVersion: user.tokenVersion,
+  };
 }

@@ -30,7 +30,15 @@ export const operation: OperationDoc = {
         examples: {
           ada: {
             summary: 'Ada',
-            value: { id: ADA.record.id, email: ADA.record.email, name: ADA.record.name, surname: ADA.record.surname, role: ADA.record.role },
+            value: {
+              id: ADA.record.id,
+              email: ADA.record.email,
+              name: ADA.record.name,
+              surname: ADA.record.surname,
+              role: ADA.record.role,
+              emailVerified: ADA.record.emailVerified,
+              tokenVersion: ADA.record.tokenVersion,
+            },
           },
         },
       },

@@ -19,5 +19,7 @@ export const verifiedUserSchema = z
     name: personNameField,
     surname: personNameField,
     role: roleField,
+    emailVerified: z.boolean().meta({ description: 'Whether the account proved its address (sign-in may require it).' }),
+    tokenVersion: z.number().int().min(1).meta({ description: 'The version the access tokens of this sign-in carry (`ver`).' }),
   })
   .meta({ description: 'The user whose credentials matched.' }) satisfies z.ZodType<VerifiedUser>;

@@ -8,13 +8,9 @@ import type { UserRecord } from '../user.js';
 import { insertUser } from '../user-repository.js';
 import { createTestSigningKeys, type TestSigningKeys } from '../../../test/support/signing.js';
 import { definition } from './index.js';
+import { median } from '../../../test/support/answers.js';
 
 const ADA_PASSWORD = 'correct horse';
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
 
 describe.each(testPostgresServers())('users-verify on $name', ({ adminUrl }) => {
   let database: TestDatabase;
@@ -52,7 +48,7 @@ describe.each(testPostgresServers())('users-verify on $name', ({ adminUrl }) => 
 
   it.each<[string, () => Promise<Record<string, string>>]>([
     ['no credential', async () => ({})],
-    ['a user’s access token, even an admin’s', async () => ({ authorization: `Bearer ${(await keys.signer.sign({ userId: ada.id, role: 'admin' })).accessToken}` })],
+    ['a user’s access token, even an admin’s', async () => ({ authorization: `Bearer ${(await keys.signer.sign({ userId: ada.id, role: 'admin', tokenVersion: 1 })).accessToken}` })],
     ['a service token for another function', async () => ({ authorization: `Bearer ${await keys.signer.serviceToken({ caller: 'auth-login', audience: 'users-get' })}` })],
     ['a service token of a function not allowed to call it', async () => ({ authorization: `Bearer ${await keys.signer.serviceToken({ caller: 'users-get', audience: 'users-verify' })}` })],
     [
@@ -77,7 +73,7 @@ describe.each(testPostgresServers())('users-verify on $name', ({ adminUrl }) => 
     const response = await verify({ email: 'ada@example.com', password: ADA_PASSWORD });
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
-    expect(response.body).toEqual({ id: ada.id, email: 'ada@example.com', name: 'Ada', surname: 'Lovelace', role: 'admin' });
+    expect(response.body).toEqual({ id: ada.id, email: 'ada@example.com', name: 'Ada', surname: 'Lovelace', role: 'admin', emailVerified: false, tokenVersion: 1 });
     expect(JSON.stringify(fn.logs)).not.toContain(ADA_PASSWORD);
   });
 

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../shared/database.js';
-import type { EventPublisher, StoredEvent } from '../shared/events/publisher.js';
+import type { Database } from '../database.js';
+import type { Logger } from '../logging.js';
+import type { EventPublisher, StoredEvent } from './publisher.js';
 
 type Db = Kysely<Database>;
 
@@ -62,4 +63,24 @@ export async function publishPending(
     }
     return { published, failed, examined: rows.length };
   });
+}
+
+/**
+ * Publishes events its caller has just committed to the outbox, right away; a sink that is down or
+ * slow leaves them to outbox-relay (logged, never thrown: the state change already happened).
+ * Answers whether every one was published now.
+ */
+export async function publishCommitted(
+  deps: { readonly database: Db; readonly sink: EventPublisher; readonly logger: Logger; readonly now: () => Date },
+  eventIds: readonly string[],
+): Promise<boolean> {
+  try {
+    const result = await publishPending(deps.database, deps.sink, { limit: eventIds.length, now: deps.now, onlyIds: eventIds });
+    if (result.published === eventIds.length) return true;
+  } catch (error) {
+    deps.logger.warn('events left for the outbox relay', { eventIds, error });
+    return false;
+  }
+  deps.logger.warn('events pending', { eventIds });
+  return false;
 }

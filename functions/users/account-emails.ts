@@ -1,0 +1,98 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../shared/database.js';
+import {
+  buildAccountEmailEvent,
+  EMAIL_CHANGED,
+  EMAIL_VERIFICATION_REQUESTED,
+  PASSWORD_RESET_REQUESTED,
+} from '../shared/events/account-email-events.js';
+import { addToOutbox } from '../shared/events/outbox.js';
+import type { StoredEvent } from '../shared/events/publisher.js';
+import { currentTrace, formatTraceparent } from '../shared/trace-context.js';
+import { issueEmailToken } from './email-tokens.js';
+
+/**
+ * The account emails the users functions ask for: each is a token (where it has one) and an event
+ * written in the caller's transaction, beside the change it reports; publish the returned events
+ * after the commit (`publishCommitted`), and the outbox relay sends any the sink did not take.
+ */
+
+/** What every account email needs from its function. */
+export interface AccountEmailSettings {
+  /** The key the events' content is sealed with (EVENT_SEAL_KEY). */
+  readonly sealKey: Uint8Array;
+  readonly verificationTtlMs: number;
+  readonly resetTtlMs: number;
+  /** The producing function, the events' `source`. */
+  readonly source: string;
+  readonly now: Date;
+}
+
+/** Whom an account email goes to. */
+export interface AccountEmailRecipient {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string;
+}
+
+/** The settings of the `emailTokens` and `seal` sections, for a function named `source`. */
+export function accountEmailSettingsOf(
+  config: { readonly EVENT_SEAL_KEY: Uint8Array; readonly EMAIL_VERIFICATION_TTL_SECONDS: number; readonly PASSWORD_RESET_TTL_SECONDS: number },
+  source: string,
+  now: Date,
+): AccountEmailSettings {
+  return {
+    sealKey: config.EVENT_SEAL_KEY,
+    verificationTtlMs: config.EMAIL_VERIFICATION_TTL_SECONDS * 1000,
+    resetTtlMs: config.PASSWORD_RESET_TTL_SECONDS * 1000,
+    source,
+    now,
+  };
+}
+
+/** A verification email for the user's current address (a new token replaces any before). */
+export async function addVerificationEmail(trx: Transaction<Database>, settings: AccountEmailSettings, user: AccountEmailRecipient): Promise<StoredEvent> {
+  const { token, expiresAt } = await issueEmailToken(trx, {
+    userId: user.id,
+    purpose: 'email-verification',
+    email: user.email,
+    ttlMs: settings.verificationTtlMs,
+    now: settings.now,
+  });
+  const content = { email: user.email, name: user.name, token, expiresAt: expiresAt.toISOString() };
+  return addEvent(trx, await buildAccountEmailEvent(EMAIL_VERIFICATION_REQUESTED, settings.source, user.id, content, settings.sealKey, eventOptions(settings)));
+}
+
+/** A password reset email (a new token replaces any before). */
+export async function addPasswordResetEmail(trx: Transaction<Database>, settings: AccountEmailSettings, user: AccountEmailRecipient): Promise<StoredEvent> {
+  const { token, expiresAt } = await issueEmailToken(trx, {
+    userId: user.id,
+    purpose: 'password-reset',
+    email: user.email,
+    ttlMs: settings.resetTtlMs,
+    now: settings.now,
+  });
+  const content = { email: user.email, name: user.name, token, expiresAt: expiresAt.toISOString() };
+  return addEvent(trx, await buildAccountEmailEvent(PASSWORD_RESET_REQUESTED, settings.source, user.id, content, settings.sealKey, eventOptions(settings)));
+}
+
+/** A notice to the address the account just left, naming the new one. */
+export async function addEmailChangedNotice(
+  trx: Transaction<Database>,
+  settings: AccountEmailSettings,
+  user: AccountEmailRecipient,
+  previousEmail: string,
+): Promise<StoredEvent> {
+  const content = { previousEmail, newEmail: user.email, name: user.name, changedAt: settings.now.toISOString() };
+  return addEvent(trx, await buildAccountEmailEvent(EMAIL_CHANGED, settings.source, user.id, content, settings.sealKey, eventOptions(settings)));
+}
+
+async function addEvent(trx: Transaction<Database>, event: StoredEvent): Promise<StoredEvent> {
+  await addToOutbox(trx, event);
+  return event;
+}
+
+function eventOptions(settings: AccountEmailSettings): { traceparent?: string; time: Date } {
+  const trace = currentTrace();
+  return { time: settings.now, ...(trace ? { traceparent: formatTraceparent(trace) } : {}) };
+}
