@@ -13,4 +13,16 @@ export const AuthProblems = defineProblems({
     summary: 'users-verify is down',
     headers: { 'Retry-After': '5' },
   },
+  emailNotVerified: {
+    status: 403,
+    code: 'email-not-verified',
+    detail: 'This account has not verified its email address yet: follow the link of the verification email (or ask for a new one), then sign in.',
+    summary: 'Email not verified',
+  },
+  invalidRefreshToken: {
+    status: 401,
+    code: 'invalid-refresh-token',
+    detail: 'The refresh token is unknown, already used, or expired, or its session has ended: sign in again.',
+    summary: 'Refresh token refused',
+  },
 });

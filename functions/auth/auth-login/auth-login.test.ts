@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
@@ -10,6 +11,7 @@ import { call } from '../../../test/support/http.js';
 import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
 import { createTestSigningKeys, type TestSigningKeys } from '../../../test/support/signing.js';
+import { definition as refreshDefinition } from '../auth-refresh/index.js';
 import { relayPendingEvents } from '../outbox-relay/handler.js';
 import { definition } from './index.js';
 
@@ -18,6 +20,9 @@ const SINK_URL = 'http://broker-ingress.test/';
 
 const ada = { id: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', email: 'ada@example.com', name: 'Ada', surname: 'Lovelace', role: 'user' as const };
 const ADA_PASSWORD = 'correct horse battery';
+/** What users-verify says of Ada besides who she is: her token version, and whether her address is verified. */
+const ADA_TOKEN_VERSION = 3;
+let adaVerified = true;
 
 interface SinkDelivery {
   headers: Record<string, string>;
@@ -39,7 +44,9 @@ const network = setupServer(
     if (!caller) return HttpResponse.json({ type: 'https://problems.knative-accounts.dev/caller-not-allowed', status: 401 }, { status: 401 });
     verifyCalls.push(caller);
     const { email, password } = (await request.json()) as { email: string; password: string };
-    if (email.toLowerCase() === ada.email && password === ADA_PASSWORD) return HttpResponse.json(ada);
+    if (email.toLowerCase() === ada.email && password === ADA_PASSWORD) {
+      return HttpResponse.json({ ...ada, emailVerified: adaVerified, tokenVersion: ADA_TOKEN_VERSION });
+    }
     return HttpResponse.json({ title: 'Unauthorized', status: 401 }, { status: 401 });
   }),
   http.post(SINK_URL, async ({ request }) => {
@@ -54,6 +61,10 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
   let database: TestDatabase;
   let keys: TestSigningKeys;
   let fn: RunningFunction;
+  /** auth-login with REQUIRE_VERIFIED_EMAIL=true. */
+  let strict: RunningFunction;
+  /** auth-refresh on the same database and keys, for the tokens auth-login answers. */
+  let refresher: RunningFunction;
   // Tokens are checked against the real time, so the test clock starts now and moves by hand.
   let clock = new Date();
   const now = () => clock;
@@ -63,23 +74,22 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
     database = await createTestDatabase(adminUrl);
     keys = await createTestSigningKeys(now);
     verifyCaller = (authorization) => keys.verifier.verifyServiceCaller(authorization ?? undefined, { audience: 'users-verify', callers: ['auth-login'] });
-    fn = await startTestFunction(
-      definition,
-      { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl: SINK_URL, timeoutMs: 1_000 }) },
-      {
-        now,
-        config: {
-          USERS_VERIFY_URL,
-          LOGIN_MAX_FAILURES_PER_EMAIL: 5,
-          LOGIN_MAX_FAILURES_PER_CLIENT: 50,
-          LOGIN_FAILURE_WINDOW_SECONDS: 900,
-        },
-      },
-    );
+    const config = {
+      USERS_VERIFY_URL,
+      LOGIN_MAX_FAILURES_PER_EMAIL: 5,
+      LOGIN_MAX_FAILURES_PER_CLIENT: 50,
+      LOGIN_FAILURE_WINDOW_SECONDS: 900,
+    };
+    const dependencies = { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl: SINK_URL, timeoutMs: 1_000 }) };
+    fn = await startTestFunction(definition, dependencies, { now, config });
+    strict = await startTestFunction(definition, dependencies, { now, config: { ...config, REQUIRE_VERIFIED_EMAIL: true } });
+    refresher = await startTestFunction(refreshDefinition, { database: database.db, signing: keys.signer }, { now });
   });
   afterAll(async () => {
     network.close();
     await fn.close();
+    await strict.close();
+    await refresher.close();
     await database.drop();
   });
   beforeEach(async () => {
@@ -88,12 +98,14 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
     verifyCalls.length = 0;
     sinkMode = 'up';
     verifyMode = 'up';
+    adaVerified = true;
     clock = new Date();
   });
   afterEach(() => network.resetHandlers());
 
-  const login = (email: string, password: string, headers: Record<string, string> = {}) =>
-    call(`${fn.url}/auth/login`, { method: 'POST', body: { email, password }, headers: { 'user-agent': 'vitest-browser/1.0', ...headers } });
+  const login = (email: string, password: string, headers: Record<string, string> = {}, target: RunningFunction = fn) =>
+    call(`${target.url}/auth/login`, { method: 'POST', body: { email, password }, headers: { 'user-agent': 'vitest-browser/1.0', ...headers } });
+  const refresh = (refreshToken: string) => call(`${refresher.url}/auth/refresh`, { method: 'POST', body: { refresh_token: refreshToken } });
 
   it('answers a signed access token for the right password', async () => {
     const response = await login(ada.email, ADA_PASSWORD);
@@ -101,12 +113,96 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(response.body).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
     const token: string = response.body.access_token;
-    expect(await keys.verifier.verifyAuthorization(`Bearer ${token}`)).toEqual({ userId: ada.id, role: 'user' });
+    expect(await keys.verifier.verifyAuthorization(`Bearer ${token}`)).toEqual({ userId: ada.id, role: 'user', tokenVersion: ADA_TOKEN_VERSION });
     const claims = decodeJwt(token);
-    expect(claims).toMatchObject({ sub: ada.id, role: 'user', iss: 'knative-accounts', aud: 'knative-accounts' });
+    expect(claims).toMatchObject({ sub: ada.id, role: 'user', ver: ADA_TOKEN_VERSION, iss: 'knative-accounts', aud: 'knative-accounts' });
     expect(claims.exp! - claims.iat!).toBe(900);
     expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);
     expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'ES256', kid: 'test-key' });
+  });
+
+  it('answers a refresh token and starts a session holding the client address and user agent', async () => {
+    const response = await login(ada.email, ADA_PASSWORD, { 'x-forwarded-for': '203.0.113.9' });
+    expect(response.status).toBe(200);
+    const refreshToken: string = response.body.refresh_token;
+    expect(refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const sessions = await database.db.selectFrom('auth.sessions').selectAll().execute();
+    expect(sessions).toMatchObject([
+      {
+        user_id: ada.id,
+        role: 'user',
+        token_version: ADA_TOKEN_VERSION,
+        client_address: '203.0.113.9',
+        user_agent: 'vitest-browser/1.0',
+        created_at: clock,
+        last_used_at: clock,
+        ended_at: null,
+      },
+    ]);
+    // The token is kept only as its SHA-256.
+    const tokens = await database.db.selectFrom('auth.refresh_tokens').selectAll().execute();
+    expect(tokens).toMatchObject([{ session_id: sessions[0]?.id, rotated_at: null }]);
+    expect(tokens[0]?.token_hash.equals(createHash('sha256').update(refreshToken).digest())).toBe(true);
+    // Each sign-in is a session of its own.
+    const again = await login(ada.email, ADA_PASSWORD);
+    expect(again.body.refresh_token).not.toBe(refreshToken);
+    expect(await database.db.selectFrom('auth.sessions').select('id').execute()).toHaveLength(2);
+  });
+
+  it("gives a refresh token that auth-refresh trades for Ada's tokens, with no second sign-in alert", async () => {
+    const signedIn = await login(ada.email, ADA_PASSWORD);
+    expect(delivered).toHaveLength(1);
+    const refreshed = await refresh(signedIn.body.refresh_token);
+    expect(refreshed.status).toBe(200);
+    expect(await keys.verifier.verifyAuthorization(`Bearer ${refreshed.body.access_token}`)).toEqual({
+      userId: ada.id,
+      role: 'user',
+      tokenVersion: ADA_TOKEN_VERSION,
+    });
+    expect((await refresh(refreshed.body.refresh_token)).status).toBe(200);
+    // A refresh is no sign-in: nothing more in the outbox, nothing more published, no sign-in recorded.
+    expect(delivered).toHaveLength(1);
+    expect(await database.db.selectFrom('auth.outbox').select('id').execute()).toHaveLength(1);
+    expect(await database.db.selectFrom('auth.sign_ins').select('id').execute()).toHaveLength(1);
+  });
+
+  describe('with REQUIRE_VERIFIED_EMAIL=true', () => {
+    it('answers 403 email-not-verified to the right password of an unverified account, and records nothing', async () => {
+      adaVerified = false;
+      const response = await login(ada.email, ADA_PASSWORD, {}, strict);
+      expect(response.status).toBe(403);
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+      expect(response.body).toMatchObject({ status: 403, type: 'https://problems.knative-accounts.dev/email-not-verified' });
+      expect(JSON.stringify(response.body)).not.toMatch(/token/i);
+      for (const table of ['auth.sessions', 'auth.refresh_tokens', 'auth.sign_ins', 'auth.outbox', 'auth.login_failures'] as const) {
+        expect(await database.db.selectFrom(table).selectAll().execute(), table).toEqual([]);
+      }
+      expect(delivered).toHaveLength(0);
+    });
+
+    it('does not count the right password of an unverified account as a failure', async () => {
+      adaVerified = false;
+      for (let i = 0; i < 8; i += 1) expect((await login(ada.email, ADA_PASSWORD, {}, strict)).status).toBe(403);
+      adaVerified = true;
+      expect((await login(ada.email, ADA_PASSWORD, {}, strict)).status).toBe(200);
+    });
+
+    it('still answers 401 to a wrong password, verified or not, and 200 to a verified account', async () => {
+      adaVerified = false;
+      const wrong = await login(ada.email, 'not the password', {}, strict);
+      expect(wrong.status).toBe(401);
+      expect(wrong.body.type).toBe('https://problems.knative-accounts.dev/invalid-credentials');
+      adaVerified = true;
+      expect((await login(ada.email, 'not the password', {}, strict)).status).toBe(401);
+      const verified = await login(ada.email, ADA_PASSWORD, {}, strict);
+      expect(verified.status).toBe(200);
+      expect(verified.body.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    });
+  });
+
+  it('lets an unverified account sign in when REQUIRE_VERIFIED_EMAIL is false (the default)', async () => {
+    adaVerified = false;
+    expect((await login(ada.email, ADA_PASSWORD)).status).toBe(200);
   });
 
   it('records the sign-in and publishes user_login_event to K_SINK in binary mode', async () => {
@@ -254,10 +350,12 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
     expect(response.body.errors.map((error: { pointer: string }) => error.pointer)).toContain(pointer);
   });
 
-  it('never logs the password or the token', async () => {
+  it('never logs the password or the tokens', async () => {
     const response = await login(ada.email, ADA_PASSWORD);
-    const logs = JSON.stringify(fn.logs);
+    await refresh(response.body.refresh_token);
+    const logs = JSON.stringify([...fn.logs, ...refresher.logs]);
     expect(logs).not.toContain(ADA_PASSWORD);
     expect(logs).not.toContain(response.body.access_token);
+    expect(logs).not.toContain(response.body.refresh_token);
   });
 });

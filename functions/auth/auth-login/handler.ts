@@ -8,7 +8,9 @@ import { clearFailures, forgetAttempt, startPasswordAttempt, type LockoutPolicy 
 import type { SignedToken, TokenSigner } from '../../shared/tokens.js';
 import { currentTrace, formatTraceparent } from '../../shared/trace-context.js';
 import { UsersProblems } from '../../users/errors.js';
-import { addToOutbox, publishPending } from '../outbox.js';
+import { addToOutbox, publishCommitted } from '../../shared/events/outbox.js';
+import { AuthProblems } from '../errors.js';
+import { createSession } from '../sessions.js';
 import type { UsersVerifyClient } from '../users-verify-client.js';
 import type { LoginBody } from './schema.js';
 
@@ -20,6 +22,8 @@ export interface LoginDeps {
   readonly sink: EventPublisher;
   readonly usersVerify: UsersVerifyClient;
   readonly lockout: LockoutPolicy;
+  /** REQUIRE_VERIFIED_EMAIL: an account whose address is not verified may not sign in. */
+  readonly requireVerifiedEmail: boolean;
   readonly logger: Logger;
   readonly now: () => Date;
 }
@@ -33,6 +37,8 @@ export interface LoginInput {
 
 export interface LoginResult {
   readonly token: SignedToken;
+  /** The first refresh token of the session this sign-in started. */
+  readonly refreshToken: string;
   readonly eventId: string;
   /** False when the sink did not take the event now; the outbox relay will publish it. */
   readonly eventPublished: boolean;
@@ -40,9 +46,11 @@ export interface LoginResult {
 
 /**
  * Signs a user in. Lockout is checked before the password and answers the same whether the
- * account exists.
- * A success records the sign-in and its `user_login_event` in one transaction, then tries to
- * publish the event; a sink that is down never fails the sign-in.
+ * account exists. With REQUIRE_VERIFIED_EMAIL, a right password for an unverified account answers
+ * 403 and counts as no failure, and nothing is recorded.
+ * A success records the sign-in, its session (with the first refresh token) and its
+ * `user_login_event` in one transaction, then tries to publish the event; a sink that is down never
+ * fails the sign-in.
  */
 export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginResult> {
   const { email, password } = input.credentials;
@@ -57,6 +65,11 @@ export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginR
     throw error;
   }
   if (!user) throw UsersProblems.invalidCredentials.error();
+  if (deps.requireVerifiedEmail && !user.emailVerified) {
+    // The password was right: no failure to count, and no sign-in to record.
+    await forgetAttempt(deps.database, attemptId);
+    throw AuthProblems.emailNotVerified.error();
+  }
 
   const signedInAt = deps.now();
   const trace = currentTrace();
@@ -73,23 +86,20 @@ export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginR
     },
     trace ? { traceparent: formatTraceparent(trace) } : {},
   ), deps.signing);
-  await deps.database.transaction().execute(async (trx) => {
+  const session = await deps.database.transaction().execute(async (trx) => {
     await clearFailures(trx, email);
     await trx
       .insertInto('auth.sign_ins')
       .values({ user_id: user.id, signed_in_at: signedInAt, client_address: clientAddress, user_agent: input.userAgent })
       .execute();
     await addToOutbox(trx, event);
+    return createSession(
+      trx,
+      { userId: user.id, role: user.role, tokenVersion: user.tokenVersion, clientAddress, userAgent: input.userAgent },
+      signedInAt,
+    );
   });
-  const token = await deps.signing.sign({ userId: user.id, role: user.role });
-
-  let eventPublished = false;
-  try {
-    const result = await publishPending(deps.database, deps.sink, { limit: 1, now: deps.now, onlyIds: [event.id] });
-    eventPublished = result.published === 1;
-  } catch (error) {
-    deps.logger.warn('sign-in event left for the outbox relay', { eventId: event.id, error });
-  }
-  if (!eventPublished) deps.logger.warn('sign-in event pending', { eventId: event.id });
-  return { token, eventId: event.id, eventPublished };
+  const token = await deps.signing.sign({ userId: user.id, role: user.role, tokenVersion: user.tokenVersion });
+  const eventPublished = await publishCommitted(deps, [event.id]);
+  return { token, refreshToken: session.refreshToken, eventId: event.id, eventPublished };
 }

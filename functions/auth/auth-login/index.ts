@@ -1,11 +1,12 @@
-import { requireJsonBody, type RouteResult } from '../../shared/http/json-route.js';
+import { requireJsonBody } from '../../shared/http/json-route.js';
 import { parseInput } from '../../shared/http/validation.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
+import { tokenAnswer } from '../token-answer.js';
 import { lockoutPolicyOf } from '../../shared/sign-in-lockout.js';
 import { createUsersVerifyClient } from '../users-verify-client.js';
 import { handle } from './handler.js';
-import { loginBody, type TokenResponse } from './schema.js';
+import { loginBody } from './schema.js';
 
 export const definition = defineHttpFunction({
   name: 'auth-login',
@@ -15,6 +16,7 @@ export const definition = defineHttpFunction({
       credential: () => shared.signing.serviceToken({ caller: 'auth-login', audience: 'users-verify' }),
     }),
     lockout: lockoutPolicyOf(shared.config),
+    requireVerifiedEmail: shared.config.REQUIRE_VERIFIED_EMAIL,
   }),
   input: (request, deps) => ({
     credentials: parseInput(loginBody, requireJsonBody(request), 'request body'),
@@ -22,10 +24,7 @@ export const definition = defineHttpFunction({
     userAgent: (request.header('user-agent') ?? '').slice(0, 512),
   }),
   handle,
-  output: (result): RouteResult => {
-    const body: TokenResponse = { access_token: result.token.accessToken, token_type: 'Bearer', expires_in: result.token.expiresIn };
-    return { status: 200, body, headers: { 'Cache-Control': 'no-store' } };
-  },
+  output: tokenAnswer,
 });
 
 // Importing this module registers the function with functions-framework under its name.

@@ -1,0 +1,51 @@
+import { EXAMPLE_ACCESS_TOKEN } from '../../openapi/examples.js';
+import type { OperationDoc } from '../../openapi/operation.js';
+import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
+import { EXAMPLE_REFRESH_TOKEN, EXAMPLE_ROTATED_REFRESH_TOKEN, SESSIONS_DESCRIPTION } from '../auth-login/openapi.js';
+import { AuthProblems } from '../errors.js';
+// A refresh answers what a sign-in does: a new access token and the session's next refresh token.
+import { tokenResponseSchema, type TokenResponse } from '../auth-login/schema.js';
+import { refreshBody } from './schema.js';
+
+const exampleTokens: TokenResponse = {
+  access_token: EXAMPLE_ACCESS_TOKEN,
+  token_type: 'Bearer',
+  expires_in: 900,
+  refresh_token: EXAMPLE_ROTATED_REFRESH_TOKEN,
+};
+
+/** auth-refresh in the API description. */
+export const operation: OperationDoc = {
+  description:
+    'Trades a refresh token for a new access token and a new refresh token, without the password. The access token ' +
+    "says what the sign-in's did: the user, the role and the token version of the session. The refresh token sent is " +
+    'spent: keep the new one for the next refresh (rotation). A refresh emits no `user_login_event`: it sends no ' +
+    `sign-in alert.\n\n${SESSIONS_DESCRIPTION}\n\n` +
+    'Two refreshes with one token at the same time run one after the other: the second presents a spent token, so ' +
+    'the session ends, and the token the first received stops working too. Refresh one token once.',
+  auth: 'none',
+  requestBody: {
+    component: 'RefreshRequest',
+    schema: refreshBody,
+    examples: { refresh: { summary: "Ada's refresh token", value: { refresh_token: EXAMPLE_REFRESH_TOKEN } } },
+  },
+  responses: [
+    {
+      status: 200,
+      description: 'A new access token, its lifetime in seconds, and the next refresh token of the session. Never cached (`no-store`).',
+      headers: { cacheControl: 'no-store' },
+      body: { component: 'TokenResponse', schema: tokenResponseSchema, examples: { tokens: { summary: "Ada's new tokens", value: exampleTokens } } },
+    },
+  ],
+  problems: [
+    invalidInput('request body', refreshBody, { refresh_token: '', remember: true }),
+    problemDoc(
+      'The refresh token is refused: unknown, already used (its session has now ended: reuse detection), its session ' +
+        'unused for longer than 30 days, or its session ended (logout, a password change or reset, a role change, the ' +
+        'account deleted). The same answer for each: sign in again.',
+      AuthProblems.invalidRefreshToken,
+    ),
+    ...jsonBodyProblems(),
+    internalError,
+  ],
+};
