@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useFunctionSuite } from '../../../test/support/function-suite.js';
+import { call } from '../../../test/support/http.js';
+import { testPostgresServers } from '../../../test/support/postgres.js';
+import type { Database } from '../../shared/database.js';
+import { openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../shared/events/account-email-events.js';
+import { createPasswordHasher, type PasswordHasher } from '../../shared/passwords/password-hasher.js';
+import { accountEmailSettingsOf, addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
+import type { UserRecord } from '../user.js';
+import { insertUser, updateUser } from '../user-repository.js';
+import { definition } from './index.js';
+import { connectAsFunction } from '../../../test/support/function-database.js';
+
+const ISSUED_AT = new Date('2026-11-28T10:00:00Z');
+const HOUR_MS = 3600 * 1000;
+const INVALID_TOKEN = 'https://problems.knative-accounts.dev/invalid-token';
+const OLD_PASSWORD = 'correct horse battery';
+const NEW_PASSWORD = 'a brand new secret';
+
+describe.each(testPostgresServers())('users-password-reset-confirm on $name', ({ adminUrl }) => {
+  const sealKey = new Uint8Array(randomBytes(32));
+  const passwords: PasswordHasher = createPasswordHasher({ cost: 4, threads: 2 });
+  let clock = ISSUED_AT;
+  let functionDatabase: Kysely<Database>;
+  const suite = useFunctionSuite(
+    definition,
+    adminUrl,
+    (database) => {
+      functionDatabase = connectAsFunction(database.url, definition.name);
+      return { database: functionDatabase, passwords };
+    },
+    { now: () => clock },
+  );
+  afterAll(async () => {
+    await functionDatabase?.destroy();
+    await passwords.close();
+  });
+
+  let oldHash: string;
+  let ada: UserRecord;
+  let grace: UserRecord;
+  beforeAll(async () => {
+    oldHash = await passwords.hash(OLD_PASSWORD);
+  });
+  beforeEach(async () => {
+    clock = new Date(ISSUED_AT.getTime() + 60_000);
+    ada = await insertUser(suite.database.db, { email: 'ada@example.com', name: 'Ada', surname: 'Lovelace', passwordHash: oldHash });
+    grace = await insertUser(suite.database.db, { email: 'grace@example.com', name: 'Grace', surname: 'Hopper', passwordHash: oldHash });
+  });
+
+  const settings = () =>
+    accountEmailSettingsOf({ EVENT_SEAL_KEY: sealKey, EMAIL_VERIFICATION_TTL_SECONDS: 86_400, PASSWORD_RESET_TTL_SECONDS: 3_600 }, '/tests', ISSUED_AT);
+  /** A reset email for the user, as the request function writes it; its token, as the email carries it. */
+  const emailedToken = async (user: UserRecord): Promise<string> => {
+    const event = await suite.database.db.transaction().execute((trx) => addPasswordResetEmail(trx, settings(), user));
+    const opened = await openAccountEmailEvent(event, PASSWORD_RESET_REQUESTED, sealKey);
+    if (!opened.ok) throw new Error(opened.reason);
+    return opened.value.content.token;
+  };
+  const reset = (body: unknown) => call(`${suite.fn.url}/auth/password-resets/confirm`, { method: 'POST', body });
+  const userRow = (id: string) =>
+    suite.database.db
+      .selectFrom('users.users')
+      .select(['password_hash', 'token_version', 'email_verified', 'version'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+  /** A session of the user, as auth-login starts one. */
+  const startSession = async (user: UserRecord) =>
+    (
+      await suite.database.db
+        .insertInto('auth.sessions')
+        .values({ user_id: user.id, role: user.role, token_version: user.tokenVersion, client_address: '203.0.113.7', user_agent: 'test' })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+  const sessionEnd = (id: string) =>
+    suite.database.db.selectFrom('auth.sessions').select(['ended_at', 'end_reason']).where('id', '=', id).executeTakeFirstOrThrow();
+
+  it('sets the new password, ends every session, revokes earlier access tokens and verifies the address: 204', async () => {
+    const token = await emailedToken(ada);
+    const adasSessions = [await startSession(ada), await startSession(ada)];
+    const gracesSession = await startSession(grace);
+    const response = await reset({ token, password: NEW_PASSWORD });
+    expect(response.status).toBe(204);
+    expect(response.body).toBe('');
+
+    const after = await userRow(ada.id);
+    expect(await passwords.verify(NEW_PASSWORD, after.password_hash)).toBe(true);
+    expect(await passwords.verify(OLD_PASSWORD, after.password_hash)).toBe(false);
+    // Access tokens carry the token version: every one issued before answers 401 from now on.
+    expect(after.token_version).toBe(ada.tokenVersion + 1);
+    expect(after.version).toBe(ada.version + 1);
+    // The link reached the address, so it counts as verified.
+    expect(after.email_verified).toBe(true);
+    for (const id of adasSessions) expect(await sessionEnd(id)).toMatchObject({ ended_at: expect.any(Date), end_reason: 'password-reset' });
+    // Nobody else is touched.
+    expect(await sessionEnd(gracesSession)).toEqual({ ended_at: null, end_reason: null });
+    expect(await userRow(grace.id)).toMatchObject({ password_hash: oldHash, token_version: grace.tokenVersion });
+
+    const said = JSON.stringify([suite.fn.logs, response.body]);
+    for (const secret of [token, NEW_PASSWORD, after.password_hash]) expect(said).not.toContain(secret);
+  });
+
+  it('leaves the address unverified when the account has moved to another one since the email', async () => {
+    const token = await emailedToken(ada);
+    await updateUser(suite.database.db, ada.id, ada.version, { email: 'ada.king@example.com' }, ISSUED_AT);
+    expect((await reset({ token, password: NEW_PASSWORD })).status).toBe(204);
+    const after = await userRow(ada.id);
+    expect(await passwords.verify(NEW_PASSWORD, after.password_hash)).toBe(true);
+    expect(after.email_verified).toBe(false);
+  });
+
+  it.each([
+    ['a short password', 'short'],
+    ['a password over 72 bytes', 'é'.repeat(37)],
+    ['a password with U+0000', 'correct\u0000horse'],
+  ])('answers 400 naming #/password for %s, and leaves the link working', async (_case, password) => {
+    const token = await emailedToken(ada);
+    const refused = await reset({ token, password });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ type: 'https://problems.knative-accounts.dev/validation-failed' });
+    expect(refused.body.errors.map((error: { pointer: string }) => error.pointer)).toEqual(['#/password']);
+    expect(JSON.stringify(refused.body)).not.toContain(token);
+    expect((await userRow(ada.id)).password_hash).toBe(oldHash);
+    expect((await reset({ token, password: NEW_PASSWORD })).status).toBe(204);
+  });
+
+  it('answers the same 400 invalid-token for an unknown, a used, an expired and a replaced token, and changes nothing', async () => {
+    const used = await emailedToken(ada);
+    expect((await reset({ token: used, password: NEW_PASSWORD })).status).toBe(204);
+    const replaced = await emailedToken(grace);
+    await emailedToken(grace);
+    const expired = await emailedToken(grace);
+    const session = await startSession(grace);
+
+    const answers = {
+      unknown: await reset({ token: randomBytes(32).toString('base64url'), password: 'another new secret' }),
+      used: await reset({ token: used, password: 'another new secret' }),
+      replaced: await reset({ token: replaced, password: 'another new secret' }),
+    };
+    // One hour after it was sent, the token no longer works.
+    clock = new Date(ISSUED_AT.getTime() + HOUR_MS);
+    const late = await reset({ token: expired, password: 'another new secret' });
+    for (const [name, response] of Object.entries({ ...answers, late })) {
+      expect(response.status, name).toBe(400);
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+      expect(response.body, name).toEqual(answers.unknown.body);
+    }
+    expect(answers.unknown.body).toMatchObject({ type: INVALID_TOKEN, status: 400 });
+    expect(await passwords.verify(NEW_PASSWORD, (await userRow(ada.id)).password_hash)).toBe(true);
+    expect(await userRow(grace.id)).toMatchObject({ password_hash: oldHash, token_version: grace.tokenVersion });
+    expect(await sessionEnd(session)).toEqual({ ended_at: null, end_reason: null });
+  });
+
+  it('accepts a token until it expires, an hour after it was sent', async () => {
+    const token = await emailedToken(ada);
+    clock = new Date(ISSUED_AT.getTime() + HOUR_MS - 1_000);
+    expect((await reset({ token, password: NEW_PASSWORD })).status).toBe(204);
+  });
+
+  it('does not take the token of a verification email', async () => {
+    const event = await suite.database.db.transaction().execute((trx) => addVerificationEmail(trx, settings(), ada));
+    const opened = await openAccountEmailEvent(event, 'email_verification_requested', sealKey);
+    if (!opened.ok) throw new Error(opened.reason);
+    expect(await reset({ token: opened.value.content.token, password: NEW_PASSWORD })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
+    expect((await userRow(ada.id)).password_hash).toBe(oldHash);
+  });
+
+  it('lets one of two resets racing with one token succeed, and answers the other 400', async () => {
+    const token = await emailedToken(ada);
+    const answers = await Promise.all([
+      reset({ token, password: 'first racing secret' }),
+      reset({ token, password: 'second racing secret' }),
+    ]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([204, 400]);
+    const winner = answers[0]?.status === 204 ? 'first racing secret' : 'second racing secret';
+    const after = await userRow(ada.id);
+    expect(await passwords.verify(winner, after.password_hash)).toBe(true);
+    expect(after.token_version).toBe(ada.tokenVersion + 1);
+  });
+
+  it.each([
+    ['no token', { password: NEW_PASSWORD }, '#/token'],
+    ['a token with other characters', { token: `${'a'.repeat(40)}+/=`, password: NEW_PASSWORD }, '#/token'],
+    ['no password', { token: 'a'.repeat(43) }, '#/password'],
+    ['an unknown field', { token: 'a'.repeat(43), password: NEW_PASSWORD, email: 'ada@example.com' }, '#/email'],
+  ])('answers 400 naming the field for %s', async (_case, body, pointer) => {
+    const response = await reset(body);
+    expect(response.status).toBe(400);
+    expect(response.body.errors.map((error: { pointer: string }) => error.pointer)).toContain(pointer);
+  });
+});
