@@ -2,5 +2,7 @@ import type { DomainDoc } from '../openapi/operation.js';
 
 /** The notify domain in the API description. */
 export const domain: DomainDoc = {
-  description: 'Sign-in alerts: the functions the broker delivers `user_login_event` to.',
+  description:
+    'Account emails: the functions the broker delivers `user_login_event` (sign-in alerts), `email_verification_requested`, ' +
+    '`password_reset_requested` and `email_changed` to.',
 };

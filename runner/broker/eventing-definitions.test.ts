@@ -21,22 +21,27 @@ spec:
 const parse = (...texts: string[]) => parseEventingDefinitions(texts.map((text, index) => ({ file: `inline-${index + 1}.yaml`, text })));
 
 describe('loadEventingDefinitions over eventing/', () => {
-  it('reads the Broker, the Trigger and the PingSource and skips the other kinds', async () => {
+  it('reads the Broker, the Triggers and the PingSource and skips the other kinds', async () => {
     const definitions = await loadEventingDefinitions(EVENTING_DIR);
     expect(definitions.brokers).toEqual([
       expect.objectContaining({ name: 'user-login-event', deadLetterSink: service('notify-dead-letter') }),
     ]);
+    // One Trigger per message, each its own queue, all with the same delivery: 5 retries from 0.5 s, dead letters kept.
+    const trigger = (file: string, name: string, type: string, subscriber: string) => ({
+      file: expect.stringMatching(new RegExp(`${file}$`)),
+      name,
+      broker: 'user-login-event',
+      filter: { type },
+      ignoredFilters: false,
+      subscriber: service(subscriber),
+      delivery: { retry: 5, backoffPolicy: 'exponential', backoffDelayMs: 500, timeoutMs: undefined, deadLetterSink: service('notify-dead-letter') },
+      parallelism: 4,
+    });
     expect(definitions.triggers).toEqual([
-      {
-        file: expect.stringMatching(/300-trigger-login-email-notification\.yaml$/),
-        name: 'login-email-notification',
-        broker: 'user-login-event',
-        filter: { type: 'user_login_event' },
-        ignoredFilters: false,
-        subscriber: service('notify-login-email'),
-        delivery: { retry: 5, backoffPolicy: 'exponential', backoffDelayMs: 500, timeoutMs: undefined, deadLetterSink: service('notify-dead-letter') },
-        parallelism: 4,
-      },
+      trigger('300-trigger-login-email-notification\\.yaml', 'login-email-notification', 'user_login_event', 'notify-login-email'),
+      trigger('310-trigger-verification-email\\.yaml', 'verification-email', 'email_verification_requested', 'notify-verification-email'),
+      trigger('320-trigger-password-reset-email\\.yaml', 'password-reset-email', 'password_reset_requested', 'notify-password-reset-email'),
+      trigger('330-trigger-email-changed-notice\\.yaml', 'email-changed-notice', 'email_changed', 'notify-email-changed-email'),
     ]);
     expect(definitions.pingSources).toEqual([
       {

@@ -58,6 +58,32 @@ describe('the gateway serves the API docs', () => {
     expect((await rawGet(port, '/docs/')).headers.location).toBe('/docs');
   });
 
+  it('holds the account panel above Swagger UI, with its script served from the gateway, not inline', async () => {
+    const page = await rawGet(port, '/docs?action=verify-email&token=abc');
+    expect(page.status).toBe(200);
+    // The query may hold an email token: nothing the page loads is told where it came from.
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    const html = page.body.toString();
+    const panel = html.indexOf('<section id="account-action"');
+    expect(panel).toBeGreaterThan(-1);
+    expect(panel).toBeLessThan(html.indexOf('<div id="swagger-ui">'));
+    expect(html).toMatch(/<section id="account-action"[^>]* hidden>/);
+    expect(html).toContain('<script src="/docs/account-links.js"');
+    // The page never writes the query into itself: the script reads it in the browser.
+    expect(html).not.toContain('abc');
+
+    const script = await rawGet(port, '/docs/account-links.js');
+    expect(script.status).toBe(200);
+    expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(script.headers['x-content-type-options']).toBe('nosniff');
+    const source = script.body.toString();
+    expect(source).toContain("'/auth/email-verifications/confirm'");
+    expect(source).toContain("'/auth/password-resets/confirm'");
+    // Texts go in with textContent only.
+    expect(source).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+    expect((await rawGet(port, '/docs/account-links.js', 'POST')).status).toBe(405);
+  });
+
   it('serves the OpenAPI document as JSON, built once', async () => {
     const first = await rawGet(port, '/openapi.json');
     expect(first.status).toBe(200);
@@ -119,7 +145,7 @@ describe('the gateway serves the API docs', () => {
   });
 
   it('answers 405 for methods other than GET and HEAD', async () => {
-    for (const path of ['/docs', '/openapi.json', '/docs/assets/swagger-ui.css']) {
+    for (const path of ['/docs', '/openapi.json', '/docs/assets/swagger-ui.css', '/docs/account-links.js']) {
       const response = await rawGet(port, path, 'POST');
       expect(response.status, path).toBe(405);
       expect(response.headers.allow).toBe('GET, HEAD');

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { problemFor } from '../../functions/shared/http/problem.js';
 import { sendProblem } from '../../functions/shared/http/respond.js';
-import { DOCS_ASSETS_PREFIX, DOCS_PATH, docsPageHtml, OPENAPI_PATH } from './page.js';
+import { ACCOUNT_LINKS_SCRIPT_PATH, DOCS_ASSETS_PREFIX, DOCS_PATH, docsPageHtml, OPENAPI_PATH } from './page.js';
 
 export interface DocsRoutesOptions {
   /** The OpenAPI document to serve at `/openapi.json`, built on first use and kept. */
@@ -34,6 +34,7 @@ const ASSETS: Readonly<Record<string, string>> = {
 
 const HTML = 'text/html; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
+const JAVASCRIPT = 'text/javascript; charset=utf-8';
 
 /** The folder of the installed `swagger-ui-dist` package. */
 export function swaggerUiDistDir(): string {
@@ -44,6 +45,7 @@ export function createDocsRoutes(options: DocsRoutesOptions): DocsRoutes {
   const dir = options.swaggerUiDir ?? swaggerUiDistDir();
   const version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
   const page = Buffer.from(docsPageHtml());
+  const accountLinksScript = readFileSync(new URL('./account-links.js', import.meta.url));
   let openApiText: Promise<Buffer> | undefined;
 
   return (req, res, pathname) => {
@@ -58,7 +60,10 @@ export function createDocsRoutes(options: DocsRoutesOptions): DocsRoutes {
       return true;
     }
     if (isPage) {
-      send(res, 200, { 'Content-Type': HTML, 'Cache-Control': 'no-cache' }, page);
+      // The page may carry an email token in its query: no Referer with it to anything it loads.
+      send(res, 200, { 'Content-Type': HTML, 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' }, page);
+    } else if (pathname === ACCOUNT_LINKS_SCRIPT_PATH) {
+      send(res, 200, { 'Content-Type': JAVASCRIPT, 'Cache-Control': 'no-cache' }, accountLinksScript);
     } else if (isDocument) {
       // Built once, at the first request; a failed build is tried again at the next one.
       const building = (openApiText ??= options.openApiDocument().then((document) => Buffer.from(JSON.stringify(document, null, 2))));

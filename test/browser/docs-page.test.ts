@@ -1,11 +1,12 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
 import { call } from '../support/http.js';
 import { isolatedRunnerEnv, ROOT, startRunner, type RunnerProcess } from '../support/runner-process.js';
+import { launchChromium } from './chromium.js';
 
 /**
  * The API docs page as a person uses it: Swagger UI at the gateway's /docs in headless Chromium
@@ -13,21 +14,7 @@ import { isolatedRunnerEnv, ROOT, startRunner, type RunnerProcess } from '../sup
  * a browser), against the whole local system started as `npm start` starts it.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-// As root, with no sandbox; the background-networking flags keep Chromium from calling out of
-// this machine's closed network at start.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ARTIFACTS = join(ROOT, 'test-artifacts');
-const UI_TIMEOUT_MS = 30_000;
 
 interface Listing {
   gateway: string;
@@ -43,6 +30,16 @@ interface Operation {
 }
 
 const user = { email: 'tryit@example.com', password: 'swagger ui secret', name: 'Try', surname: 'It' };
+const NEW_PASSWORD = 'a brand new swagger secret';
+const ALERT_SUBJECT = 'New sign-in to your account';
+const VERIFICATION_SUBJECT = 'Confirm your email address';
+const RESET_SUBJECT = 'Reset your password';
+
+/** What POST /auth/login and POST /auth/refresh answer. */
+interface Tokens {
+  access_token: string;
+  refresh_token: string;
+}
 
 describe('the API docs page in a browser', () => {
   let dataDir: string;
@@ -62,14 +59,7 @@ describe('the API docs page in a browser', () => {
     listing = (await call<Listing>(`${runner.gatewayUrl}/`)).body;
 
     // A fresh, empty profile of our own for every run.
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: 60_000,
-      viewport: { width: 1280, height: 900 },
-    });
-    context.setDefaultTimeout(UI_TIMEOUT_MS);
+    context = await launchChromium(profileDir);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('request', (request) => requestedUrls.push(request.url()));
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -114,10 +104,13 @@ describe('the API docs page in a browser', () => {
     return ((await status.first().textContent()) ?? '').trim();
   };
 
-  const mailTo = async (email: string): Promise<{ to: string[]; text: string }[]> => {
+  /** The messages the mail catcher holds for `email`, oldest first; only those with `subject` when given. */
+  const mailTo = async (email: string, subject?: string): Promise<{ to: string[]; subject: string; text: string }[]> => {
     const messages = await call(listing.mailCatcher.messages.replace('localhost', '127.0.0.1'));
-    return messages.body.filter((message: { to: string[] }) => message.to.includes(email));
+    return messages.body.filter((message: { to: string[]; subject: string }) => message.to.includes(email) && (subject === undefined || message.subject === subject));
   };
+  /** The sign-in alerts sent to `email` (registration also sends a verification email). */
+  const alertsTo = (email: string) => mailTo(email, ALERT_SUBJECT);
 
   it('lists the docs and the OpenAPI document on GET / and the console', async () => {
     expect(listing.docs).toBe(`${listing.gateway}/docs`);
@@ -168,7 +161,7 @@ describe('the API docs page in a browser', () => {
       headers: { 'user-agent': 'docs-page-test/1.0' },
     });
     expect(signIn.status).toBe(200);
-    await expect.poll(() => mailTo(user.email), { timeout: 10_000 }).toHaveLength(1);
+    await expect.poll(() => alertsTo(user.email), { timeout: 10_000 }).toHaveLength(1);
   }, 60_000);
 
   it('signs in through try-it-out on POST /auth/login, and the alert email names the browser', async () => {
@@ -180,9 +173,85 @@ describe('the API docs page in a browser', () => {
 
     const browserAgent = (await (await sent).allHeaders())['user-agent'];
     expect(browserAgent).toMatch(/Chrome\//);
-    await expect.poll(() => mailTo(user.email), { timeout: 10_000 }).toHaveLength(2);
-    const [, alert] = await mailTo(user.email);
+    await expect.poll(() => alertsTo(user.email), { timeout: 10_000 }).toHaveLength(2);
+    const [, alert] = await alertsTo(user.email);
     expect(alert?.text).toContain(browserAgent as string);
     await page.screenshot({ path: join(ARTIFACTS, 'docs-page-signed-in.png'), fullPage: true });
   }, 60_000);
+
+  /**
+   * Sends `body` to an operation through Swagger UI as tryItOut does, and answers what the browser
+   * received: the status Swagger UI shows and the JSON body of the real response.
+   */
+  const tryItOutJson = async <T,>(method: string, path: string, body: unknown): Promise<{ status: string; body: T }> => {
+    const answered = page.waitForResponse((response) => response.request().method() === method && response.url() === `${listing.gateway}${path}`);
+    const status = await tryItOut(method, path, body);
+    return { status, body: (await (await answered).json()) as T };
+  };
+
+  /**
+   * Opens the mail catcher's page, reads the newest email to the user with `subject`, and follows
+   * its link for `action` (the page shows the text part: the link is a line of its own). Answers
+   * the token the link carries.
+   */
+  const followEmailLink = async (subject: string, action: string): Promise<string> => {
+    await expect.poll(async () => (await mailTo(user.email, subject)).length, { timeout: 15_000 }).toBeGreaterThan(0);
+    await page.goto(listing.mailCatcher.page.replace('localhost', '127.0.0.1'), { waitUntil: 'load' });
+    // One read of the whole page: it refreshes itself every few seconds.
+    const emails: { subject: string; to: string; text: string }[] = await page.locator('article').evaluateAll((articles) =>
+      articles.map((article) => ({ subject: article.querySelector('h2')?.textContent ?? '', to: article.querySelectorAll('dd')[1]?.textContent ?? '', text: article.querySelector('pre')?.textContent ?? '' })),
+    );
+    const newest = emails.find((email) => email.subject === subject && email.to.includes(user.email));
+    const link = newest?.text.split('\n').find((line) => line.startsWith(`${listing.docs}?action=${action}&token=`));
+    expect(link, `a ${action} link in ${JSON.stringify(newest)}`).toBeDefined();
+    const token = new URL(link as string).searchParams.get('token') as string;
+    // The token also stands alone on its line, for clients without a web page.
+    expect(newest?.text.split('\n')).toContain(token);
+    await page.goto(link as string, { waitUntil: 'load' });
+    return token;
+  };
+
+  const panel = () => page.locator('#account-action');
+  const panelResult = () => page.locator('#account-action-result');
+
+  it('walks the account lifecycle: verify the address from the mail catcher, sign in, refresh, reset the password, sign in with the new one', async () => {
+    screenshotOnFailure('lifecycle');
+    // Registration (the test above) sent the verification email: its link opens this page with a panel.
+    await followEmailLink(VERIFICATION_SUBJECT, 'verify-email');
+    await expect.poll(() => panel().isVisible()).toBe(true);
+    expect(await panel().locator('h2').textContent()).toBe('Confirm your email');
+    await panel().getByRole('button', { name: 'Confirm my email' }).click();
+    await expect.poll(() => panelResult().textContent(), { timeout: 10_000 }).toBe('Your email is confirmed.');
+    await page.screenshot({ path: join(ARTIFACTS, 'docs-page-email-confirmed.png'), fullPage: true });
+
+    // Sign in, through Swagger UI on the same page: the account says the address is verified now.
+    const signedIn = await tryItOutJson<Tokens & { user?: { id: string } }>('POST', '/auth/login', { email: user.email, password: user.password });
+    expect(signedIn.status).toBe('200');
+    expect(signedIn.body.refresh_token).toEqual(expect.any(String));
+    const { sub } = JSON.parse(Buffer.from(signedIn.body.access_token.split('.')[1] as string, 'base64url').toString()) as { sub: string };
+    const me = await call(`${listing.gateway}/users/${sub}`, { headers: { authorization: `Bearer ${signedIn.body.access_token}` } });
+    expect(me.status).toBe(200);
+    expect(me.body.emailVerified).toBe(true);
+
+    // Refresh: a new pair, and the refresh token used is spent.
+    const refreshed = await tryItOutJson<Tokens>('POST', '/auth/refresh', { refresh_token: signedIn.body.refresh_token });
+    expect(refreshed.status).toBe('200');
+    expect(refreshed.body.access_token).toEqual(expect.any(String));
+    expect(refreshed.body.refresh_token).not.toBe(signedIn.body.refresh_token);
+
+    // Forgot the password: the reset email's link opens the page with the new-password panel.
+    expect(await tryItOut('POST', '/auth/password-resets', { email: user.email })).toBe('202');
+    await followEmailLink(RESET_SUBJECT, 'reset-password');
+    expect(await panel().locator('h2').textContent()).toBe('Choose a new password');
+    await panel().getByLabel('New password').fill(NEW_PASSWORD);
+    await panel().getByRole('button', { name: 'Set the new password' }).click();
+    await expect.poll(() => panelResult().textContent(), { timeout: 10_000 }).toContain('Your password is changed.');
+    await page.screenshot({ path: join(ARTIFACTS, 'docs-page-password-reset.png'), fullPage: true });
+
+    // The new password signs in, the old one no longer does, and the reset ended the refreshed session.
+    expect((await tryItOutJson<Tokens>('POST', '/auth/login', { email: user.email, password: NEW_PASSWORD })).status).toBe('200');
+    expect((await call(`${listing.gateway}/auth/login`, { method: 'POST', body: { email: user.email, password: user.password } })).status).toBe(401);
+    expect((await call(`${listing.gateway}/auth/refresh`, { method: 'POST', body: { refresh_token: refreshed.body.refresh_token } })).status).toBe(401);
+    expect(pageErrors).toEqual([]);
+  }, 150_000);
 });

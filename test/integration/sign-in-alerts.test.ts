@@ -68,7 +68,7 @@ describe('sign-in alerts end to end (real Postgres, RabbitMQ and SMTP)', () => {
     for (const fn of running) await fn.close();
     await passwords?.close();
     await mail?.stop();
-    await deleteRabbitTopology(TEST_RABBITMQ_URL, `${prefix}user-login-event`, [`${prefix}login-email-notification`]);
+    if (broker) await deleteRabbitTopology(TEST_RABBITMQ_URL, `${prefix}${broker.broker}`, broker.triggers.map((trigger) => trigger.queue ?? trigger.name));
     await database?.drop();
   });
 

@@ -1,22 +1,9 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../shared/database.js';
 import type { EventOutcome } from '../../shared/runtime/definition.js';
 import type { UserLoginEventData } from '../../shared/events/user-login-event.js';
-import type { Logger } from '../../shared/logging.js';
-import { buildLoginEmail, messageIdFor } from './email.js';
+import { deliverEmailOnce, type EmailDeliveryDeps } from '../email-delivery.js';
+import { buildLoginEmail } from './email.js';
 
-/** The part of a nodemailer transport the handler uses (a plain fake in unit tests). */
-export interface Mailer {
-  sendMail(message: { from: string; to: string; subject: string; text: string; html: string; messageId: string }): Promise<unknown>;
-}
-
-export interface NotifyLoginEmailDeps {
-  readonly database: Kysely<Database>;
-  readonly mail: Mailer;
-  readonly config: { readonly MAIL_FROM: string };
-  readonly logger: Logger;
-  readonly now: () => Date;
-}
+export type NotifyLoginEmailDeps = EmailDeliveryDeps;
 
 /** One sign-in to tell the user about: the event's id keys the delivery, so each event is emailed once. */
 export interface LoginEmailInput {
@@ -24,104 +11,19 @@ export interface LoginEmailInput {
   readonly data: UserLoginEventData;
 }
 
-export const EMAIL_CHANNEL = 'email';
-const LAST_ERROR_MAX_LENGTH = 500;
-
-/** Thrown after a transient mail failure is recorded, so the broker delivers the event again. */
-export class MailUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MailUnavailableError';
-  }
-}
-
-export type MailFailure = 'permanent' | 'transient';
-
 /**
- * Sorts a mail failure by whether sending the same message again can succeed. A 5xx reply to the
- * message or a recipient (550 mailbox unavailable) is permanent; 4xx replies and connection
- * trouble are transient. Two 5xx replies are transient on purpose: 503 (bad sequence of commands,
- * a session fault) and an AUTH rejection (the server refuses our credentials, not the message:
- * once an operator fixes them, the retried event goes through instead of being lost).
- */
-export function classifyMailFailure(error: unknown): MailFailure {
-  const { responseCode, code } = (typeof error === 'object' && error !== null ? error : {}) as { responseCode?: unknown; code?: unknown };
-  if (code === 'EAUTH' || code === 'ENOAUTH') return 'transient';
-  if (typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600 && responseCode !== 503) return 'permanent';
-  // 4xx, ECONNREFUSED/ECONNECTION/ETIMEDOUT/ESOCKET/EDNS and anything unknown: worth another try,
-  // and the broker dead-letters the event after its last retry.
-  return 'transient';
-}
-
-function describeMailError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error).slice(0, LAST_ERROR_MAX_LENGTH);
-  const { code, responseCode } = error as Error & { code?: unknown; responseCode?: unknown };
-  const prefix = [code, responseCode].filter((part) => typeof part === 'string' || typeof part === 'number').join(' ');
-  return (prefix ? `${prefix}: ${error.message}` : error.message).slice(0, LAST_ERROR_MAX_LENGTH);
-}
-
-type DeliveryResult = { readonly outcome: EventOutcome } | { readonly outcome: 'retry'; readonly error: string };
-
-/**
- * Emails the user about a sign-in, once per event id. The delivery row, keyed by the event id and
- * locked for the whole send, makes a redelivered or concurrently delivered duplicate wait for the
- * first attempt and then find it `sent`. Resolves to acknowledge the event; throws
- * MailUnavailableError (after recording the attempt) to have it delivered again.
+ * Emails the user about a sign-in, once per event id (see `deliverEmailOnce`). Resolves to
+ * acknowledge the event; throws MailUnavailableError (after recording the attempt) to have it
+ * delivered again.
  */
 export async function handle(deps: NotifyLoginEmailDeps, input: LoginEmailInput): Promise<EventOutcome> {
   const { eventId, data } = input;
-  const email = buildLoginEmail(data);
-
-  const result = await deps.database.transaction().execute(async (trx): Promise<DeliveryResult> => {
-    await trx
-      .insertInto('notify.deliveries')
-      .values({ event_id: eventId, channel: EMAIL_CHANNEL, recipient: data.email, user_id: data.userId, status: 'sending' })
-      .onConflict((conflict) => conflict.column('event_id').doNothing())
-      .execute();
-    const delivery = await trx
-      .selectFrom('notify.deliveries')
-      .select(['status', 'attempts'])
-      .where('event_id', '=', eventId)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
-    if (delivery.status !== 'sending') {
-      deps.logger.info('duplicate event ignored', { eventId, status: delivery.status });
-      return { outcome: 'ignored' };
-    }
-
-    const attempts = delivery.attempts + 1;
-    try {
-      await deps.mail.sendMail({
-        from: deps.config.MAIL_FROM,
-        to: data.email,
-        subject: email.subject,
-        text: email.text,
-        html: email.html,
-        messageId: messageIdFor(eventId, deps.config.MAIL_FROM),
-      });
-    } catch (error) {
-      const lastError = describeMailError(error);
-      if (classifyMailFailure(error) === 'permanent') {
-        await trx
-          .updateTable('notify.deliveries')
-          .set({ status: 'failed', attempts, last_error: lastError })
-          .where('event_id', '=', eventId)
-          .execute();
-        deps.logger.warn('login email rejected for good', { eventId, attempts, error: lastError });
-        return { outcome: 'ignored' };
-      }
-      await trx.updateTable('notify.deliveries').set({ attempts, last_error: lastError }).where('event_id', '=', eventId).execute();
-      return { outcome: 'retry', error: lastError };
-    }
-    await trx
-      .updateTable('notify.deliveries')
-      .set({ status: 'sent', sent_at: deps.now(), attempts })
-      .where('event_id', '=', eventId)
-      .execute();
-    return { outcome: 'handled' };
+  return deliverEmailOnce(deps, {
+    eventId,
+    userId: data.userId,
+    recipient: data.email,
+    email: buildLoginEmail(data),
+    label: 'login email',
+    messageKind: 'login-alert',
   });
-
-  // Thrown only now, after the commit, so the attempt stays on record.
-  if (result.outcome === 'retry') throw new MailUnavailableError(`the login email could not be sent yet: ${result.error}`);
-  return result.outcome;
 }

@@ -12,8 +12,9 @@ import { useFunctionSuite } from '../../../test/support/function-suite.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { startMailCatcher, type MailCatcher } from '../../../runner/mail-catcher.js';
 import { freePort } from '../../../runner/ports.js';
-import { buildLoginEmail, formatUtcTime, LOGIN_EMAIL_SUBJECT } from './email.js';
-import { classifyMailFailure } from './handler.js';
+import { classifyMailFailure } from '../email-delivery.js';
+import { formatUtcTime } from '../email-text.js';
+import { buildLoginEmail, LOGIN_EMAIL_SUBJECT } from './email.js';
 import { definition, parseLoginEvent } from './index.js';
 import type { TokenVerifier } from '../../shared/tokens.js';
 

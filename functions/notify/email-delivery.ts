@@ -1,0 +1,157 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../shared/database.js';
+import type { Logger } from '../shared/logging.js';
+import type { EventOutcome } from '../shared/runtime/definition.js';
+import { messageIdOf, type OutgoingEmail } from './email-text.js';
+
+/**
+ * Exactly one email per event: the delivery core every notify email function shares. A delivery
+ * row keyed by the event's id, locked for the whole send, keeps redelivered and concurrently
+ * delivered copies of an event from sending twice; mail failures are sorted into those worth
+ * another delivery (the broker retries) and those that are not.
+ */
+
+/** The part of a nodemailer transport the notify functions use (a plain fake in unit tests). */
+export interface Mailer {
+  sendMail(message: { from: string; to: string; subject: string; text: string; html: string; messageId: string }): Promise<unknown>;
+}
+
+/** What sending an email once needs. */
+export interface EmailDeliveryDeps {
+  readonly database: Kysely<Database>;
+  readonly mail: Mailer;
+  readonly config: { readonly MAIL_FROM: string };
+  readonly logger: Logger;
+  readonly now: () => Date;
+}
+
+/** One email to send for one event. */
+export interface EmailDelivery {
+  /** The event's id: it keys the delivery, so the event is emailed once. */
+  readonly eventId: string;
+  /** Whose email it is, so the delivery leaves with the account. */
+  readonly userId: string;
+  readonly recipient: string;
+  readonly email: OutgoingEmail;
+  /** Names the email in logs and errors, e.g. `login email`. */
+  readonly label: string;
+  /** The first part of its Message-ID, e.g. `login-alert` (see `messageIdOf`). */
+  readonly messageKind: string;
+  /**
+   * When what the email offers (a link, a code) stops working: an event delivered only after
+   * that (a long outage) is recorded as failed and sends nothing, instead of a dead link.
+   */
+  readonly expiresAt?: Date;
+}
+
+export const EMAIL_CHANNEL = 'email';
+const LAST_ERROR_MAX_LENGTH = 500;
+const EXPIRED_BEFORE_SENDING = 'expired before it could be sent';
+
+/** Thrown after a transient mail failure is recorded, so the broker delivers the event again. */
+export class MailUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MailUnavailableError';
+  }
+}
+
+export type MailFailure = 'permanent' | 'transient';
+
+/**
+ * Sorts a mail failure by whether sending the same message again can succeed. A 5xx reply to the
+ * message or a recipient (550 mailbox unavailable) is permanent; 4xx replies and connection
+ * trouble are transient. Two 5xx replies are transient on purpose: 503 (bad sequence of commands,
+ * a session fault) and an AUTH rejection (the server refuses our credentials, not the message:
+ * once an operator fixes them, the retried event goes through instead of being lost).
+ */
+export function classifyMailFailure(error: unknown): MailFailure {
+  const { responseCode, code } = (typeof error === 'object' && error !== null ? error : {}) as { responseCode?: unknown; code?: unknown };
+  if (code === 'EAUTH' || code === 'ENOAUTH') return 'transient';
+  if (typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600 && responseCode !== 503) return 'permanent';
+  // 4xx, ECONNREFUSED/ECONNECTION/ETIMEDOUT/ESOCKET/EDNS and anything unknown: worth another try,
+  // and the broker dead-letters the event after its last retry.
+  return 'transient';
+}
+
+function describeMailError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error).slice(0, LAST_ERROR_MAX_LENGTH);
+  const { code, responseCode } = error as Error & { code?: unknown; responseCode?: unknown };
+  const prefix = [code, responseCode].filter((part) => typeof part === 'string' || typeof part === 'number').join(' ');
+  return (prefix ? `${prefix}: ${error.message}` : error.message).slice(0, LAST_ERROR_MAX_LENGTH);
+}
+
+type DeliveryResult = { readonly outcome: EventOutcome } | { readonly outcome: 'retry'; readonly error: string };
+
+/**
+ * Sends the email once per event id. The delivery row, keyed by the event id and locked for the
+ * whole send, makes a redelivered or concurrently delivered duplicate wait for the first attempt
+ * and then find it `sent`. Resolves to acknowledge the event; throws MailUnavailableError (after
+ * recording the attempt) to have it delivered again.
+ */
+export async function deliverEmailOnce(deps: EmailDeliveryDeps, delivery: EmailDelivery): Promise<EventOutcome> {
+  const { eventId, email } = delivery;
+
+  const result = await deps.database.transaction().execute(async (trx): Promise<DeliveryResult> => {
+    await trx
+      .insertInto('notify.deliveries')
+      .values({ event_id: eventId, channel: EMAIL_CHANNEL, recipient: delivery.recipient, user_id: delivery.userId, status: 'sending' })
+      .onConflict((conflict) => conflict.column('event_id').doNothing())
+      .execute();
+    const row = await trx
+      .selectFrom('notify.deliveries')
+      .select(['status', 'attempts'])
+      .where('event_id', '=', eventId)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    if (row.status !== 'sending') {
+      deps.logger.info('duplicate event ignored', { eventId, status: row.status });
+      return { outcome: 'ignored' };
+    }
+
+    if (delivery.expiresAt !== undefined && deps.now().getTime() >= delivery.expiresAt.getTime()) {
+      await trx
+        .updateTable('notify.deliveries')
+        .set({ status: 'failed', last_error: EXPIRED_BEFORE_SENDING })
+        .where('event_id', '=', eventId)
+        .execute();
+      deps.logger.warn(`${delivery.label} ${EXPIRED_BEFORE_SENDING}`, { eventId });
+      return { outcome: 'ignored' };
+    }
+
+    const attempts = row.attempts + 1;
+    try {
+      await deps.mail.sendMail({
+        from: deps.config.MAIL_FROM,
+        to: delivery.recipient,
+        subject: email.subject,
+        text: email.text,
+        html: email.html,
+        messageId: messageIdOf(delivery.messageKind, eventId, deps.config.MAIL_FROM),
+      });
+    } catch (error) {
+      const lastError = describeMailError(error);
+      if (classifyMailFailure(error) === 'permanent') {
+        await trx
+          .updateTable('notify.deliveries')
+          .set({ status: 'failed', attempts, last_error: lastError })
+          .where('event_id', '=', eventId)
+          .execute();
+        deps.logger.warn(`${delivery.label} rejected for good`, { eventId, attempts, error: lastError });
+        return { outcome: 'ignored' };
+      }
+      await trx.updateTable('notify.deliveries').set({ attempts, last_error: lastError }).where('event_id', '=', eventId).execute();
+      return { outcome: 'retry', error: lastError };
+    }
+    await trx
+      .updateTable('notify.deliveries')
+      .set({ status: 'sent', sent_at: deps.now(), attempts })
+      .where('event_id', '=', eventId)
+      .execute();
+    return { outcome: 'handled' };
+  });
+
+  // Thrown only now, after the commit, so the attempt stays on record.
+  if (result.outcome === 'retry') throw new MailUnavailableError(`the ${delivery.label} could not be sent yet: ${result.error}`);
+  return result.outcome;
+}
