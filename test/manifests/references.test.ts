@@ -39,12 +39,25 @@ function expectCloudEventService(ref: any, what: string): void {
   expect(ref.namespace, what).toBeUndefined();
 }
 
+/** The event types the inventory's functions take from a Trigger (`eventSource: Trigger on \`type\``), and who takes each. */
+const SUBSCRIBED_TYPES = new Map(
+  INVENTORY.flatMap((spec) => {
+    const type = /^Trigger on `([^`]+)`$/.exec((spec as { eventSource?: string }).eventSource ?? '')?.[1];
+    return type ? [[type, spec.name] as const] : [];
+  }),
+);
+
 describe('event routing', () => {
-  it("sends the Trigger's events and its dead letters to CloudEvent functions that exist", () => {
-    const trigger = only(eventing, 'eventing.knative.dev/v1', 'Trigger');
-    expectCloudEventService(trigger.spec.subscriber.ref, 'the Trigger subscriber');
-    expect(trigger.spec.subscriber.ref.name).toBe('notify-login-email');
-    expectCloudEventService(trigger.spec.delivery.deadLetterSink.ref, "the Trigger's dead-letter sink");
+  it("has one Trigger per event type a function subscribes to, sending its events and its dead letters to CloudEvent functions that exist", () => {
+    const triggers = named(eventing, 'eventing.knative.dev/v1', 'Trigger') as any[];
+    expect(triggers.map((trigger) => trigger.spec.filter.attributes.type).sort()).toEqual([...SUBSCRIBED_TYPES.keys()].sort());
+    for (const trigger of triggers) {
+      const type = trigger.spec.filter.attributes.type;
+      expectCloudEventService(trigger.spec.subscriber.ref, `the subscriber of ${type}`);
+      expect(trigger.spec.subscriber.ref.name, type).toBe(SUBSCRIBED_TYPES.get(type));
+      expectCloudEventService(trigger.spec.delivery.deadLetterSink.ref, `the dead-letter sink of ${type}`);
+      expect(trigger.spec.delivery.deadLetterSink.ref.name, type).toBe('notify-dead-letter');
+    }
   });
 
   it("sends the Broker's dead letters to a CloudEvent function that exists", () => {
@@ -59,13 +72,15 @@ describe('event routing', () => {
     expect(ping.spec.sink.ref.name).toBe('outbox-relay');
   });
 
-  it("subscribes the Trigger to the Broker that exists, filtering on the event type the RabbitMQ broker understands", () => {
-    const trigger = only(eventing, 'eventing.knative.dev/v1', 'Trigger');
+  it("subscribes every Trigger to the Broker that exists, filtering on the event type the RabbitMQ broker understands", () => {
     const broker = only(eventing, 'eventing.knative.dev/v1', 'Broker');
-    expect(trigger.spec.broker).toBe(nameOf(broker));
-    expect(trigger.spec.filter).toEqual({ attributes: { type: 'user_login_event' } });
-    // The RabbitMQ broker ignores spec.filters: a filter there would silently let every event through.
-    expect(trigger.spec.filters).toBeUndefined();
+    for (const trigger of named(eventing, 'eventing.knative.dev/v1', 'Trigger') as any[]) {
+      expect(trigger.spec.broker).toBe(nameOf(broker));
+      expect(Object.keys(trigger.spec.filter)).toEqual(['attributes']);
+      expect(Object.keys(trigger.spec.filter.attributes)).toEqual(['type']);
+      // The RabbitMQ broker ignores spec.filters: a filter there would silently let every event through.
+      expect(trigger.spec.filters).toBeUndefined();
+    }
   });
 
   it('gives K_SINK (the Broker) to exactly the Services whose functions publish events', () => {
@@ -76,7 +91,7 @@ describe('event routing', () => {
     expect(binding.spec.subject.name, 'a selector, not one name').toBeUndefined();
     const selected = services.filter((service) => selectorMatches(binding.spec.subject.selector, service.metadata?.['labels'] as Record<string, string>)).map(nameOf);
     expect(selected.sort()).toEqual(needing('sink'));
-    expect(needing('sink')).toEqual(['auth-login', 'outbox-relay']);
+    expect(needing('sink')).toEqual(['auth-login', 'outbox-relay', 'users-create', 'users-email-verification-request', 'users-password-reset-request', 'users-update']);
   });
 });
 
