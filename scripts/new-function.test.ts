@@ -95,13 +95,15 @@ describe('npm run new-function: in a copy of the project', () => {
     expect(http.code, http.output).toBe(0);
     const event = await run(copy, ['--import', 'tsx', 'scripts/new-function.ts', 'notify-hello', '--domain', 'notify', '--cloudevent', 'hello_event']);
     expect(event.code, event.output).toBe(0);
-    expect(event.output).toContain('add a Trigger on type hello_event');
+    expect(event.output).toContain('Its Trigger (filter type hello_event) is in eventing/');
 
     const after = await hashesUnder(copy);
     const changed = [...after.keys()].filter((file) => before.get(file) !== after.get(file)).sort();
     expect(changed).toEqual(
       [
         'README.md',
+        'eventing/340-trigger-notify-hello.yaml',
+        'eventing/kustomization.yaml',
         'functions/inventory.ts',
         'functions/notify/notify-hello/handler.ts',
         'functions/notify/notify-hello/index.ts',

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
  * `npm run new-function -- NAME --domain D --http METHOD PATH` (or `--cloudevent TYPE`): writes
  * `functions/D/NAME/` with a working, tested skeleton (wiring, handler, schema, API description
  * and tests), adds the function's inventory entry, and regenerates what derives from the
- * inventory (its Knative Service, openapi.yaml, the README's function table). The function then
+ * inventory (its Knative Service, openapi.yaml, the README's function table), and for a CloudEvent
+ * function its Trigger in eventing/. The function then
  * serves under `make dev`, is documented and deployable, and `make test` passes, before its logic
  * is written. Knative's `func create` is the model.
  */
@@ -368,10 +369,60 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
   }
   await writeFile(inventoryFile, inventory.replace(END, `${inventoryEntry(scaffold)}\n${END}`));
   written.push('functions/inventory.ts');
+  if (scaffold.kind === 'cloudevent') written.push(...(await addTrigger(root, scaffold)));
   // What derives from the inventory: the Knative Service, the API document, the README's table.
   for (const script of ['scripts/manifests.ts', 'scripts/openapi.ts', 'scripts/function-table.ts']) await run(root, script);
   written.push(`knative/services/${scaffold.name}.yaml`, 'knative/services/kustomization.yaml', 'openapi.yaml', 'README.md');
   return written;
+}
+
+/**
+ * The Trigger that brings the function its events, in eventing/ after the others (numbered in
+ * apply order) and in its kustomization: the same delivery as every Trigger of the system.
+ */
+async function addTrigger(root: string, scaffold: Extract<Scaffold, { kind: 'cloudevent' }>): Promise<string[]> {
+  const dir = join(root, 'eventing');
+  const numbers = (await readdir(dir)).map((file) => /^3(\d\d)-trigger-/.exec(file)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+  const file = `3${String(Math.max(0, ...numbers) + 10).padStart(2, '0')}-trigger-${scaffold.name}.yaml`;
+  const broker = (/^\s*broker:\s*(\S+)/m.exec(await readFile(join(dir, '300-trigger-login-email-notification.yaml'), 'utf8')) ?? [])[1] ?? 'user-login-event';
+  await writeFile(
+    join(dir, file),
+    `# Brings ${scaffold.name} the ${scaffold.eventType} events (npm run new-function): rename it after the kind of message it carries.
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: ${scaffold.name}
+  annotations:
+    # Concurrent deliveries from this Trigger's queue (RabbitMQ broker dispatcher workers).
+    rabbitmq.eventing.knative.dev/parallelism: "4"
+spec:
+  broker: ${broker}
+  # The RabbitMQ broker filters on spec.filter.attributes (exact match) and ignores spec.filters.
+  filter:
+    attributes:
+      type: ${scaffold.eventType}
+  subscriber:
+    ref:
+      apiVersion: serving.knative.dev/v1
+      kind: Service
+      name: ${scaffold.name}
+  delivery:
+    retry: 5
+    backoffPolicy: exponential
+    backoffDelay: PT0.5S
+    deadLetterSink:
+      ref:
+        apiVersion: serving.knative.dev/v1
+        kind: Service
+        name: notify-dead-letter
+`,
+  );
+  const kustomization = join(dir, 'kustomization.yaml');
+  const lines = (await readFile(kustomization, 'utf8')).split('\n');
+  const lastTrigger = lines.findLastIndex((line) => /^\s*- 3\d\d-trigger-/.test(line));
+  lines.splice(lastTrigger + 1, 0, `  - ${file}`);
+  await writeFile(kustomization, lines.join('\n'));
+  return [`eventing/${file}`, 'eventing/kustomization.yaml'];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -384,7 +435,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       `\n${scaffold.name} serves, is documented and tested. Next: write its logic in functions/${scaffold.domain}/${scaffold.name}/handler.ts, ` +
         `its input in schema.ts, what it needs in its inventory entry; run \`make test\`.\n` +
         (scaffold.kind === 'cloudevent'
-          ? `To receive events in the cluster and under make dev, add a Trigger on type ${scaffold.eventType} to eventing/ (see 300-trigger-login-email-notification.yaml).\n`
+          ? `Its Trigger (filter type ${scaffold.eventType}) is in eventing/: the local broker delivers its events under make dev; a producer writes them to the outbox.\n`
           : ''),
     );
   } catch (error) {
