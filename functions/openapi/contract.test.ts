@@ -4,13 +4,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../inventory.js';
 import type { CloudEvent} from 'cloudevents';
 import { HTTP } from 'cloudevents';
+import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../shared/events/account-email-events.js';
 import { signEvent, SIGNATURE_ATTRIBUTE } from '../shared/events/event-signature.js';
+import type { StoredEvent } from '../shared/events/publisher.js';
 import { createEventPublisher } from '../shared/events/publisher.js';
 import { BODY_LIMIT_BYTES } from '../shared/http/errors.js';
 import { createPasswordHasher, type PasswordHasher } from '../shared/passwords/password-hasher.js';
 import { startMailCatcher, type MailCatcher } from '../../runner/mail-catcher.js';
 import { freePort } from '../../runner/ports.js';
-import { startTestFunction, type RunningFunction } from '../../test/support/function-harness.js';
+import { startTestFunction, TEST_SEAL_KEY, type RunningFunction } from '../../test/support/function-harness.js';
 import { loadDefinition, startInventoryFunctions, type InventoryFunctions } from '../../test/support/http-functions.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../test/support/postgres.js';
 import { createTestSigningKeys, type TestSigningKeys } from '../../test/support/signing.js';
@@ -161,7 +163,7 @@ describe('the functions answer as openapi.yaml documents', () => {
   const hashes = new Map<string, string>();
 
   const bearer = async (person: ExamplePerson): Promise<string> =>
-    `Bearer ${(await keys.signer.sign({ userId: person.record.id, role: person.record.role })).accessToken}`;
+    `Bearer ${(await keys.signer.sign({ userId: person.record.id, role: person.record.role, tokenVersion: 1 })).accessToken}`;
   /** What the operation's security asks for: Grace's access token (an admin's), or auth-login's service token. */
   const credentialFor = async (operationId: string): Promise<string | undefined> => {
     const scheme = Object.keys(operationOf(operationId).operation.security?.[0] ?? {})[0];
@@ -176,7 +178,15 @@ describe('the functions answer as openapi.yaml documents', () => {
     for (const { record } of people) {
       await database.db
         .insertInto('users.users')
-        .values({ id: record.id, email: record.email, name: record.name, surname: record.surname, role: record.role, password_hash: hashes.get(record.id) as string })
+        .values({
+          id: record.id,
+          email: record.email,
+          name: record.name,
+          surname: record.surname,
+          role: record.role,
+          email_verified: record.emailVerified,
+          password_hash: hashes.get(record.id) as string,
+        })
         .execute();
     }
   }
@@ -189,7 +199,7 @@ describe('the functions answer as openapi.yaml documents', () => {
     mail = nodemailer.createTransport(catcher.smtpUrl);
     for (const person of [ADA, GRACE]) hashes.set(person.record.id, await passwords.hash(person.password));
     // Every function of the inventory, with its real dependencies.
-    system = await startInventoryFunctions({ database, keys, passwords, mail, config: { MAIL_FROM } });
+    system = await startInventoryFunctions({ database, keys, passwords, mail, config: { MAIL_FROM, EMAIL_REQUEST_ANSWER_MS: '0' } });
     withoutUsersVerify = await startTestFunction(
       await loadDefinition({ name: 'auth-login', domain: 'auth' }),
       { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl: `http://127.0.0.1:${await freePort()}/`, timeoutMs: 500 }) },
@@ -263,7 +273,7 @@ describe('the functions answer as openapi.yaml documents', () => {
       const none = await call('users-get');
       expect(none.body).toEqual(documentedExample('users-get', 401, 'unauthenticated'));
       const stale = await keys.signerAt(new Date(Date.now() - 3_600_000));
-      const expired = await call('users-get', { authorization: `Bearer ${(await stale.sign({ userId: ADA.record.id, role: 'user' })).accessToken}` });
+      const expired = await call('users-get', { authorization: `Bearer ${(await stale.sign({ userId: ADA.record.id, role: 'user', tokenVersion: 1 })).accessToken}` });
       expect(expired.body).toEqual(documentedExample('users-get', 401, 'expired-token'));
       expect(expired.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
       const other = await call('users-get', { authorization: await bearer(ADA), pathParameters: { id: GRACE.record.id } });
@@ -408,7 +418,8 @@ describe('the functions answer as openapi.yaml documents', () => {
     it('signs in with the documented example: a token the functions accept', async () => {
       const signedIn = await call('auth-login');
       expect(signedIn.body).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
-      await expect(keys.verifier.verifyAuthorization(`Bearer ${signedIn.body.access_token}`)).resolves.toEqual({ userId: ADA.record.id, role: 'user' });
+      await expect(keys.verifier.verifyAuthorization(`Bearer ${signedIn.body.access_token}`)).resolves.toEqual({ userId: ADA.record.id, role: 'user', tokenVersion: 1 });
+      expect(signedIn.body.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     });
 
     it('answers the documented problems: no match, lockout with Retry-After, invalid body', async () => {
@@ -428,6 +439,58 @@ describe('the functions answer as openapi.yaml documents', () => {
     it('answers 503 with Retry-After when users-verify does not answer', async () => {
       const answer = await expectDocumented('auth-login', await send(urlOf('auth-login-without-users-verify'), 'auth-login'));
       expect(answer.body).toEqual(documentedExample('auth-login', 503, 'sign-in-unavailable'));
+    });
+  });
+
+  describe('sessions: auth-refresh and auth-logout', () => {
+    it('refresh answers new tokens once per refresh token, then the documented 401; logout answers 204 and ends the session', async () => {
+      const signedIn = await call('auth-login');
+      const refreshed = await call('auth-refresh', { body: { refresh_token: signedIn.body.refresh_token } });
+      expect(refreshed.status).toBe(200);
+      expect(refreshed.body).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+      const reused = await call('auth-refresh', { body: { refresh_token: signedIn.body.refresh_token } });
+      expect(reused.body).toEqual(documentedExample('auth-refresh', 401, 'invalid-refresh-token'));
+      // Reuse ended the session: its newest token is refused too.
+      expect((await call('auth-refresh', { body: { refresh_token: refreshed.body.refresh_token } })).status).toBe(401);
+
+      const again = await call('auth-login');
+      expect((await call('auth-logout', { body: { refresh_token: again.body.refresh_token } })).status).toBe(204);
+      expect((await call('auth-logout', { body: { refresh_token: again.body.refresh_token } })).status).toBe(204);
+      expect((await call('auth-refresh', { body: { refresh_token: again.body.refresh_token } })).status).toBe(401);
+    });
+  });
+
+  describe('email verification and password reset', () => {
+    /** The token of the newest account email of this type in the outbox, as the email would carry it. */
+    const tokenFromOutbox = async (type: typeof EMAIL_VERIFICATION_REQUESTED | typeof PASSWORD_RESET_REQUESTED): Promise<string> => {
+      const rows = await database.db.selectFrom('auth.outbox').select('event').where('event_type', '=', type).orderBy('created_at', 'desc').execute();
+      const opened = await openAccountEmailEvent(rows[0]!.event as StoredEvent, type, TEST_SEAL_KEY);
+      if (!opened.ok) throw new Error(`no ${type} event opens`);
+      return opened.value.content.token;
+    };
+
+    it('verifies an address: the documented 202 for a request (known or not), 204 for the emailed token, the documented 400 after', async () => {
+      await database.db.updateTable('users.users').set({ email_verified: false }).where('id', '=', ADA.record.id).execute();
+      const requested = await call('users-email-verification-request', { example: 'verify' });
+      expect(requested.status).toBe(202);
+      const unknown = await call('users-email-verification-request', { example: 'unknown' });
+      expect(unknown.body).toEqual(requested.body);
+      const token = await tokenFromOutbox(EMAIL_VERIFICATION_REQUESTED);
+      expect((await call('users-email-verification-confirm', { body: { token } })).status).toBe(204);
+      const spent = await call('users-email-verification-confirm', { body: { token } });
+      expect(spent.body).toEqual(documentedExample('users-email-verification-confirm', 400, 'invalid-email-token'));
+    });
+
+    it('resets a password: the documented 202, 204 for the emailed token and a new password, which then signs in', async () => {
+      const requested = await call('users-password-reset-request', { example: 'reset' });
+      expect(requested.status).toBe(202);
+      const token = await tokenFromOutbox(PASSWORD_RESET_REQUESTED);
+      const weak = await call('users-password-reset-confirm', { body: { token, password: 'short' } });
+      expect(weak.status).toBe(400);
+      expect((await call('users-password-reset-confirm', { body: { token, password: 'a brand new secret' } })).status).toBe(204);
+      expect((await call('auth-login', { body: { email: ADA.record.email, password: 'a brand new secret' } })).status).toBe(200);
+      const spent = await call('users-password-reset-confirm', { body: { token, password: 'another new secret' } });
+      expect(spent.body).toEqual(documentedExample('users-password-reset-confirm', 400, 'invalid-email-token'));
     });
   });
 

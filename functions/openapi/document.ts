@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import packageJson from '../../package.json' with { type: 'json' };
 import { INVENTORY, type FunctionSpec } from '../inventory.js';
+import type { AccountEmailEventType } from '../shared/events/account-email-events.js';
 import { USER_LOGIN_EVENT_TYPE } from '../shared/events/user-login-event.js';
 import { BODY_LIMIT_BYTES } from '../shared/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from '../shared/http/problem.js';
@@ -10,6 +11,10 @@ import { componentSchemas, inputProperties, type JsonSchema } from './schemas.js
 import {
   exampleLoginEventData,
   USER_LOGIN_EVENT_DELIVERY,
+  ACCOUNT_EMAIL_DELIVERIES,
+  accountEmailEventDescription,
+  accountEmailEventHeaders,
+  exampleAccountEmailEventData,
   userLoginEventDescription,
   userLoginEventHeaders,
   userLoginEventProblems,
@@ -99,7 +104,10 @@ export async function buildOpenApiDocument(options: OpenApiOptions = {}): Promis
     servers: [{ url: options.serverUrl ?? DEFAULT_SERVER_URL, description: 'make dev gateway' }],
     tags: domains.map((domain) => ({ name: domain, description: domainDocs.get(domain)?.description })),
     paths,
-    webhooks: { [USER_LOGIN_EVENT_TYPE]: { post: userLoginEventOperation() } },
+    webhooks: {
+      [USER_LOGIN_EVENT_TYPE]: { post: userLoginEventOperation() },
+      ...Object.fromEntries(ACCOUNT_EMAIL_EVENT_TYPES.map((type) => [type, { post: accountEmailEventOperation(type) }])),
+    },
     components: {
       schemas: componentSchemas(requests, responses),
       headers: HEADERS,
@@ -319,6 +327,48 @@ function problemResponse(problem: ProblemDoc): Json {
       [PROBLEM_CONTENT_TYPE]: {
         schema: problemSchemaFor(problem),
         examples: Object.fromEntries(Object.entries(problem.examples).map(([name, example]) => [name, { ...example }])),
+      },
+    },
+  };
+}
+
+const ACCOUNT_EMAIL_EVENT_TYPES = Object.keys(ACCOUNT_EMAIL_DELIVERIES) as AccountEmailEventType[];
+
+function accountEmailEventOperation(type: AccountEmailEventType): Json {
+  const delivery = ACCOUNT_EMAIL_DELIVERIES[type];
+  return {
+    operationId: type,
+    tags: ['notify'],
+    summary: `${type}: ${delivery.what} (delivered to ${delivery.subscriber})`,
+    description: accountEmailEventDescription(type),
+    'x-knative': {
+      broker: USER_LOGIN_EVENT_DELIVERY.broker,
+      trigger: delivery.trigger,
+      subscribers: [delivery.subscriber],
+      deadLetterSink: USER_LOGIN_EVENT_DELIVERY.deadLetterSink,
+      publishers: [...delivery.publishers],
+    },
+    security: [],
+    parameters: accountEmailEventHeaders(type).map((header) => ({ in: 'header', ...header })),
+    requestBody: {
+      required: true,
+      description: 'The event data (binary content mode: the attributes are the `ce-` headers).',
+      content: {
+        'application/json': {
+          schema: schemaRef('AccountEmailEventData'),
+          examples: { sealed: { summary: "Ada's account, its content sealed", value: exampleAccountEmailEventData } },
+        },
+      },
+    },
+    responses: {
+      '204': {
+        description:
+          'Acknowledged: emailed, or ignored as a duplicate (same `ce-id`), as content that does not open with the ' +
+          'seal key (forged, altered, another event\'s), or as a token that expired before it could be sent.',
+      },
+      ...Object.fromEntries(userLoginEventProblems.map((problem) => [String(problem.status), problemResponse(problem)])),
+      '500': {
+        description: `Not emailed now (the mail server did not take it): the broker delivers it again, then to ${USER_LOGIN_EVENT_DELIVERY.deadLetterSink}. The body is not part of the contract.`,
       },
     },
   };

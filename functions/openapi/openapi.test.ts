@@ -20,7 +20,7 @@ import { buildOpenApiDocument, loadOperations } from './document.js';
 import { EXAMPLE_TRACEPARENT } from './examples.js';
 import type { JsonSchema } from './schemas.js';
 import { createDocumentValidator } from './validator.js';
-import { exampleLoginEventData, USER_LOGIN_EVENT_DELIVERY } from './webhooks.js';
+import { ACCOUNT_EMAIL_DELIVERIES, exampleLoginEventData, USER_LOGIN_EVENT_DELIVERY } from './webhooks.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const document = (await buildOpenApiDocument()) as any;
@@ -196,6 +196,23 @@ describe('the operations', () => {
     expect(document.paths['/users/{id}'].get.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/User' });
     expect(document.components.schemas.User.additionalProperties).toBe(false);
     expect(Object.keys(document.components.schemas.User.properties)).toEqual(Object.keys(userResourceSchema.shape));
+  });
+});
+
+describe('the account email webhooks', () => {
+  it('name for each event type the Trigger of eventing/ that filters on it, its subscriber and dead-letter sink, and publishers that publish', async () => {
+    const { readdir } = await import('node:fs/promises');
+    const files = (await readdir(join(ROOT, 'eventing'))).filter((file) => /trigger/.test(file));
+    const triggers = await Promise.all(files.map(async (file) => parse(await readFile(join(ROOT, 'eventing', file), 'utf8'))));
+    for (const [type, delivery] of Object.entries(ACCOUNT_EMAIL_DELIVERIES)) {
+      const trigger = triggers.find((candidate) => candidate.spec.filter.attributes.type === type);
+      expect(trigger, type).toBeDefined();
+      const webhook = document.webhooks[type].post;
+      expect(webhook['x-knative']).toMatchObject({ trigger: trigger.metadata.name, subscribers: [trigger.spec.subscriber.ref.name], deadLetterSink: trigger.spec.delivery.deadLetterSink.ref.name });
+      expect(trigger.metadata.name).toBe(delivery.trigger);
+      for (const name of delivery.publishers) expect(INVENTORY.find((spec) => spec.name === name)?.needs as readonly string[] | undefined, name).toContain('sink');
+      expect(webhook.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/AccountEmailEventData' });
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { accountEmailEventData } from '../shared/events/account-email-events.js';
 import { userLoginEventData } from '../shared/events/user-login-event.js';
 import { fieldErrorSchema, problemSchema } from '../shared/http/problem.js';
 
@@ -52,6 +53,7 @@ export function componentSchemas(requests: ReadonlyMap<string, z.ZodType>, respo
     ['Problem', problemSchema],
     ['FieldError', fieldErrorSchema],
     ['UserLoginEventData', userLoginEventData],
+    ['AccountEmailEventData', accountEmailEventData],
   ]);
   const result: Record<string, JsonSchema> = {};
   for (const [io, named] of [

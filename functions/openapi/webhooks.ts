@@ -1,5 +1,12 @@
 import { EVENT_SOURCE } from '../auth/auth-login/handler.js';
 import {
+  ACCOUNT_EMAIL_DATASCHEMAS,
+  EMAIL_CHANGED,
+  EMAIL_VERIFICATION_REQUESTED,
+  PASSWORD_RESET_REQUESTED,
+  type AccountEmailEventType,
+} from '../shared/events/account-email-events.js';
+import {
   USER_LOGIN_EVENT_DATASCHEMA,
   USER_LOGIN_EVENT_TYPE,
   type UserLoginEventData,
@@ -106,5 +113,88 @@ export function userLoginEventDescription(): string {
     `Anyone inside the cluster can POST a CloudEvent to the broker or straight to a subscriber; only auth-login can ` +
       `sign one. A subscriber acknowledges (2xx) an event without a valid \`ce-${SIGNATURE_ATTRIBUTE}\` and does ` +
       'nothing else with it: no email goes out.',
+  ].join('\n\n');
+}
+
+/** How each account email event travels: its Trigger (eventing/3x0-trigger-*.yaml) and the function it reaches. */
+export const ACCOUNT_EMAIL_DELIVERIES: Readonly<
+  Record<AccountEmailEventType, { readonly trigger: string; readonly subscriber: string; readonly publishers: readonly string[]; readonly what: string }>
+> = {
+  [EMAIL_VERIFICATION_REQUESTED]: {
+    trigger: 'verification-email',
+    subscriber: 'notify-verification-email',
+    publishers: ['users-create', 'users-update', 'users-email-verification-request', 'outbox-relay'],
+    what: 'an address needs verifying: at registration, after an email change (to the new address), or on request',
+  },
+  [PASSWORD_RESET_REQUESTED]: {
+    trigger: 'password-reset-email',
+    subscriber: 'notify-password-reset-email',
+    publishers: ['users-password-reset-request', 'outbox-relay'],
+    what: 'a password reset was asked for an account',
+  },
+  [EMAIL_CHANGED]: {
+    trigger: 'email-changed-notice',
+    subscriber: 'notify-email-changed-email',
+    publishers: ['users-update', 'outbox-relay'],
+    what: "an account's email changed: the notice goes to the address it left",
+  },
+};
+
+/** The `ce-` headers of an account email event of this type. */
+export function accountEmailEventHeaders(type: AccountEmailEventType): readonly HeaderDoc[] {
+  return [
+    { name: 'ce-specversion', description: 'CloudEvents version.', required: true, schema: { type: 'string', const: '1.0' }, example: '1.0' },
+    {
+      name: 'ce-id',
+      description: 'Unique per event, the same on every redelivery: exactly one email per id. The sealed content is bound to it.',
+      required: true,
+      schema: { type: 'string', minLength: 1 },
+      example: EXAMPLE_EVENT_ID,
+    },
+    { name: 'ce-type', description: 'The event type.', required: true, schema: { type: 'string', const: type }, example: type },
+    {
+      name: 'ce-source',
+      description: 'The producing function.',
+      required: true,
+      schema: { type: 'string', pattern: '^/functions/[a-z-]+$' },
+      example: `/functions/${ACCOUNT_EMAIL_DELIVERIES[type].publishers[0]}`,
+    },
+    { name: 'ce-subject', description: 'The account (its user id).', required: true, schema: { type: 'string', format: 'uuid' }, example: ADA.record.id },
+    { name: 'ce-time', description: 'When the change or request happened.', required: true, schema: { type: 'string', format: 'date-time' }, example: '2026-11-27T09:30:00.000Z' },
+    {
+      name: 'ce-dataschema',
+      description: 'The version of the data shape.',
+      required: true,
+      schema: { type: 'string', const: ACCOUNT_EMAIL_DATASCHEMAS[type] },
+      example: ACCOUNT_EMAIL_DATASCHEMAS[type],
+    },
+    {
+      name: 'ce-traceparent',
+      description: "The W3C trace of the request that caused it, so the email's log lines share its trace id.",
+      required: false,
+      schema: { type: 'string', pattern: '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$' },
+      example: EXAMPLE_TRACEPARENT,
+    },
+  ];
+}
+
+/** An example of the data: the account, and a made-up sealed payload of the right shape. */
+export const exampleAccountEmailEventData = {
+  userId: ADA.record.id,
+  sealed: `${Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', typ: 'sealed+jwe', eid: EXAMPLE_EVENT_ID, ety: EMAIL_VERIFICATION_REQUESTED })).toString('base64url')}..bm90LWEtcmVhbC1pdg.c2VhbGVkIGNvbnRlbnQgZ29lcyBoZXJl.dGFnLWV4YW1wbGU`,
+};
+
+export function accountEmailEventDescription(type: AccountEmailEventType): string {
+  const d = ACCOUNT_EMAIL_DELIVERIES[type];
+  return [
+    `Emitted when ${d.what}, by ${d.publishers.filter((name) => name !== 'outbox-relay').map((name) => `\`${name}\``).join(', ')}: written ` +
+      'to the outbox in the transaction of the change, published after the commit, and by `outbox-relay` if the broker ' +
+      `did not take it then. The Trigger \`${d.trigger}\` (filter \`type: ${type}\`) delivers it to \`${d.subscriber}\`, ` +
+      `which sends exactly one email per \`ce-id\`; 5 retries with exponential backoff, then \`${USER_LOGIN_EVENT_DELIVERY.deadLetterSink}\`.`,
+    'In clear the data names only the account. What the email needs (the address, the name, and for verification and ' +
+      'reset the token of the link) is sealed: a compact JWE (`dir`, A256GCM) under `EVENT_SEAL_KEY`, which only the ' +
+      'producing users functions and the notify functions hold, bound to the event id and type in its protected ' +
+      'header. The outbox, the broker, RabbitMQ and the dead letters never hold a token or an address readable; an ' +
+      'event anyone else posts does not open, and is acknowledged without an email.',
   ].join('\n\n');
 }
