@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
+import { loadEventingDefinitions } from '../../runner/broker/eventing-definitions.js';
 import { deleteRabbitTopology, TEST_RABBITMQ_URL } from '../../runner/broker/test-support.js';
 import { call } from '../support/http.js';
 import { createTestDatabase, testPostgresServers } from '../support/postgres.js';
-import { isAlive, isolatedRunnerEnv, runScript, startRunner, type RunnerProcess } from '../support/runner-process.js';
+import { isAlive, isolatedRunnerEnv, ROOT, runScript, startRunner, type RunnerProcess } from '../support/runner-process.js';
 
 const ada = { email: 'ada@example.com', password: 'correct horse battery', name: 'Ada', surname: 'Lovelace' };
 const grace = { email: 'grace@example.com', password: 'another long secret', name: 'Grace', surname: 'Hopper' };
@@ -135,24 +136,36 @@ describe('the local runner with no settings (embedded Postgres)', () => {
     expect((await call(`${gw}/users/${id}`, { headers: { authorization: adminToken } })).status).toBe(404);
   });
 
-  it('emails a sign-in alert once, through the broker, with what the user needs to judge it', async () => {
+  it('emails a verification link at registration and a sign-in alert at sign-in, each once, through the broker', async () => {
     const lin = { email: 'lin@example.com', password: 'yet another secret', name: 'Lin', surname: 'Ng' };
-    expect((await call(`${runner.gatewayUrl}/users`, { method: 'POST', body: lin })).status).toBe(201);
+    const registered = await call(`${runner.gatewayUrl}/users`, { method: 'POST', body: lin });
+    expect(registered.status).toBe(201);
+    await expect.poll(() => mailTo(lin.email), { timeout: 10_000 }).toHaveLength(1);
+    const [verification] = await mailTo(lin.email);
+    expect(verification?.subject).toBe('Confirm your email address');
+    // The link opens the docs page with the token; the token also stands on a line of its own.
+    const link = /http:\/\/\S+\/docs\?action=verify-email&token=(\S+)/.exec(verification?.text ?? '');
+    expect(link).not.toBeNull();
+    const token = decodeURIComponent(link![1]!);
+    expect(verification?.text.split('\n').map((line) => line.trim())).toContain(token);
+    expect((await call(`${runner.gatewayUrl}/auth/email-verifications/confirm`, { method: 'POST', body: { token } })).status).toBe(204);
+
     const response = await call(`${runner.gatewayUrl}/auth/login`, {
       method: 'POST',
       body: { email: lin.email, password: lin.password },
       headers: { 'user-agent': 'e2e-browser/2.0' },
     });
     expect(response.status).toBe(200);
-    await expect.poll(() => mailTo(lin.email), { timeout: 10_000 }).toHaveLength(1);
-    const [mail] = await mailTo(lin.email);
-    expect(mail?.subject).toBe('New sign-in to your account');
-    expect(mail?.text).toContain('e2e-browser/2.0');
-    expect(mail?.text).toContain('Hello Lin');
-    expect(mail?.text).not.toContain(lin.password);
-    // Delivered once: nothing more arrives.
+    const read = await call(`${runner.gatewayUrl}/users/${registered.body.id}`, { headers: { authorization: `Bearer ${response.body.access_token}` } });
+    expect(read.body).toMatchObject({ emailVerified: true });
+    await expect.poll(() => mailTo(lin.email), { timeout: 10_000 }).toHaveLength(2);
+    const alert = (await mailTo(lin.email)).find((mail) => mail.subject === 'New sign-in to your account');
+    expect(alert?.text).toContain('e2e-browser/2.0');
+    expect(alert?.text).toContain('Hello Lin');
+    expect(JSON.stringify(await mailTo(lin.email))).not.toContain(lin.password);
+    // Each delivered once: nothing more arrives.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(await mailTo(lin.email)).toHaveLength(1);
+    expect(await mailTo(lin.email)).toHaveLength(2);
   });
 
   it('answers bad input with problem+json 4xx through the gateway', async () => {
@@ -232,10 +245,12 @@ describe('the local runner with DATABASE_URL and RABBITMQ_URL', () => {
       expect((await call(`${runner.gatewayUrl}/auth/login`, { method: 'POST', body: { email: ada.email, password: ada.password } })).status).toBe(200);
       const listing = await call<Listing>(`${runner.gatewayUrl}/`);
       const messagesUrl = listing.body.mailCatcher.messages.replace('localhost', '127.0.0.1');
-      await expect.poll(async () => (await call(messagesUrl)).body.length, { timeout: 10_000 }).toBe(1);
+      // The verification email of the registration, and the sign-in alert.
+      await expect.poll(async () => (await call(messagesUrl)).body.length, { timeout: 10_000 }).toBe(2);
     } finally {
       expect(await runner.stop()).toBe(0);
-      await deleteRabbitTopology(TEST_RABBITMQ_URL, `${prefix}user-login-event`, [`${prefix}login-email-notification`]);
+      const { brokers, triggers } = await loadEventingDefinitions(join(ROOT, 'eventing'));
+      await deleteRabbitTopology(TEST_RABBITMQ_URL, `${prefix}${brokers[0]!.name}`, triggers.map((trigger) => `${prefix}${trigger.name}`));
       await database.drop();
       await rm(dataDir, { recursive: true, force: true });
     }
