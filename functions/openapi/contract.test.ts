@@ -481,7 +481,8 @@ describe('the functions answer as openapi.yaml documents', () => {
       expect(spent.body).toEqual(documentedExample('users-email-verification-confirm', 400, 'invalid-email-token'));
     });
 
-    it('resets a password: the documented 202, 204 for the emailed token and a new password, which then signs in', async () => {
+    it('resets a password: the documented 202, 204 for the emailed token and a new password, which then signs in; earlier tokens end', async () => {
+      const before = await call('auth-login');
       const requested = await call('users-password-reset-request', { example: 'reset' });
       expect(requested.status).toBe(202);
       const token = await tokenFromOutbox(PASSWORD_RESET_REQUESTED);
@@ -489,6 +490,10 @@ describe('the functions answer as openapi.yaml documents', () => {
       expect(weak.status).toBe(400);
       expect((await call('users-password-reset-confirm', { body: { token, password: 'a brand new secret' } })).status).toBe(204);
       expect((await call('auth-login', { body: { email: ADA.record.email, password: 'a brand new secret' } })).status).toBe(200);
+      // What was issued before the reset stops working: the access token on its next use, the session's refresh token.
+      const read = await call('users-get', { pathParameters: { id: ADA.record.id }, authorization: `Bearer ${before.body.access_token}` });
+      expect(read.body).toEqual(documentedExample('users-get', 401, 'revoked-token'));
+      expect((await call('auth-refresh', { body: { refresh_token: before.body.refresh_token } })).status).toBe(401);
       const spent = await call('users-password-reset-confirm', { body: { token, password: 'another new secret' } });
       expect(spent.body).toEqual(documentedExample('users-password-reset-confirm', 400, 'invalid-email-token'));
     });

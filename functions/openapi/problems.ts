@@ -75,10 +75,12 @@ export function invalidInput(
 }
 
 export const unauthenticated: ProblemDoc = problemDoc(
-  'No access token, or one that is not valid (bad signature, wrong issuer or audience, expired). ' +
+  'No access token, or one that is not valid (bad signature, wrong issuer or audience, expired), or one ' +
+    'revoked since it was issued (a password change or reset, a role change, the account deleted). ' +
     '`WWW-Authenticate` names the Bearer scheme (with `error="invalid_token"` for a bad token).',
   HttpProblems.unauthenticated,
   HttpProblems.expiredToken,
+  HttpProblems.revokedToken,
 );
 
 export const bodyTooLarge: ProblemDoc = problemDoc(
