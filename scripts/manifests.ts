@@ -70,7 +70,10 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
     // The page of your app that takes `?action=verify-email|reset-password&token=…` (DEPLOY.md).
     links: [{ name: 'ACCOUNT_LINKS_URL', value: 'https://accounts.example.com/account' }],
     retention: [{ name: 'RETENTION_DAYS', value: '90' }],
-    sink: [],
+    // The Broker's address, written into the template: the SinkBinding cannot add it to a revision whose name is
+    // fixed (knative/eventing#4106), so every publishing revision has it from its first start, whatever the
+    // apply order; the SinkBinding, finding the value it would set, changes nothing.
+    sink: [{ name: 'K_SINK', value: brokerIngressUrl() }],
     mail: [
       { name: 'SMTP_URL', secret: 'accounts-smtp', key: 'url' },
       { name: 'MAIL_FROM', value: 'Accounts <no-reply@accounts.example.com>' },
@@ -272,6 +275,11 @@ export const POD_LABELS = {
 export const USERS_VERIFY = 'users-verify';
 /** Names eventing/ gives the Broker and the RabbitmqCluster behind it. */
 export const BROKER = 'user-login-event';
+
+/** Where the RabbitMQ broker takes events: its ingress Service, `<broker>-broker-ingress` (eventing-rabbitmq's Broker status address). */
+export function brokerIngressUrl(): string {
+  return `http://${BROKER}-broker-ingress.${NAMESPACE}.svc.cluster.local`;
+}
 export const RABBITMQ_CLUSTER = 'accounts-rabbitmq';
 
 export type CalledBy = 'ingress' | 'functions' | 'broker' | 'ping-source';

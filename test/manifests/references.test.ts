@@ -91,6 +91,12 @@ describe('event routing', () => {
     expect(binding.spec.subject.name, 'a selector, not one name').toBeUndefined();
     const selected = services.filter((service) => selectorMatches(binding.spec.subject.selector, service.metadata?.['labels'] as Record<string, string>)).map(nameOf);
     expect(selected.sort()).toEqual(needing('sink'));
+    // And each has it in its template already, as the value the SinkBinding would set (the Broker's
+    // ingress): a revision with a fixed name cannot be changed by the binding afterwards.
+    for (const service of services.filter((candidate) => needing('sink').includes(nameOf(candidate)))) {
+      const env = (service.spec.template.spec.containers[0].env as { name: string; value?: string }[]).find((entry) => entry.name === 'K_SINK');
+      expect(env?.value, nameOf(service)).toBe(`http://${nameOf(broker)}-broker-ingress.accounts.svc.cluster.local`);
+    }
     expect(needing('sink')).toEqual(['auth-login', 'outbox-relay', 'users-create', 'users-email-verification-request', 'users-password-reset-request', 'users-update']);
   });
 });

@@ -71,6 +71,23 @@ describe('GET /readyz', () => {
     }
   });
 
+  it('is not ready as a publishing function without K_SINK: it would take requests and send no event', async () => {
+    const keys = await createTestSigningKeys();
+    const fn = await startTestFunction(
+      authLogin,
+      { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl: undefined, timeoutMs: 500 }) },
+      { config: { USERS_VERIFY_URL: 'http://127.0.0.1:9' } },
+    );
+    try {
+      const response = await call(`${fn.url}/readyz`);
+      expect(response.status).toBe(503);
+      expect(response.body).toEqual({ ready: false, checks: { database: { ok: true }, migrations: { ok: true }, sink: { ok: false } } });
+      expect(fn.logs).toContainEqual(expect.objectContaining({ message: 'dependency not ready', dependency: 'sink', detail: expect.stringContaining('K_SINK is not set') }));
+    } finally {
+      await fn.close();
+    }
+  });
+
   it('reports the sink of a publishing function without letting it block readiness', async () => {
     const keys = await createTestSigningKeys();
     const fn = await startTestFunction(

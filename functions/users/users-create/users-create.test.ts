@@ -105,7 +105,8 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
     expect(put.headers.get('allow')).toBe('POST');
     expect((await call(`${fn.url}/elsewhere`)).status).toBe(404);
     expect((await call(`${fn.url}/healthz`)).status).toBe(200);
-    expect(await call(`${fn.url}/readyz`)).toMatchObject({ status: 200, body: { ready: true, checks: { database: { ok: true } } } });
+    // It publishes (the verification email): without K_SINK it reports not ready.
+    expect(await call(`${fn.url}/readyz`)).toMatchObject({ status: 503, body: { ready: false, checks: { database: { ok: true }, sink: { ok: false } } } });
   });
 
   it('logs one JSON line per request with service, revision, method, path, status and duration', async () => {
