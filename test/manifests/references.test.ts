@@ -93,7 +93,8 @@ describe('event routing', () => {
     expect(selected.sort()).toEqual(needing('sink'));
     // And each has it in its template already, as the value the SinkBinding would set (the Broker's
     // ingress): a revision with a fixed name cannot be changed by the binding afterwards.
-    for (const service of services.filter((candidate) => needing('sink').includes(nameOf(candidate)))) {
+    const publishers: readonly string[] = needing('sink');
+    for (const service of services.filter((candidate) => publishers.includes(nameOf(candidate))) as any[]) {
       const env = (service.spec.template.spec.containers[0].env as { name: string; value?: string }[]).find((entry) => entry.name === 'K_SINK');
       expect(env?.value, nameOf(service)).toBe(`http://${nameOf(broker)}-broker-ingress.accounts.svc.cluster.local`);
     }
