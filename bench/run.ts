@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -60,6 +61,8 @@ const functionEnv = (bench: BenchSetup): Record<string, string> => ({
   K_SINK: sinkUrl,
   USERS_VERIFY_URL: 'http://127.0.0.1:9',
   BCRYPT_COST: String(BCRYPT_COST),
+  EVENT_SEAL_KEY: randomBytes(32).toString('base64url'),
+  ACCOUNT_LINKS_URL: 'http://localhost:8080/docs',
 });
 
 const ours = (name: string, env: Record<string, string> = {}) =>

@@ -39,6 +39,12 @@ export interface UserFilter {
   readonly surnamePrefix?: string;
 }
 
+/** An admin's token: its user and token version, checked against the row in the same query. */
+export interface AdminCaller {
+  readonly userId: string;
+  readonly tokenVersion: number;
+}
+
 /** Position after which a page starts: the (created_at, id) of the last row of the previous page. */
 export interface PagePosition {
   readonly createdAt: string;
@@ -141,7 +147,7 @@ const isoTime = (column: 'created_at' | 'updated_at') =>
  * costs no Date objects (a profile of users-list under load put a sixth of its time in parsing
  * them) and never a hash.
  */
-export async function listUsers(db: Db, filter: UserFilter, limit: number, after?: PagePosition): Promise<UserPage> {
+export async function listUsers(db: Db, filter: UserFilter, limit: number, after?: PagePosition, asAdmin?: AdminCaller): Promise<UserPage> {
   let query = db
     .selectFrom('users.users')
     .select(['id', 'email', 'name', 'surname', 'role', 'email_verified as emailVerified', isoTime('created_at').as('createdAt'), isoTime('updated_at').as('updatedAt')])
@@ -154,6 +160,13 @@ export async function listUsers(db: Db, filter: UserFilter, limit: number, after
   }
   if (after) {
     query = query.where(sql<boolean>`(created_at, id) > (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+  }
+  if (asAdmin) {
+    // The caller's check rides in the page's query (Postgres runs it once, as an InitPlan): no
+    // round trip of its own. A page that comes back empty says nothing about why.
+    query = query.where(
+      sql<boolean>`exists (select from users.users as caller where caller.id = ${asAdmin.userId}::uuid and caller.role = 'admin' and caller.token_version = ${asAdmin.tokenVersion})`,
+    );
   }
   const rows = await query.orderBy('created_at').orderBy('id').limit(limit + 1).execute();
   const page = rows.slice(0, limit);

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
 import type { Principal } from '../../shared/tokens.js';
 import { authorizeAdmin } from '../access.js';
-import type { UserResource } from '../user.js';
+import { isUserId, type UserResource } from '../user.js';
 import { listUsers } from '../user-repository.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { ListUsersQuery } from './schema.js';
@@ -21,15 +21,17 @@ export interface UserList {
   readonly nextCursor: string | null;
 }
 
-/** Admins list users in creation order, filtered by exact email or name/surname prefixes. */
+/**
+ * Admins list users in creation order, filtered by exact email or name/surname prefixes. The
+ * caller's row is checked (admin, token version) inside the page's query; only a page that comes
+ * back empty takes the separate check, which then tells 401 from 403 from an empty page.
+ */
 export async function handle(deps: ListUsersDeps, input: ListUsersInput): Promise<UserList> {
-  await authorizeAdmin(deps.database, input.principal);
-  const { query } = input;
-  const page = await listUsers(
-    deps.database,
-    { email: query.email, namePrefix: query.name, surnamePrefix: query.surname },
-    query.limit,
-    query.cursor === undefined ? undefined : decodeCursor(query.cursor),
-  );
-  return { items: page.users, nextCursor: page.next ? encodeCursor(page.next) : null };
+  const { query, principal } = input;
+  const filter = { email: query.email, namePrefix: query.name, surnamePrefix: query.surname };
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const asAdmin = principal.role === 'admin' && isUserId(principal.userId) ? { userId: principal.userId, tokenVersion: principal.tokenVersion } : undefined;
+  const page = asAdmin ? await listUsers(deps.database, filter, query.limit, after, asAdmin) : undefined;
+  if (!page || page.users.length === 0) await authorizeAdmin(deps.database, principal);
+  return { items: page?.users ?? [], nextCursor: page?.next ? encodeCursor(page.next) : null };
 }
