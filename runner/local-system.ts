@@ -110,7 +110,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       log: (line) => log(`broker: ${line}`),
     });
     cleanups.push(() => broker.stop());
-    log(`broker ingress (K_SINK) at ${broker.url}, ${config.RABBITMQ_URL ? 'on RabbitMQ' : 'in-process queue'}`);
+    log(`broker ingress (K_SINK) at ${broker.url}, ${config.RABBITMQ_URL ? `on RabbitMQ (connection state at ${broker.url}readyz)` : 'in-process queue'}`);
 
     // What the cluster gives each function through Secrets, bindings and addresses, by the sections it needs.
     const provided: Record<Need, NodeJS.ProcessEnv> = {
@@ -182,6 +182,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         openapi: `${gatewayUrl}${OPENAPI_PATH}`,
         mailCatcher,
         broker: broker.url,
+        // `reconnecting` while RabbitMQ is away: events wait in the outbox meanwhile.
+        brokerConnection: broker.connection(),
         functions: functions.map((entry, index) => ({ ...entry, pid: processes[index]?.pid() ?? null })),
       }),
       // Asked for only once the gateway listens, so the document names its real public URL.

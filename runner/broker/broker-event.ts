@@ -26,6 +26,17 @@ export type HandlingOutcome = 'settled' | 'requeue' | 'interrupted';
 
 export type HandleEvent = (trigger: string, event: BrokerEvent, signal: AbortSignal) => Promise<HandlingOutcome>;
 
+/**
+ * The store cannot take events for now (its RabbitMQ connection is being re-established, or
+ * RabbitMQ blocks publishers): the ingress answers 503 and the producer keeps the event.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 /** Where the ingress puts accepted events. */
 export interface EventStore {
   /** Resolves once the event is safely stored for every matching Trigger; rejects otherwise. */

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BrokerEvent } from './broker-event.js';
-import { parseHttpEvent, startIngress, type Ingress } from './ingress.js';
+import { StoreUnavailableError, type BrokerEvent } from './broker-event.js';
+import { parseHttpEvent, startIngress, type Ingress, type Readiness } from './ingress.js';
 import { postBinary, postStructured, without } from './test-support.js';
 
 const attributes = { specversion: '1.0', id: 'evt-1', type: 'user_login_event', source: 'auth-login' };
@@ -54,19 +54,24 @@ describe('parseHttpEvent', () => {
 describe('the ingress server', () => {
   let ingress: Ingress;
   let accepted: BrokerEvent[];
-  let failing: boolean;
+  let failing: Error | undefined;
+  let readiness: Readiness;
+  let lines: string[];
 
   beforeEach(async () => {
     accepted = [];
-    failing = false;
+    failing = undefined;
+    lines = [];
+    readiness = { ready: true, store: 'rabbitmq', connection: 'connected' };
     ingress = await startIngress({
       host: '127.0.0.1',
       port: 0,
-      log: () => undefined,
+      log: (line) => lines.push(line),
       bodyLimitBytes: 64 * 1024,
+      readiness: () => readiness,
       store: {
         accept: async (event) => {
-          if (failing) throw new Error('queue down');
+          if (failing) throw failing;
           accepted.push(event);
         },
       },
@@ -86,11 +91,33 @@ describe('the ingress server', () => {
   });
 
   it('answers 503 problem+json when the store cannot take the event', async () => {
-    failing = true;
+    failing = new Error('queue down');
     const response = await postBinary(ingress.url, attributes, {});
     expect(response.status).toBe(503);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(response.headers.get('retry-after')).toBe('1');
     expect(await response.json()).toMatchObject({ status: 503, title: 'Service Unavailable' });
+    expect(lines).toEqual(['ingress: could not store event evt-1: queue down']);
+  });
+
+  it('answers 503 with Retry-After without a log line per event while the store is reconnecting', async () => {
+    failing = new StoreUnavailableError('not connected to RabbitMQ (reconnecting)');
+    for (const id of ['evt-1', 'evt-2', 'evt-3']) {
+      const response = await postBinary(ingress.url, { ...attributes, id }, {});
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('1');
+    }
+    expect(lines).toEqual([]);
+  });
+
+  it('says at GET /readyz whether the store can take events', async () => {
+    const ready = await fetch(`${ingress.url}readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', store: 'rabbitmq', connection: 'connected' });
+    readiness = { ready: false, store: 'rabbitmq', connection: 'reconnecting' };
+    const notReady = await fetch(`${ingress.url}readyz`);
+    expect(notReady.status).toBe(503);
+    expect(await notReady.json()).toEqual({ status: 'not-ready', store: 'rabbitmq', connection: 'reconnecting' });
   });
 
   it('answers 404 problem+json on other paths, whatever the method', async () => {

@@ -3,12 +3,14 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { problemFor } from '../../functions/shared/http/problem.js';
 import { readBoundedBody } from '../../functions/shared/http/body.js';
-import { answerProtocolErrors, sendProblem } from '../../functions/shared/http/respond.js';
-import type { BrokerEvent, EventStore } from './broker-event.js';
+import { answerProtocolErrors, sendJson, sendProblem } from '../../functions/shared/http/respond.js';
+import { StoreUnavailableError, type BrokerEvent, type EventStore } from './broker-event.js';
 
 /**
  * The broker ingress (K_SINK): POST / with a CloudEvent in binary or structured mode. Answers 202
- * once the store has the event, as Knative's broker ingress does.
+ * once the store has the event, as Knative's broker ingress does, and 503 (with Retry-After) when
+ * it cannot: the producer keeps the event and sends it again. `GET /readyz` says whether the
+ * store can take events now.
  */
 
 export const INGRESS_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -21,6 +23,16 @@ export interface IngressOptions {
   readonly port: number;
   readonly log: (line: string) => void;
   readonly bodyLimitBytes?: number;
+  /** What `GET /readyz` reports; without it, always ready. */
+  readonly readiness?: () => Readiness;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** How the store keeps events, e.g. `rabbitmq` or `memory`. */
+  readonly store: string;
+  /** The store's connection, e.g. `connected`, `reconnecting`. */
+  readonly connection: string;
 }
 
 export interface Ingress {
@@ -115,6 +127,11 @@ export function parseHttpEvent(headers: IncomingHttpHeaders, body: Buffer): Brok
 
 async function handle(req: IncomingMessage, res: ServerResponse, options: IngressOptions): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://ingress').pathname;
+  if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+    const readiness = options.readiness?.() ?? { ready: true, store: 'unknown', connection: 'unknown' };
+    sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not-ready', store: readiness.store, connection: readiness.connection });
+    return;
+  }
   if (path !== '/') {
     sendProblem(res, problemFor(404, 'not-found', `Nothing is served at ${path}: POST CloudEvents to /.`));
     return;
@@ -145,7 +162,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Ingres
   try {
     await options.store.accept(event);
   } catch (error) {
-    options.log(`ingress: could not store event ${event.attributes['id']}: ${error instanceof Error ? error.message : String(error)}`);
+    // An unavailable store has logged its state change once; a line per refused event is noise.
+    if (!(error instanceof StoreUnavailableError)) {
+      options.log(`ingress: could not store event ${event.attributes['id']}: ${error instanceof Error ? error.message : String(error)}`);
+    }
     sendProblem(res, problemFor(503, 'broker-unavailable', 'The broker could not store the event; send it again later.'), { 'Retry-After': '1' });
     return;
   }

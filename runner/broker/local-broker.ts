@@ -3,13 +3,15 @@ import { deliverEvent, sleepUnlessAborted, type DeliveryDeps, type DeliveryPolic
 import { destinationUrl, loadEventingDefinitions, type BrokerDefinition, type Destination, type TriggerDefinition } from './eventing-definitions.js';
 import { startIngress, type Ingress } from './ingress.js';
 import { createMemoryQueue } from './memory-queue.js';
-import { openRabbitQueue } from './rabbitmq-queue.js';
+import { openRabbitQueue, type RabbitConnectionState, type ReconnectPolicy } from './rabbitmq-queue.js';
 
 /**
  * The local stand-in for Knative's RabbitMQ broker: an ingress at the K_SINK URL, and delivery to
  * the Triggers' subscribers following the Trigger definitions in `eventing/` (filter, retries,
  * backoff, dead letter, parallelism). With a RabbitMQ URL the events wait in RabbitMQ queues laid
- * out as the RabbitMQ broker lays them out; without one, in process memory.
+ * out as the RabbitMQ broker lays them out; without one, in process memory. A lost RabbitMQ
+ * connection is re-established (see openRabbitQueue); meanwhile the ingress answers 503 and its
+ * `GET /readyz` reports `reconnecting`.
  */
 
 export interface LocalBrokerOptions {
@@ -33,6 +35,8 @@ export interface LocalBrokerOptions {
   readonly deliveryTimeoutMs?: number;
   /** Stand-in for the global fetch (tests). */
   readonly fetch?: typeof fetch;
+  /** Waits between RabbitMQ reconnection attempts (default: 100 ms doubling up to 5 s). */
+  readonly reconnect?: ReconnectPolicy;
 }
 
 /** A dispatcher without an ingress: consumes the RabbitMQ queues only. */
@@ -49,9 +53,13 @@ export interface ResolvedTrigger {
   readonly delivery: DeliveryPolicy;
 }
 
+/** `in-process` without RabbitMQ; otherwise the state of the RabbitMQ connection. */
+export type BrokerConnection = 'in-process' | RabbitConnectionState;
+
 export interface LocalDispatcher {
   readonly broker: string;
   readonly triggers: readonly ResolvedTrigger[];
+  connection(): BrokerConnection;
   stop(): Promise<void>;
 }
 
@@ -161,7 +169,7 @@ function rabbitRoutes(triggers: readonly ResolvedTrigger[]) {
 export async function startLocalBroker(options: LocalBrokerOptions): Promise<LocalBroker> {
   const { broker, triggers, handle, requeueDelayMs } = await prepare(options);
   const prefix = options.queuePrefix ?? '';
-  const store: EventStore = options.rabbitmqUrl
+  const rabbit = options.rabbitmqUrl
     ? await openRabbitQueue({
         url: options.rabbitmqUrl,
         exchange: `${prefix}${broker.name}`,
@@ -171,11 +179,20 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
         handle,
         requeueDelayMs,
         log: options.log,
+        ...(options.reconnect ? { reconnect: options.reconnect } : {}),
       })
-    : createMemoryQueue({ triggers, handle, requeueDelayMs });
+    : undefined;
+  const store: EventStore = rabbit ?? createMemoryQueue({ triggers, handle, requeueDelayMs });
+  const connection = (): BrokerConnection => rabbit?.connectionState() ?? 'in-process';
   let ingress: Ingress;
   try {
-    ingress = await startIngress({ store, host: options.host ?? '127.0.0.1', port: options.port ?? 0, log: options.log });
+    ingress = await startIngress({
+      store,
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 0,
+      log: options.log,
+      readiness: () => ({ ready: ['connected', 'in-process'].includes(connection()), store: rabbit ? 'rabbitmq' : 'memory', connection: connection() }),
+    });
   } catch (error) {
     await store.stop();
     throw error;
@@ -192,6 +209,7 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
     broker: broker.name,
     store: kind,
     triggers,
+    connection,
     stop: () => {
       stopped ??= (async () => {
         await ingress.stop();
@@ -218,12 +236,14 @@ export async function startLocalDispatcher(options: LocalDispatcherOptions): Pro
     handle,
     requeueDelayMs,
     log: options.log,
+    ...(options.reconnect ? { reconnect: options.reconnect } : {}),
   });
   for (const trigger of triggers) options.log(`dispatcher only: ${describeTrigger(trigger)}`);
   let stopped: Promise<void> | undefined;
   return {
     broker: broker.name,
     triggers,
+    connection: () => store.connectionState(),
     stop: () => {
       stopped ??= store.stop();
       return stopped;
