@@ -11,6 +11,7 @@ import { createPasswordHasher } from '../functions/shared/passwords/password-has
 import { ensureBundles } from '../scripts/bundle-cache.js';
 import { FRAMEWORK_CLI, median, memoryOf, startServer, type Server } from './processes.js';
 import { setUpBench, type BenchSetup } from './setup.js';
+import { measureTelemetryColdStart, startStubCollector } from './telemetry-cold-start.js';
 import { runWrk, type WrkResult } from './wrk.js';
 
 /**
@@ -50,6 +51,7 @@ const sink = createServer((req, res) => {
 });
 await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
 const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/`;
+const collector = await startStubCollector();
 
 /** Everything any function may need, so each starts as it would in the cluster. */
 const functionEnv = (bench: BenchSetup): Record<string, string> => ({
@@ -130,6 +132,34 @@ function printComparison(title: string, ourName: string, results: Map<string, Wr
   }
 }
 
+/**
+ * What revocation costs: every token carries its user's token version, checked against the caller's
+ * row. Reading yourself, that row is the one the function reads anyway; an admin reading someone
+ * else needs the caller's row too: one more query. Both on the same server, interleaved.
+ */
+async function measureTokenVersionCheck(usersGet: Server): Promise<void> {
+  const cases = [
+    { name: 'a user reads themself (version checked on the row read anyway)', path: `/users/${setup.reader.id}`, token: setup.readerToken },
+    { name: 'an admin reads another user (the caller\'s row read to check it)', path: `/users/${setup.reader.id}`, token: setup.adminToken },
+  ];
+  const runs = cases.map(() => [] as WrkResult[]);
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const [index, { path, token }] of cases.entries()) {
+      const result = await runWrk({ url: `${usersGet.url}${path}`, connections: CONNECTIONS, seconds: SECONDS, headers: { authorization: `Bearer ${token}` } });
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`users-get ${path}: ${result.non2xx} non-2xx answers, ${result.errors} socket errors`);
+      runs[index]?.push(result);
+    }
+  }
+  const [self, other] = runs.map((results) => ({ perSecond: median(results.map((r) => r.perSecond)), p99Ms: median(results.map((r) => r.p99Ms)) }));
+  if (!self || !other) return;
+  out('\n## The token-version check (revocation) on users-get');
+  out('| case | queries | req/s | p99 |');
+  out('|---|---|---|---|');
+  out(`| ${cases[0]?.name} | 1 | ${self.perSecond.toFixed(0)} | ${ms(self.p99Ms)} |`);
+  out(`| ${cases[1]?.name} | 2 | ${other.perSecond.toFixed(0)} | ${ms(other.p99Ms)} |`);
+  out(`the check's own query, where it needs one, costs ${((1 - other.perSecond / self.perSecond) * 100).toFixed(0)}% of users-get's req/s`);
+}
+
 const PEER_NO_AUTH = 'functions-framework + pg, no auth';
 const PEER_FAIR = 'functions-framework + pg + jose ES256';
 const PEER_CEILING = 'node:http + pg + jose ES256';
@@ -154,6 +184,7 @@ try {
     target(`${fn} p99 ≤ 1.2x ${PEER_NO_AUTH}'s`, ratio(me.p99Ms / noAuth.p99Ms), me.p99Ms <= 1.2 * noAuth.p99Ms);
     const memory = await memoryOf(mine.child.pid as number);
     out(`${fn} after the load: RSS ${memory.rssMb} MB, peak ${memory.peakMb} MB`);
+    if (fn === 'users-get') await measureTokenVersionCheck(mine);
     await mine.stop();
   }
   for (const server of peers) await server.stop();
@@ -189,6 +220,18 @@ try {
   }
   target('cold start ≤ 1.2x the functions-framework hello world (slowest function)', ratio(slowest), slowest <= 1.2);
   target('idle RSS < 80 MB (largest function)', `${largest} MB`, largest < 80);
+
+  // The same cold start with an OTLP endpoint set (the SDK is loaded and exports to a stand-in collector) against without.
+  out('\n## Cold start with telemetry off and on (OTLP/HTTP to a stand-in collector answering 200; 5 starts each, interleaved, median)');
+  out('| function | telemetry off | telemetry on | on / off |');
+  out('|---|---|---|---|');
+  let costliest = 0;
+  for (const name of ['users-get', 'auth-login']) {
+    const result = await measureTelemetryColdStart((env) => ours(name, env), collector.url);
+    costliest = Math.max(costliest, result.ratio);
+    out(`| ${name} | ${ms(result.offMs)} | ${ms(result.onMs)} | ${ratio(result.ratio)} |`);
+  }
+  target('cold start with telemetry on ≤ 1.3x off (the costlier function)', ratio(costliest), costliest <= 1.3);
 
   // Sign-in against the bcrypt bound, and /healthz while it saturates.
   out(`\n## Sign-in at bcrypt cost ${BCRYPT_COST} against the bcrypt bound on the same ${availableParallelism()} CPUs`);
@@ -227,6 +270,7 @@ try {
   for (const { what, value, met } of targets) out(`${met ? 'met    ' : 'MISSED '} ${what}: ${value}`);
 } finally {
   sink.close();
+  await collector.close();
   await rm(scratch, { recursive: true, force: true });
   await setup.drop();
 }

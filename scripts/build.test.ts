@@ -130,7 +130,7 @@ describe('ensureBundles', () => {
     expect(await readdir(cacheRoot)).toEqual([basename(first.dir)]);
     expect(problems).toEqual([]);
     expect(checks).toBeGreaterThan(0);
-  }, 50_000);
+  }, 180_000);
 
   it('reuses the folder on the next call without building again, and marks it used', async () => {
     const bundle = join(first.dir, 'users-get.js');
@@ -162,7 +162,7 @@ describe('ensureBundles', () => {
     expect(await missingBundles(first.dir)).toEqual([]);
     expect(problems).toEqual([]);
     expect(checks).toBeGreaterThan(0);
-  }, 40_000);
+  }, 180_000);
 
   it('prunes folders and leftover temporary folders nobody used for a while, never the one asked for', async () => {
     const leftover = join(cacheRoot, '.building-killed-midway');
@@ -197,5 +197,5 @@ describe('buildAll (npm run build)', () => {
     expect(files).not.toContain('removed-function.js');
     expect(await missingBundles(outdir)).toEqual([]);
     expect(files).toContain('users-get.js.map');
-  }, 30_000);
+  }, 180_000);
 });

@@ -1,4 +1,4 @@
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -7,8 +7,9 @@ import { INVENTORY } from '../functions/inventory.js';
 
 /**
  * Bundles each function into one file, `dist/<name>.js`, started with plain `node` (no npx, no
- * loader), so a cold start loads only that function's code. The password worker and the
- * migrate entry point are bundled beside them.
+ * loader), so a cold start loads only that function's code. The password worker, the
+ * migrate entry point and the OpenTelemetry SDK (loaded only when telemetry is on) are bundled
+ * beside them.
  */
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -45,9 +46,28 @@ const COMMON: BuildOptions = {
  */
 const FRAMEWORK = '@google-cloud/functions-framework';
 
-/** Every file a bundle folder holds besides the source maps: one per function, the worker, migrate and main, and the package.json that says they are ES modules. */
+/** The OpenTelemetry SDK and exporters, bundled on their own: a function imports this file only when telemetry is on. */
+export const TELEMETRY_BUNDLE = 'telemetry.js';
+const TELEMETRY_SDK = `${root}functions/shared/telemetry/sdk.ts`;
+const TELEMETRY_LOADER = `${root}functions/shared/telemetry/telemetry.ts`;
+
+/**
+ * Keeps the SDK out of the function bundles: the loader's `import('./sdk.js')` becomes
+ * `import('./telemetry.js')`, left for node to resolve beside the bundle at run time (and only run
+ * when an OTLP endpoint is set), so a cold start without telemetry never reads the SDK.
+ */
+const telemetryApart: Plugin = {
+  name: 'telemetry-sdk-apart',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\/sdk\.js$/ }, (args) =>
+      resolve(args.importer) === resolve(TELEMETRY_LOADER) ? { path: `./${TELEMETRY_BUNDLE}`, external: true } : undefined,
+    );
+  },
+};
+
+/** Every file a bundle folder holds besides the source maps: one per function, the worker, migrate, main, the telemetry SDK, and the package.json that says they are ES modules. */
 export function bundleFileNames(): string[] {
-  return [...INVENTORY.map((spec) => `${spec.name}.js`), 'password-worker.js', 'migrate.js', 'main.js', 'package.json'].sort();
+  return [...INVENTORY.map((spec) => `${spec.name}.js`), 'password-worker.js', 'migrate.js', 'main.js', TELEMETRY_BUNDLE, 'package.json'].sort();
 }
 
 /**
@@ -65,6 +85,7 @@ export async function bundleInto(outdir: string, options: { readonly minify?: bo
       await build({
         ...common,
         external: [...(common.external ?? []), FRAMEWORK],
+        plugins: [telemetryApart],
         stdin: {
           // Importing the bundle registers the function; main.js (the image's entry) calls start().
           contents: [
@@ -82,6 +103,9 @@ export async function bundleInto(outdir: string, options: { readonly minify?: bo
     }),
     build({ ...common, entryPoints: [`${root}functions/shared/passwords/password-worker.js`], outfile: join(outdir, 'password-worker.js') }),
     build({ ...common, entryPoints: [`${root}scripts/migrate.ts`], outfile: join(outdir, 'migrate.js') }),
+    // The SDK packages' ES module builds (esbuild prefers `main`, their CommonJS, on node): tree-shaken,
+    // a third of the size, so turning telemetry on costs less at start.
+    build({ ...common, mainFields: ['module', 'main'], entryPoints: [TELEMETRY_SDK], outfile: join(outdir, TELEMETRY_BUNDLE) }),
     build({ ...common, external: [...(common.external ?? []), FRAMEWORK], entryPoints: [`${root}functions/main.ts`], outfile: join(outdir, 'main.js') }),
     // Whatever folder the bundles land in (the image has no package.json above them), node and
     // functions-framework's loader read them as the ES modules they are.

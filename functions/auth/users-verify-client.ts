@@ -1,4 +1,7 @@
+import type { Span, Tracer } from '@opentelemetry/api';
+import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT, ATTR_URL_FULL } from '@opentelemetry/semantic-conventions';
 import { z } from 'zod';
+import { inClientSpan } from '../shared/telemetry/telemetry.js';
 import { currentTrace, formatTraceparent } from '../shared/trace-context.js';
 import { AuthProblems } from './errors.js';
 
@@ -32,20 +35,44 @@ export function createUsersVerifyClient(
     credential: () => Promise<string>;
     timeoutMs?: number;
     fetch?: typeof fetch;
+    /** With a tracer, each call is a CLIENT span, and users-verify's span its child. */
+    tracer?: Tracer | undefined;
   },
 ): UsersVerifyClient {
   const send = options.fetch ?? fetch;
-  const url = new URL('/users/verify', baseUrl).toString();
+  const target = new URL('/users/verify', baseUrl);
+  const url = target.toString();
+  const attributes = {
+    [ATTR_HTTP_REQUEST_METHOD]: 'POST',
+    [ATTR_URL_FULL]: url,
+    [ATTR_SERVER_ADDRESS]: target.hostname,
+    [ATTR_SERVER_PORT]: Number(target.port || (target.protocol === 'https:' ? 443 : 80)),
+  };
+  const call = (email: string, password: string, span: Span | undefined) =>
+    options.credential().then((credential) =>
+      send(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${credential}`, ...traceHeaders(span) },
+        body: JSON.stringify({ email, password }),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      }),
+    );
   return {
     async verify(email, password) {
       let response: Response;
       try {
-        response = await send(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${await options.credential()}`, ...traceHeaders() },
-          body: JSON.stringify({ email, password }),
-          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-        });
+        response = await inClientSpan(
+          options.tracer,
+          'POST',
+          attributes,
+          async (span) => {
+            const answer = await call(email, password, span);
+            span?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, answer.status);
+            return answer;
+          },
+          // A 400 or 401 is users-verify's "no match", not a failed call.
+          { failure: (answer) => (answer.status >= 500 ? String(answer.status) : undefined) },
+        );
       } catch {
         throw AuthProblems.signInUnavailable.error();
       }
@@ -71,8 +98,15 @@ export function createUsersVerifyClient(
   };
 }
 
-/** The caller's trace goes on to users-verify, so its log lines share the sign-in's trace id. */
-function traceHeaders(): Record<string, string> {
+/**
+ * The caller's trace goes on to users-verify, so its log lines share the sign-in's trace id; with
+ * tracing on, from the call's own span, so users-verify's span is its child.
+ */
+function traceHeaders(span: Span | undefined): Record<string, string> {
+  if (span) {
+    const { traceId, spanId, traceFlags } = span.spanContext();
+    return { traceparent: formatTraceparent({ traceId, spanId, sampled: (traceFlags & 1) === 1 }) };
+  }
   const trace = currentTrace();
   return trace ? { traceparent: formatTraceparent(trace) } : {};
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../shared/database.js';
 import type { Logger } from '../shared/logging.js';
 import type { EventOutcome } from '../shared/runtime/definition.js';
+import { ATTRIBUTES, inClientSpan, type Telemetry } from '../shared/telemetry/telemetry.js';
 import { messageIdOf, type OutgoingEmail } from './email-text.js';
 
 /**
@@ -23,6 +24,8 @@ export interface EmailDeliveryDeps {
   readonly config: { readonly MAIL_FROM: string };
   readonly logger: Logger;
   readonly now: () => Date;
+  /** A span per SMTP send; emails sent and failed, by kind. */
+  readonly telemetry: Pick<Telemetry, 'tracer' | 'metrics'>;
 }
 
 /** One email to send for one event. */
@@ -91,6 +94,7 @@ type DeliveryResult = { readonly outcome: EventOutcome } | { readonly outcome: '
  */
 export async function deliverEmailOnce(deps: EmailDeliveryDeps, delivery: EmailDelivery): Promise<EventOutcome> {
   const { eventId, email } = delivery;
+  const { metrics } = deps.telemetry;
 
   const result = await deps.database.transaction().execute(async (trx): Promise<DeliveryResult> => {
     await trx
@@ -116,22 +120,28 @@ export async function deliverEmailOnce(deps: EmailDeliveryDeps, delivery: EmailD
         .where('event_id', '=', eventId)
         .execute();
       deps.logger.warn(`${delivery.label} ${EXPIRED_BEFORE_SENDING}`, { eventId });
+      metrics.countEmailFailed(delivery.messageKind, 'expired');
       return { outcome: 'ignored' };
     }
 
     const attempts = row.attempts + 1;
     try {
-      await deps.mail.sendMail({
-        from: deps.config.MAIL_FROM,
-        to: delivery.recipient,
-        subject: email.subject,
-        text: email.text,
-        html: email.html,
-        messageId: messageIdOf(delivery.messageKind, eventId, deps.config.MAIL_FROM),
-      });
+      // The span says what kind of email, never to whom.
+      await inClientSpan(deps.telemetry.tracer, 'smtp send', { [ATTRIBUTES.emailKind]: delivery.messageKind }, () =>
+        deps.mail.sendMail({
+          from: deps.config.MAIL_FROM,
+          to: delivery.recipient,
+          subject: email.subject,
+          text: email.text,
+          html: email.html,
+          messageId: messageIdOf(delivery.messageKind, eventId, deps.config.MAIL_FROM),
+        }),
+      );
     } catch (error) {
       const lastError = describeMailError(error);
-      if (classifyMailFailure(error) === 'permanent') {
+      const failure = classifyMailFailure(error);
+      metrics.countEmailFailed(delivery.messageKind, failure);
+      if (failure === 'permanent') {
         await trx
           .updateTable('notify.deliveries')
           .set({ status: 'failed', attempts, last_error: lastError })
@@ -148,6 +158,7 @@ export async function deliverEmailOnce(deps: EmailDeliveryDeps, delivery: EmailD
       .set({ status: 'sent', sent_at: deps.now(), attempts })
       .where('event_id', '=', eventId)
       .execute();
+    metrics.countEmailSent(delivery.messageKind);
     return { outcome: 'handled' };
   });
 

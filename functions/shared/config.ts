@@ -9,6 +9,27 @@ import { DEFAULT_TRUSTED_PROXY_CIDRS, parseCidr, type Cidr } from './client-addr
  */
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const otlpUrl = z.url({ protocol: /^https?$/ });
+
+/** OTEL_RESOURCE_ATTRIBUTES as the specification writes it (W3C Baggage style); undefined when malformed. */
+export function parseResourceAttributes(text: string): Record<string, string> | undefined {
+  const attributes: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    if (pair.trim() === '') continue;
+    const equals = pair.indexOf('=');
+    if (equals < 1) return undefined;
+    const key = pair.slice(0, equals).trim();
+    let value: string;
+    try {
+      value = decodeURIComponent(pair.slice(equals + 1).trim());
+    } catch {
+      return undefined;
+    }
+    if (key === '') return undefined;
+    attributes[key] = value;
+  }
+  return attributes;
+}
 
 const runtimeSchema = z.object({
   PORT: integer(0, 65535).default(8080),
@@ -19,6 +40,32 @@ const runtimeSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** How long in-flight requests may take to finish after SIGTERM. */
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(20_000),
+  // OpenTelemetry, by the specification's variable names: all unset, telemetry is off and costs nothing.
+  /** Base URL of an OTLP/HTTP receiver (an OpenTelemetry Collector): traces go to <url>/v1/traces, metrics to <url>/v1/metrics. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl.optional(),
+  /** The traces endpoint itself (used as given), instead of the base URL's. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrl.optional(),
+  /** The metrics endpoint itself (used as given), instead of the base URL's. */
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: otlpUrl.optional(),
+  /** `none` turns traces off while metrics are exported. */
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'none']).optional(),
+  /** `none` turns metrics off while traces are exported. */
+  OTEL_METRICS_EXPORTER: z.enum(['otlp', 'none']).optional(),
+  /** Milliseconds between metric exports (60000 unless set). */
+  OTEL_METRIC_EXPORT_INTERVAL: integer(1_000, 3_600_000).optional(),
+  /** service.name; by default the function's name. */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  /** `key=value,key=value` (values percent-encoded) added to the resource, e.g. `deployment.environment.name=prod`. */
+  OTEL_RESOURCE_ATTRIBUTES: z
+    .string()
+    .transform((value, context) => {
+      const parsed = parseResourceAttributes(value);
+      if (!parsed) context.addIssue({ code: 'custom', message: 'must be comma-separated key=value pairs (values percent-encoded)' });
+      return parsed ?? {};
+    })
+    .optional(),
+  /** `true` keeps telemetry off whatever the endpoints say. */
+  OTEL_SDK_DISABLED: z.enum(['true', 'false']).optional(),
 });
 
 const pemKey = (label: string, message: string) =>

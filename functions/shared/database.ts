@@ -1,5 +1,16 @@
-import { Kysely, PostgresDialect, sql, type ColumnType, type Generated } from 'kysely';
+import type { Tracer } from '@opentelemetry/api';
+import {
+  ATTR_DB_COLLECTION_NAME,
+  ATTR_DB_NAMESPACE,
+  ATTR_DB_OPERATION_NAME,
+  ATTR_DB_SYSTEM_NAME,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+} from '@opentelemetry/semantic-conventions';
+import { Kysely, PostgresDialect, sql, type ColumnType, type Generated, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import { inClientSpan } from './telemetry/telemetry.js';
 
 /** Tables as kysely sees them, keyed by `schema.table`. Each domain owns its schema. */
 export interface UsersTable {
@@ -127,6 +138,8 @@ export interface DatabaseOptions {
   readonly poolMax: number;
   /** Shown in pg_stat_activity, so a busy connection can be traced to its function. */
   readonly applicationName: string;
+  /** With a tracer, each query of a traced request gets a CLIENT span. */
+  readonly tracer?: Tracer | undefined;
 }
 
 export function createDatabase(options: DatabaseOptions): Kysely<Database> {
@@ -139,7 +152,57 @@ export function createDatabase(options: DatabaseOptions): Kysely<Database> {
   });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: options.tracer ? withQuerySpans(pool, options.tracer, options.url) : pool }) });
+}
+
+/**
+ * A pool whose clients put each query in a CLIENT span: the database, the operation (SELECT,
+ * INSERT, BEGIN, …) and the table when the statement names one. Never the statement's text or its
+ * parameters: those carry emails, addresses and hashes.
+ */
+function withQuerySpans(pool: pg.Pool, tracer: Tracer, url: string): PostgresPool {
+  const target = new URL(url);
+  const common = {
+    'db.system': DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+    [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+    [ATTR_DB_NAMESPACE]: decodeURIComponent(target.pathname.slice(1)) || 'postgres',
+    [ATTR_SERVER_ADDRESS]: target.hostname,
+    [ATTR_SERVER_PORT]: Number(target.port || 5432),
+  };
+  // One wrapper per pooled client, so kysely keeps recognising a client it has seen.
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => ({
+    query: ((text: unknown, parameters?: readonly unknown[]) => {
+      if (typeof text !== 'string') return client.query(text as never);
+      const { operation, collection } = describeStatement(text);
+      const attributes = { ...common, [ATTR_DB_OPERATION_NAME]: operation, ...(collection ? { [ATTR_DB_COLLECTION_NAME]: collection } : {}) };
+      return inClientSpan(tracer, collection ? `${operation} ${collection}` : operation, attributes, () => client.query(text, parameters as unknown[]));
+    }) as unknown as PostgresPoolClient['query'],
+    release: (destroy?: boolean) => client.release(destroy),
+  });
+  return {
+    connect: async () => {
+      const client = await pool.connect();
+      let wrapper = wrappers.get(client);
+      if (!wrapper) {
+        wrapper = wrap(client);
+        wrappers.set(client, wrapper);
+      }
+      return wrapper;
+    },
+    end: () => pool.end(),
+  };
+}
+
+const FIRST_WORD = /^\s*([a-z]+)/i;
+/** The table right after the statement's FROM / INTO / UPDATE, as kysely writes it (quoted identifiers). */
+const TARGET = /\b(?:from|into|update)\s+((?:"[^"]+"\.)?"[^"]+")/i;
+
+/** A statement's operation and table, read from its keywords and quoted identifiers only (never its values). */
+export function describeStatement(text: string): { operation: string; collection: string | undefined } {
+  const operation = (FIRST_WORD.exec(text)?.[1] ?? 'QUERY').toUpperCase();
+  const target = TARGET.exec(text)?.[1];
+  return { operation, collection: target?.replace(/"/g, '') };
 }
 
 export async function pingDatabase(db: Kysely<Database>): Promise<void> {

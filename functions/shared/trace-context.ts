@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 
@@ -13,6 +14,8 @@ export interface TraceContext {
   readonly spanId: string;
   readonly sampled: boolean;
   readonly requestId: string;
+  /** This request's OpenTelemetry span, when tracing is on: the parent of its database, broker, HTTP and SMTP spans. */
+  readonly span?: Span;
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -46,8 +49,15 @@ class RandomHex {
 }
 const randomHex = new RandomHex();
 
-/** Continues the caller's trace, or starts a new one, with a fresh span for this request. */
-export function startTrace(traceparent: string | undefined, requestId: string = randomUUID()): TraceContext {
+/**
+ * Continues the caller's trace, or starts a new one, with a fresh span for this request. With an
+ * OpenTelemetry span (tracing on), the ids are the span's, so log lines name the exported span.
+ */
+export function startTrace(traceparent: string | undefined, requestId: string = randomUUID(), span?: Span): TraceContext {
+  if (span) {
+    const { traceId, spanId, traceFlags } = span.spanContext();
+    return { traceId, spanId, sampled: (traceFlags & 1) === 1, requestId, span };
+  }
   const parent = parseTraceparent(traceparent);
   return {
     traceId: parent?.traceId ?? randomHex.next(16),

@@ -7,6 +7,7 @@ import { assembleDependencies, type SharedDependencies } from '../../functions/s
 import type { FunctionDefinition } from '../../functions/shared/runtime/definition.js';
 import { createFunctionInstance } from '../../functions/shared/runtime/function-instance.js';
 import { createFunctionServer } from '../../functions/shared/runtime/function-server.js';
+import type { Telemetry } from '../../functions/shared/telemetry/telemetry.js';
 
 export interface RunningFunction {
   readonly url: string;
@@ -55,7 +56,7 @@ function sectionDefaults(needs: readonly Need[]): Partial<Config<Need>> {
 export async function startTestFunction<N extends Need>(
   definition: FunctionDefinition<N>,
   dependencies: Partial<SharedDependencies>,
-  options: { now?: () => Date; config?: Partial<Config<Need>> } = {},
+  options: { now?: () => Date; config?: Partial<Config<Need>>; telemetry?: Telemetry } = {},
 ): Promise<RunningFunction> {
   const logs: Record<string, unknown>[] = [];
   const logger: Logger = createLogger({
@@ -70,7 +71,7 @@ export async function startTestFunction<N extends Need>(
   const needs = definition.needs as readonly Need[];
   const clients = needs.includes('clients') && !dependencies.clients ? { clients: defaultClientAddresses() } : {};
   const sink = needs.includes('sink') && !dependencies.sink ? { sink: createEventPublisher({ sinkUrl: undefined, timeoutMs: 1_000 }) } : {};
-  const built = assembleDependencies<N>(config, { ...clients, ...sink, ...dependencies }, logger, options.now);
+  const built = assembleDependencies<N>(config, { ...clients, ...sink, ...dependencies }, logger, options.now, options.telemetry);
   const { server, drain } = createFunctionServer(createFunctionInstance(definition, built));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

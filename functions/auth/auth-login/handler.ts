@@ -3,8 +3,10 @@ import type { Database } from '../../shared/database.js';
 import { signEvent } from '../../shared/events/event-signature.js';
 import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
 import type { EventPublisher } from '../../shared/events/publisher.js';
+import { AppError } from '../../shared/http/problem.js';
 import type { Logger } from '../../shared/logging.js';
-import { clearFailures, forgetAttempt, startPasswordAttempt, type LockoutPolicy } from '../../shared/sign-in-lockout.js';
+import { clearFailures, forgetAttempt, LockoutProblems, startPasswordAttempt, type LockoutPolicy } from '../../shared/sign-in-lockout.js';
+import type { Telemetry } from '../../shared/telemetry/telemetry.js';
 import type { SignedToken, TokenSigner } from '../../shared/tokens.js';
 import { currentTrace, formatTraceparent } from '../../shared/trace-context.js';
 import { UsersProblems } from '../../users/errors.js';
@@ -26,6 +28,8 @@ export interface LoginDeps {
   readonly requireVerifiedEmail: boolean;
   readonly logger: Logger;
   readonly now: () => Date;
+  /** Counts sign-ins by outcome: succeeded, failed (wrong password or no such account), locked. */
+  readonly telemetry: Pick<Telemetry, 'metrics'>;
 }
 
 export interface LoginInput {
@@ -55,7 +59,14 @@ export interface LoginResult {
 export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginResult> {
   const { email, password } = input.credentials;
   const { clientAddress } = input;
-  const attemptId = await startPasswordAttempt(deps.database, email, clientAddress, deps.lockout, deps.now());
+  const { metrics } = deps.telemetry;
+  let attemptId: string;
+  try {
+    attemptId = await startPasswordAttempt(deps.database, email, clientAddress, deps.lockout, deps.now());
+  } catch (error) {
+    if (error instanceof AppError && error.code === LockoutProblems.tooManyAttempts.code) metrics.countSignIn('locked');
+    throw error;
+  }
 
   let user;
   try {
@@ -64,7 +75,10 @@ export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginR
     await forgetAttempt(deps.database, attemptId);
     throw error;
   }
-  if (!user) throw UsersProblems.invalidCredentials.error();
+  if (!user) {
+    metrics.countSignIn('failed');
+    throw UsersProblems.invalidCredentials.error();
+  }
   if (deps.requireVerifiedEmail && !user.emailVerified) {
     // The password was right: no failure to count, and no sign-in to record.
     await forgetAttempt(deps.database, attemptId);
@@ -100,6 +114,7 @@ export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginR
     );
   });
   const token = await deps.signing.sign({ userId: user.id, role: user.role, tokenVersion: user.tokenVersion });
+  metrics.countSignIn('succeeded');
   const eventPublished = await publishCommitted(deps, [event.id]);
   return { token, refreshToken: session.refreshToken, eventId: event.id, eventPublished };
 }

@@ -14,6 +14,7 @@ export const definition = defineHttpFunction({
     ...shared,
     usersVerify: createUsersVerifyClient(shared.config.USERS_VERIFY_URL, {
       credential: () => shared.signing.serviceToken({ caller: 'auth-login', audience: 'users-verify' }),
+      tracer: shared.telemetry.tracer,
     }),
     lockout: lockoutPolicyOf(shared.config),
     requireVerifiedEmail: shared.config.REQUIRE_VERIFIED_EMAIL,

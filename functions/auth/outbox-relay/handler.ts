@@ -3,7 +3,8 @@ import type { Database } from '../../shared/database.js';
 import type { EventOutcome } from '../../shared/runtime/definition.js';
 import type { SharedDependencies } from '../../shared/runtime/dependencies.js';
 import type { Logger } from '../../shared/logging.js';
-import { publishPending } from '../../shared/events/outbox.js';
+import { publishPending, readOutboxBacklog } from '../../shared/events/outbox.js';
+import type { Telemetry } from '../../shared/telemetry/telemetry.js';
 
 /** The shared dependencies a relay run uses. */
 export type RelayDeps = Pick<SharedDependencies, 'database' | 'sink'> & { readonly now: () => Date };
@@ -52,16 +53,20 @@ export interface RelayRunDeps extends RelayDeps {
   readonly logger: Logger;
   readonly relay: RelayOptions;
   readonly retentionDays: number;
+  /** Where the run reports the backlog it leaves (events waiting, the oldest one's age). */
+  readonly telemetry: Pick<Telemetry, 'metrics'>;
 }
 
 /**
- * One scheduled run: relays what is pending, prunes what is past its retention, and logs the
- * report. A run that could not publish still resolves (the ping is acknowledged): the events stay
- * pending for the next one.
+ * One scheduled run: relays what is pending, prunes what is past its retention, measures the
+ * backlog it leaves (the outbox gauges operators alert on), and logs the report. A run that could
+ * not publish still resolves (the ping is acknowledged): the events stay pending for the next one.
  */
 export async function handle(deps: RelayRunDeps, _input: undefined): Promise<EventOutcome> {
   const report = await relayPendingEvents(deps, deps.relay);
   const pruned = await prunePersonalData(deps.database, deps.retentionDays);
-  deps.logger.info('outbox relay run', { ...report, pruned });
+  const backlog = await readOutboxBacklog(deps.database, deps.now());
+  deps.telemetry.metrics.recordOutbox(backlog);
+  deps.logger.info('outbox relay run', { ...report, pruned, waiting: backlog.waiting, oldestAgeSeconds: Math.round(backlog.oldestAgeSeconds) });
   return report.published > 0 || pruned > 0 ? 'handled' : 'ignored';
 }

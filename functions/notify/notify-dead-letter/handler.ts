@@ -1,12 +1,20 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
+import { EMAIL_CHANGED, EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED } from '../../shared/events/account-email-events.js';
+import { USER_LOGIN_EVENT_TYPE } from '../../shared/events/user-login-event.js';
 import type { EventOutcome } from '../../shared/runtime/definition.js';
 import type { Logger } from '../../shared/logging.js';
+import type { Telemetry } from '../../shared/telemetry/telemetry.js';
 
 export interface NotifyDeadLetterDeps {
   readonly database: Kysely<Database>;
   readonly logger: Logger;
+  /** Counts dead letters by event type. */
+  readonly telemetry: Pick<Telemetry, 'metrics'>;
 }
+
+/** The types the functions publish; anything else is counted as `other` (whoever posts an event picks its type). */
+const KNOWN_EVENT_TYPES = new Set([USER_LOGIN_EVENT_TYPE, EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED, EMAIL_CHANGED]);
 
 /** An event the broker gave up on, as it is kept: every value storable as given. */
 export interface DeadLetter {
@@ -40,6 +48,7 @@ export async function handle(deps: NotifyDeadLetterDeps, letter: DeadLetter): Pr
       error_data: letter.errorData,
     })
     .execute();
+  deps.telemetry.metrics.countDeadLetter(KNOWN_EVENT_TYPES.has(letter.eventType) ? letter.eventType : 'other');
   deps.logger.warn('dead letter', {
     eventId: letter.eventId,
     eventType: letter.eventType,

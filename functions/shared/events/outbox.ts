@@ -10,6 +10,17 @@ export async function addToOutbox(trx: Transaction<Database>, event: StoredEvent
   await trx.insertInto('auth.outbox').values({ id: event.id, event_type: event.type, event: JSON.stringify(event) }).execute();
 }
 
+/** How many events wait to be published, and how long the oldest of them has waited (0 when none waits). */
+export async function readOutboxBacklog(db: Db, now: Date): Promise<{ waiting: number; oldestAgeSeconds: number }> {
+  const row = await db
+    .selectFrom('auth.outbox')
+    .select((eb) => [eb.fn.countAll<string>().as('waiting'), eb.fn.min('created_at').as('oldest')])
+    .where('sent_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  const oldest = row.oldest as Date | null;
+  return { waiting: Number(row.waiting), oldestAgeSeconds: oldest ? Math.max(0, (now.getTime() - oldest.getTime()) / 1000) : 0 };
+}
+
 export interface PublishResult {
   readonly published: number;
   readonly failed: number;

@@ -1,4 +1,7 @@
+import type { Tracer } from '@opentelemetry/api';
 import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents';
+import { ATTRIBUTES, inClientSpan, linksTo } from '../telemetry/telemetry.js';
+import { currentTrace, parseTraceparent } from '../trace-context.js';
 
 /** The CloudEvent attributes and data as stored in an outbox row, so a re-publish is byte-identical. */
 export type StoredEvent = CloudEventV1<unknown>;
@@ -43,6 +46,30 @@ export function createEventPublisher(options: EventPublisherOptions): EventPubli
       }
       await response.arrayBuffer().catch(() => undefined);
       if (!response.ok) throw new SinkUnavailableError(`sink answered ${response.status}`);
+    },
+  };
+}
+
+/**
+ * The publisher with a CLIENT span per publish (the event's type and id), a child of the request
+ * that publishes. The event keeps the `traceparent` it was made with (the span of the request
+ * that produced it, so its consumers join that trace); a relay publishing it later links to it.
+ */
+export function withPublishSpans(publisher: EventPublisher, tracer: Tracer | undefined): EventPublisher {
+  if (!tracer) return publisher;
+  return {
+    publish: (event) => {
+      const traceparent = typeof event['traceparent'] === 'string' ? event['traceparent'] : undefined;
+      const produced = parseTraceparent(traceparent);
+      const elsewhere = produced !== undefined && produced.traceId !== currentTrace()?.traceId;
+      const attributes = {
+        [ATTRIBUTES.eventId]: event.id,
+        [ATTRIBUTES.eventType]: event.type,
+        [ATTRIBUTES.eventSource]: event.source,
+        'messaging.operation.type': 'send',
+        'messaging.message.id': event.id,
+      };
+      return inClientSpan(tracer, `publish ${event.type}`, attributes, () => publisher.publish(event), { links: elsewhere ? linksTo(traceparent) : [] });
     },
   };
 }

@@ -1,9 +1,12 @@
+import { SpanKind, type Span } from '@opentelemetry/api';
+import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FunctionSpec } from '../../inventory.js';
 import type { Logger } from '../logging.js';
-import { formatTraceparent, runInTrace, startTrace } from '../trace-context.js';
+import { ATTRIBUTES, linksTo, markFailed, NO_TELEMETRY, remoteParent, type Telemetry } from '../telemetry/telemetry.js';
+import { formatTraceparent, parseTraceparent, runInTrace, startTrace } from '../trace-context.js';
 import { BODY_LIMIT_BYTES, HttpProblems } from './errors.js';
 import { toProblem } from './problem.js';
 import { sendJson, sendProblem } from './respond.js';
@@ -36,6 +39,8 @@ export interface EdgeOptions {
   readonly readiness: () => Promise<ReadinessReport>;
   readonly isDraining: () => boolean;
   readonly bodyLimitBytes?: number;
+  /** A SERVER span and a duration per request (health checks aside); off by default. */
+  readonly telemetry?: Telemetry;
 }
 
 /**
@@ -54,6 +59,16 @@ export type HttpHandler = (req: FunctionRequest, res: ServerResponse) => unknown
 const routeParams = new WeakMap<IncomingMessage, Record<string, string>>();
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const MAX_LOGGED_PATH = 200;
+/** Past the body limit, up to this much of a declared body is still read (and dropped) to keep the connection. */
+const DRAINED_BODY_BYTES = 1024 * 1024;
+/** Methods kept as they are in telemetry; anything else is `_OTHER`, as the conventions say (bounded cardinality). */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
+/** What the edge learns about a request while answering it, for its span and its duration. */
+interface RequestObservation {
+  /** The inventory path that matched. */
+  route: string | undefined;
+}
 
 /** Path parameters of the function's route, as matched and decoded by the edge (e.g. `{ id }`). */
 export function routeParamsOf(req: IncomingMessage): Record<string, string> {
@@ -64,13 +79,38 @@ export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListen
   const limit = options.bodyLimitBytes ?? BODY_LIMIT_BYTES;
   const route = createRouter([options.spec]);
   const readiness = createReadinessAnswer(options);
+  const telemetry = options.telemetry ?? NO_TELEMETRY;
+  // Off, the edge does no telemetry work at all (not even no-op calls).
+  const measuring = telemetry !== NO_TELEMETRY;
+  const functionName = options.spec.name;
+  const isEventFunction = options.spec.trigger === 'cloudevent';
 
   return (req, res) => {
     const started = performance.now();
     const requestId = headerValue(req, 'x-request-id') ?? randomUUID();
-    // A CloudEvent in binary mode carries its trace as the distributed-tracing extension.
-    const trace = startTrace(headerValue(req, 'traceparent') ?? headerValue(req, 'ce-traceparent'), requestId);
     const pathname = pathOf(req.url);
+    // A CloudEvent in binary mode carries its trace as the distributed-tracing extension; for an event
+    // function that trace (the producer's) wins over the delivery's own.
+    const httpParent = headerValue(req, 'traceparent');
+    const eventParent = headerValue(req, 'ce-traceparent');
+    const incoming = isEventFunction ? (validTraceparent(eventParent) ?? httpParent) : (httpParent ?? eventParent);
+    const method = KNOWN_METHODS.has(req.method ?? '') ? (req.method as string) : '_OTHER';
+    // Probes of /healthz and /readyz are neither traced nor counted: they would drown the requests.
+    const observed = measuring && !isHealthCheck(req.method, pathname);
+    const observation: RequestObservation = { route: undefined };
+    const span = observed && telemetry.tracer
+      ? telemetry.tracer.startSpan(
+          method,
+          {
+            kind: SpanKind.SERVER,
+            attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTRIBUTES.functionName]: functionName },
+            links: incoming !== httpParent ? linksTo(httpParent) : [],
+          },
+          remoteParent(incoming),
+        )
+      : undefined;
+    const trace = startTrace(incoming, requestId, span);
+    if (observed) res.once('close', () => finishObservation(res, method, observation, span, (performance.now() - started) / 1000));
     res.setHeader('X-Request-Id', requestId);
     res.setHeader('traceparent', formatTraceparent(trace));
     if (options.isDraining()) res.setHeader('Connection', 'close');
@@ -92,14 +132,28 @@ export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListen
         sendProblem(res, toProblem(error).problem);
       };
       try {
-        handle(req, res, pathname).catch(fail);
+        handle(req, res, pathname, observation).catch(fail);
       } catch (error) {
         fail(error);
       }
     });
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  /** The request's duration, and its span's route, status and end; a 5xx marks the span failed. */
+  function finishObservation(res: ServerResponse, method: string, observation: RequestObservation, span: Span | undefined, seconds: number): void {
+    const status = res.statusCode;
+    telemetry.metrics.recordRequest(seconds, { method, route: observation.route, status, functionName });
+    if (!span) return;
+    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    if (observation.route) {
+      span.setAttribute(ATTR_HTTP_ROUTE, observation.route);
+      span.updateName(`${method} ${observation.route}`);
+    }
+    if (status >= 500) markFailed(span, String(status));
+    span.end();
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, pathname: string, observation: RequestObservation): Promise<void> {
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (pathname === '/readyz') {
@@ -117,6 +171,7 @@ export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListen
       return sendProblem(res, HttpProblems.methodNotAllowed.example({ detail: `${req.method} is not allowed on ${pathname.slice(0, MAX_LOGGED_PATH)}.` }));
     }
     routeParams.set(req, match.params);
+    observation.route = match.route.path;
 
     const request = req as FunctionRequest;
     let raw: Buffer | undefined | 'too-large';
@@ -133,7 +188,9 @@ export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListen
       }
     }
     if (raw === 'too-large') {
-      res.setHeader('Connection', 'close');
+      // A body of modest declared size is read to its end and dropped, so a proxy still sending it gets the
+      // 413 rather than a reset connection; anything larger, or of unknown size, ends the connection.
+      if (!(Number(req.headers['content-length']) <= DRAINED_BODY_BYTES)) res.setHeader('Connection', 'close');
       return sendProblem(res, HttpProblems.bodyTooLarge.example({ detail: `The request body exceeds ${limit} bytes.` }));
     }
     if (raw !== undefined) {
@@ -196,6 +253,14 @@ function pathOf(url: string | undefined): string {
   const raw = url ?? '/';
   const end = raw.search(/[?#]/);
   return end === -1 ? raw : raw.slice(0, end);
+}
+
+function isHealthCheck(method: string | undefined, pathname: string): boolean {
+  return (method === 'GET' || method === 'HEAD') && (pathname === '/healthz' || pathname === '/readyz');
+}
+
+function validTraceparent(header: string | undefined): string | undefined {
+  return parseTraceparent(header) ? header : undefined;
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

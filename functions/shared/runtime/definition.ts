@@ -119,7 +119,7 @@ export function defineCloudEventFunction<Name extends FunctionName, Deps, Input>
           ...(input.fields ? { fields: input.fields } : {}),
         });
         return 'ignored';
-      });
+      }, shared.telemetry);
     },
   };
 }

@@ -4,10 +4,11 @@ import { createClientAddressResolver, type ClientAddressResolver } from '../clie
 import type { Config, Need } from '../config.js';
 import { createDatabase, pingDatabase, readSchemaVersion, type Database } from '../database.js';
 import { EXPECTED_SCHEMA_VERSION } from '../../../migrations/index.js';
-import { createEventPublisher, type EventPublisher } from '../events/publisher.js';
+import { createEventPublisher, withPublishSpans, type EventPublisher } from '../events/publisher.js';
 import type { ReadinessCheck, ReadinessReport } from '../http/edge.js';
 import type { Logger } from '../logging.js';
 import { createPasswordHasher, type PasswordHasher } from '../passwords/password-hasher.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry/telemetry.js';
 import { createTokenSigner, createTokenVerifier, type TokenClaims, type TokenSigner, type TokenVerifier } from '../tokens.js';
 
 /**
@@ -28,12 +29,14 @@ export type DepsFor<N extends Need> = Pick<SharedDependencies, N & keyof SharedD
   readonly config: Config<N>;
   readonly logger: Logger;
   readonly now: () => Date;
+  /** Traces and metrics (no tracer and no-op instruments when telemetry is off). */
+  readonly telemetry: Telemetry;
 };
 
 export interface BuiltDependencies<N extends Need> {
   readonly deps: DepsFor<N>;
   readonly readiness: () => Promise<ReadinessReport>;
-  /** Releases pools and threads; safe to call once at shutdown. */
+  /** Releases pools and threads, then exports the telemetry still buffered; safe to call once at shutdown. */
   readonly close: () => Promise<void>;
 }
 
@@ -44,12 +47,18 @@ export async function createDependencies<N extends Need>(
   config: Config<N>,
   needs: readonly N[],
   logger: Logger,
+  telemetry: Telemetry = NO_TELEMETRY,
 ): Promise<BuiltDependencies<N>> {
   const wanted = new Set<Need>(needs);
   const settings = config as unknown as Config<Need>;
   const built: Partial<Mutable<SharedDependencies>> = {};
   if (wanted.has('database')) {
-    built.database = createDatabase({ url: settings.DATABASE_URL, poolMax: settings.DB_POOL_MAX, applicationName: settings.K_SERVICE });
+    built.database = createDatabase({
+      url: settings.DATABASE_URL,
+      poolMax: settings.DB_POOL_MAX,
+      applicationName: settings.K_SERVICE,
+      tracer: telemetry.tracer,
+    });
   }
   if (wanted.has('passwords')) {
     built.passwords = createPasswordHasher({ cost: settings.BCRYPT_COST, threads: settings.PASSWORD_HASH_THREADS });
@@ -84,23 +93,29 @@ export async function createDependencies<N extends Need>(
       socketTimeout: 30_000,
     });
   }
-  return assembleDependencies(config, built, logger);
+  return assembleDependencies(config, built, logger, undefined, telemetry);
 }
 
-/** Wraps already-built dependencies (tests pass their own) with readiness checks and a closer. */
+/**
+ * Wraps already-built dependencies (tests pass their own) with readiness checks and a closer; the
+ * event publisher gets a span per publish when tracing is on.
+ */
 export function assembleDependencies<N extends Need>(
   config: Config<N>,
   built: Partial<SharedDependencies>,
   logger: Logger,
   now: () => Date = () => new Date(),
+  telemetry: Telemetry = NO_TELEMETRY,
 ): BuiltDependencies<N> {
-  const deps = { ...built, config, logger, now } as unknown as DepsFor<N>;
+  const traced = built.sink ? { ...built, sink: withPublishSpans(built.sink, telemetry.tracer) } : built;
+  const deps = { ...traced, config, logger, now, telemetry } as unknown as DepsFor<N>;
   return {
     deps,
     readiness: () => checkReadiness(config, built),
     close: async () => {
       built.mail?.close();
       await Promise.allSettled([built.passwords?.close(), built.database?.destroy()]);
+      await telemetry.shutdown();
     },
   };
 }

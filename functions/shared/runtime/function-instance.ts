@@ -5,6 +5,7 @@ import { parseConfig, type Need, type RuntimeConfig } from '../config.js';
 import { cloudEventRoute } from '../events/event-route.js';
 import { withEdge, type HttpHandler } from '../http/edge.js';
 import { createLogger, type Logger } from '../logging.js';
+import { startTelemetry, telemetrySettingsOf } from '../telemetry/telemetry.js';
 import { createDependencies, type BuiltDependencies } from './dependencies.js';
 import type { FunctionDefinition } from './definition.js';
 
@@ -46,7 +47,7 @@ export function createFunctionInstance<N extends Need>(definition: FunctionDefin
     name: definition.name,
     logger,
     runtime: built.deps.config,
-    listener: withEdge({ spec, logger, readiness: built.readiness, isDraining: () => draining }, handler),
+    listener: withEdge({ spec, logger, readiness: built.readiness, isDraining: () => draining, telemetry: built.deps.telemetry }, handler),
     handleEvent,
     startDraining: () => {
       draining = true;
@@ -57,10 +58,12 @@ export function createFunctionInstance<N extends Need>(definition: FunctionDefin
 
 /**
  * Builds the function from the environment, as a process that serves it does: configuration
- * (a ConfigError names every bad variable), the JSON logger, and the dependencies it needs.
+ * (a ConfigError names every bad variable), the JSON logger, telemetry (the SDK is loaded only
+ * when an OTLP endpoint is set), and the dependencies it needs.
  */
 export async function instanceFromEnvironment<N extends Need>(definition: FunctionDefinition<N>, env: NodeJS.ProcessEnv): Promise<FunctionInstance> {
   const config = parseConfig(env, definition.needs);
   const logger = createLogger({ service: config.K_SERVICE, revision: config.K_REVISION, level: config.LOG_LEVEL });
-  return createFunctionInstance(definition, await createDependencies(config, definition.needs, logger));
+  const telemetry = await startTelemetry(telemetrySettingsOf(config, definition.name), logger);
+  return createFunctionInstance(definition, await createDependencies(config, definition.needs, logger, telemetry));
 }
