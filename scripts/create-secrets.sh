@@ -3,13 +3,31 @@
 # Needs: POSTGRES_PASSWORD, USERS_DB_PASSWORD, CREDENTIALS_DB_PASSWORD, AUTH_DB_PASSWORD, NOTIFY_DB_PASSWORD,
 # JWT_PRIVATE_KEY_FILE, JWT_PUBLIC_KEY_FILE, SMTP_URL, EVENT_SEAL_KEY (openssl rand -base64 32);
 # optional JWT_KEY_ID (default accounts-1).
+# POSTGRES=cloudnativepg (knative/overlays/cloudnativepg): the functions' URLs name the Pooler's Service,
+# there is no accounts-postgres Secret (no superuser: the migration Job reads the Cluster's own
+# accounts-db-app) and so no POSTGRES_PASSWORD, and the backups' S3 credentials are needed:
+# BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY. DATABASE_HOST (host:port) puts another host
+# into the functions' URLs, with either.
 # With DRY_RUN=1 it prints the Secrets' names and keys, never their values.
 set -euo pipefail
 namespace=${NAMESPACE:-accounts}
-host="accounts-postgres.${namespace}.svc.cluster.local:5432"
+case ${POSTGRES:-statefulset} in
+  statefulset)
+    host=${DATABASE_HOST:-accounts-postgres.${namespace}.svc.cluster.local:5432}
+    needed=(POSTGRES_PASSWORD) ;;
+  cloudnativepg)
+    # The Pooler's Service is named after the Pooler (knative/overlays/cloudnativepg/postgres/210-pooler.yaml).
+    host=${DATABASE_HOST:-accounts-db-pooler.${namespace}.svc.cluster.local:5432}
+    needed=() ;;
+  *)
+    echo "make secrets: POSTGRES must be statefulset or cloudnativepg, not ${POSTGRES}" >&2
+    exit 2 ;;
+esac
+needed+=(USERS_DB_PASSWORD CREDENTIALS_DB_PASSWORD AUTH_DB_PASSWORD NOTIFY_DB_PASSWORD JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE SMTP_URL EVENT_SEAL_KEY)
+[ "${POSTGRES:-statefulset}" = statefulset ] || needed+=(BACKUP_S3_ACCESS_KEY_ID BACKUP_S3_SECRET_ACCESS_KEY)
 
 missing=()
-for name in POSTGRES_PASSWORD USERS_DB_PASSWORD CREDENTIALS_DB_PASSWORD AUTH_DB_PASSWORD NOTIFY_DB_PASSWORD JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE SMTP_URL EVENT_SEAL_KEY; do
+for name in "${needed[@]}"; do
   [ -n "${!name:-}" ] || missing+=("$name")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -39,8 +57,14 @@ urlencode() {
   printf '%s' "$out"
 }
 
-apply accounts-postgres --from-literal=password="$POSTGRES_PASSWORD" \
-  --from-literal=url="postgres://postgres:$(urlencode "$POSTGRES_PASSWORD")@${host}/accounts"
+if [ "${POSTGRES:-statefulset}" = statefulset ]; then
+  apply accounts-postgres --from-literal=password="$POSTGRES_PASSWORD" \
+    --from-literal=url="postgres://postgres:$(urlencode "$POSTGRES_PASSWORD")@${host}/accounts"
+else
+  # Keys as the ObjectStore (knative/overlays/cloudnativepg/postgres/100-object-store.yaml) reads them.
+  apply accounts-db-backup-s3 --from-literal=access-key-id="$BACKUP_S3_ACCESS_KEY_ID" \
+    --from-literal=secret-access-key="$BACKUP_S3_SECRET_ACCESS_KEY"
+fi
 # One login per domain, and one for the users functions that check passwords (migrations/logins.ts).
 for login in users credentials auth notify; do
   var="$(echo "$login" | tr a-z A-Z)_DB_PASSWORD"

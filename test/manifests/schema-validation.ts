@@ -109,11 +109,17 @@ export interface SchemaEntry {
 export interface SchemaSet {
   readonly dir: string;
   readonly entries: ReadonlyMap<string, SchemaEntry>;
+  /** The strict ObjectMeta schema every CRD root gets (for schemas derived from a CRD's parts). */
+  readonly objectMeta: unknown;
 }
 
-/** Compiles every schema of the shared folder; throws when the folder or a subfolder is missing. */
-export async function loadSchemaSet(dir = sharedSchemasDir()): Promise<SchemaSet> {
-  for (const sub of ['knative-crds', 'k8s-schemas']) {
+/**
+ * Compiles every schema of the shared folder: the built-in kinds, and the CRDs of `crdFolders`
+ * (`cnpg-crds` holds CloudNativePG's, which only the overlay's tests need). Throws when the folder or
+ * a subfolder is missing.
+ */
+export async function loadSchemaSet(dir = sharedSchemasDir(), crdFolders: readonly string[] = ['knative-crds']): Promise<SchemaSet> {
+  for (const sub of [...crdFolders, 'k8s-schemas']) {
     if (!existsSync(join(dir, sub))) throw new Error(`no ${sub}/ in ${dir} (set SHARED_SCHEMAS_DIR to the folder holding the shared schemas)`);
   }
   const ajv = createAjv();
@@ -137,9 +143,12 @@ export async function loadSchemaSet(dir = sharedSchemasDir()): Promise<SchemaSet
   }
   if (objectMeta === undefined) throw new Error(`no k8s schema in ${dir}/k8s-schemas to take ObjectMeta from`);
 
-  for (const file of (await readdir(join(dir, 'knative-crds'))).filter((name) => /\.ya?ml$/.test(name)).sort()) {
-    const origin = `knative-crds/${file}`;
-    for (const document of parseAllDocuments(await readFile(join(dir, 'knative-crds', file), 'utf8'))) {
+  const crdFiles: string[] = [];
+  for (const folder of crdFolders) {
+    for (const file of (await readdir(join(dir, folder))).filter((name) => /\.ya?ml$/.test(name)).sort()) crdFiles.push(`${folder}/${file}`);
+  }
+  for (const origin of crdFiles) {
+    for (const document of parseAllDocuments(await readFile(join(dir, origin), 'utf8'))) {
       if (document.errors.length > 0) throw new Error(`${origin}: ${document.errors[0]!.message}`);
       const crd = document.toJS() as Node | null;
       if (!crd || crd['kind'] !== 'CustomResourceDefinition') continue;
@@ -152,7 +161,15 @@ export async function loadSchemaSet(dir = sharedSchemasDir()): Promise<SchemaSet
     }
   }
 
-  return { dir, entries };
+  return { dir, entries, objectMeta };
+}
+
+/** The set with one more schema (compiled here), for a kind whose CRD the shared folder lacks. */
+export function withSchema(set: SchemaSet, key: string, origin: string, schema: unknown): SchemaSet {
+  if (set.entries.has(key)) throw new Error(`${origin}: a second schema for ${key} (first in ${set.entries.get(key)!.origin})`);
+  const entries = new Map(set.entries);
+  entries.set(key, { key, origin, validate: createAjv().compile(schema as Node) });
+  return { ...set, entries };
 }
 
 /**

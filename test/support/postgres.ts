@@ -4,37 +4,67 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { migrateAll } from '../../migrations/migrate.js';
 import { createDatabase, type Database } from '../../functions/shared/database.js';
+import { ensureTestLogins } from './function-database.js';
 
-/** The two Postgres servers every database test runs against: CI's real one and the embedded one. */
-export function testPostgresServers(): { name: string; adminUrl: string }[] {
+export interface TestPostgresServer {
+  readonly name: string;
+  /** Straight to the server: creates, migrates and drops the test databases. */
+  readonly adminUrl: string;
+}
+
+/**
+ * The two Postgres servers every database test runs against: CI's real one, whose databases the
+ * code under test reaches through PgBouncer in transaction mode (as the functions reach the
+ * CloudNativePG cluster through its Pooler; "txn mode" keeps the name short enough for vitest to
+ * print whole), and the embedded one, reached directly (as the functions reach the StatefulSet).
+ */
+export function testPostgresServers(): TestPostgresServer[] {
   return [
-    { name: 'real Postgres', adminUrl: inject('realPostgresUrl') },
+    { name: 'real Postgres via PgBouncer (txn mode)', adminUrl: inject('realPostgresUrl') },
     { name: 'embedded Postgres', adminUrl: inject('embeddedPostgresUrl') },
   ];
 }
 
+/** Where the code under test connects for a server's databases: PgBouncer for the real server, the server itself otherwise. */
+function clientBaseUrl(adminUrl: string): string {
+  return adminUrl === inject('realPostgresUrl') ? inject('realPostgresPooledUrl') : adminUrl;
+}
+
 export interface TestDatabase {
+  /** What the code under test connects to (through PgBouncer on the real server). */
   readonly url: string;
+  /** Straight to the server, for what only a session may do (and what the migration Job does). */
+  readonly directUrl: string;
+  /** The test's own connection, on `url`. */
   readonly db: Kysely<Database>;
   /** Empties every table, so each test starts from the migrated, empty state. */
   reset(): Promise<void>;
   drop(): Promise<void>;
 }
 
-/** Creates a database of its own (so test files never share state), migrated to the latest version. */
+/**
+ * Creates a database of its own (so test files never share state), migrated to the latest version
+ * over a direct connection as the migration Job does, with the test logins of connectAsFunction.
+ */
 export async function createTestDatabase(adminUrl: string): Promise<TestDatabase> {
   const name = `test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
-  const url = withDatabase(adminUrl, name);
-  const migrator = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
-  await migrateAll(migrator);
-  await migrator.destroy();
+  const directUrl = withDatabase(adminUrl, name);
+  const migrator = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: directUrl, max: 1 }) }) });
+  try {
+    await migrateAll(migrator);
+    await ensureTestLogins(migrator);
+  } finally {
+    await migrator.destroy();
+  }
+  const url = withDatabase(clientBaseUrl(adminUrl), name);
   const db = createDatabase({ url, poolMax: 10, applicationName: 'tests' });
   return {
     url,
+    directUrl,
     db,
     reset: async () => {
       await sql`truncate users.users, users.email_tokens, users.rate_limit_hits, auth.login_failures, auth.sign_ins, auth.sessions, auth.refresh_tokens, auth.outbox, notify.deliveries, notify.dead_letters`.execute(db);
@@ -43,6 +73,7 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
       await db.destroy();
       const cleanup = new pg.Client({ connectionString: adminUrl });
       await cleanup.connect();
+      // With force: PgBouncer keeps its server connections to the database open after the test's close.
       await cleanup.query(`drop database if exists ${name} with (force)`);
       await cleanup.end();
     },
