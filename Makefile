@@ -12,6 +12,14 @@ DRY_RUN ?=
 RUN := $(if $(filter 1,$(DRY_RUN)),@echo,)
 # The ingress in front of Knative Serving, whose gateway pods the network policies let in: kourier, istio or contour.
 INGRESS ?= kourier
+# The rollout state: which revisions of each function take its traffic (make deploy, canary, promote,
+# rollback rewrite it; commit it). DEPLOY_DIR: where those generate the manifests they apply.
+ROLLOUT_STATE ?= knative/rollout.yaml
+DEPLOY_DIR ?= .deploy
+# IMAGE as given on the command line or in the environment; left empty, a rollout keeps the image each function runs.
+GIVEN_IMAGE := $(if $(filter file,$(origin IMAGE)),,$(IMAGE))
+ROLLOUT = DRY_RUN=$(DRY_RUN) IMAGE='$(GIVEN_IMAGE)' VERSION='$(VERSION)' NAMESPACE=$(NAMESPACE) INGRESS='$(INGRESS)' \
+  ROLLOUT_STATE='$(ROLLOUT_STATE)' DEPLOY_DIR='$(DEPLOY_DIR)' npx tsx scripts/rollout.ts
 # Knative Eventing's webhook refuses an EventPolicy while its authentication-oidc feature is off: resources
 # labelled so are applied only when it is on.
 NEEDS_OIDC := accounts.knative.dev/requires-feature=authentication-oidc
@@ -20,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install dev build migrate admin-grant lint typecheck test services browser bench profile manifests image push secrets deploy canary promote rollback status
+.PHONY: help install dev build migrate admin-grant lint typecheck test services browser bench profile manifests image push secrets deploy canary promote rollback contract status
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,8 +54,9 @@ lint: install
 typecheck: install
 	npm run typecheck
 
-services: ## Start the Postgres the tests use when it is not answering
+services: ## Start the Postgres the tests use when it is not answering; install Debian's PgBouncer, which the tests start in front of it
 	@scripts/ensure-services.sh
+	@scripts/ensure-debian-package.sh /usr/sbin/pgbouncer pgbouncer
 
 browser: ## Install Debian's Chromium for the browser tests when /usr/bin/chromium is missing
 	@scripts/ensure-debian-package.sh /usr/bin/chromium chromium
@@ -79,15 +88,15 @@ push: ## Push the image built by make image
 secrets: ## Create or update the Secrets from the environment (see DEPLOY.md)
 	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) scripts/create-secrets.sh
 
-deploy: install ## Apply everything in order: namespace, network policies, secrets, Postgres, migrations, eventing, services
-	@rm -rf .deploy && IMAGE=$(IMAGE) VERSION=$(VERSION) INGRESS=$(INGRESS) npm run --silent manifests -- --out .deploy
-	@cp -r knative/namespace knative/postgres .deploy/
-	$(RUN) kubectl apply -k .deploy/namespace
-	$(RUN) kubectl apply -k .deploy/network
+deploy: install ## Full rollout of VERSION (every function, all traffic; refused while a canary runs): namespace, network policies, secrets, Postgres, expand migrations, eventing, services
+	@rm -rf $(DEPLOY_DIR) && $(ROLLOUT) deploy
+	@cp -r knative/namespace knative/postgres $(DEPLOY_DIR)/
+	$(RUN) kubectl apply -k $(DEPLOY_DIR)/namespace
+	$(RUN) kubectl apply -k $(DEPLOY_DIR)/network
 	@$(MAKE) --no-print-directory secrets
-	$(RUN) kubectl apply -k .deploy/postgres
+	$(RUN) kubectl apply -k $(DEPLOY_DIR)/postgres
 	$(RUN) kubectl --namespace $(NAMESPACE) rollout status statefulset/accounts-postgres --timeout=300s
-	$(RUN) kubectl apply -k .deploy/migrate
+	$(RUN) kubectl apply -k $(DEPLOY_DIR)/migrate
 	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=$(VERSION)
 	$(RUN) kubectl apply -k eventing --selector $(subst =,!=,$(NEEDS_OIDC))
 	@if [ "$(DRY_RUN)" = 1 ] || [ "$$(kubectl get configmap config-features --namespace knative-eventing -o jsonpath='{.data.authentication-oidc}' 2>/dev/null)" = enabled ]; then \
@@ -95,16 +104,21 @@ deploy: install ## Apply everything in order: namespace, network policies, secre
 	  $(if $(filter 1,$(DRY_RUN)),:,kubectl apply -k eventing --selector $(NEEDS_OIDC)); \
 	else echo "authentication-oidc is off in knative-eventing: the EventPolicy in eventing/ is left out (see DEPLOY.md)"; fi
 	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=Ready --timeout=300s broker/user-login-event
-	$(RUN) kubectl apply -k .deploy/services
+	$(RUN) kubectl apply -k $(DEPLOY_DIR)/services
 
-canary: install ## New revision with PERCENT% of traffic and a canary tag: make canary FN=users-get PERCENT=10
-	@DRY_RUN=$(DRY_RUN) IMAGE=$(IMAGE) VERSION=$(VERSION) NAMESPACE=$(NAMESPACE) npx tsx scripts/rollout.ts canary "$(FN)" "$(PERCENT)"
+# The order of a release: make canary runs the new version's expand migrations before its revision takes
+# traffic; make contract runs the contract migrations only after every function is promoted to one version.
+canary: install ## Expand migrations of VERSION, then PERCENT% of FN's traffic to it (tag canary): make canary FN=users-get PERCENT=10 VERSION=0.2.0 [SET_ENV="NAME=value …"]
+	@SET_ENV='$(subst ','\'',$(SET_ENV))' $(ROLLOUT) canary "$(FN)" "$(PERCENT)"
 
-promote: install ## All traffic to the canary: make promote FN=users-get
-	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) npx tsx scripts/rollout.ts promote "$(FN)"
+promote: install ## All of FN's traffic to its canary, now the stable revision: make promote FN=users-get
+	@$(ROLLOUT) promote "$(FN)"
 
-rollback: install ## All traffic back to the stable revision, canary tag dropped: make rollback FN=users-get
-	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) npx tsx scripts/rollout.ts rollback "$(FN)"
+rollback: install ## FN's canary removed, all traffic back to the stable revision: make rollback FN=users-get
+	@$(ROLLOUT) rollback "$(FN)"
 
-status: install ## Every service's revisions and traffic
+contract: install ## Last step of a release, after every function is promoted to one version: the contract migrations (refused before)
+	@$(ROLLOUT) contract
+
+status: install ## Every service's revisions and traffic, as the cluster has them
 	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) npx tsx scripts/rollout.ts status

@@ -1,7 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { INVENTORY } from './inventory.js';
+import { USERS_VERIFY } from '../scripts/manifests.js';
+import { INVENTORY, type FunctionSpec } from './inventory.js';
 
 const functionsDir = fileURLToPath(new URL('.', import.meta.url));
 
@@ -29,5 +30,32 @@ describe('the function inventory', () => {
     for (const name of names) expect(name).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
     const routes = INVENTORY.filter((spec) => spec.trigger === 'http').map((spec) => `${spec.method} ${spec.path}`);
     expect(new Set(routes).size).toBe(routes.length);
+  });
+});
+
+/**
+ * Who calls whom and waits for the answer: a cluster-local function's allowedCallers, and the
+ * function the signIn need calls (USERS_VERIFY_URL). Returns `caller → callee` where a warm caller
+ * (minScale ≥ 1) calls a function that may scale to zero: its requests would pay that cold start.
+ */
+function coldCallees(inventory: readonly FunctionSpec[]): string[] {
+  const byName = new Map(inventory.map((spec) => [spec.name, spec]));
+  const calls = new Set<string>();
+  for (const callee of inventory) for (const caller of callee.allowedCallers ?? []) calls.add(`${caller} → ${callee.name}`);
+  for (const caller of inventory) if (caller.needs.includes('signIn')) calls.add(`${caller.name} → ${USERS_VERIFY}`);
+  return [...calls].filter((call) => {
+    const [caller, callee] = call.split(' → ').map((name) => byName.get(name!));
+    return (caller?.minScale ?? 0) >= 1 && (callee?.minScale ?? 0) < 1;
+  });
+}
+
+describe('warm instances', () => {
+  it('keeps warm every function that a warm function calls and waits on, so the promise of no cold start holds', () => {
+    expect(coldCallees(INVENTORY)).toEqual([]);
+  });
+
+  it('notices a callee of a warm function that scales to zero (users-verify under auth-login)', () => {
+    const scaledToZero = INVENTORY.map((spec): FunctionSpec => (spec.name === USERS_VERIFY ? { ...spec, minScale: 0 } : spec));
+    expect(coldCallees(scaledToZero)).toEqual([`auth-login → ${USERS_VERIFY}`]);
   });
 });

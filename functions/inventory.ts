@@ -43,6 +43,12 @@ export interface FunctionSpec {
   readonly maxScale: number;
   /** Why these scaling numbers: the one explanation, written next to the annotations in the manifest. */
   readonly scalingNote: string;
+  /**
+   * Database connections per instance (DB_POOL_MAX), for a function that needs the database. Times
+   * maxScale, summed over the functions, it must fit Postgres' max_connections and the Pooler's
+   * max_client_conn (test/manifests/connection-budget.test.ts).
+   */
+  readonly dbPoolMax: number;
   /** Longest a request may take before Knative answers 504. */
   readonly timeoutSeconds: number;
 }
@@ -55,6 +61,8 @@ const DEFAULTS = {
   containerConcurrency: 0,
   minScale: 0,
   maxScale: 10,
+  // Queries take a millisecond or two and requests make them one after another: two per instance keep up.
+  dbPoolMax: 2,
   timeoutSeconds: 30,
 } as const;
 
@@ -87,6 +95,8 @@ export const INVENTORY = [
     summary: 'Read one user (self or admin)',
     callers: 'the user themself, or an admin',
     autoscalingTarget: 80,
+    // The busiest reader: 80 requests per instance, each one query.
+    dbPoolMax: 4,
     scalingNote: 'a read by id: cheap and I/O-bound, so many requests per instance',
   },
   {
@@ -143,7 +153,8 @@ export const INVENTORY = [
     allowedCallers: ['auth-login'],
     autoscalingTarget: 4,
     containerConcurrency: 8,
-    scalingNote: 'CPU-bound: every request runs a bcrypt compare, so few requests per instance',
+    minScale: 1,
+    scalingNote: "CPU-bound: every request runs a bcrypt compare, so few per instance; every sign-in waits on it, so one warm instance like auth-login's",
   },
   {
     ...DEFAULTS,
@@ -225,6 +236,7 @@ export const INVENTORY = [
     summary: 'A refresh token for a new access token and refresh token (rotation, reuse detection)',
     callers: 'anyone with a refresh token',
     autoscalingTarget: 50,
+    dbPoolMax: 3,
     scalingNote: 'one row lock and an ES256 signature per request: light, many per instance',
   },
   {

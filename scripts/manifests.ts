@@ -1,15 +1,20 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { databaseLoginOf, INVENTORY, type FunctionSpec } from '../functions/inventory.js';
 import type { Need } from '../functions/shared/config.js';
 import { DATABASE_LOGINS, LOGIN_ROLES, type DatabaseLogin } from '../migrations/logins.js';
+import { ROLLOUT_STATE_FILE, readRolloutState, sortedEnv, type FunctionRollout, type RevisionInputs, type RolloutState } from './rollout-state.js';
 
 /**
  * `npm run manifests`: writes knative/ from the inventory: one Knative Service per function, the
  * migration Job, the namespace's network policies, and their kustomizations. The files are committed;
- * a test fails when they and the inventory disagree. IMAGE and VERSION pick the image, INGRESS the
- * ingress the policies let in (kourier, istio, contour); the defaults give the committed files.
+ * a test fails when they and the inventory disagree. The rollout state (knative/rollout.yaml, or
+ * ROLLOUT_STATE) picks each Service's template and traffic; IMAGE and VERSION the migration Job's
+ * image, INGRESS the ingress the policies let in (kourier, istio, contour); the defaults give the
+ * committed files.
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -17,16 +22,85 @@ export const DEFAULT_IMAGE = 'ghcr.io/knative-accounts/functions';
 export const NAMESPACE = 'accounts';
 export const PART_OF = 'knative-accounts';
 
-export interface ManifestOptions {
-  readonly image: string;
-  readonly version: string;
+export interface ManifestOptions extends RevisionInputs {
   /** The ingress whose gateway pods the network policies let in (default: Kourier). */
   readonly ingress?: IngressName;
+  /** A Service's traffic (renderService); without it, all of it to the template's revision, tag stable. */
+  readonly traffic?: readonly TrafficTarget[];
+  /** Each Service's template and traffic (writeManifests); without it, every function stable at image and version. */
+  readonly rollout?: RolloutState;
 }
 
-/** Revision names are `<service>-<version>`, with the version made DNS-safe: 0.1.0 -> v0-1-0. */
-export function revisionName(service: string, version: string): string {
-  return `${service}-v${version.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`;
+export interface TrafficTarget {
+  readonly revisionName: string;
+  readonly percent: number;
+  readonly tag: 'stable' | 'canary';
+}
+
+/** A version made DNS-safe: 0.1.0 -> 0-1-0. */
+export function versionSlug(version: string): string {
+  return version.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+}
+
+const NAME_LIMIT = 63;
+
+/**
+ * Revision names are `<service>-v<version>-<hash>`: the hash (7 hex digits) is over the revision
+ * template, so Knative, which refuses a changed template under an unchanged name, gets a new name
+ * for every change (image, env, annotations, resources) and the same name for the same template.
+ * The version is cut short when the name would pass 63 characters; the hash still tells them apart.
+ */
+export function revisionName(service: string, version: string, templateHash: string): string {
+  const room = NAME_LIMIT - `${service}-v-${templateHash}`.length;
+  if (room < 1) throw new Error(`${service}: the name leaves no room for a revision name of at most ${NAME_LIMIT} characters`);
+  return `${service}-v${versionSlug(version).slice(0, room).replace(/^-+|-+$/g, '')}-${templateHash}`;
+}
+
+/** JSON with every object's keys sorted, so equal objects give equal text. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The first 7 hex digits of the sha256 of the revision template, its metadata.name left out. */
+export function templateHash(template: { metadata?: Record<string, unknown> }): string {
+  const metadata = Object.fromEntries(Object.entries(template.metadata ?? {}).filter(([key]) => key !== 'name'));
+  return createHash('sha256').update(canonicalJson({ ...template, metadata })).digest('hex').slice(0, 7);
+}
+
+/** The name of the revision a Service rendered with these inputs creates. */
+export function templateRevisionName(spec: FunctionSpec, inputs: RevisionInputs): string {
+  const draft = parse(renderServiceText(spec, inputs, 'unnamed', [])) as { spec: { template: { metadata?: Record<string, unknown> } } };
+  return revisionName(spec.name, inputs.version, templateHash(draft.spec.template));
+}
+
+/**
+ * A Service's template and traffic from its rollout state: the canary's template while one is in
+ * flight (the stable revision keeps the rest of the traffic under the name it was applied with),
+ * else the stable's, with all the traffic.
+ */
+export function serviceOptionsOf(spec: FunctionSpec, rollout: FunctionRollout): RevisionInputs & { traffic: TrafficTarget[] } {
+  const newest = rollout.canary ?? rollout.stable;
+  const inputs: RevisionInputs = { image: newest.image, version: newest.version, env: newest.env };
+  const revision = templateRevisionName(spec, inputs);
+  if (!rollout.canary) return { ...inputs, traffic: [{ revisionName: revision, percent: 100, tag: 'stable' }] };
+  if (revision === rollout.stable.revision) throw new Error(`${spec.name}: the canary renders the stable revision ${revision} itself`);
+  return {
+    ...inputs,
+    traffic: [
+      { revisionName: rollout.stable.revision, percent: 100 - rollout.canary.percent, tag: 'stable' },
+      { revisionName: revision, percent: rollout.canary.percent, tag: 'canary' },
+    ],
+  };
+}
+
+/** Every function stable at the given image and version, no canary. */
+export function uniformRollout(inputs: RevisionInputs, inventory: readonly FunctionSpec[] = INVENTORY): RolloutState {
+  return Object.fromEntries(inventory.map((spec) => [spec.name, { stable: { image: inputs.image, version: inputs.version, revision: templateRevisionName(spec, inputs) } }]));
 }
 
 /** The Secret (keys `url`, `password`) of each database login: one per domain, and the users functions that check passwords. */
@@ -41,7 +115,7 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
   const byNeed: Record<Need, EnvEntry[]> = {
     database: [
       { name: 'DATABASE_URL', secret: databaseSecretName(databaseLoginOf(spec)), key: 'url' },
-      { name: 'DB_POOL_MAX', value: '5' },
+      { name: 'DB_POOL_MAX', value: String(spec.dbPoolMax) },
     ],
     passwords: [
       { name: 'BCRYPT_COST', value: '12' },
@@ -87,6 +161,19 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
     for (const entry of byNeed[need]) if (!entries.some((known) => known.name === entry.name)) entries.push(entry);
   }
   return entries;
+}
+
+/** The generated variables with the rollout state's on top: a plain value may change, a Secret reference or FUNCTION_TARGET may not. */
+function withEnvOverrides(spec: FunctionSpec, entries: EnvEntry[], overrides: Readonly<Record<string, string>> | undefined): EnvEntry[] {
+  const result = [...entries];
+  for (const [name, value] of Object.entries(sortedEnv(overrides))) {
+    const index = result.findIndex((entry) => entry.name === name);
+    const known = result[index];
+    if (!known) result.push({ name, value });
+    else if ('value' in known && name !== 'FUNCTION_TARGET') result[index] = { name, value };
+    else throw new Error(`${spec.name}: ${name} cannot be set${'value' in known ? '' : ` (it comes from the Secret ${known.secret})`}`);
+  }
+  return result;
 }
 
 function renderEnv(entries: readonly EnvEntry[], indent: string): string {
@@ -152,6 +239,21 @@ function renderResources(spec: FunctionSpec): string {
 }
 
 export function renderService(spec: FunctionSpec, options: ManifestOptions): string {
+  const revision = templateRevisionName(spec, options);
+  return renderServiceText(spec, options, revision, options.traffic ?? [{ revisionName: revision, percent: 100, tag: 'stable' }]);
+}
+
+function renderTraffic(traffic: readonly TrafficTarget[]): string {
+  if (traffic.length === 0) return '';
+  return [
+    '  # From the rollout state (knative/rollout.yaml; make deploy, canary, promote, rollback): who takes the traffic.',
+    '  traffic:',
+    ...traffic.flatMap((target) => [`    - revisionName: ${target.revisionName}`, `      percent: ${target.percent}`, `      tag: ${target.tag}`]),
+    '',
+  ].join('\n');
+}
+
+function renderServiceText(spec: FunctionSpec, options: RevisionInputs, revision: string, traffic: readonly TrafficTarget[]): string {
   const labels = [
     `    app.kubernetes.io/name: ${spec.name}`,
     `    app.kubernetes.io/part-of: ${PART_OF}`,
@@ -177,7 +279,7 @@ ${labels.join('\n')}
 spec:
   template:
     metadata:
-      name: ${revisionName(spec.name, options.version)}
+      name: ${revision}
       labels:
 ${podLabels.join('\n')}
       annotations:
@@ -198,38 +300,25 @@ ${podLabels.join('\n')}
             - name: http1
               containerPort: 8080
           env:
-${renderEnv(envFor(spec), '            ')}
+${renderEnv(withEnvOverrides(spec, envFor(spec), options.env), '            ')}
 ${renderProbes(spec)}
 ${renderResources(spec)}
 ${SECURITY_CONTEXT('          ')}
-`;
+${renderTraffic(traffic)}`;
 }
 
-export function renderMigrationJob(options: ManifestOptions): string {
-  const databaseEnv = (name: string, secret: string, key: string) =>
-    `            - name: ${name}\n              valueFrom:\n                secretKeyRef:\n                  name: ${secret}\n                  key: ${key}`;
-  const container = (name: string, command: string, extraEnv: string) => `        - name: ${name}
-          image: ${options.image}:${options.version}
-          args: ["dist/migrate.js", "${command}"]
-          env:
-${databaseEnv('DATABASE_URL', 'accounts-postgres', 'url')}${extraEnv}
-          resources:
-            requests:
-              cpu: 100m
-              memory: 128Mi
-            limits:
-              cpu: "1"
-              memory: 256Mi
-${SECURITY_CONTEXT('          ')}`;
-  const logins = DATABASE_LOGINS.map((login) => `\n${databaseEnv(LOGIN_ROLES[login].passwordVariable, databaseSecretName(login), 'password')}`).join('');
-  return `# Generated by \`npm run manifests\`. Applies the expand migrations and the functions' database logins
-# from the same image, before new revisions roll out (make deploy waits for it to complete).
+/** A Job running `dist/migrate.js` from the image: the shape the migration and contract Jobs share. */
+function renderMigrateJob(
+  options: RevisionInputs,
+  job: { readonly name: string; readonly comment: string; readonly initContainers?: string; readonly containers: string },
+): string {
+  return `${job.comment}
 apiVersion: batch/v1
 kind: Job
 metadata:
-  name: ${revisionName('accounts-migrate', options.version)}
+  name: ${job.name}-v${versionSlug(options.version)}
   labels:
-    app.kubernetes.io/name: accounts-migrate
+    app.kubernetes.io/name: ${job.name}
     app.kubernetes.io/part-of: ${PART_OF}
     app.kubernetes.io/version: ${JSON.stringify(options.version)}
 spec:
@@ -238,9 +327,9 @@ spec:
   template:
     metadata:
       labels:
-        app.kubernetes.io/name: accounts-migrate
+        app.kubernetes.io/name: ${job.name}
         app.kubernetes.io/part-of: ${PART_OF}
-        accounts.knative.dev/database-client: "true"
+        ${POD_LABELS.databaseClient}: "true"
     spec:
       restartPolicy: Never
       enableServiceLinks: false
@@ -248,11 +337,54 @@ spec:
         runAsNonRoot: true
         seccompProfile:
           type: RuntimeDefault
-      initContainers:
-${container('migrate-up', 'up', '')}
-      containers:
-${container('provision-logins', 'provision-logins', logins)}
+${job.initContainers ? `      initContainers:\n${job.initContainers}\n` : ''}      containers:
+${job.containers}
 `;
+}
+
+/** One container of a migrate Job: `dist/migrate.js <command>` as the database owner, plus `extraEnv`. */
+function migrateContainer(options: RevisionInputs, name: string, command: string, extraEnv = ''): string {
+  return `        - name: ${name}
+          image: ${options.image}:${options.version}
+          args: ["dist/migrate.js", "${command}"]
+          env:
+${secretEnv('DATABASE_URL', 'accounts-postgres', 'url')}${extraEnv}
+          resources:
+            requests:
+              cpu: 100m
+              memory: 128Mi
+            limits:
+              cpu: "1"
+              memory: 256Mi
+${SECURITY_CONTEXT('          ')}`;
+}
+
+const secretEnv = (name: string, secret: string, key: string) =>
+  `            - name: ${name}\n              valueFrom:\n                secretKeyRef:\n                  name: ${secret}\n                  key: ${key}`;
+
+export function renderMigrationJob(options: ManifestOptions): string {
+  const logins = DATABASE_LOGINS.map((login) => `\n${secretEnv(LOGIN_ROLES[login].passwordVariable, databaseSecretName(login), 'password')}`).join('');
+  return renderMigrateJob(options, {
+    name: 'accounts-migrate',
+    comment: `# Generated by \`npm run manifests\`. Applies the expand migrations and the functions' database logins
+# from the same image, before new revisions roll out (make deploy and make canary wait for it to complete).`,
+    initContainers: migrateContainer(options, 'migrate-up', 'up'),
+    containers: migrateContainer(options, 'provision-logins', 'provision-logins', logins),
+  });
+}
+
+/**
+ * The contract migrations of a version (drops and tightenings), as a Job from its image: `make
+ * contract` writes and applies it only when every function runs that version and no canary is in
+ * flight, so no older revision still needs what they remove. Not part of knative/: nothing applies
+ * it with the rest.
+ */
+export function renderContractJob(options: RevisionInputs): string {
+  return renderMigrateJob(options, {
+    name: 'accounts-contract',
+    comment: `# Generated by \`make contract\` (scripts/rollout.ts). The contract migrations, once every function runs ${options.version}.`,
+    containers: migrateContainer(options, 'migrate-contract', 'contract'),
+  });
 }
 
 /*
@@ -645,7 +777,10 @@ export async function writeManifests(outDir: string, options: ManifestOptions): 
     written.push(path);
   };
   await rm(join(outDir, 'services'), { recursive: true, force: true });
-  for (const spec of INVENTORY) await write(`services/${spec.name}.yaml`, renderService(spec, options));
+  for (const spec of INVENTORY) {
+    const rollout = options.rollout?.[spec.name];
+    await write(`services/${spec.name}.yaml`, renderService(spec, rollout ? serviceOptionsOf(spec, rollout) : options));
+  }
   await write(
     'services/kustomization.yaml',
     `# Generated by \`npm run manifests\`.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ${NAMESPACE}\nresources:\n${INVENTORY.map((spec) => `  - ${spec.name}.yaml`).join('\n')}\n`,
@@ -683,6 +818,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.stderr.write(`manifests: INGRESS must be one of ${Object.keys(INGRESSES).join(', ')}, not ${JSON.stringify(ingress)}\n`);
     process.exit(2);
   }
-  const written = await writeManifests(outDir, { image, version, ingress });
-  process.stdout.write(`wrote ${written.length} manifests for ${image}:${version} into ${outDir}\n`);
+  const statePath = process.env['ROLLOUT_STATE'] || ROLLOUT_STATE_FILE;
+  try {
+    const rollout = await readRolloutState(statePath, INVENTORY.map((spec) => spec.name));
+    const written = await writeManifests(outDir, { image, version, ingress, rollout });
+    const services = rollout ? `the Services as ${statePath} says` : `every Service at ${image}:${version}`;
+    process.stdout.write(`wrote ${written.length} manifests into ${outDir}: ${services}, the migration Job for ${image}:${version}\n`);
+  } catch (error) {
+    process.stderr.write(`manifests: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
 }

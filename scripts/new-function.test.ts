@@ -118,6 +118,7 @@ describe('npm run new-function: in a copy of the project', () => {
         'knative/services/kustomization.yaml',
         'knative/services/notify-hello.yaml',
         'knative/services/reports-echo.yaml',
+        'knative/rollout.yaml',
         'openapi.yaml',
       ].sort(),
     );
@@ -126,6 +127,11 @@ describe('npm run new-function: in a copy of the project', () => {
     expect(inventory).toContain("name: 'reports-echo'");
     expect(inventory).toContain("path: '/reports/{id}/echo'");
     expect(inventory).toContain("eventSource: 'Trigger on `hello_event`'");
+    const rollout = await readFile(join(copy, 'knative/rollout.yaml'), 'utf8');
+    const service = await readFile(join(copy, 'knative/services/reports-echo.yaml'), 'utf8');
+    const revision = /name: (reports-echo-v[\w-]+)/.exec(service)?.[1];
+    expect(revision, 'the Service names its revision').toBeDefined();
+    expect(rollout, 'the rollout state records the revision the Service serves').toContain(`revision: ${revision}`);
     const again = await run(copy, ['--import', 'tsx', 'scripts/new-function.ts', 'reports-echo', '--domain', 'reports', '--http', 'GET', '/x']);
     expect(again.code).toBe(2);
     expect(again.output).toContain('already has a function called reports-echo');

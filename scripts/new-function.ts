@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -8,7 +9,7 @@ import { parseArgs } from 'node:util';
  * `npm run new-function -- NAME --domain D --http METHOD PATH` (or `--cloudevent TYPE`): writes
  * `functions/D/NAME/` with a working, tested skeleton (wiring, handler, schema, API description
  * and tests), adds the function's inventory entry, and regenerates what derives from the
- * inventory (its Knative Service, openapi.yaml, the README's function table), and for a CloudEvent
+ * inventory (its Knative Service and rollout state, openapi.yaml, the README's function table), and for a CloudEvent
  * function its Trigger in eventing/. The function then
  * serves under `make dev`, is documented and deployable, and `make test` passes, before its logic
  * is written. Knative's `func create` is the model.
@@ -330,9 +331,9 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function run(root: string, script: string): Promise<void> {
+function run(root: string, script: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -372,7 +373,14 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
   if (scaffold.kind === 'cloudevent') written.push(...(await addTrigger(root, scaffold)));
   // What derives from the inventory: the Knative Service, the API document, the README's table.
   for (const script of ['scripts/manifests.ts', 'scripts/openapi.ts', 'scripts/function-table.ts']) await run(root, script);
-  written.push(`knative/services/${scaffold.name}.yaml`, 'knative/services/kustomization.yaml', 'openapi.yaml', 'README.md');
+  // The rollout state records the new function's revision (no cluster involved), as after any template change.
+  const deployDir = await mkdtemp(join(tmpdir(), 'accounts-new-function-'));
+  try {
+    await run(root, 'scripts/rollout.ts', ['deploy'], { DEPLOY_DIR: deployDir, ROLLOUT_STATE: join(root, 'knative', 'rollout.yaml') });
+  } finally {
+    await rm(deployDir, { recursive: true, force: true });
+  }
+  written.push(`knative/services/${scaffold.name}.yaml`, 'knative/services/kustomization.yaml', 'knative/rollout.yaml', 'openapi.yaml', 'README.md');
   return written;
 }
 

@@ -1,96 +1,57 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, specOf } from '../../functions/inventory.js';
-import { DEFAULT_IMAGE, packageVersion } from '../../scripts/manifests.js';
-import { canaryCommands, formatCommand, promoteCommands, rollbackCommands, statusCommands } from '../../scripts/rollout.js';
-import { ROOT, kustomize, parseDocuments } from './manifest-support.js';
+import { packageVersion } from '../../scripts/manifests.js';
+import { ROLLOUT_STATE_FILE, readRolloutState } from '../../scripts/rollout-state.js';
+import { applyServiceCommands, contractCommands, formatCommand, migrateCommands, statusCommands } from '../../scripts/rollout.js';
+import { SECRET_VARIABLES, kustomize, make, parseDocuments, type MakeResult } from './manifest-support.js';
 
 /**
  * The cluster commands the Makefile would run, printed with DRY_RUN=1 by the real make targets;
  * nothing here talks to a cluster, a registry or docker.
  */
 
-const SECRET_VARIABLES = ['POSTGRES_PASSWORD', 'USERS_DB_PASSWORD', 'CREDENTIALS_DB_PASSWORD', 'AUTH_DB_PASSWORD', 'NOTIFY_DB_PASSWORD', 'JWT_PRIVATE_KEY_FILE', 'JWT_PUBLIC_KEY_FILE', 'SMTP_URL', 'EVENT_SEAL_KEY'];
-/** Variables of the caller's shell that would change what make does (make reads them as defaults). */
-const INHERITED = ['IMAGE', 'VERSION', 'NAMESPACE', 'INGRESS', 'DRY_RUN', 'FN', 'PERCENT', 'STABLE_REVISION', 'JWT_KEY_ID', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', ...SECRET_VARIABLES];
-
-interface MakeResult {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly lines: string[];
-}
-
-/**
- * `make -s ARGS` in the repository root. `-o node_modules/.installed` treats the install stamp as
- * up to date: node_modules is installed, and a test must never run `npm ci` in a shared checkout
- * (which the stamp's prerequisites would trigger whenever package.json is newer than it).
- */
-function make(args: string[], env: Record<string, string> = {}): Promise<MakeResult> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !INHERITED.includes(key))) as Record<string, string>;
-  return new Promise((resolve, reject) => {
-    // Its own process group, so a timeout stops make and everything it started (npx, tsx, node).
-    const child = spawn('make', ['-s', '-o', 'node_modules/.installed', ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    }, 20_000);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (status, signal) => {
-      clearTimeout(timer);
-      if (signal) reject(new Error(`make ${args.join(' ')} killed by ${signal} (timeout?)\n${stderr}`));
-      else resolve({ status, stdout, stderr, lines: stdout.split('\n').filter((line) => line.trim() !== '') });
-    });
-  });
-}
-
 let version: string;
+/** Rollout states and generated manifests of the make runs below: copies in a folder of this file's own. */
+let scratch: string;
+let runs = 0;
 
 beforeAll(async () => {
   version = await packageVersion();
   expect(version).not.toBe('0.2.0'); // the canary cases below deploy 0.2.0 next to the stable version
+  scratch = await mkdtemp(join(tmpdir(), 'accounts-deploy-commands-'));
 });
 
-describe.concurrent('make canary / promote / rollback / status (DRY_RUN=1)', () => {
-  const stable = () => `users-get-v${version.split('.').join('-')}`;
+afterAll(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
 
-  it('canary prints exactly one kn service update: new image and revision, the traffic split, the canary tag', async () => {
-    const result = await make(['canary', 'FN=users-get', 'PERCENT=10', 'VERSION=0.2.0', 'DRY_RUN=1']);
+/** A copy of the committed rollout state and a manifests folder for one make run; the committed file never changes. */
+async function ownRollout(): Promise<{ ROLLOUT_STATE: string; DEPLOY_DIR: string }> {
+  const dir = join(scratch, `run-${++runs}`);
+  await mkdir(dir);
+  await copyFile(ROLLOUT_STATE_FILE, join(dir, 'rollout.yaml'));
+  return { ROLLOUT_STATE: join(dir, 'rollout.yaml'), DEPLOY_DIR: join(dir, 'deploy') };
+}
+
+// Each case starts make, npx and tsx: a loaded machine makes that slow, never wrong.
+describe.concurrent('make canary / promote / rollback / contract / status (DRY_RUN=1)', { timeout: 120_000 }, () => {
+  // The whole sequence, and what each step applies, is in rollouts.test.ts.
+  it('canary honours IMAGE and NAMESPACE', async () => {
+    const rollout = await ownRollout();
+    const result = await make(['canary', 'FN=auth-jwks', 'PERCENT=25', 'VERSION=0.2.0', 'IMAGE=registry.example.com/accounts', 'NAMESPACE=staging', 'DRY_RUN=1'], rollout);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(result.lines).toEqual([
-      `kn service update users-get --namespace accounts --image ${DEFAULT_IMAGE}:0.2.0 --revision-name users-get-v0-2-0 ` +
-        `--traffic ${stable()}=90,users-get-v0-2-0=10 --tag users-get-v0-2-0=canary`,
-    ]);
-  });
-
-  it('canary honours IMAGE and NAMESPACE', async () => {
-    const result = await make(['canary', 'FN=auth-jwks', 'PERCENT=25', 'VERSION=0.2.0', 'IMAGE=registry.example.com/accounts', 'NAMESPACE=staging', 'DRY_RUN=1']);
-    expect(result.status).toBe(0);
-    expect(result.lines).toHaveLength(1);
-    expect(result.lines[0]).toContain('kn service update auth-jwks --namespace staging --image registry.example.com/accounts:0.2.0 ');
-    expect(result.lines[0]).toContain('=75,auth-jwks-v0-2-0=25 ');
-  });
-
-  it('promote sends all traffic to the latest revision and drops the canary tag', async () => {
-    const result = await make(['promote', 'FN=users-get', 'DRY_RUN=1']);
-    expect(result.status).toBe(0);
-    expect(result.lines).toEqual(['kn service update users-get --namespace accounts --traffic @latest=100 --untag canary']);
-  });
-
-  it('rollback sends all traffic back to the stable revision and drops the canary tag', async () => {
-    const result = await make(['rollback', 'FN=users-get', 'DRY_RUN=1']);
-    expect(result.status).toBe(0);
-    expect(result.lines).toEqual([`kn service update users-get --namespace accounts --traffic ${stable()}=100 --untag canary`]);
+    expect(result.lines).toContain(`kubectl apply --namespace staging -f ${rollout.DEPLOY_DIR}/services/auth-jwks.yaml`);
+    expect(result.lines).toContain(
+      `kubectl --namespace staging wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=0.2.0`,
+    );
+    const state = await readRolloutState(rollout.ROLLOUT_STATE, INVENTORY.map((spec) => spec.name));
+    expect(state?.['auth-jwks']?.canary).toMatchObject({ image: 'registry.example.com/accounts', version: '0.2.0', percent: 25 });
+    expect(await readFile(join(rollout.DEPLOY_DIR, 'services/auth-jwks.yaml'), 'utf8')).toContain('image: registry.example.com/accounts:0.2.0');
   });
 
   it('status lists the services, then the revisions of every function once', async () => {
@@ -110,18 +71,25 @@ describe.concurrent('make canary / promote / rollback / status (DRY_RUN=1)', () 
     ['PERCENT ten', ['canary', 'FN=users-get', 'PERCENT=ten', 'VERSION=0.2.0'], /PERCENT must be a whole number from 1 to 99/],
     ['no PERCENT', ['canary', 'FN=users-get', 'VERSION=0.2.0'], /PERCENT must be a whole number from 1 to 99/],
     ['VERSION latest', ['canary', 'FN=users-get', 'PERCENT=10', 'VERSION=latest'], /VERSION must be a version, never "latest"/],
-  ])('refuses %s with a clear message and runs nothing', async (_case, args, message) => {
-    const result = await make([...args, 'DRY_RUN=1']);
+    ['a malformed SET_ENV', ['canary', 'FN=users-get', 'PERCENT=10', 'VERSION=0.2.0', 'SET_ENV=LOG_LEVEL'], /SET_ENV takes NAME=value pairs separated by spaces, not "LOG_LEVEL"/],
+    ['a SET_ENV that replaces a Secret reference', ['canary', 'FN=users-get', 'PERCENT=10', 'VERSION=0.2.0', 'SET_ENV=DATABASE_URL=postgres://x'], /DATABASE_URL cannot be set \(it comes from the Secret accounts-db-users\)/],
+    ['a promote without a canary', ['promote', 'FN=users-get'], /users-get has no canary in flight: nothing to promote/],
+    ['a rollback without a canary', ['rollback', 'FN=users-get'], /users-get has no canary in flight: nothing to roll back/],
+  ])('refuses %s with a clear message, changes no state and runs nothing', async (_case, args, message) => {
+    const rollout = await ownRollout();
+    const result = await make([...args, 'DRY_RUN=1'], rollout);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(message);
-    expect(result.stdout).not.toMatch(/^kn /m);
+    expect(result.stdout).not.toMatch(/^(kn|kubectl) /m);
+    expect(await readFile(rollout.ROLLOUT_STATE, 'utf8')).toBe(await readFile(ROLLOUT_STATE_FILE, 'utf8'));
   });
 
-  it('refuses a canary of the version that already serves', async () => {
-    const result = await make(['canary', 'FN=users-get', 'PERCENT=10', `VERSION=${version}`, 'DRY_RUN=1']);
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain(`${stable()} already serves; bump VERSION for a canary`);
-    expect(result.stdout).not.toMatch(/^kn /m);
+  it('refuses a canary of the version that already serves, with the same template', async () => {
+    const rollout = await ownRollout();
+    const result = await make(['canary', 'FN=users-get', 'PERCENT=10', `VERSION=${version}`, 'DRY_RUN=1'], rollout);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`users-get-v${version.split('.').join('-')}-[0-9a-f]{7} already serves users-get`));
+    expect(result.stdout).not.toMatch(/^(kn|kubectl) /m);
   });
 });
 
@@ -231,12 +199,15 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
   });
 
   it('deploy prints every step in order, secrets without their values, and the generated manifests match the wait', async () => {
-    const result = await make(['deploy', 'DRY_RUN=1', 'IMAGE=registry.example.com/accounts', 'VERSION=0.2.0'], secretEnv);
+    const rollout = { ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE };
+    const result = await make(['deploy', 'DRY_RUN=1', 'IMAGE=registry.example.com/accounts', 'VERSION=0.2.0'], { ...secretEnv, ...rollout });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expectNoSecretValue(result);
     const secret = (name: string, args: string) => `kubectl create secret generic ${name} --namespace accounts ${args} | kubectl apply -f -`;
     expect(result.lines).toEqual([
+      // The rollout state first: every function's stable revision is the new version's, all the traffic.
+      `${rollout.ROLLOUT_STATE}: every function stable at 0.2.0, 100%, no canary`,
       expect.stringMatching(/^wrote \d+ manifests for registry\.example\.com\/accounts:0\.2\.0 into \.deploy$/),
       'kubectl apply -k .deploy/namespace',
       // The network policies before anything in the namespace starts: the default deny, then the allowed flows.
@@ -261,6 +232,9 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       'kubectl apply -k .deploy/services',
     ]);
 
+    const state = await readRolloutState(rollout.ROLLOUT_STATE, INVENTORY.map((spec) => spec.name));
+    for (const spec of INVENTORY) expect(state?.[spec.name], spec.name).toEqual({ stable: { image: 'registry.example.com/accounts', version: '0.2.0', revision: expect.stringMatching(new RegExp(`^${spec.name}-v0-2-0-[0-9a-f]{7}$`)) } });
+
     // What those kubectl apply -k would apply: the requested image, and a Job the wait selects.
     const services = kustomize('.deploy/services');
     expect(services.status).toBe(0);
@@ -284,7 +258,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
 
   it('deploy stops at the secrets step when a variable is missing: nothing after it runs', async () => {
     const withoutSmtp = Object.fromEntries(Object.entries(secretEnv).filter(([name]) => name !== 'SMTP_URL'));
-    const result = await make(['deploy', 'DRY_RUN=1'], withoutSmtp);
+    const result = await make(['deploy', 'DRY_RUN=1'], { ...withoutSmtp, ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('SMTP_URL');
     expect(result.stdout).not.toContain('.deploy/postgres');
@@ -292,14 +266,16 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
   });
 
   it('deploy refuses VERSION=latest before applying anything', async () => {
-    const result = await make(['deploy', 'DRY_RUN=1', 'VERSION=latest'], secretEnv);
+    const rollout = await ownRollout();
+    const result = await make(['deploy', 'DRY_RUN=1', 'VERSION=latest'], { ...secretEnv, ROLLOUT_STATE: rollout.ROLLOUT_STATE });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('never "latest"');
     expect(result.stdout).not.toContain('kubectl');
+    expect(await readFile(rollout.ROLLOUT_STATE, 'utf8'), 'the rollout state is unchanged').toBe(await readFile(ROLLOUT_STATE_FILE, 'utf8'));
   });
 
   it("deploy INGRESS=istio lets Istio's gateway pods in instead of Kourier's", async () => {
-    const result = await make(['deploy', 'DRY_RUN=1', 'INGRESS=istio'], secretEnv);
+    const result = await make(['deploy', 'DRY_RUN=1', 'INGRESS=istio'], { ...secretEnv, ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const network = kustomize('.deploy/network');
@@ -309,7 +285,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
   });
 
   it('deploy refuses an INGRESS the network policies know no gateway of, before applying anything', async () => {
-    const result = await make(['deploy', 'DRY_RUN=1', 'INGRESS=nginx'], secretEnv);
+    const result = await make(['deploy', 'DRY_RUN=1', 'INGRESS=nginx'], { ...secretEnv, ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('INGRESS must be one of kourier, istio, contour');
     expect(result.stdout).not.toContain('kubectl');
@@ -317,33 +293,17 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
 });
 
 describe('scripts/rollout.ts commands', () => {
-  const context = { image: 'r/x', version: '0.2.0', namespace: 'ns', stableRevision: 'users-get-v0-1-0' };
+  const context = { namespace: 'ns', dir: 'out' };
 
-  it('canaryCommands: one kn service update with image, revision name, split and tag', () => {
-    expect(canaryCommands(specOf('users-get'), 10, context)).toEqual([
-      [
-        'kn', 'service', 'update', 'users-get', '--namespace', 'ns', '--image', 'r/x:0.2.0', '--revision-name', 'users-get-v0-2-0',
-        '--traffic', 'users-get-v0-1-0=90,users-get-v0-2-0=10', '--tag', 'users-get-v0-2-0=canary',
-      ],
+  it('migrate, apply, contract and status commands', () => {
+    expect(migrateCommands('0.2.0', context)).toEqual([
+      ['kubectl', 'apply', '-k', 'out/migrate'],
+      ['kubectl', '--namespace', 'ns', 'wait', '--for=condition=complete', '--timeout=300s', 'job', '-l', 'app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=0.2.0'],
     ]);
-    expect(canaryCommands(specOf('users-get'), 1, context)[0]).toContain('users-get-v0-1-0=99,users-get-v0-2-0=1');
-    expect(canaryCommands(specOf('users-get'), 99, context)[0]).toContain('users-get-v0-1-0=1,users-get-v0-2-0=99');
-  });
-
-  it.each([0, 100, -5, 10.5, Number.NaN])('canaryCommands refuses PERCENT %s', (percent) => {
-    expect(() => canaryCommands(specOf('users-get'), percent, context)).toThrow('PERCENT must be a whole number from 1 to 99');
-  });
-
-  it('canaryCommands refuses to split traffic between a revision and itself', () => {
-    expect(() => canaryCommands(specOf('users-get'), 10, { ...context, version: '0.1.0' })).toThrow('users-get-v0-1-0 already serves');
-  });
-
-  it('promote, rollback and status commands', () => {
-    expect(promoteCommands(specOf('auth-login'), { namespace: 'ns' })).toEqual([
-      ['kn', 'service', 'update', 'auth-login', '--namespace', 'ns', '--traffic', '@latest=100', '--untag', 'canary'],
-    ]);
-    expect(rollbackCommands(specOf('auth-login'), { namespace: 'ns', stableRevision: 'auth-login-v0-1-0' })).toEqual([
-      ['kn', 'service', 'update', 'auth-login', '--namespace', 'ns', '--traffic', 'auth-login-v0-1-0=100', '--untag', 'canary'],
+    expect(applyServiceCommands(specOf('auth-login'), context)).toEqual([['kubectl', 'apply', '--namespace', 'ns', '-f', 'out/services/auth-login.yaml']]);
+    expect(contractCommands('0.2.0', context)).toEqual([
+      ['kubectl', 'apply', '-k', 'out/contract'],
+      ['kubectl', '--namespace', 'ns', 'wait', '--for=condition=complete', '--timeout=300s', 'job', '-l', 'app.kubernetes.io/name=accounts-contract,app.kubernetes.io/version=0.2.0'],
     ]);
     const status = statusCommands('ns');
     expect(status[0]).toEqual(['kn', 'service', 'list', '--namespace', 'ns']);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,12 +24,22 @@ export function isKustomization(path: string): boolean {
   return ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].includes(basename(path));
 }
 
-/** Every .yaml/.yml file under dir (recursive), relative to the repository root, sorted. */
+/** The rollout state: the manifests generator reads it, no cluster stores it. */
+export function isRolloutState(path: string): boolean {
+  return path === 'knative/rollout.yaml';
+}
+
+/**
+ * Every .yaml/.yml file under dir (recursive), relative to the repository root, sorted. An `overlays/`
+ * folder below dir is left out: an overlay is another build of the same system (knative/overlays/
+ * cloudnativepg replaces the StatefulSet), checked by tests of its own, not more resources of dir.
+ */
 export async function yamlFilesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(join(ROOT, dir), { recursive: true, withFileTypes: true });
   return entries
     .filter((entry) => entry.isFile() && /\.ya?ml$/.test(entry.name))
     .map((entry) => relative(ROOT, join(entry.parentPath, entry.name)))
+    .filter((file) => !relative(dir, file).split('/').includes('overlays'))
     .sort();
 }
 
@@ -53,7 +63,7 @@ export async function loadManifests(...dirs: string[]): Promise<ManifestDocument
   const documents: ManifestDocument[] = [];
   for (const dir of dirs) {
     for (const file of await yamlFilesUnder(dir)) {
-      if (isKustomization(file)) continue;
+      if (isKustomization(file) || isRolloutState(file)) continue;
       documents.push(...parseDocuments(await readFile(join(ROOT, file), 'utf8'), file));
     }
   }
@@ -142,4 +152,46 @@ export function containersOf(podSpec: unknown): any[] {
 /** The pod spec of a workload: Knative Service, Job, StatefulSet. */
 export function podSpecOf(object: KubeObject): unknown {
   return field(object, 'spec', 'template', 'spec');
+}
+
+/* The real make targets, as an operator runs them (deploy-commands.test.ts, rollouts.test.ts). */
+
+export const SECRET_VARIABLES = ['POSTGRES_PASSWORD', 'USERS_DB_PASSWORD', 'CREDENTIALS_DB_PASSWORD', 'AUTH_DB_PASSWORD', 'NOTIFY_DB_PASSWORD', 'JWT_PRIVATE_KEY_FILE', 'JWT_PUBLIC_KEY_FILE', 'SMTP_URL', 'EVENT_SEAL_KEY'];
+/** Variables of the caller's shell that would change what make does (make reads them as defaults). */
+const INHERITED = ['IMAGE', 'VERSION', 'NAMESPACE', 'INGRESS', 'DRY_RUN', 'FN', 'PERCENT', 'SET_ENV', 'ROLLOUT_STATE', 'DEPLOY_DIR', 'JWT_KEY_ID', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', ...SECRET_VARIABLES];
+
+export interface MakeResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly lines: string[];
+}
+
+/**
+ * `make -s ARGS` in the repository root. `-o node_modules/.installed` treats the install stamp as
+ * up to date: node_modules is installed, and a test must never run `npm ci` in a shared checkout
+ * (which the stamp's prerequisites would trigger whenever package.json is newer than it).
+ */
+export function make(args: string[], env: Record<string, string> = {}): Promise<MakeResult> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !INHERITED.includes(key))) as Record<string, string>;
+  return new Promise((resolve, reject) => {
+    // Its own process group, so a timeout stops make and everything it started (npx, tsx, node).
+    const child = spawn('make', ['-s', '-o', 'node_modules/.installed', ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }, 60_000);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (status, signal) => {
+      clearTimeout(timer);
+      if (signal) reject(new Error(`make ${args.join(' ')} killed by ${signal} (timeout?)\n${stderr}`));
+      else resolve({ status, stdout, stderr, lines: stdout.split('\n').filter((line) => line.trim() !== '') });
+    });
+  });
 }

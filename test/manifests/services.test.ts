@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, type FunctionSpec } from '../../functions/inventory.js';
 import { DEFAULT_IMAGE, packageVersion, renderMigrationJob, renderService, writeManifests } from '../../scripts/manifests.js';
+import { ROLLOUT_STATE_FILE, readRolloutState } from '../../scripts/rollout-state.js';
 import {
   ROOT,
   containersOf,
@@ -40,7 +41,8 @@ beforeAll(async () => {
   expect(jobs).toHaveLength(1);
   job = jobs[0]!;
   generatedDir = await mkdtemp(join(tmpdir(), 'accounts-manifests-'));
-  await writeManifests(generatedDir, { image: DEFAULT_IMAGE, version });
+  const rollout = await readRolloutState(ROLLOUT_STATE_FILE, INVENTORY.map((spec) => spec.name));
+  await writeManifests(generatedDir, { image: DEFAULT_IMAGE, version, rollout });
 });
 
 afterAll(async () => {
@@ -93,7 +95,7 @@ describe('the committed manifests and the generator', () => {
     const spec = INVENTORY[0];
     const rendered = renderService(spec, { image: 'registry.example.com/accounts', version: '9.8.7' });
     expect(rendered).toContain('image: registry.example.com/accounts:9.8.7');
-    expect(rendered).toContain(`name: ${spec.name}-v9-8-7`);
+    expect(rendered).toMatch(new RegExp(`name: ${spec.name}-v9-8-7-[0-9a-f]{7}\n`));
     expect(renderMigrationJob({ image: 'registry.example.com/accounts', version: '9.8.7' })).toContain('name: accounts-migrate-v9-8-7');
   });
 });
@@ -128,10 +130,11 @@ describe('one Knative Service per inventory function', () => {
     }
   });
 
-  it.each(INVENTORY.map((spec) => [spec.name, spec] as const))('%s: no service links, revision named after the version, timeouts and concurrency from the inventory', (name, spec) => {
+  it.each(INVENTORY.map((spec) => [spec.name, spec] as const))('%s: no service links, revision named after the version and template, all traffic to it, timeouts and concurrency from the inventory', (name, spec) => {
     const template = field(serviceOf(name), 'spec', 'template');
     expect(template.spec.enableServiceLinks).toBe(false);
-    expect(template.metadata.name).toBe(`${name}-v${version.split('.').join('-')}`);
+    expect(template.metadata.name).toMatch(new RegExp(`^${name}-v${version.split('.').join('-')}-[0-9a-f]{7}$`));
+    expect(field(serviceOf(name), 'spec', 'traffic')).toEqual([{ revisionName: template.metadata.name, percent: 100, tag: 'stable' }]);
     expect(template.spec.timeoutSeconds).toBe(spec.timeoutSeconds);
     expect(template.spec.containerConcurrency).toBe(spec.containerConcurrency);
   });
@@ -162,8 +165,9 @@ describe('one Knative Service per inventory function', () => {
     expect(Math.max(...cpuBound)).toBeLessThan(Math.min(...reads));
   });
 
-  it('keeps one auth-login instance warm and lets every other function scale to zero', () => {
-    for (const spec of INVENTORY) expect(templateAnnotations(spec.name)[`${AUTOSCALING}min-scale`], spec.name).toBe(spec.name === 'auth-login' ? '1' : '0');
+  it('keeps one instance of sign-in (auth-login and the users-verify it calls) warm and lets every other function scale to zero', () => {
+    const warm = ['auth-login', 'users-verify'];
+    for (const spec of INVENTORY) expect(templateAnnotations(spec.name)[`${AUTOSCALING}min-scale`], spec.name).toBe(warm.includes(spec.name) ? '1' : '0');
   });
 
   it.each(INVENTORY.map((spec) => [spec.name, spec] as const))('%s sets resource requests and limits, and bcrypt threads match the CPU limit', (name, spec) => {
