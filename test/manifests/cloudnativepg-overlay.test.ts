@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { BlockList, isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { DATABASE_LOGINS } from '../../migrations/logins.js';
 import { databaseSecretName } from '../../scripts/manifests.js';
-import { ROOT, containersOf, field, kustomize, nameOf, named, parseDocuments, podSpecOf, selectorMatches, type KubeObject, type LabelSelector, type ManifestDocument } from './manifest-support.js';
+import { ROOT, containersOf, field, kustomize, nameOf, named, parseDocuments, podSpecOf, type KubeObject, type ManifestDocument } from './manifest-support.js';
+import { allows, type Endpoint, type Pod, type StoredPolicy } from './network-policy-model.js';
 import { crdRootSchema, loadSchemaSet, schemaKey, sharedSchemasDir, validateObject, withSchema, type SchemaSet } from './schema-validation.js';
 
 /**
@@ -278,7 +278,7 @@ describe('who connects where', () => {
     const policies = named(built, 'networking.k8s.io/v1', 'NetworkPolicy');
     const serviceLabels = (name: string) => field(functions().find((service) => nameOf(service) === name), 'spec', 'template', 'metadata', 'labels');
     const [job] = named(built, 'batch/v1', 'Job');
-    const pod = (labels: Record<string, string>, namespace = 'accounts'): Pod => ({ namespace, labels, ip: '10.1.2.3' });
+    const pod = (labels: Record<string, string>, namespace = 'accounts'): Pod => ({ kind: 'pod', name: labels['app.kubernetes.io/name'] ?? 'pod', namespace, labels, ip: '10.1.2.3' });
     // Labels as CloudNativePG sets them (pkg/specs: cnpg.io/cluster on both, cnpg.io/podRole, cnpg.io/poolerName), plus ours.
     const cluster = only(CNPG, 'Cluster');
     const instance = pod({ 'cnpg.io/cluster': nameOf(cluster), 'cnpg.io/podRole': 'instance', 'cnpg.io/instanceRole': 'primary', ...cluster.spec.inheritedMetadata.labels });
@@ -289,25 +289,26 @@ describe('who connects where', () => {
     const migrate = pod(field(job, 'spec', 'template', 'metadata', 'labels'));
     const operator = pod({ 'app.kubernetes.io/name': 'cloudnative-pg' }, 'cnpg-system');
     const stray = pod({ app: 'stray' });
-    const apiServer: Endpoint = { ip: '203.0.113.10' };
-    const allows = (from: Endpoint, to: Endpoint, port: number) => allowed(policies, from, to, port);
+    const apiServer: Endpoint = { kind: 'external', name: 'kubernetes API', ip: '203.0.113.10' };
+    const stored: StoredPolicy[] = policies.map((object) => ({ namespace: String(field(object, 'metadata', 'namespace')), object }));
+    const allowed = (from: Endpoint, to: Endpoint, port: number) => allows(stored, from, to, port);
 
-    expect(allows(usersGet, bouncer, 5432), 'a database function to the Pooler').toBe(true);
-    expect(allows(usersGet, instance, 5432), 'a function straight to Postgres').toBe(false);
-    expect(allows(jwks, bouncer, 5432), 'a function without a database to the Pooler').toBe(false);
-    expect(allows(bouncer, instance, 5432), 'the Pooler to Postgres').toBe(true);
-    expect(allows(migrate, instance, 5432), 'the migration Job to Postgres').toBe(true);
-    expect(allows(migrate, bouncer, 5432), 'the migration Job through the Pooler').toBe(false);
-    expect(allows(instance, instance, 5432), 'replication').toBe(true);
-    expect(allows(instance, instance, 8000), 'instance manager status').toBe(true);
-    expect(allows(operator, instance, 8000), 'the operator to the instance manager').toBe(true);
-    expect(allows(operator, instance, 5432), 'the operator to Postgres').toBe(true);
-    expect(allows(instance, apiServer, 443), 'the instance manager to the Kubernetes API / object store').toBe(true);
-    expect(allows(bouncer, apiServer, 443), 'PgBouncer’s manager to the Kubernetes API').toBe(true);
-    expect(allows(stray, instance, 5432), 'a stray pod to Postgres').toBe(false);
-    expect(allows(stray, bouncer, 5432), 'a stray pod to the Pooler').toBe(false);
-    expect(allows(pod({ ...serviceLabels('users-get') }, 'default'), bouncer, 5432), 'a pod of another namespace').toBe(false);
-    expect(allows(instance, apiServer, 5432), 'Postgres opens nothing else').toBe(false);
+    expect(allowed(usersGet, bouncer, 5432), 'a database function to the Pooler').toBe(true);
+    expect(allowed(usersGet, instance, 5432), 'a function straight to Postgres').toBe(false);
+    expect(allowed(jwks, bouncer, 5432), 'a function without a database to the Pooler').toBe(false);
+    expect(allowed(bouncer, instance, 5432), 'the Pooler to Postgres').toBe(true);
+    expect(allowed(migrate, instance, 5432), 'the migration Job to Postgres').toBe(true);
+    expect(allowed(migrate, bouncer, 5432), 'the migration Job through the Pooler').toBe(false);
+    expect(allowed(instance, instance, 5432), 'replication').toBe(true);
+    expect(allowed(instance, instance, 8000), 'instance manager status').toBe(true);
+    expect(allowed(operator, instance, 8000), 'the operator to the instance manager').toBe(true);
+    expect(allowed(operator, instance, 5432), 'the operator to Postgres').toBe(true);
+    expect(allowed(instance, apiServer, 443), 'the instance manager to the Kubernetes API / object store').toBe(true);
+    expect(allowed(bouncer, apiServer, 443), 'PgBouncer’s manager to the Kubernetes API').toBe(true);
+    expect(allowed(stray, instance, 5432), 'a stray pod to Postgres').toBe(false);
+    expect(allowed(stray, bouncer, 5432), 'a stray pod to the Pooler').toBe(false);
+    expect(allowed(pod({ ...serviceLabels('users-get') }, 'default'), bouncer, 5432), 'a pod of another namespace').toBe(false);
+    expect(allowed(instance, apiServer, 5432), 'Postgres opens nothing else').toBe(false);
   });
 });
 
@@ -364,49 +365,3 @@ async function runCreateSecrets(env: Record<string, string>): Promise<CreatedSec
   return { status: result.status, stderr: result.stderr, created };
 }
 
-/* A small model of NetworkPolicy (networking.k8s.io/v1) semantics, enough for the flows above. */
-
-interface Endpoint {
-  readonly ip: string;
-  readonly namespace?: string;
-  readonly labels?: Record<string, string>;
-}
-type Pod = Required<Endpoint>;
-
-function inCidr(ip: string, cidr: string): boolean {
-  const [network, prefix] = cidr.split('/') as [string, string];
-  const family = isIPv6(network) ? 'ipv6' : 'ipv4';
-  if ((family === 'ipv6') !== isIPv6(ip)) return false;
-  const list = new BlockList();
-  list.addSubnet(network, Number(prefix), family);
-  return list.check(ip, family);
-}
-
-function peerMatches(peer: any, policyNamespace: string, endpoint: Endpoint): boolean {
-  if (peer.ipBlock) return endpoint.labels === undefined && inCidr(endpoint.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((cidr: string) => inCidr(endpoint.ip, cidr));
-  if (endpoint.labels === undefined || endpoint.namespace === undefined) return false;
-  const namespaceOk = peer.namespaceSelector
-    ? selectorMatches(peer.namespaceSelector as LabelSelector, { 'kubernetes.io/metadata.name': endpoint.namespace })
-    : endpoint.namespace === policyNamespace;
-  return namespaceOk && (peer.podSelector ? selectorMatches(peer.podSelector as LabelSelector, endpoint.labels) : true);
-}
-
-function sideAllows(policies: readonly KubeObject[], pod: Endpoint, direction: 'ingress' | 'egress', other: Endpoint, port: number): boolean {
-  // Only pods are isolated by policies; an address outside the cluster takes whatever comes.
-  if (pod.labels === undefined) return true;
-  const type = direction === 'ingress' ? 'Ingress' : 'Egress';
-  const selecting = policies.filter((policy: any) => policy.metadata.namespace === pod.namespace && policy.spec.policyTypes.includes(type) && selectorMatches(policy.spec.podSelector, pod.labels!));
-  if (selecting.length === 0) return true;
-  return selecting.some((policy: any) =>
-    (policy.spec[direction] ?? []).some((rule: any) => {
-      const peers: any[] = (direction === 'ingress' ? rule.from : rule.to) ?? [];
-      const peerOk = peers.length === 0 || peers.some((peer) => peerMatches(peer, policy.metadata.namespace, other));
-      const portOk = !rule.ports || rule.ports.some((entry: any) => (entry.protocol ?? 'TCP') === 'TCP' && (entry.port === undefined || entry.port === port));
-      return peerOk && portOk;
-    }),
-  );
-}
-
-function allowed(policies: readonly KubeObject[], from: Endpoint, to: Endpoint, port: number): boolean {
-  return sideAllows(policies, from, 'egress', to, port) && sideAllows(policies, to, 'ingress', from, port);
-}
