@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
-import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { createDatabase } from '../functions/shared/database.js';
 import { createPasswordHasher } from '../functions/shared/passwords/password-hasher.js';
 import { createTokenSigner } from '../functions/shared/tokens.js';
 import { insertUser } from '../functions/users/user-repository.js';
 import type { UserRecord } from '../functions/users/user.js';
-import { migrateAll } from '../migrations/migrate.js';
+import { connectMigrator, migrateAll } from '../migrations/migrate.js';
 
 export interface BenchSetup {
   readonly databaseUrl: string;
@@ -30,6 +29,8 @@ export interface BenchSetup {
 export async function setUpBench(adminUrl: string, bcryptCost: number): Promise<BenchSetup> {
   const name = `bench_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
+  // The bench drops its database WITH (FORCE) at the end; a lost admin connection is not a crash.
+  admin.on('error', () => undefined);
   await admin.connect();
   await admin.query(`create database ${name}`);
   const url = new URL(adminUrl);
@@ -40,7 +41,7 @@ export async function setUpBench(adminUrl: string, bcryptCost: number): Promise<
     await admin.end();
   };
   try {
-    const migrator = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
+    const migrator = connectMigrator(databaseUrl);
     await migrateAll(migrator);
     await migrator.destroy();
 

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseLoginOf, INVENTORY } from '../functions/inventory.js';
 import { runMigrateCommand } from '../scripts/migrate.js';
+import { openTestClient, openTestDatabase, openTestKysely, withTestClient } from '../test/support/database-clients.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../test/support/postgres.js';
 import * as domainRoles from './2026-11-26-003-domain-roles.js';
 import { DATABASE_LOGINS, LOGIN_ROLES, provisionLogins, type DatabaseLogin } from './logins.js';
 import { LEDGERS } from './migrate.js';
-import { createDatabase } from '../functions/shared/database.js';
 import { hitRateLimit } from '../functions/shared/rate-limit.js';
 import { forgetAttempt, startPasswordAttempt } from '../functions/shared/sign-in-lockout.js';
 import { currentCaller } from '../functions/users/access.js';
@@ -22,7 +22,7 @@ function uniqueLoginNames(): Record<DatabaseLogin, string> {
   return { users: `users_fn_${suffix}`, credentials: `credentials_fn_${suffix}`, auth: `auth_fn_${suffix}`, notify: `notify_fn_${suffix}` };
 }
 
-const connect = (url: string): Kysely<unknown> => new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
+const connect = (url: string): Kysely<unknown> => openTestKysely(url);
 
 function urlAs(url: string, user: string, password: string): string {
   const parsed = new URL(url);
@@ -32,13 +32,9 @@ function urlAs(url: string, user: string, password: string): string {
 }
 
 async function dropRoles(adminUrl: string, roles: readonly string[]): Promise<void> {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
+  await withTestClient(adminUrl, async (admin) => {
     for (const role of roles) await admin.query(`drop role if exists ${pg.escapeIdentifier(role)}`);
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 it('has a login for every function in the inventory that reaches the database, and no login unused', () => {
@@ -56,8 +52,7 @@ describe(`domain roles and their logins (${real.name})`, () => {
 
   /** A session as one login role. */
   async function as(domain: DatabaseLogin): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: urlAs(database.url, logins[domain], password) });
-    await client.connect();
+    const client = await openTestClient(urlAs(database.url, logins[domain], password));
     clients.push(client);
     return client;
   }
@@ -165,7 +160,7 @@ describe(`domain roles and their logins (${real.name})`, () => {
   });
 
   it('runs every query of users-get, users-list and users-delete as users_fn, and of users-create, -update, -verify as credentials_fn', async () => {
-    const asLogin = (kind: DatabaseLogin) => createDatabase({ url: urlAs(database.url, logins[kind], password), poolMax: 1, applicationName: `test-${kind}` });
+    const asLogin = (kind: DatabaseLogin) => openTestDatabase(urlAs(database.url, logins[kind], password), { poolMax: 1, applicationName: `test-${kind}` });
     const credentialsDb = asLogin('credentials');
     const usersDb = asLogin('users');
     try {
@@ -284,15 +279,11 @@ describe(`login passwords (${embedded.name}, which checks them)`, () => {
   });
 
   async function canConnect(user: string, password: string): Promise<true | string> {
-    const client = new pg.Client({ connectionString: urlAs(database.url, user, password) });
     try {
-      await client.connect();
-      await client.query('select 1');
+      await withTestClient(urlAs(database.url, user, password), (client) => client.query('select 1'));
       return true;
     } catch (error) {
       return (error as Error).message;
-    } finally {
-      await client.end().catch(() => undefined);
     }
   }
 

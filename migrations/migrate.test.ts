@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMigrateCommand } from '../scripts/migrate.js';
-import { createTestDatabase, testPostgresServers, withDatabase, type TestDatabase } from '../test/support/postgres.js';
+import { openTestKysely, withTestClient } from '../test/support/database-clients.js';
+import { createTestDatabase, dropDatabase, testPostgresServers, withDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { MIGRATIONS, migrationsOf, type PhasedMigration } from './index.js';
 import { LEDGERS, migrate, migrateAll, migrationStatus } from './migrate.js';
 
@@ -38,7 +38,7 @@ const namesOf = (phase: PhasedMigration['phase']): string[] => MIGRATIONS.filter
 const EXPAND_NAMES = namesOf('expand');
 const CONTRACT_NAMES = namesOf('contract');
 
-const connect = (url: string): Kysely<unknown> => new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
+const connect = (url: string): Kysely<unknown> => openTestKysely(url);
 
 async function ledger(db: Kysely<unknown>, table: string): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`select name from ${sql.table(`public.${table}`)} order by name`.execute(db);
@@ -148,18 +148,12 @@ describe(`migrateAll on an empty database (${server.name})`, () => {
   let db: Kysely<unknown>;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: server.adminUrl });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    await admin.end();
+    await withTestClient(server.adminUrl, (admin) => admin.query(`create database ${name}`));
     db = connect(withDatabase(server.adminUrl, name));
   });
   afterAll(async () => {
     await db?.destroy();
-    const admin = new pg.Client({ connectionString: server.adminUrl });
-    await admin.connect();
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.end();
+    await dropDatabase(server.adminUrl, name);
   });
 
   it('status reports everything pending and creates no ledger', async () => {

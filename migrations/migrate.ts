@@ -1,4 +1,5 @@
-import { Migrator, type Kysely, type MigrationInfo, type MigrationResultSet } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, type MigrationInfo, type MigrationResultSet } from 'kysely';
+import pg from 'pg';
 import { MIGRATION_PHASES, MIGRATIONS, migrationsOf, type MigrationPhase, type PhasedMigration } from './index.js';
 
 /**
@@ -6,6 +7,17 @@ import { MIGRATION_PHASES, MIGRATIONS, migrationsOf, type MigrationPhase, type P
  * `contract` applies every pending contract migration (after a promote); `down` reverts the latest
  * expand migration.
  */
+/**
+ * One connection for the migrations (the migration Job, the local runner, the bench). An idle
+ * connection that its server ends (a restart, a failover) must not crash the process with an
+ * unhandled 'error' event: the failure reaches the next query instead.
+ */
+export function connectMigrator(databaseUrl: string): Kysely<unknown> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  pool.on('error', () => undefined);
+  return new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+}
+
 export type MigrationDirection = 'up' | 'down' | 'contract';
 
 /**

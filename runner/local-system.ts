@@ -1,12 +1,10 @@
-import { Kysely, PostgresDialect } from 'kysely';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { INVENTORY } from '../functions/inventory.js';
 import { buildOpenApiDocument } from '../functions/openapi/document.js';
-import { migrateAll } from '../migrations/migrate.js';
+import { connectMigrator, migrateAll } from '../migrations/migrate.js';
 import { ensureBundles, keepInUse } from '../scripts/bundle-cache.js';
 import type { RunningPostgres } from './embedded-postgres.js';
 import { superviseFunction, type FunctionProcess } from './function-process.js';
@@ -212,7 +210,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 }
 
 async function applyMigrations(databaseUrl: string, log: (line: string) => void): Promise<void> {
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
+  const db = connectMigrator(databaseUrl);
   try {
     // Expand, then contract: no older revision is serving from this database.
     const phases = await migrateAll(db);

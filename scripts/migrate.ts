@@ -1,9 +1,7 @@
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { MIGRATION_PHASES, type PhasedMigration } from '../migrations/index.js';
 import { LOGIN_ROLES, DATABASE_LOGINS, loginPasswordsFromEnv, provisionLogins, type DatabaseLogin } from '../migrations/logins.js';
-import { migrate, migrationStatus } from '../migrations/migrate.js';
+import { connectMigrator, migrate, migrationStatus } from '../migrations/migrate.js';
 import { resolveDatabaseUrl } from './local-system-info.js';
 
 export const MIGRATE_COMMANDS = ['up', 'contract', 'down', 'status', 'provision-logins'] as const;
@@ -32,7 +30,7 @@ export async function runMigrateCommand(
   if (!(MIGRATE_COMMANDS as readonly string[]).includes(command)) {
     throw new Error(`unknown command "${command}": use ${MIGRATE_COMMANDS.join(', ')}`);
   }
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
+  const db = connectMigrator(databaseUrl);
   try {
     if (command === 'status') {
       const status = await migrationStatus(db, options.migrations);

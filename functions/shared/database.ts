@@ -152,6 +152,11 @@ export function createDatabase(options: DatabaseOptions): Kysely<Database> {
   });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  return databaseOnPool(pool, options);
+}
+
+/** The typed database on a pool someone else built (the tests' pools attach their own error handling). */
+export function databaseOnPool(pool: pg.Pool, options: { readonly url: string; readonly tracer?: Tracer | undefined }): Kysely<Database> {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: options.tracer ? withQuerySpans(pool, options.tracer, options.url) : pool }) });
 }
 

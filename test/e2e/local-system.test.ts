@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import { withTestClient } from '../support/database-clients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
 import { loadEventingDefinitions } from '../../runner/broker/eventing-definitions.js';
@@ -236,10 +236,7 @@ describe('the local runner with DATABASE_URL and RABBITMQ_URL', () => {
       expect(runner.output()).not.toContain('embedded Postgres');
       expect(runner.output()).toContain('on RabbitMQ');
       expect((await call(`${runner.gatewayUrl}/users`, { method: 'POST', body: ada })).status).toBe(201);
-      const client = new pg.Client({ connectionString: database.url });
-      await client.connect();
-      const rows = await client.query('select email from users.users');
-      await client.end();
+      const rows = await withTestClient(database.url, (client) => client.query('select email from users.users'));
       expect(rows.rows).toEqual([{ email: ada.email }]);
 
       expect((await call(`${runner.gatewayUrl}/auth/login`, { method: 'POST', body: { email: ada.email, password: ada.password } })).status).toBe(200);

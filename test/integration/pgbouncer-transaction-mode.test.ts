@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { openTestClient } from '../support/database-clients.js';
 import { connectAsFunction } from '../support/function-database.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../support/postgres.js';
 import { pgBouncerConfig } from '../support/pgbouncer.js';
@@ -28,9 +29,8 @@ describe('the PgBouncer in front of the real Postgres', () => {
   });
 
   const connect = async (url: string) => {
-    const client = new pg.Client({ connectionString: url });
+    const client = await openTestClient(url);
     clients.push(client);
-    await client.connect();
     return client;
   };
 

@@ -10,7 +10,8 @@ import { definition as authLogin } from '../../functions/auth/auth-login/index.j
 import { definition as outboxRelay } from '../../functions/auth/outbox-relay/index.js';
 import { definition as notifyDeadLetter } from '../../functions/notify/notify-dead-letter/index.js';
 import { definition as notifyLoginEmail } from '../../functions/notify/notify-login-email/index.js';
-import { createDatabase, type Database } from '../../functions/shared/database.js';
+import type { Database } from '../../functions/shared/database.js';
+import { openTestDatabase } from '../support/database-clients.js';
 import { addToOutbox } from '../../functions/shared/events/outbox.js';
 import { signEvent } from '../../functions/shared/events/event-signature.js';
 import { createEventPublisher } from '../../functions/shared/events/publisher.js';
@@ -70,7 +71,7 @@ describe('telemetry (real Postgres and SMTP, in-memory exporters)', () => {
     database = await createTestDatabase(testPostgresServers()[0]!.adminUrl);
     telemetry = createTestTelemetry();
     // The functions' own pool, built as createDependencies builds it: with query spans.
-    traced = createDatabase({ url: database.url, poolMax: 5, applicationName: 'telemetry-test', tracer: telemetry.telemetry.tracer });
+    traced = openTestDatabase(database.url, { poolMax: 5, applicationName: 'telemetry-test', tracer: telemetry.telemetry.tracer });
     passwords = createPasswordHasher({ cost: 4, threads: 1 });
     keys = await createTestSigningKeys();
     mail = await startMailCatcher();

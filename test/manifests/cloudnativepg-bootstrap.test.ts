@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import { withTestClient } from '../support/database-clients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_LOGINS, LOGIN_ROLES } from '../../migrations/logins.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../runner/embedded-postgres.js';
@@ -37,13 +37,9 @@ afterAll(async () => {
 async function asSuperuser(database: string, statements: readonly string[]): Promise<void> {
   const url = new URL(server.adminUrl);
   url.pathname = `/${database}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
+  await withTestClient(url.toString(), async (client) => {
     for (const statement of statements) await client.query(statement);
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** CloudNativePG's ConfigureNewInstance: the owner (LOGIN), postInitSQL as the superuser, then the database it owns. */
@@ -76,22 +72,14 @@ describe("the overlay's bootstrap gives the migration Job what it needs, and no 
     const login = new URL(url);
     login.username = LOGIN_ROLES.users.login;
     login.password = 'users-test-password';
-    const client = new pg.Client({ connectionString: login.toString() });
-    await client.connect();
-    try {
+    await withTestClient(login.toString(), async (client) => {
       expect((await client.query('select count(*)::int as n from users.users')).rows[0]).toEqual({ n: 0 });
       await expect(client.query('select password_hash from users.users')).rejects.toThrow(/permission denied/);
-    } finally {
-      await client.end();
-    }
+    });
 
-    const admin = new pg.Client({ connectionString: server.adminUrl });
-    await admin.connect();
-    try {
+    await withTestClient(server.adminUrl, async (admin) => {
       const { rows } = await admin.query('select rolsuper, rolcreaterole, rolcreatedb from pg_roles where rolname = $1', [initdb.owner]);
       expect(rows[0]).toEqual({ rolsuper: false, rolcreaterole: true, rolcreatedb: false });
-    } finally {
-      await admin.end();
-    }
+    });
   });
 });

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { databaseLoginOf, specOf, type FunctionName } from '../../functions/inventory.js';
-import { createDatabase, type Database } from '../../functions/shared/database.js';
+import type { Database } from '../../functions/shared/database.js';
 import { DATABASE_LOGINS, LOGIN_ROLES } from '../../migrations/logins.js';
+import { openTestDatabase } from './database-clients.js';
 
 /**
  * A test login per group role, as `migrate provision-logins` makes one per group in the cluster: a
@@ -53,5 +54,5 @@ export function connectAsFunction(url: string, name: FunctionName): Kysely<Datab
   const asLogin = new URL(url);
   asLogin.username = testLoginOf(LOGIN_ROLES[databaseLoginOf(specOf(name))].group);
   asLogin.password = TEST_LOGIN_PASSWORD;
-  return createDatabase({ url: asLogin.toString(), poolMax: 5, applicationName: name });
+  return openTestDatabase(asLogin.toString(), { poolMax: 5, applicationName: name });
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
+import { openTestClient } from './database-clients.js';
 
 /**
  * A real PgBouncer (Debian's package, `make test` installs it) in transaction mode, in front of a
@@ -109,10 +109,8 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<Running
 }
 
 async function queryThrough(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
-  client.on('error', () => undefined);
+  const client = await openTestClient(url, { connectionTimeoutMillis: 1_000 });
   try {
-    await client.connect();
     await client.query('select 1');
   } finally {
     await client.end().catch(() => undefined);

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { migrateAll } from '../../migrations/migrate.js';
-import { createDatabase, type Database } from '../../functions/shared/database.js';
+import type { Database } from '../../functions/shared/database.js';
+import { openTestDatabase, openTestKysely, withTestClient } from './database-clients.js';
 import { ensureTestLogins } from './function-database.js';
 
 export interface TestPostgresServer {
@@ -48,12 +49,9 @@ export interface TestDatabase {
  */
 export async function createTestDatabase(adminUrl: string): Promise<TestDatabase> {
   const name = `test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
+  await withTestClient(adminUrl, (admin) => admin.query(`create database ${name}`));
   const directUrl = withDatabase(adminUrl, name);
-  const migrator = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: directUrl, max: 1 }) }) });
+  const migrator = openTestKysely(directUrl);
   try {
     await migrateAll(migrator);
     await ensureTestLogins(migrator);
@@ -61,7 +59,7 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
     await migrator.destroy();
   }
   const url = withDatabase(clientBaseUrl(adminUrl), name);
-  const db = createDatabase({ url, poolMax: 10, applicationName: 'tests' });
+  const db = openTestDatabase(url, { poolMax: 10 });
   return {
     url,
     directUrl,
@@ -70,14 +68,17 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
       await sql`truncate users.users, users.email_tokens, users.rate_limit_hits, auth.login_failures, auth.sign_ins, auth.sessions, auth.refresh_tokens, auth.outbox, notify.deliveries, notify.dead_letters`.execute(db);
     },
     drop: async () => {
+      // Every socket of the test's own pool is closed before the drop (openTestPool waits for them).
       await db.destroy();
-      const cleanup = new pg.Client({ connectionString: adminUrl });
-      await cleanup.connect();
       // With force: PgBouncer keeps its server connections to the database open after the test's close.
-      await cleanup.query(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
+      await dropDatabase(adminUrl, name);
     },
   };
+}
+
+/** Drops a test database, ending whatever is still connected to it (PgBouncer's server connections). */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await withTestClient(adminUrl, (admin) => admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`));
 }
 
 export function withDatabase(url: string, database: string): string {

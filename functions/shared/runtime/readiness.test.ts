@@ -1,9 +1,8 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPECTED_SCHEMA_VERSION } from '../../../migrations/index.js';
-import { createDatabase } from '../database.js';
 import { createEventPublisher } from '../events/publisher.js';
+import { openTestDatabase, openTestKysely } from '../../../test/support/database-clients.js';
 import { call } from '../../../test/support/http.js';
 import { startTestFunction } from '../../../test/support/function-harness.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
@@ -33,7 +32,7 @@ describe('GET /readyz', () => {
   });
 
   it('is not ready while the database is behind the migrations this revision needs', async () => {
-    const migrator = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 1 }) }) });
+    const migrator = openTestKysely(database.url);
     await sql`update public.kysely_migration set name = '2026-01-01-000-older' where name = ${EXPECTED_SCHEMA_VERSION}`.execute(migrator);
     const keys = await createTestSigningKeys();
     const fn = await startTestFunction(usersGet, { database: database.db, tokens: keys.verifier });
@@ -51,7 +50,7 @@ describe('GET /readyz', () => {
   });
 
   it('is not ready when the database does not answer', async () => {
-    const unreachable = createDatabase({ url: 'postgres://nobody@127.0.0.1:9/none', poolMax: 1, applicationName: 'readiness-test' });
+    const unreachable = openTestDatabase('postgres://nobody@127.0.0.1:9/none', { poolMax: 1, applicationName: 'readiness-test' });
     const keys = await createTestSigningKeys();
     const fn = await startTestFunction(usersGet, { database: unreachable, tokens: keys.verifier });
     try {
