@@ -18,8 +18,11 @@ ROLLOUT_STATE ?= knative/rollout.yaml
 DEPLOY_DIR ?= .deploy
 # IMAGE as given on the command line or in the environment; left empty, a rollout keeps the image each function runs.
 GIVEN_IMAGE := $(if $(filter file,$(origin IMAGE)),,$(IMAGE))
+# The networks of the proxies in front of the functions (the cluster's pod networks, a load balancer's
+# ranges): make deploy writes them into the ConfigMap accounts-client-addresses (DEPLOY.md, "Client addresses").
+TRUSTED_PROXY_CIDRS ?=
 ROLLOUT = DRY_RUN=$(DRY_RUN) IMAGE='$(GIVEN_IMAGE)' VERSION='$(VERSION)' NAMESPACE=$(NAMESPACE) INGRESS='$(INGRESS)' \
-  ROLLOUT_STATE='$(ROLLOUT_STATE)' DEPLOY_DIR='$(DEPLOY_DIR)' npx tsx scripts/rollout.ts
+  ROLLOUT_STATE='$(ROLLOUT_STATE)' DEPLOY_DIR='$(DEPLOY_DIR)' TRUSTED_PROXY_CIDRS='$(TRUSTED_PROXY_CIDRS)' npx tsx scripts/rollout.ts
 # Knative Eventing's webhook refuses an EventPolicy while its authentication-oidc feature is off: resources
 # labelled so are applied only when it is on.
 NEEDS_OIDC := accounts.knative.dev/requires-feature=authentication-oidc
@@ -28,7 +31,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install dev build migrate admin-grant lint typecheck test services browser bench profile manifests image push secrets deploy canary promote rollback contract status
+.PHONY: help install dev build migrate admin-grant lint typecheck test services browser bench profile manifests image push secrets ingress deploy canary promote rollback contract status
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -88,12 +91,17 @@ push: ## Push the image built by make image
 secrets: ## Create or update the Secrets from the environment (see DEPLOY.md)
 	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) scripts/create-secrets.sh
 
-deploy: install ## Full rollout of VERSION (every function, all traffic; refused while a canary runs): namespace, network policies, secrets, Postgres, expand migrations, eventing, services
+ingress: install ## Patch the ingress (INGRESS) so its Envoy appends the client's real address to X-Forwarded-For (see DEPLOY.md)
+	@$(ROLLOUT) ingress
+
+deploy: install ## Full rollout of VERSION with TRUSTED_PROXY_CIDRS (every function, all traffic; refused while a canary runs): namespace, network policies, ingress settings, secrets, client addresses, Postgres, expand migrations, eventing, services
 	@rm -rf $(DEPLOY_DIR) && $(ROLLOUT) deploy
 	@cp -r knative/namespace knative/postgres $(DEPLOY_DIR)/
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/namespace
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/network
+	@$(ROLLOUT) ingress
 	@$(MAKE) --no-print-directory secrets
+	$(RUN) kubectl apply -k $(DEPLOY_DIR)/client-addresses
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/postgres
 	$(RUN) kubectl --namespace $(NAMESPACE) rollout status statefulset/accounts-postgres --timeout=300s
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/migrate

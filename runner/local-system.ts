@@ -16,6 +16,7 @@ import { startLocalBroker } from './broker/local-broker.js';
 import { destinationUrl, loadEventingDefinitions } from './broker/eventing-definitions.js';
 import { startMailCatcher } from './mail-catcher.js';
 import { schedulePings } from './ping-scheduler.js';
+import { LOOPBACK_CIDRS } from '../functions/shared/client-address.js';
 import type { Need } from '../functions/shared/config.js';
 import { freePort } from './ports.js';
 import type { RunnerConfig } from './runner-config.js';
@@ -117,9 +118,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       tokens: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ALGORITHM: LOCAL_SIGNING_ALGORITHM, JWT_KEY_ID: LOCAL_KEY_ID },
       signing: { JWT_PRIVATE_KEY: keys.privateKeyPem, JWT_ALGORITHM: LOCAL_SIGNING_ALGORITHM, JWT_KEY_ID: LOCAL_KEY_ID },
       signIn: { USERS_VERIFY_URL: serviceUrl('users-verify') },
-      // The gateway (on 127.0.0.1, a trusted network by default) appends the caller's address to X-Forwarded-For.
       lockout: {},
-      clients: {},
+      // The only proxy in front is the gateway, on loopback (always trusted), which appends its caller's
+      // address to X-Forwarded-For: set, so a function started in a container of a cluster (a CI pod) runs too.
+      clients: { TRUSTED_PROXY_CIDRS: LOOPBACK_CIDRS },
       registration: {},
       sessions: {},
       verification: {},

@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { databaseLoginOf, INVENTORY, type FunctionSpec } from '../functions/inventory.js';
 import type { Need } from '../functions/shared/config.js';
 import { DATABASE_LOGINS, LOGIN_ROLES, type DatabaseLogin } from '../migrations/logins.js';
+import { CLIENT_ADDRESSES_CONFIGMAP } from './client-addresses.js';
 import { ROLLOUT_STATE_FILE, readRolloutState, sortedEnv, type FunctionRollout, type RevisionInputs, type RolloutState } from './rollout-state.js';
 
 /**
@@ -108,9 +109,9 @@ export function databaseSecretName(login: DatabaseLogin): string {
   return `accounts-db-${login}`;
 }
 
-type EnvEntry = { name: string; value: string } | { name: string; secret: string; key: string };
+type EnvEntry = { name: string; value: string } | { name: string; secret: string; key: string } | { name: string; configMap: string; key: string };
 
-/** What each configuration section becomes in the cluster: plain values, or references into Secrets. */
+/** What each configuration section becomes in the cluster: plain values, or references into Secrets and ConfigMaps. */
 function envFor(spec: FunctionSpec): EnvEntry[] {
   const byNeed: Record<Need, EnvEntry[]> = {
     database: [
@@ -131,10 +132,10 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
       { name: 'JWT_KEY_ID', secret: 'accounts-jwt', key: 'key-id' },
     ],
     signIn: [{ name: 'USERS_VERIFY_URL', value: `http://users-verify.${NAMESPACE}.svc.cluster.local` }],
-    // The ingress, activator and queue-proxy all append to X-Forwarded-For from the cluster's private
-    // networks, which TRUSTED_PROXY_CIDRS trusts by default; add a load balancer's ranges (DEPLOY.md).
     lockout: [],
-    clients: [],
+    // The networks of the proxies in front, one value for every function that counts per client: the
+    // ConfigMap `make deploy` writes from TRUSTED_PROXY_CIDRS (scripts/client-addresses.ts, DEPLOY.md).
+    clients: [{ name: 'TRUSTED_PROXY_CIDRS', configMap: CLIENT_ADDRESSES_CONFIGMAP.name, key: CLIENT_ADDRESSES_CONFIGMAP.key }],
     registration: [],
     sessions: [],
     verification: [{ name: 'REQUIRE_VERIFIED_EMAIL', value: 'false' }],
@@ -171,17 +172,23 @@ function withEnvOverrides(spec: FunctionSpec, entries: EnvEntry[], overrides: Re
     const known = result[index];
     if (!known) result.push({ name, value });
     else if ('value' in known && name !== 'FUNCTION_TARGET') result[index] = { name, value };
-    else throw new Error(`${spec.name}: ${name} cannot be set${'value' in known ? '' : ` (it comes from the Secret ${known.secret})`}`);
+    else throw new Error(`${spec.name}: ${name} cannot be set${'value' in known ? '' : ` (it comes from the ${'secret' in known ? `Secret ${known.secret}` : `ConfigMap ${known.configMap}`})`}`);
   }
   return result;
 }
 
 function renderEnv(entries: readonly EnvEntry[], indent: string): string {
+  const reference = (kind: 'secretKeyRef' | 'configMapKeyRef', name: string, key: string) =>
+    `${indent}  valueFrom:\n${indent}    ${kind}:\n${indent}      name: ${name}\n${indent}      key: ${key}`;
   return entries
-    .map((entry) =>
-      'value' in entry
-        ? `${indent}- name: ${entry.name}\n${indent}  value: ${JSON.stringify(entry.value)}`
-        : `${indent}- name: ${entry.name}\n${indent}  valueFrom:\n${indent}    secretKeyRef:\n${indent}      name: ${entry.secret}\n${indent}      key: ${entry.key}`,
+    .map(
+      (entry) =>
+        `${indent}- name: ${entry.name}\n` +
+        ('value' in entry
+          ? `${indent}  value: ${JSON.stringify(entry.value)}`
+          : 'secret' in entry
+            ? reference('secretKeyRef', entry.secret, entry.key)
+            : reference('configMapKeyRef', entry.configMap, entry.key)),
     )
     .join('\n');
 }

@@ -374,9 +374,10 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
   // What derives from the inventory: the Knative Service, the API document, the README's table.
   for (const script of ['scripts/manifests.ts', 'scripts/openapi.ts', 'scripts/function-table.ts']) await run(root, script);
   // The rollout state records the new function's revision (no cluster involved), as after any template change.
+  // A deploy wants TRUSTED_PROXY_CIDRS: its ConfigMap goes with the scratch folder, any network will do.
   const deployDir = await mkdtemp(join(tmpdir(), 'accounts-new-function-'));
   try {
-    await run(root, 'scripts/rollout.ts', ['deploy'], { DEPLOY_DIR: deployDir, ROLLOUT_STATE: join(root, 'knative', 'rollout.yaml') });
+    await run(root, 'scripts/rollout.ts', ['deploy'], { DEPLOY_DIR: deployDir, ROLLOUT_STATE: join(root, 'knative', 'rollout.yaml'), TRUSTED_PROXY_CIDRS: '10.0.0.0/8' });
   } finally {
     await rm(deployDir, { recursive: true, force: true });
   }

@@ -8,6 +8,7 @@ import {
   DEFAULT_INGRESS,
   INGRESSES,
   NAMESPACE,
+  PART_OF,
   isIngressName,
   packageVersion,
   renderContractJob,
@@ -18,6 +19,7 @@ import {
   writeManifests,
   type TrafficTarget,
 } from './manifests.js';
+import { ingressSettingCommands, renderClientAddresses } from './client-addresses.js';
 import {
   ENV_NAME,
   ROLLOUT_STATE_FILE,
@@ -40,6 +42,8 @@ import {
  *   rollback FN         the canary goes, the stable revision takes all the traffic again
  *   contract            the contract migrations, once every function runs one version and no canary is in flight
  *   status              every service's revisions and traffic, as the cluster has them (kn)
+ *   ingress             patches INGRESS's settings the client addresses depend on (scripts/client-addresses.ts)
+ * deploy also writes the ConfigMap of TRUSTED_PROXY_CIDRS (required) into DEPLOY_DIR/client-addresses.
  * Each changes the state, regenerates the manifests from it and applies the Service (`kubectl apply`);
  * every cluster command is printed before it runs; DRY_RUN=1 prints them and runs none, but still
  * writes the state and the manifests. IMAGE left empty keeps the image each function runs.
@@ -232,11 +236,12 @@ async function main(action: string | undefined, fnName: string | undefined, perc
   const dryRun = env['DRY_RUN'] === '1';
   const context: ClusterContext = { namespace: env['NAMESPACE'] || NAMESPACE, dir: env['DEPLOY_DIR'] || '.deploy' };
   if (action === 'status') return run(statusCommands(context.namespace), dryRun);
-  if (!['deploy', 'canary', 'promote', 'rollback', 'contract'].includes(action ?? '')) {
-    throw new Error('usage: rollout deploy | canary FN PERCENT | promote FN | rollback FN | contract | status');
+  if (!['deploy', 'canary', 'promote', 'rollback', 'contract', 'ingress'].includes(action ?? '')) {
+    throw new Error('usage: rollout deploy | canary FN PERCENT | promote FN | rollback FN | contract | status | ingress');
   }
   const ingress = env['INGRESS'] || DEFAULT_INGRESS;
   if (!isIngressName(ingress)) throw new Error(`INGRESS must be one of ${Object.keys(INGRESSES).join(', ')}, not ${JSON.stringify(ingress)}`);
+  if (action === 'ingress') return run(ingressSettingCommands(ingress), dryRun);
   const statePath = resolve(env['ROLLOUT_STATE'] || ROLLOUT_STATE_FILE);
   const fromHere = relative(process.cwd(), statePath);
   const shownPath = fromHere.startsWith('..') || isAbsolute(fromHere) ? statePath : fromHere;
@@ -255,10 +260,16 @@ async function main(action: string | undefined, fnName: string | undefined, perc
   };
 
   if (action === 'deploy') {
+    // Checked before anything is recorded: without it the functions that count per client refuse to start.
+    const clientAddresses = renderClientAddresses({ namespace: NAMESPACE, partOf: PART_OF }, env['TRUSTED_PROXY_CIDRS']);
     const next = planDeploy(state, { image, version });
     const jobImage = commonImage(next, image, INVENTORY);
     await record(next, `every function stable at ${version}, 100%, no canary`);
     await generate(next, { image: jobImage, version });
+    await mkdir(join(context.dir, 'client-addresses'), { recursive: true });
+    await writeFile(join(context.dir, 'client-addresses', 'configmap.yaml'), clientAddresses.configMap);
+    await writeFile(join(context.dir, 'client-addresses', 'kustomization.yaml'), clientAddresses.kustomization);
+    process.stdout.write(`wrote the ConfigMap accounts-client-addresses (TRUSTED_PROXY_CIDRS) into ${join(context.dir, 'client-addresses')}\n`);
   } else if (action === 'contract') {
     const release = planContract(state, image);
     await mkdir(join(context.dir, 'contract'), { recursive: true });

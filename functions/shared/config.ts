@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_TRUSTED_PROXY_CIDRS, parseCidr, type Cidr } from './client-address.js';
+import { parseTrustedProxyCidrs } from './client-address.js';
 
 /**
  * The only module that reads the environment. Each function names the parts of the
@@ -135,19 +135,20 @@ const sectionSchemas = {
     LOGIN_FAILURE_WINDOW_SECONDS: integer(1, 86_400).default(900),
   }),
   clients: z.object({
-    /** Networks of the proxies in front (ingress, activator, queue-proxy, a load balancer): their hops are skipped. */
+    /**
+     * Networks of the proxies in front (the ingress gateway's and the activator's pods, a load balancer):
+     * their hops in X-Forwarded-For are skipped. Loopback (the queue-proxy, the local gateway) always is.
+     */
     TRUSTED_PROXY_CIDRS: z
       .string()
-      .default(DEFAULT_TRUSTED_PROXY_CIDRS)
+      .default('')
       .transform((value, context) => {
-        const parts = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
-        const cidrs = parts.map(parseCidr);
-        const bad = parts.filter((_part, index) => cidrs[index] === undefined);
-        if (bad.length > 0) context.addIssue({ code: 'custom', message: `must be comma-separated CIDRs; not one: ${bad.join(', ')}` });
-        return cidrs.filter((cidr): cidr is Cidr => cidr !== undefined);
+        const { cidrs, problems } = parseTrustedProxyCidrs(value);
+        for (const message of problems) context.addIssue({ code: 'custom', message });
+        return cidrs;
       }),
-    /** The header those proxies append the address of their peer to. */
-    CLIENT_ADDRESS_HEADER: z.enum(['x-forwarded-for', 'forwarded']).default('x-forwarded-for'),
+    /** Set by Kubernetes in every container: the function runs in a cluster. */
+    KUBERNETES_SERVICE_HOST: z.string().optional(),
   }),
   registration: z.object({
     /** Registrations one client address may attempt within the window, before 429. */
@@ -207,6 +208,19 @@ const sectionSchemas = {
 } as const;
 
 export type Need = keyof typeof sectionSchemas;
+
+/** Rules across a section's variables, checked once each has parsed. */
+const sectionChecks: Partial<Record<Need, (config: Record<string, unknown>) => string[]>> = {
+  // In a cluster every hop but the queue-proxy's comes from pod addresses: trusting loopback alone
+  // would make every client the ingress's pod, one counter for everybody.
+  clients: (config) =>
+    config['KUBERNETES_SERVICE_HOST'] !== undefined && (config['TRUSTED_PROXY_CIDRS'] as unknown[]).length === 0
+      ? [
+          'TRUSTED_PROXY_CIDRS is required in a cluster: the networks of the proxies in front (the pod networks of the ingress gateway and the activator, a load balancer\'s ranges), from the ConfigMap accounts-client-addresses (DEPLOY.md, "Client addresses")',
+        ]
+      : [],
+};
+
 export type RuntimeConfig = z.output<typeof runtimeSchema>;
 export type SectionConfig<N extends Need> = z.output<(typeof sectionSchemas)[N]>;
 type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void ? I : never;
@@ -237,6 +251,8 @@ export function parseConfig<N extends Need>(env: NodeJS.ProcessEnv, needs: reado
     });
     throw new ConfigError(problems);
   }
+  const problems = needs.flatMap((need) => sectionChecks[need]?.(result.data) ?? []);
+  if (problems.length > 0) throw new ConfigError(problems);
   return result.data as Config<N>;
 }
 

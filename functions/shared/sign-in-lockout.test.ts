@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../test/support/postgres.js';
-import { emailKey, isOverLimit, overLimitCounts, recordAttempt, type LockoutPolicy } from './sign-in-lockout.js';
+import { emailKey, isOverLimit, overLimitCounts, readLockout, recordAttempt, type LockoutPolicy } from './sign-in-lockout.js';
 
 const policy: LockoutPolicy = { maxFailuresPerEmail: 5, maxFailuresPerClient: 50, windowMs: 15 * 60_000 };
 const now = new Date('2026-11-28T12:00:00Z');
@@ -22,6 +22,19 @@ describe.each(testPostgresServers())('sign-in failure counts on $name', ({ admin
     await recordAttempt(database.db, 'ada@example.com', '203.0.113.2', policy, now);
     expect(await isOverLimit(database.db, 'ada@example.com', '198.51.100.1', policy, now)).toBe(true);
     expect(await isOverLimit(database.db, 'grace@example.com', '203.0.113.1', policy, now)).toBe(false);
+  });
+
+  it('counts an IPv6 client by its /64, whichever address of it is given', async () => {
+    const perClient: LockoutPolicy = { ...policy, maxFailuresPerClient: 3 };
+    for (const [index, address] of ['2001:db8:7:1::a', '2001:DB8:7:1::B', '2001:db8:7:1:ffff:ffff:ffff:ffff'].entries()) {
+      await recordAttempt(database.db, `user${index}@example.com`, address, perClient, now);
+    }
+    expect(await readLockout(database.db, 'someone@example.com', '2001:db8:7:1::1', perClient, now)).toEqual({ lockedUntil: new Date(now.getTime() + policy.windowMs) });
+    await recordAttempt(database.db, 'someone@example.com', '2001:db8:7:1::1', perClient, now);
+    expect(await isOverLimit(database.db, 'someone@example.com', '2001:db8:7:1::2', perClient, now)).toBe(true);
+    expect(await isOverLimit(database.db, 'someone@example.com', '2001:db8:7:2::1', perClient, now)).toBe(false);
+    const keys = await database.db.selectFrom('auth.login_failures').select('client_address').distinct().execute();
+    expect(keys).toEqual([{ client_address: '2001:db8:7:1::/64' }]);
   });
 
   it('counts with two index range scans at 300,000 rows: no full scan of the table', async () => {

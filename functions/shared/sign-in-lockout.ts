@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { clientKey } from './client-address.js';
 import type { SectionConfig } from './config.js';
 import type { Database } from './database.js';
 import { defineProblems } from './http/problem.js';
@@ -6,7 +7,8 @@ import { defineProblems } from './http/problem.js';
 /**
  * The sign-in lockout: failed password attempts counted per account email and per client address
  * in `auth.login_failures`, whoever checks the password (auth-login signing in, users-update
- * checking a current password), so no endpoint is an unlimited password oracle.
+ * checking a current password), so no endpoint is an unlimited password oracle. A client counts by
+ * its `clientKey` (an IPv6 client by its /64): every function here keys the address it is given.
  */
 
 export const LockoutProblems = defineProblems({
@@ -55,7 +57,7 @@ export async function readLockout(db: Db, email: string, client: string, policy:
   const since = new Date(now.getTime() - policy.windowMs);
   const [byEmail, byClient] = await Promise.all([
     lockEnd(db, 'email_key', emailKey(email), policy.maxFailuresPerEmail, since, policy.windowMs),
-    lockEnd(db, 'client_address', client, policy.maxFailuresPerClient, since, policy.windowMs),
+    lockEnd(db, 'client_address', clientKey(client), policy.maxFailuresPerClient, since, policy.windowMs),
   ]);
   const ends = [byEmail, byClient].filter((end): end is Date => end !== undefined && end > now);
   return { lockedUntil: ends.length === 0 ? undefined : new Date(Math.max(...ends.map((end) => end.getTime()))) };
@@ -88,14 +90,15 @@ async function lockEnd(
  */
 export async function recordAttempt(db: Db, email: string, client: string, policy: LockoutPolicy, now: Date): Promise<string> {
   const since = new Date(now.getTime() - policy.windowMs);
+  const key = clientKey(client);
   await db
     .deleteFrom('auth.login_failures')
-    .where((eb) => eb.or([eb('email_key', '=', emailKey(email)), eb('client_address', '=', client)]))
+    .where((eb) => eb.or([eb('email_key', '=', emailKey(email)), eb('client_address', '=', key)]))
     .where('failed_at', '<=', since)
     .execute();
   const row = await db
     .insertInto('auth.login_failures')
-    .values({ email_key: emailKey(email), client_address: client, failed_at: now })
+    .values({ email_key: emailKey(email), client_address: key, failed_at: now })
     .returning('id')
     .executeTakeFirstOrThrow();
   return row.id;
@@ -130,7 +133,7 @@ export function overLimitCounts(db: Db, email: string, client: string, policy: L
       .select((eb) => eb.fn.countAll<string>().as('n'));
   return db.selectNoFrom([
     recentFailures('email_key', emailKey(email), policy.maxFailuresPerEmail).as('byEmail'),
-    recentFailures('client_address', client, policy.maxFailuresPerClient).as('byClient'),
+    recentFailures('client_address', clientKey(client), policy.maxFailuresPerClient).as('byClient'),
   ]);
 }
 

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
+import { clientKey } from '../shared/client-address.js';
 import type { SectionConfig } from '../shared/config.js';
 import type { Database } from '../shared/database.js';
 import { publishCommitted } from '../shared/events/outbox.js';
@@ -93,7 +94,7 @@ export interface AccountEmailKind {
 export async function requestAccountEmail(deps: EmailRequestDeps, input: EmailRequestInput, kind: AccountEmailKind): Promise<void> {
   await answerSteadily(deps.steadyAnswerMs, async (floor) => {
     const now = deps.now();
-    await countRequest(deps, deps.limits.perClient, input.clientAddress, now);
+    await countRequest(deps, deps.limits.perClient, clientKey(input.clientAddress), now);
     await countRequest(deps, deps.limits.perEmail, input.email.toLowerCase(), now);
     const user = await findUserByEmail(deps.database, input.email);
     if (!user || !kind.wanted(user)) return;

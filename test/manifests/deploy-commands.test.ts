@@ -121,6 +121,9 @@ describe.concurrent('make image / push (DRY_RUN=1)', () => {
 describe('make secrets / deploy (DRY_RUN=1)', () => {
   let keysDir: string;
   let secretEnv: Record<string, string>;
+  /** The cluster's pod networks, which make deploy writes into the ConfigMap accounts-client-addresses. */
+  const TRUSTED_PROXY_CIDRS = '10.244.0.0/16, fd00:10:244::/56';
+  const deployEnv = (more: Record<string, string>) => ({ ...secretEnv, TRUSTED_PROXY_CIDRS, ...more });
 
   beforeAll(async () => {
     keysDir = await mkdtemp(join(tmpdir(), 'accounts-dummy-keys-'));
@@ -200,7 +203,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
 
   it('deploy prints every step in order, secrets without their values, and the generated manifests match the wait', async () => {
     const rollout = { ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE };
-    const result = await make(['deploy', 'DRY_RUN=1', 'IMAGE=registry.example.com/accounts', 'VERSION=0.2.0'], { ...secretEnv, ...rollout });
+    const result = await make(['deploy', 'DRY_RUN=1', 'IMAGE=registry.example.com/accounts', 'VERSION=0.2.0'], deployEnv(rollout));
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expectNoSecretValue(result);
@@ -209,9 +212,13 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       // The rollout state first: every function's stable revision is the new version's, all the traffic.
       `${rollout.ROLLOUT_STATE}: every function stable at 0.2.0, 100%, no canary`,
       expect.stringMatching(/^wrote \d+ manifests for registry\.example\.com\/accounts:0\.2\.0 into \.deploy$/),
+      'wrote the ConfigMap accounts-client-addresses (TRUSTED_PROXY_CIDRS) into .deploy/client-addresses',
       'kubectl apply -k .deploy/namespace',
       // The network policies before anything in the namespace starts: the default deny, then the allowed flows.
       'kubectl apply -k .deploy/network',
+      // Kourier's Envoy appends the client it saw, which the load balancer leaves as the source (DEPLOY.md, "Client addresses").
+      `kubectl patch configmap/config-kourier --namespace knative-serving --type merge --patch '{"data":{"use-remote-address":"true"}}'`,
+      `kubectl patch service/kourier --namespace kourier-system --type merge --patch '{"spec":{"externalTrafficPolicy":"Local"}}'`,
       secret('accounts-postgres', '--from-literal=password=… --from-literal=url=…'),
       secret('accounts-db-users', '--from-literal=password=… --from-literal=url=…'),
       secret('accounts-db-credentials', '--from-literal=password=… --from-literal=url=…'),
@@ -220,6 +227,8 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       secret('accounts-jwt', '--from-file=private-key=… --from-file=public-key=… --from-literal=key-id=…'),
       secret('accounts-smtp', '--from-literal=url=…'),
       secret('accounts-event-seal', '--from-literal=key=…'),
+      // TRUSTED_PROXY_CIDRS for the functions that count per client, before any of them starts.
+      'kubectl apply -k .deploy/client-addresses',
       'kubectl apply -k .deploy/postgres',
       'kubectl --namespace accounts rollout status statefulset/accounts-postgres --timeout=300s',
       'kubectl apply -k .deploy/migrate',
@@ -241,6 +250,16 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
     for (const { object } of parseDocuments(services.stdout, '.deploy/services')) {
       expect((object as any).spec.template.spec.containers[0].image).toBe('registry.example.com/accounts:0.2.0');
     }
+    const clientAddresses = kustomize('.deploy/client-addresses');
+    expect(clientAddresses.status).toBe(0);
+    expect(parseDocuments(clientAddresses.stdout, '.deploy/client-addresses').map(({ object }) => object)).toEqual([
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'accounts-client-addresses', namespace: 'accounts', labels: { 'app.kubernetes.io/part-of': 'knative-accounts' } },
+        data: { 'trusted-proxy-cidrs': '10.244.0.0/16,fd00:10:244::/56' },
+      },
+    ]);
     const migrate = kustomize('.deploy/migrate');
     expect(migrate.status).toBe(0);
     const [job] = parseDocuments(migrate.stdout, '.deploy/migrate');
@@ -258,7 +277,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
 
   it('deploy stops at the secrets step when a variable is missing: nothing after it runs', async () => {
     const withoutSmtp = Object.fromEntries(Object.entries(secretEnv).filter(([name]) => name !== 'SMTP_URL'));
-    const result = await make(['deploy', 'DRY_RUN=1'], { ...withoutSmtp, ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE });
+    const result = await make(['deploy', 'DRY_RUN=1'], { ...withoutSmtp, TRUSTED_PROXY_CIDRS, ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('SMTP_URL');
     expect(result.stdout).not.toContain('.deploy/postgres');
@@ -267,17 +286,46 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
 
   it('deploy refuses VERSION=latest before applying anything', async () => {
     const rollout = await ownRollout();
-    const result = await make(['deploy', 'DRY_RUN=1', 'VERSION=latest'], { ...secretEnv, ROLLOUT_STATE: rollout.ROLLOUT_STATE });
+    const result = await make(['deploy', 'DRY_RUN=1', 'VERSION=latest'], deployEnv({ ROLLOUT_STATE: rollout.ROLLOUT_STATE }));
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('never "latest"');
     expect(result.stdout).not.toContain('kubectl');
     expect(await readFile(rollout.ROLLOUT_STATE, 'utf8'), 'the rollout state is unchanged').toBe(await readFile(ROLLOUT_STATE_FILE, 'utf8'));
   });
 
-  it("deploy INGRESS=istio lets Istio's gateway pods in instead of Kourier's", async () => {
-    const result = await make(['deploy', 'DRY_RUN=1', 'INGRESS=istio'], { ...secretEnv, ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE });
+  it.each([
+    ['without it', {}, /TRUSTED_PROXY_CIDRS must name the networks of the proxies in front of the functions: the pod networks of the cluster/],
+    ['with an address that is no network', { TRUSTED_PROXY_CIDRS: '10.244.0.0/16,10.128.0.5' }, /TRUSTED_PROXY_CIDRS must be comma-separated CIDRs; not one: 10\.128\.0\.5/],
+    ['trusting every address', { TRUSTED_PROXY_CIDRS: '::/0' }, /TRUSTED_PROXY_CIDRS must name the proxies' networks, not every address/],
+  ])('deploy refuses TRUSTED_PROXY_CIDRS %s, before recording or applying anything', async (_case, given, message) => {
+    const rollout = await ownRollout();
+    const result = await make(['deploy', 'DRY_RUN=1'], { ...secretEnv, ...given, ROLLOUT_STATE: rollout.ROLLOUT_STATE });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).not.toContain('kubectl');
+    expect(await readFile(rollout.ROLLOUT_STATE, 'utf8'), 'the rollout state is unchanged').toBe(await readFile(ROLLOUT_STATE_FILE, 'utf8'));
+  });
+
+  it.each([
+    ['kourier', [
+      `kubectl patch configmap/config-kourier --namespace knative-serving --type merge --patch '{"data":{"use-remote-address":"true"}}'`,
+      `kubectl patch service/kourier --namespace kourier-system --type merge --patch '{"spec":{"externalTrafficPolicy":"Local"}}'`,
+    ]],
+    ['istio', [`kubectl patch service/istio-ingressgateway --namespace istio-system --type merge --patch '{"spec":{"externalTrafficPolicy":"Local"}}'`]],
+    ['contour', [`kubectl patch service/envoy --namespace contour-external --type merge --patch '{"spec":{"externalTrafficPolicy":"Local"}}'`]],
+  ])('ingress INGRESS=%s patches what the client addresses depend on, and nothing else', async (ingress, commands) => {
+    const result = await make(['ingress', 'DRY_RUN=1', `INGRESS=${ingress}`]);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
+    expect(result.lines).toEqual(commands);
+  });
+
+  it("deploy INGRESS=istio lets Istio's gateway pods in instead of Kourier's, and patches Istio's gateway Service", async () => {
+    const result = await make(['deploy', 'DRY_RUN=1', 'INGRESS=istio'], deployEnv({ ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE }));
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.lines).toContain(`kubectl patch service/istio-ingressgateway --namespace istio-system --type merge --patch '{"spec":{"externalTrafficPolicy":"Local"}}'`);
+    expect(result.stdout).not.toContain('config-kourier');
     const network = kustomize('.deploy/network');
     expect(network.status).toBe(0);
     expect(network.stdout).toContain('kubernetes.io/metadata.name: istio-system');
@@ -285,7 +333,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
   });
 
   it('deploy refuses an INGRESS the network policies know no gateway of, before applying anything', async () => {
-    const result = await make(['deploy', 'DRY_RUN=1', 'INGRESS=nginx'], { ...secretEnv, ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE });
+    const result = await make(['deploy', 'DRY_RUN=1', 'INGRESS=nginx'], deployEnv({ ROLLOUT_STATE: (await ownRollout()).ROLLOUT_STATE }));
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('INGRESS must be one of kourier, istio, contour');
     expect(result.stdout).not.toContain('kubectl');

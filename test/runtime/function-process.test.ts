@@ -68,6 +68,16 @@ describe('a bundled function process', () => {
     for (const name of ['DATABASE_URL', 'DB_POOL_MAX', 'BCRYPT_COST', 'JWT_PUBLIC_KEY']) expect(stderr).toContain(name);
   });
 
+  it('refuses to start in a cluster when a function that counts per client has no trusted proxy networks', async () => {
+    // Kubernetes sets KUBERNETES_SERVICE_HOST in every container; the ConfigMap's value is blank here.
+    const env = { PATH: process.env['PATH'] ?? '', FUNCTION_TARGET: 'users-create', DATABASE_URL: database.url, EVENT_SEAL_KEY: SEAL_KEY, KUBERNETES_SERVICE_HOST: '10.96.0.1', TRUSTED_PROXY_CIDRS: '' };
+    const child = spawn(process.execPath, [join(outdir, 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(1);
+    expect(stderr).toContain('TRUSTED_PROXY_CIDRS is required in a cluster');
+  });
+
   it('listens on PORT and logs JSON lines carrying K_SERVICE and K_REVISION', async () => {
     const fn = await startBundle('users-get', { DATABASE_URL: database.url, JWT_PUBLIC_KEY: publicKeyPem });
     expect((await call(`${fn.url}/healthz`)).status).toBe(200);

@@ -16,10 +16,10 @@ export interface RunningFunction {
   close(): Promise<void>;
 }
 
-/** The resolver a function gets with the default trusted networks and X-Forwarded-For. */
-export function defaultClientAddresses(): ClientAddressResolver {
-  const { TRUSTED_PROXY_CIDRS, CLIENT_ADDRESS_HEADER } = parseConfig({}, ['clients']);
-  return createClientAddressResolver({ trusted: TRUSTED_PROXY_CIDRS, header: CLIENT_ADDRESS_HEADER });
+/** The resolver a function gets with no TRUSTED_PROXY_CIDRS (loopback only, as locally), or with the networks given. */
+export function clientAddressesTrusting(trustedProxyCidrs = ''): ClientAddressResolver {
+  const { TRUSTED_PROXY_CIDRS } = parseConfig({ TRUSTED_PROXY_CIDRS: trustedProxyCidrs }, ['clients']);
+  return createClientAddressResolver({ trusted: TRUSTED_PROXY_CIDRS });
 }
 
 /** The seal key every test function gets unless its test names another: tests open the events with it. */
@@ -69,7 +69,7 @@ export async function startTestFunction<N extends Need>(
   const config = { ...parseConfig({}, []), ...sectionDefaults(definition.needs), ...options.config } as Config<N>;
   // A function that resolves client addresses does so with the defaults unless the test gives a resolver.
   const needs = definition.needs as readonly Need[];
-  const clients = needs.includes('clients') && !dependencies.clients ? { clients: defaultClientAddresses() } : {};
+  const clients = needs.includes('clients') && !dependencies.clients ? { clients: clientAddressesTrusting() } : {};
   const sink = needs.includes('sink') && !dependencies.sink ? { sink: createEventPublisher({ sinkUrl: undefined, timeoutMs: 1_000 }) } : {};
   const built = assembleDependencies<N>(config, { ...clients, ...sink, ...dependencies }, logger, options.now, options.telemetry);
   const { server, drain } = createFunctionServer(createFunctionInstance(definition, built));

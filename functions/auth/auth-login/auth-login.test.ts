@@ -8,7 +8,8 @@ import { hasValidSignature } from '../../shared/events/event-signature.js';
 import { createEventPublisher } from '../../shared/events/publisher.js';
 import { USER_LOGIN_EVENT_DATASCHEMA } from '../../shared/events/user-login-event.js';
 import { call } from '../../../test/support/http.js';
-import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
+import { clientAddressesTrusting, startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
+import { client, TEST_CLUSTER, throughKnative } from '../../../test/support/proxy-chain.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
 import { createTestSigningKeys, type TestSigningKeys } from '../../../test/support/signing.js';
 import { definition as refreshDefinition } from '../auth-refresh/index.js';
@@ -333,11 +334,38 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
     expect((await login(ada.email, ADA_PASSWORD)).status).toBe(200);
   });
 
-  it('records the client past the trusted proxies, never an address the client wrote itself', async () => {
-    // The test connects from 127.0.0.1, a trusted network by default: as a proxy would.
-    await login(ada.email, ADA_PASSWORD, { 'x-forwarded-for': '6.6.6.6, 203.0.113.9, 10.8.0.12' });
-    const [signIn] = await database.db.selectFrom('auth.sign_ins').select('client_address').execute();
-    expect(signIn?.client_address).toBe('203.0.113.9');
+  describe('behind Kourier as deployed, the activator and the queue-proxy', () => {
+    let behindKnative: RunningFunction;
+    /** A sign-in from `address`, claiming `claimed` in an X-Forwarded-For of its own; the test connects from 127.0.0.1, as the queue-proxy does. */
+    const loginFrom = (address: string, email: string, password: string, claimed?: string) =>
+      login(email, password, { 'x-forwarded-for': throughKnative(client(address, claimed)).forwardedFor as string }, behindKnative);
+
+    beforeAll(async () => {
+      behindKnative = await startTestFunction(
+        definition,
+        { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl: SINK_URL, timeoutMs: 1_000 }), clients: clientAddressesTrusting(TEST_CLUSTER.podNetworks) },
+        { now, config: { USERS_VERIFY_URL, LOGIN_MAX_FAILURES_PER_EMAIL: 5, LOGIN_MAX_FAILURES_PER_CLIENT: 3, LOGIN_FAILURE_WINDOW_SECONDS: 900 } },
+      );
+    });
+    afterAll(() => behindKnative.close());
+
+    it('records the client Kourier saw, never an address the client wrote itself', async () => {
+      expect((await loginFrom('203.0.113.9', ada.email, ADA_PASSWORD, '6.6.6.6, 10.244.3.3')).status).toBe(200);
+      const [signIn] = await database.db.selectFrom('auth.sign_ins').select('client_address').execute();
+      expect(signIn?.client_address).toBe('203.0.113.9');
+    });
+
+    it('locks out the IPv6 clients of one /64 together, and records the full address of a sign-in', async () => {
+      for (const [index, address] of ['2001:db8:7:1::a', '2001:db8:7:1::b', '2001:db8:7:1:ffff::c'].entries()) {
+        expect((await loginFrom(address, `user${index}@example.com`, 'wrong')).status).toBe(401);
+      }
+      expect((await loginFrom('2001:db8:7:1:8000::beef', ada.email, ADA_PASSWORD)).status).toBe(429);
+      const failures = await database.db.selectFrom('auth.login_failures').select('client_address').distinct().execute();
+      expect(failures).toEqual([{ client_address: '2001:db8:7:1::/64' }]);
+      expect((await loginFrom('2001:db8:7:2::beef', ada.email, ADA_PASSWORD)).status).toBe(200);
+      const [signIn] = await database.db.selectFrom('auth.sign_ins').select('client_address').execute();
+      expect(signIn?.client_address).toBe('2001:db8:7:2::beef');
+    });
   });
 
   it.each([

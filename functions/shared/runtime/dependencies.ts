@@ -77,7 +77,7 @@ export async function createDependencies<N extends Need>(
     });
   }
   if (wanted.has('clients')) {
-    built.clients = createClientAddressResolver({ trusted: settings.TRUSTED_PROXY_CIDRS, header: settings.CLIENT_ADDRESS_HEADER });
+    built.clients = createClientAddressResolver({ trusted: settings.TRUSTED_PROXY_CIDRS });
   }
   if (wanted.has('sink')) {
     built.sink = createEventPublisher({ sinkUrl: settings.K_SINK, timeoutMs: settings.SINK_TIMEOUT_MS });

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { clientKey } from '../../shared/client-address.js';
 import type { Database } from '../../shared/database.js';
 import { publishCommitted } from '../../shared/events/outbox.js';
 import type { EventPublisher } from '../../shared/events/publisher.js';
@@ -31,12 +32,12 @@ export interface CreateUserRequest {
 
 /**
  * Registers a user with the `user` role, their address not yet verified, and asks for the
- * verification email in the same transaction. Every attempt counts against its client address's
- * limit (429 past it), taken emails included, so the 409 cannot be used to test emails without
- * limit. A taken email answers 409 (the unique index settles races).
+ * verification email in the same transaction. Every attempt counts against its client's limit (429
+ * past it; an IPv6 client counts by its /64), taken emails included, so the 409 cannot be used to
+ * test emails without limit. A taken email answers 409 (the unique index settles races).
  */
 export async function handle(deps: CreateUserDeps, input: CreateUserRequest): Promise<UserRecord> {
-  const verdict = await hitRateLimit(deps.database, 'users.rate_limit_hits', deps.registrationLimit, input.clientAddress, deps.now());
+  const verdict = await hitRateLimit(deps.database, 'users.rate_limit_hits', deps.registrationLimit, clientKey(input.clientAddress), deps.now());
   if (!verdict.allowed) throw UsersProblems.tooManyRegistrations.error({ headers: { 'Retry-After': String(verdict.retryAfterSeconds) } });
   const { user } = input;
   // Checked first only to spare a bcrypt hash on an obvious duplicate.

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPasswordHasher, type PasswordHasher } from '../../shared/passwords/password-hasher.js';
 import { call } from '../../../test/support/http.js';
-import { startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
+import { clientAddressesTrusting, startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
+import { client, TEST_CLUSTER, throughKnative } from '../../../test/support/proxy-chain.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
 import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
 import type { StoredEvent } from '../../shared/events/publisher.js';
@@ -164,6 +165,51 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
       expect((await register(9, '192.0.2.99, 203.0.113.50')).status).toBe(429);
       const counted = await database.db.selectFrom('users.rate_limit_hits').select('key').distinct().execute();
       expect(counted).toEqual([{ key: '203.0.113.50' }]);
+    });
+
+    describe('behind Kourier as deployed, the activator and the queue-proxy', () => {
+      let behindKnative: RunningFunction;
+      /** A registration from `address`, which claims `claimed` in an X-Forwarded-For of its own, through the cluster's proxies. */
+      const registerFrom = (index: number, address: string, claimed?: string) => {
+        const arrival = throughKnative(client(address, claimed));
+        // The test's connection comes from 127.0.0.1, as the queue-proxy's does.
+        expect(arrival.remoteAddress).toBe('127.0.0.1');
+        return call(`${behindKnative.url}/users`, {
+          method: 'POST',
+          body: { ...validUser, email: `knative${index}@example.com` },
+          headers: { 'x-forwarded-for': arrival.forwardedFor as string },
+        });
+      };
+
+      beforeAll(async () => {
+        behindKnative = await startTestFunction(
+          definition,
+          { database: database.db, passwords, clients: clientAddressesTrusting(TEST_CLUSTER.podNetworks) },
+          { now: () => clock, config: { REGISTRATIONS_PER_CLIENT: 3, REGISTRATION_WINDOW_SECONDS: 600 } },
+        );
+      });
+      afterAll(() => behindKnative.close());
+
+      it('cannot be bypassed by rotating X-Forwarded-For: the address Kourier saw is counted', async () => {
+        for (let index = 0; index < 3; index += 1) expect((await registerFrom(index, '203.0.113.50', `192.0.2.${index}, 10.244.9.${index}`)).status).toBe(201);
+        expect((await registerFrom(3, '203.0.113.50', '192.0.2.99')).status).toBe(429);
+        expect((await registerFrom(4, '203.0.113.50')).status).toBe(429);
+        expect((await registerFrom(5, '198.51.100.20', '203.0.113.50')).status).toBe(201);
+        const counted = await database.db.selectFrom('users.rate_limit_hits').select('key').distinct().orderBy('key').execute();
+        expect(counted).toEqual([{ key: '198.51.100.20' }, { key: '203.0.113.50' }]);
+      });
+
+      it('counts the IPv6 clients of one /64 together, another /64 apart', async () => {
+        for (const [index, address] of ['2001:db8:7:1::a', '2001:db8:7:1::b', '2001:db8:7:1:ffff:ffff:ffff:1'].entries()) {
+          expect((await registerFrom(index, address)).status).toBe(201);
+        }
+        const refused = await registerFrom(3, '2001:db8:7:1:8000::99');
+        expect(refused.status).toBe(429);
+        expect(refused.headers.get('retry-after')).toBe('600');
+        expect((await registerFrom(4, '2001:db8:7:2::a')).status).toBe(201);
+        const counted = await database.db.selectFrom('users.rate_limit_hits').select('key').distinct().orderBy('key').execute();
+        expect(counted).toEqual([{ key: '2001:db8:7:1::/64' }, { key: '2001:db8:7:2::/64' }]);
+      });
     });
 
     it('does not count a request refused for its body', async () => {

@@ -225,5 +225,21 @@ describe.each(testPostgresServers())('users-email-verification-request on $name'
       const buckets = await suite.database.db.selectFrom('users.rate_limit_hits').select('bucket').distinct().orderBy('bucket').execute();
       expect(buckets.map((row) => row.bucket)).toEqual(['email-verification-per-client', 'email-verification-per-email']);
     });
+
+    it('counts the IPv6 clients of one /64 together, another /64 apart', async () => {
+      for (const [index, address] of ['2001:db8:7:1::a', '2001:db8:7:1::b', '2001:db8:7:1:ffff::c'].entries()) {
+        expect((await ask(`v6-${index}@example.com`, address)).status).toBe(202);
+      }
+      expect((await ask('v6-3@example.com', '2001:db8:7:1:8000::99')).status).toBe(429);
+      expect((await ask('v6-4@example.com', '2001:db8:7:2::a')).status).toBe(202);
+      const clients = await suite.database.db
+        .selectFrom('users.rate_limit_hits')
+        .select('key')
+        .where('bucket', '=', 'email-verification-per-client')
+        .distinct()
+        .orderBy('key')
+        .execute();
+      expect(clients).toEqual([{ key: '2001:db8:7:1::/64' }, { key: '2001:db8:7:2::/64' }]);
+    });
   });
 });
