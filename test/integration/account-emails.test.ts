@@ -164,7 +164,8 @@ describe('account emails end to end (real Postgres, RabbitMQ and SMTP)', () => {
     const line = message?.text.split('\n').find((candidate) => candidate.startsWith(`${TEST_ACCOUNT_LINKS_URL}?`));
     const emailed = new URL(line ?? 'http://missing/').searchParams.get('token');
     expect(emailed).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(await redeemEmailToken(database.db, 'email-verification', emailed as string, new Date())).toEqual({ userId: user.id, email: 'grace@example.com' });
+    const redeemed = await database.db.transaction().execute((trx) => redeemEmailToken(trx, 'email-verification', emailed as string, new Date()));
+    expect(redeemed).toEqual({ userId: user.id, email: 'grace@example.com' });
   });
 
   it('sends exactly one email through the broker retries while SMTP refuses, and none for a second publish', async () => {

@@ -100,6 +100,26 @@ describe.each(testPostgresServers())('users-email-verification-confirm on $name'
     expect((await confirm({ token })).status).toBe(204);
   });
 
+  it('answers 400 for a link from before the account moved away and back, or before its password changed', async () => {
+    const beforeMove = await emailedToken(ada);
+    const moved = await updateUser(suite.database.db, ada.id, ada.version, { email: 'ada.king@example.com' }, ISSUED_AT);
+    await updateUser(suite.database.db, ada.id, moved!.version, { email: 'ada@example.com' }, ISSUED_AT);
+    const beforePassword = await emailedToken(grace);
+    await updateUser(suite.database.db, grace.id, grace.version, { passwordHash: FAKE_HASH, revokeTokens: 'password-changed' }, ISSUED_AT);
+    for (const token of [beforeMove, beforePassword]) expect(await confirm({ token })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
+    expect((await userRow(ada.id)).email_verified).toBe(false);
+    expect((await userRow(grace.id)).email_verified).toBe(false);
+  });
+
+  it('answers 400 for a link sent to an address the account has left, even with the token still stored', async () => {
+    const token = await emailedToken(ada);
+    await suite.database.db.updateTable('users.users').set({ email: 'ada.king@example.com' }).where('id', '=', ada.id).execute();
+    expect(await confirm({ token })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
+    // Back at the address, the link works: it is bound to the address, not spent by the refusal.
+    await suite.database.db.updateTable('users.users').set({ email: 'ADA@example.com' }).where('id', '=', ada.id).execute();
+    expect((await confirm({ token })).status).toBe(204);
+  });
+
   it('does not take the token of a password reset email', async () => {
     const event = await suite.database.db.transaction().execute((trx) => addPasswordResetEmail(trx, settings(), ada));
     const opened = await openAccountEmailEvent(event, 'password_reset_requested', sealKey);
