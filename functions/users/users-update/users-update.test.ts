@@ -200,6 +200,12 @@ describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => 
     expect(JSON.stringify(events)).not.toContain(token);
   });
 
+  it('tells the old address only if the account had verified it: an unproven one may be a stranger’s', async () => {
+    const changed = await patch(ada.id, { email: 'ada.king@example.com', currentPassword: ADA_PASSWORD }, await asAda());
+    expect(changed.status).toBe(200);
+    expect((await outbox()).map((event) => event.type)).toEqual([EMAIL_VERIFICATION_REQUESTED]);
+  });
+
   it('sends nothing for a change that keeps the address (the same one in another case included)', async () => {
     expect((await patch(ada.id, { name: 'Augusta', email: 'ADA@example.com' }, await asAda())).status).toBe(200);
     expect(await outbox()).toEqual([]);
