@@ -6,7 +6,8 @@ import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import type { Database } from '../../shared/database.js';
 import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
-import { accountEmailSettingsOf, addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
+import { addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
+import { testAccountEmailSettings } from '../../../test/support/account-email-settings.js';
 import type { UserRecord } from '../user.js';
 import { insertUser, updateUser } from '../user-repository.js';
 import { definition } from './index.js';
@@ -37,11 +38,11 @@ describe.each(testPostgresServers())('users-email-verification-confirm on $name'
     ({ ada, grace } = await seedPeople(suite.database.db));
   });
 
-  const settings = () =>
-    accountEmailSettingsOf({ EVENT_SEAL_KEY: sealKey, EMAIL_VERIFICATION_TTL_SECONDS: 86_400, PASSWORD_RESET_TTL_SECONDS: 3_600 }, '/tests', ISSUED_AT);
+  const settings = () => testAccountEmailSettings(sealKey, ISSUED_AT);
   /** A verification email for the user, as the request function writes it; its token, as the email carries it. */
   const emailedToken = async (user: UserRecord): Promise<string> => {
     const event = await suite.database.db.transaction().execute((trx) => addVerificationEmail(trx, settings(), user));
+    if (!event) throw new Error('no verification email');
     const opened = await openAccountEmailEvent(event, EMAIL_VERIFICATION_REQUESTED, sealKey);
     if (!opened.ok) throw new Error(opened.reason);
     return opened.value.content.token;

@@ -76,9 +76,9 @@ export async function handle(deps: UpdateUserDeps, input: UpdateUserInput): Prom
     // only an address the account had proven: anyone may have registered an unproven one (a notice
     // there would mail a stranger the account's new address).
     const settings = deps.accountEmails(now);
-    const events = [await addVerificationEmail(trx, settings, updated)];
-    if (current.emailVerified) events.push(await addEmailChangedNotice(trx, settings, updated, current.email));
-    return { updated, events };
+    const verification = await addVerificationEmail(trx, settings, updated);
+    const notice = current.emailVerified ? await addEmailChangedNotice(trx, settings, updated, current.email) : undefined;
+    return { updated, events: [verification, notice].filter((event) => event !== undefined) };
   });
   if (events.length > 0) await publishCommitted(deps, events.map((event) => event.id));
   if (updated) return updated;

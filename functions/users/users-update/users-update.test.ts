@@ -7,7 +7,7 @@ import { testPostgresServers } from '../../../test/support/postgres.js';
 import { sql } from 'kysely';
 import { EMAIL_CHANGED, EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
 import type { StoredEvent } from '../../shared/events/publisher.js';
-import { TEST_SEAL_KEY } from '../../../test/support/function-harness.js';
+import { startTestFunction, TEST_SEAL_KEY } from '../../../test/support/function-harness.js';
 import { hashEmailToken, issueEmailToken } from '../email-tokens.js';
 import { etagOf, type UserRecord } from '../user.js';
 import { findPasswordHash, findUserById } from '../user-repository.js';
@@ -204,6 +204,30 @@ describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => 
     const changed = await patch(ada.id, { email: 'ada.king@example.com', currentPassword: ADA_PASSWORD }, await asAda());
     expect(changed.status).toBe(200);
     expect((await outbox()).map((event) => event.type)).toEqual([EMAIL_VERIFICATION_REQUESTED]);
+  });
+
+  it('sends an address no more verification emails a day than its share, however often an account moves to it', async () => {
+    const capped = await startTestFunction(definition, { database: suite.database.db, passwords, tokens: suite.tokens.verifier }, { config: { VERIFICATION_EMAILS_PER_ADDRESS: 1 } });
+    try {
+      const move = async (email: string) => {
+        const current = (await stored(ada.id))!;
+        const response = await call(`${capped.url}/users/${ada.id}`, {
+          method: 'PATCH',
+          body: { email, currentPassword: ADA_PASSWORD },
+          headers: { authorization: await suite.tokens.bearer(ada.id), 'if-match': etagOf(current) },
+        });
+        expect(response.status).toBe(200);
+        expect(response.body).toMatchObject({ email, emailVerified: false });
+      };
+      await move('victim@example.com');
+      await move('ada@example.com');
+      await move('Victim@example.com');
+      const sent = await Promise.all((await outbox()).map((event) => openAccountEmailEvent(event, EMAIL_VERIFICATION_REQUESTED, TEST_SEAL_KEY)));
+      expect(sent.map((opened) => (opened.ok ? opened.value.content.email : opened.reason)).sort()).toEqual(['ada@example.com', 'victim@example.com']);
+      expect(capped.logs).toContainEqual(expect.objectContaining({ message: 'verification email not sent: its address had its share for the day', userId: ada.id }));
+    } finally {
+      await capped.close();
+    }
   });
 
   it('sends nothing for a change that keeps the address (the same one in another case included)', async () => {
