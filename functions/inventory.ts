@@ -120,7 +120,7 @@ export const INVENTORY = [
     method: 'PATCH',
     path: '/users/{id}',
     needs: ['database', 'passwords', 'tokens', 'lockout', 'clients', 'emailTokens', 'seal', 'sink'],
-    summary: 'Change a user (self or admin, If-Match); an email change emits email_verification_requested and email_changed',
+    summary: 'Change a user (self or admin, If-Match); an email change emits email_verification_requested, and email_changed if the old address was verified',
     callers: 'the user themself, or an admin',
     autoscalingTarget: 20,
     scalingNote: 'mostly cheap writes, a bcrypt hash only when the password changes',

@@ -134,6 +134,17 @@ export function useAccountEmailSuite<T extends AccountEmailEventType, N extends 
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'handled' }));
   });
 
+  it('emails nothing of the name the account has: a registrant chose it, and the address may not be theirs', async () => {
+    const event = await accountEmailEvent(c.type, { ...c.content(), name: 'Visit https://evil.example to claim your prize' });
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    const [message] = catcher.messages();
+    if (!message) throw new Error('no email');
+    for (const part of [message.subject, message.text, message.html ?? '']) {
+      expect(part).not.toMatch(/evil|claim|prize/i);
+    }
+    expect(message.text.split('\n')[0]).toBe('Hello,');
+  });
+
   it('sends one email when the same event is delivered five times at once, and none on a later redelivery', async () => {
     const event = await accountEmailEvent(c.type, c.content());
     const statuses = await Promise.all(Array.from({ length: 5 }, () => deliver(suite.fn.url, event)));

@@ -91,17 +91,26 @@ export type EmailBlock =
   | { readonly kind: 'facts'; readonly facts: readonly (readonly [string, string])[] };
 
 /**
+ * The greeting of every notify email. Never the account's name: whoever registers an address
+ * chooses it, and the emails go to addresses nobody may have proven (a verification link, a reset
+ * asked for an unverified account, the alerts of its sign-ins), or to an owner whose account was
+ * taken over; a name there would be a stranger's words in our email. What an email shows comes
+ * from us, or from a fixed vocabulary (`describeDevice`), or is the recipient's own address or
+ * what it changed to.
+ */
+export const GREETING = 'Hello,';
+
+/**
  * Writes an email's text and HTML parts from the same blocks, after the greeting: every value on
  * one line (see `oneLine`), everything escaped in the HTML part, and the automatic-message footer.
  */
-export function composeEmail(subject: string, name: string, blocks: readonly EmailBlock[]): OutgoingEmail {
-  const greeting = `Hello ${oneLine(name)},`;
-  const text = [greeting, '', ...blocks.flatMap((block) => [...textOf(block), '']), AUTOMATIC_MESSAGE, ''].join('\n');
+export function composeEmail(subject: string, blocks: readonly EmailBlock[]): OutgoingEmail {
+  const text = [GREETING, '', ...blocks.flatMap((block) => [...textOf(block), '']), AUTOMATIC_MESSAGE, ''].join('\n');
   const html = `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>
 <body style="font-family:sans-serif;color:#222">
-<p>${escapeHtml(greeting)}</p>
+<p>${escapeHtml(GREETING)}</p>
 ${blocks.map(htmlOf).join('\n')}
 <p style="color:#666;font-size:small">${escapeHtml(AUTOMATIC_MESSAGE)}</p>
 </body>

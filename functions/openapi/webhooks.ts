@@ -136,7 +136,7 @@ export const ACCOUNT_EMAIL_DELIVERIES: Readonly<
     trigger: 'email-changed-notice',
     subscriber: 'notify-email-changed-email',
     publishers: ['users-update', 'outbox-relay'],
-    what: "an account's email changed: the notice goes to the address it left",
+    what: "an account's email changed from an address it had verified: the notice goes to the address it left",
   },
 };
 

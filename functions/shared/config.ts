@@ -166,6 +166,11 @@ const sectionSchemas = {
   emailTokens: z.object({
     EMAIL_VERIFICATION_TTL_SECONDS: integer(300, 7 * 86_400).default(86_400),
     PASSWORD_RESET_TTL_SECONDS: integer(300, 86_400).default(3_600),
+    /**
+     * Verification emails one address may get in a day, from registration, an email change and the
+     * verification request together; past it none is sent, and the answer does not change.
+     */
+    VERIFICATION_EMAILS_PER_ADDRESS: integer(1, 1_000).default(10),
   }),
   emailRequests: z.object({
     /** Verification or reset requests for one email within the window, before 429. */

@@ -8,6 +8,8 @@ import {
 } from '../shared/events/account-email-events.js';
 import { addToOutbox } from '../shared/events/outbox.js';
 import type { StoredEvent } from '../shared/events/publisher.js';
+import type { Logger } from '../shared/logging.js';
+import { takeWithinLimit, type RateLimit } from '../shared/rate-limit.js';
 import { currentTrace, formatTraceparent } from '../shared/trace-context.js';
 import { issueEmailToken } from './email-tokens.js';
 
@@ -26,7 +28,13 @@ export interface AccountEmailSettings {
   /** The producing function, the events' `source`. */
   readonly source: string;
   readonly now: Date;
+  /** Verification emails per address and day (VERIFICATION_EMAILS_PER_ADDRESS), counted whichever function sends them. */
+  readonly verificationCap: RateLimit;
+  readonly logger: Logger;
 }
+
+/** The window of VERIFICATION_EMAILS_PER_ADDRESS: a day, as long as the retention prune keeps rate-limit hits. */
+export const VERIFICATION_CAP_WINDOW_MS = 86_400_000;
 
 /** Whom an account email goes to. */
 export interface AccountEmailRecipient {
@@ -37,9 +45,15 @@ export interface AccountEmailRecipient {
 
 /** The settings of the `emailTokens` and `seal` sections, for a function named `source`. */
 export function accountEmailSettingsOf(
-  config: { readonly EVENT_SEAL_KEY: Uint8Array; readonly EMAIL_VERIFICATION_TTL_SECONDS: number; readonly PASSWORD_RESET_TTL_SECONDS: number },
+  config: {
+    readonly EVENT_SEAL_KEY: Uint8Array;
+    readonly EMAIL_VERIFICATION_TTL_SECONDS: number;
+    readonly PASSWORD_RESET_TTL_SECONDS: number;
+    readonly VERIFICATION_EMAILS_PER_ADDRESS: number;
+  },
   source: string,
   now: Date,
+  logger: Logger,
 ): AccountEmailSettings {
   return {
     sealKey: config.EVENT_SEAL_KEY,
@@ -47,11 +61,30 @@ export function accountEmailSettingsOf(
     resetTtlMs: config.PASSWORD_RESET_TTL_SECONDS * 1000,
     source,
     now,
+    verificationCap: { bucket: 'verification-email-per-address', max: config.VERIFICATION_EMAILS_PER_ADDRESS, windowMs: VERIFICATION_CAP_WINDOW_MS },
+    logger,
   };
 }
 
-/** A verification email for the user's current address (a new token replaces any before). */
-export async function addVerificationEmail(trx: Transaction<Database>, settings: AccountEmailSettings, user: AccountEmailRecipient): Promise<StoredEvent> {
+/**
+ * A verification email for the user's current address (a new token replaces any before), unless
+ * the address has had its VERIFICATION_EMAILS_PER_ADDRESS for the day: anyone can have one sent to
+ * any address (register with it, move an account to it, ask again), so an address nobody proved
+ * gets only so many. Then there is no email, no new token (the last link sent still works) and
+ * undefined, and the caller answers as if one went: only the log tells.
+ */
+export async function addVerificationEmail(
+  trx: Transaction<Database>,
+  settings: AccountEmailSettings,
+  user: AccountEmailRecipient,
+): Promise<StoredEvent | undefined> {
+  if (!(await takeWithinLimit(trx, 'users.rate_limit_hits', settings.verificationCap, user.email.toLowerCase(), settings.now))) {
+    settings.logger.warn('verification email not sent: its address had its share for the day', {
+      userId: user.id,
+      limit: settings.verificationCap.bucket,
+    });
+    return undefined;
+  }
   const { token, expiresAt } = await issueEmailToken(trx, {
     userId: user.id,
     purpose: 'email-verification',

@@ -79,8 +79,8 @@ export interface EmailRequestInput {
 /** Which email a request asks for, and which accounts get it. */
 export interface AccountEmailKind {
   readonly wanted: (user: UserRecord) => boolean;
-  /** Issues its token and writes its event in the caller's transaction (`account-emails.ts`). */
-  readonly add: (trx: Transaction<Database>, settings: AccountEmailSettings, user: AccountEmailRecipient) => Promise<StoredEvent>;
+  /** Issues its token and writes its event in the caller's transaction (`account-emails.ts`); undefined when it sends none. */
+  readonly add: (trx: Transaction<Database>, settings: AccountEmailSettings, user: AccountEmailRecipient) => Promise<StoredEvent | undefined>;
 }
 
 /**
@@ -99,7 +99,7 @@ export async function requestAccountEmail(deps: EmailRequestDeps, input: EmailRe
     const user = await findUserByEmail(deps.database, input.email);
     if (!user || !kind.wanted(user)) return;
     const event = await deps.database.transaction().execute((trx) => kind.add(trx, deps.accountEmails(now), user));
-    await awaitWithinFloor(publishCommitted(deps, [event.id]), floor);
+    if (event) await awaitWithinFloor(publishCommitted(deps, [event.id]), floor);
   });
 }
 

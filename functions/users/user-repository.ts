@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isUniqueViolation, type Database, type UsersTable } from '../shared/database.js';
 import type { Role } from '../shared/tokens.js';
+import { endEmailTokens } from './email-tokens.js';
 import { UsersProblems } from './errors.js';
 import { isUserId, type UserRecord, type UserResource } from './user.js';
 
@@ -179,7 +180,9 @@ export async function listUsers(db: Db, filter: UserFilter, limit: number, after
 
 /**
  * Applies changes only if the stored version is still `expectedVersion`, bumping the version.
- * Answers undefined when the user is gone or was changed in between.
+ * Answers undefined when the user is gone or was changed in between. In the same transaction, a
+ * new password ends every verification and reset token of the account, and a new address every
+ * one not sent to it (see `endEmailTokens`).
  */
 export async function updateUser(
   db: Db,
@@ -207,8 +210,11 @@ export async function updateUser(
         .where('version', '=', expectedVersion)
         .returning(USER_COLUMNS)
         .executeTakeFirst();
-      if (row && changes.revokeTokens !== undefined) await endSessions(trx, id, changes.revokeTokens);
-      return row && toUserRecord(row);
+      if (!row) return undefined;
+      if (changes.revokeTokens !== undefined) await endSessions(trx, id, changes.revokeTokens);
+      if (changes.passwordHash !== undefined) await endEmailTokens(trx, id);
+      else if (changes.email !== undefined) await endEmailTokens(trx, id, row.email);
+      return toUserRecord(row);
     });
   } catch (error) {
     if (isUniqueViolation(error, 'users_email_key')) throw UsersProblems.emailTaken.error();
@@ -268,9 +274,11 @@ function likePrefix(prefix: string): string {
 }
 
 /**
- * A password reset: the new hash, the token version moved on and every session ended, in one
- * transaction; the address the link went to counts as verified if the account still has it.
- * Undefined when the user is gone.
+ * A password reset by a link sent to `linkEmail`: the new hash, the address verified (the link
+ * reached it), the token version moved on, every session ended and every verification and reset
+ * token of the account ended, in one transaction; only while the account still has that address
+ * (the redemption checked it, under the row's lock). Undefined when the user is gone or has
+ * another address.
  */
 export async function resetPassword(db: Db, userId: string, passwordHash: string, linkEmail: string, now: Date): Promise<UserRecord | undefined> {
   return inTransaction(db, async (trx) => {
@@ -278,16 +286,19 @@ export async function resetPassword(db: Db, userId: string, passwordHash: string
       .updateTable('users.users')
       .set({
         password_hash: passwordHash,
-        email_verified: sql<boolean>`email_verified or lower(email) = lower(${linkEmail})`,
+        email_verified: true,
         token_version: sql<number>`token_version + 1`,
         version: sql<number>`version + 1`,
         updated_at: now,
       })
       .where('id', '=', userId)
+      .where(sql<string>`lower(email)`, '=', linkEmail.toLowerCase())
       .returning(USER_COLUMNS)
       .executeTakeFirst();
-    if (row) await endSessions(trx, userId, 'password-reset');
-    return row && toUserRecord(row);
+    if (!row) return undefined;
+    await endSessions(trx, userId, 'password-reset');
+    await endEmailTokens(trx, userId);
+    return toUserRecord(row);
   });
 }
 

@@ -16,7 +16,8 @@ import {
 } from '../../functions/shared/events/account-email-events.js';
 import { publishPending } from '../../functions/shared/events/outbox.js';
 import { createEventPublisher, type EventPublisher } from '../../functions/shared/events/publisher.js';
-import { accountEmailSettingsOf, addVerificationEmail } from '../../functions/users/account-emails.js';
+import { addVerificationEmail } from '../../functions/users/account-emails.js';
+import { testAccountEmailSettings } from '../support/account-email-settings.js';
 import { redeemEmailToken } from '../../functions/users/email-tokens.js';
 import { insertUser } from '../../functions/users/user-repository.js';
 import { startLocalBroker, type LocalBroker } from '../../runner/broker/local-broker.js';
@@ -150,11 +151,7 @@ describe('account emails end to end (real Postgres, RabbitMQ and SMTP)', () => {
 
   it('sends the verification email the users functions ask for, and its token redeems', async () => {
     const user = await insertUser(database.db, { email: 'grace@example.com', name: 'Grace', surname: 'Hopper', passwordHash: FAKE_HASH });
-    const settings = accountEmailSettingsOf(
-      { EVENT_SEAL_KEY: TEST_SEAL_KEY, EMAIL_VERIFICATION_TTL_SECONDS: 86_400, PASSWORD_RESET_TTL_SECONDS: 3_600 },
-      '/functions/users-create',
-      new Date(),
-    );
+    const settings = testAccountEmailSettings(TEST_SEAL_KEY, new Date(), '/functions/users-create');
     await database.db.transaction().execute((trx) => addVerificationEmail(trx, settings, user));
     expect(await publishPending(database.db, publisher, { limit: 10, now: () => new Date() })).toMatchObject({ published: 1 });
 
@@ -164,7 +161,8 @@ describe('account emails end to end (real Postgres, RabbitMQ and SMTP)', () => {
     const line = message?.text.split('\n').find((candidate) => candidate.startsWith(`${TEST_ACCOUNT_LINKS_URL}?`));
     const emailed = new URL(line ?? 'http://missing/').searchParams.get('token');
     expect(emailed).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(await redeemEmailToken(database.db, 'email-verification', emailed as string, new Date())).toEqual({ userId: user.id, email: 'grace@example.com' });
+    const redeemed = await database.db.transaction().execute((trx) => redeemEmailToken(trx, 'email-verification', emailed as string, new Date()));
+    expect(redeemed).toEqual({ userId: user.id, email: 'grace@example.com' });
   });
 
   it('sends exactly one email through the broker retries while SMTP refuses, and none for a second publish', async () => {

@@ -10,7 +10,7 @@ export const EMAIL_CHANGED_SUBJECT = "Your account's email address was changed";
  */
 export function buildEmailChangedEmail(content: SealedContent<typeof EMAIL_CHANGED>): OutgoingEmail {
   const when = formatUtcTime(new Date(content.changedAt));
-  return composeEmail(EMAIL_CHANGED_SUBJECT, content.name, [
+  return composeEmail(EMAIL_CHANGED_SUBJECT, [
     { kind: 'paragraph', text: `Your account's email was changed from ${content.previousEmail} to ${content.newEmail} on ${when}.` },
     { kind: 'paragraph', text: 'Emails about your account now go to the new address. If this was you, there is nothing to do.' },
     {

@@ -15,7 +15,7 @@ describe('the email changed notice', () => {
   it('tells the old address the new one and when, in UTC', () => {
     expect(email.subject).toBe("Your account's email address was changed");
     for (const part of [email.text, email.html]) {
-      expect(part).toContain('Hello Ada,');
+      expect(part).toContain('Hello,');
       expect(part).toContain('was changed from ada@example.com to ada@new.example on Thursday, 26 November 2026, 14:03:07 UTC.');
     }
   });
@@ -33,11 +33,12 @@ describe('the email changed notice', () => {
     expect(email.text).not.toMatch(/https?:\/\//);
   });
 
-  it('escapes what the event carries in the HTML part and keeps every value on one line', () => {
-    const built = buildEmailChangedEmail({ ...ADA, name: 'Ada\n\nYour account is locked <b>now</b>' });
-    expect(built.html).not.toContain('<b>now');
-    expect(built.text.split('\n')[0]).toBe('Hello Ada  Your account is locked <b>now</b>,');
-  });
+  it.each(['Visit https://evil.example to claim your prize', 'Ada\n\nYour account is locked <b>now</b>'])(
+    'shows nothing of the name the account has: %j',
+    (name) => {
+      expect(buildEmailChangedEmail({ ...ADA, name })).toEqual(email);
+    },
+  );
 });
 
 describe.each(testPostgresServers())('notify-email-changed-email on $name', ({ adminUrl }) => {

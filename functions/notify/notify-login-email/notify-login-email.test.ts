@@ -80,41 +80,39 @@ async function startRejectingSmtp(code: number): Promise<{ url: string; attempts
 }
 
 describe('the login email', () => {
-  it('greets by name and tells when, from where, with what, and what to do if it was not you', () => {
+  it('greets without a name and tells when, from where, with what, and what to do if it was not you', () => {
     const email = buildLoginEmail(ADA);
     expect(email.subject).toBe('New sign-in to your account');
     for (const part of [email.text, email.html]) {
-      expect(part).toContain('Hello Ada,');
+      expect(part).toContain('Hello,');
+      expect(part).not.toContain('Ada');
       expect(part).toContain(ADA_TIME);
       expect(part).toContain('203.0.113.7');
+      expect(part).toContain('Firefox on Linux');
       expect(part).toContain('change your password right away');
       expect(part).toContain('review your account');
     }
-    expect(email.text).toContain(ADA.userAgent);
+    expect(email.text).toContain('Device or browser: Firefox on Linux');
   });
 
-  it('escapes what the event carries in the HTML part', () => {
-    const email = buildLoginEmail({ ...ADA, name: '<b>Ada</b> & co', userAgent: '"><script>alert(1)</script>' });
-    expect(email.html).not.toContain('<script>');
-    expect(email.html).not.toContain('<b>Ada');
-    expect(email.html).toContain('Hello &lt;b&gt;Ada&lt;/b&gt; &amp; co,');
-    expect(email.html).toContain('&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;');
-    expect(email.text).toContain('Hello <b>Ada</b> & co,');
+  // Whoever signs in chooses the name (at registration, with anybody's address) and the User-Agent:
+  // the alert, which goes to the account's address, carries neither.
+  it.each([
+    ['a name and a user agent of words and a link', 'Visit https://evil.example to claim your prize', 'Visit https://evil.example to claim your prize'],
+    ['HTML', '<b>Ada</b> & co', '"><script>alert(1)</script>'],
+    ['line breaks', 'Ada\r\n\r\nYour account is locked: visit evil.example', 'Firefox\u0085\nInjected: yes evil.example'],
+    ['a real browser’s user agent with words added', 'Ada', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/140.0 Safari/537.36 claim your prize at evil.example'],
+  ])('shows nothing of %s the person signing in chose', (_case, name, userAgent) => {
+    const email = buildLoginEmail({ ...ADA, name, userAgent });
+    for (const part of [email.text, email.html]) expect(part).not.toMatch(/evil|claim|prize|script|Injected|locked|<b>|&lt;b&gt;/i);
+    expect(email.text.split('\n')[0]).toBe('Hello,');
   });
 
-  it('keeps every value on its own line, whatever control characters or line breaks it holds', () => {
-    // Names stored before they were checked, or an address and user agent from an event.
-    const email = buildLoginEmail({
-      ...ADA,
-      name: 'Ada\r\n\r\nYour account is locked: visit evil.example',
-      clientAddress: '203.0.113.7\u2028Fake: line',
-      userAgent: 'Firefox\u0085\nInjected: yes',
-    });
+  it('keeps the network address on its own line, whatever control characters or line breaks it holds', () => {
+    const email = buildLoginEmail({ ...ADA, clientAddress: '203.0.113.7\u2028Fake: line' });
     const lines = email.text.split('\n');
-    expect(lines[0]).toBe('Hello Ada    Your account is locked: visit evil.example,');
     expect(lines).toContain('Network address: 203.0.113.7 Fake: line');
-    expect(lines).toContain('Device or browser: Firefox  Injected: yes');
-    expect(lines.filter((line) => /^(Your account is locked|Fake|Injected)/.test(line))).toEqual([]);
+    expect(lines.filter((line) => line.startsWith('Fake'))).toEqual([]);
   });
 
   it('says "unknown" for a blank address or user agent', () => {
@@ -223,10 +221,10 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     expect(message?.from).toBe('"Accounts" <no-reply@accounts.test>');
     expect(message?.subject).toBe(LOGIN_EMAIL_SUBJECT);
     for (const part of [message?.text, message?.html]) {
-      expect(part).toContain('Hello Ada,');
+      expect(part).toContain('Hello,');
       expect(part).toContain(ADA_TIME);
       expect(part).toContain('203.0.113.7');
-      expect(part).toContain('Firefox/140.0');
+      expect(part).toContain('Firefox on Linux');
       expect(part).toContain('change your password right away');
       expect(part).toContain('review your account');
     }

@@ -11,7 +11,7 @@ export const RESET_PASSWORD_ACTION = 'reset-password';
  */
 export function buildPasswordResetEmail(content: SealedContent<typeof PASSWORD_RESET_REQUESTED>, linksUrl: string, now: Date): OutgoingEmail {
   const expiresAt = new Date(content.expiresAt);
-  return composeEmail(PASSWORD_RESET_EMAIL_SUBJECT, content.name, [
+  return composeEmail(PASSWORD_RESET_EMAIL_SUBJECT, [
     { kind: 'paragraph', text: 'Someone asked to reset the password of your account. To choose a new password, open this link:' },
     { kind: 'link', url: accountLink(linksUrl, RESET_PASSWORD_ACTION, content.token), label: 'Choose a new password' },
     { kind: 'paragraph', text: 'If your app asks for a code instead, enter this one:' },

@@ -11,7 +11,7 @@ export const VERIFY_EMAIL_ACTION = 'verify-email';
  */
 export function buildVerificationEmail(content: SealedContent<typeof EMAIL_VERIFICATION_REQUESTED>, linksUrl: string, now: Date): OutgoingEmail {
   const expiresAt = new Date(content.expiresAt);
-  return composeEmail(VERIFICATION_EMAIL_SUBJECT, content.name, [
+  return composeEmail(VERIFICATION_EMAIL_SUBJECT, [
     { kind: 'paragraph', text: `Confirm your email address (${content.email}) by opening this link:` },
     { kind: 'link', url: accountLink(linksUrl, VERIFY_EMAIL_ACTION, content.token), label: 'Confirm your email address' },
     { kind: 'paragraph', text: 'If your app asks for a code instead, enter this one:' },

@@ -12,14 +12,17 @@ const NOW = new Date('2026-11-26T14:03:07Z');
 const TOKEN = 'q1w2e3r4t5y6u7i8o9p0-a_sdfghjklzxcvbnmQWERTYUIOP';
 const ADA: Content = { email: 'ada@example.com', name: 'Ada', token: TOKEN, expiresAt: '2026-11-27T14:03:07Z' };
 const LINKS = 'https://accounts.example/links';
+/** A name whoever registers an address may choose: the email goes to that address before anyone proved it. */
+const PHISHING_NAME = 'Visit https://evil.example to claim your prize';
 
 describe('the verification email', () => {
   const email = buildVerificationEmail(ADA, LINKS, NOW);
 
-  it('greets by name, asks to confirm the address and links to the links page with the token', () => {
+  it('greets without a name, asks to confirm the address and links to the links page with the token', () => {
     expect(email.subject).toBe('Confirm your email address');
     for (const part of [email.text, email.html]) {
-      expect(part).toContain('Hello Ada,');
+      expect(part).toContain('Hello,');
+      expect(part).not.toContain('Ada,');
       expect(part).toContain('Confirm your email address');
       expect(part).toContain('ada@example.com');
     }
@@ -56,12 +59,9 @@ describe('the verification email', () => {
     expect(Object.fromEntries(text.searchParams)).toEqual({ lang: 'en', action: 'verify-email', token: TOKEN });
   });
 
-  it('escapes what the event carries in the HTML part and keeps every value on one line', () => {
-    const built = buildVerificationEmail({ ...ADA, name: '<b>Ada</b> &\r\nYour account is locked' }, LINKS, NOW);
-    expect(built.html).not.toContain('<b>Ada');
-    expect(built.html).toContain('Hello &lt;b&gt;Ada&lt;/b&gt; &amp;  Your account is locked,');
-    expect(built.text.split('\n')[0]).toBe('Hello <b>Ada</b> &  Your account is locked,');
-    expect(built.text.split('\n').filter((line) => line.startsWith('Your account is locked'))).toEqual([]);
+  it.each([PHISHING_NAME, '<b>Ada</b> &\r\nYour account is locked'])('shows nothing of the name the registrant chose: %j', (name) => {
+    const built = buildVerificationEmail({ ...ADA, name }, LINKS, NOW);
+    expect(built).toEqual(email);
   });
 });
 
@@ -89,7 +89,7 @@ describe.each(testPostgresServers())('notify-verification-email on $name', ({ ad
     }
     expect(message.text.split('\n')).toContain(sealed.token);
     for (const part of [message.text, message.html]) {
-      expect(part).toContain('Hello Ada,');
+      expect(part).toContain('Hello,');
       expect(part).toContain('expire in 1 hour');
       expect(part).toContain('If you did not ask for this, ignore this email');
     }

@@ -32,9 +32,10 @@ export interface CreateUserRequest {
 
 /**
  * Registers a user with the `user` role, their address not yet verified, and asks for the
- * verification email in the same transaction. Every attempt counts against its client's limit (429
- * past it; an IPv6 client counts by its /64), taken emails included, so the 409 cannot be used to
- * test emails without limit. A taken email answers 409 (the unique index settles races).
+ * verification email in the same transaction (none past the address's daily cap, with the same
+ * 201). Every attempt counts against its client's limit (429 past it; an IPv6 client counts by its
+ * /64), taken emails included, so the 409 cannot be used to test emails without limit. A taken
+ * email answers 409 (the unique index settles races).
  */
 export async function handle(deps: CreateUserDeps, input: CreateUserRequest): Promise<UserRecord> {
   const verdict = await hitRateLimit(deps.database, 'users.rate_limit_hits', deps.registrationLimit, clientKey(input.clientAddress), deps.now());
@@ -47,6 +48,6 @@ export async function handle(deps: CreateUserDeps, input: CreateUserRequest): Pr
     const created = await insertUser(trx, { email: user.email, name: user.name, surname: user.surname, passwordHash });
     return { created, verification: await addVerificationEmail(trx, deps.accountEmails(deps.now()), created) };
   });
-  await publishCommitted(deps, [verification.id]);
+  if (verification) await publishCommitted(deps, [verification.id]);
   return created;
 }

@@ -18,7 +18,7 @@ export const definition = defineHttpFunction({
       max: shared.config.REGISTRATIONS_PER_CLIENT,
       windowMs: shared.config.REGISTRATION_WINDOW_SECONDS * 1000,
     },
-    accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, EVENT_SOURCE, now),
+    accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, EVENT_SOURCE, now, shared.logger),
   }),
   input: (request, deps) => ({
     user: parseInput(createUserBody, requireJsonBody(request), 'request body'),

@@ -117,6 +117,43 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
     expect(typeof line?.['durationMs']).toBe('number');
   });
 
+  describe('verification emails per address', () => {
+    let capped: RunningFunction;
+    let clock = new Date('2026-11-28T10:00:00Z');
+    beforeAll(async () => {
+      capped = await startTestFunction(definition, { database: database.db, passwords }, { now: () => clock, config: { VERIFICATION_EMAILS_PER_ADDRESS: 2 } });
+    });
+    afterAll(() => capped.close());
+
+    const verificationsTo = async () =>
+      (await database.db.selectFrom('auth.outbox').select('event').orderBy('created_at').execute()).map((row) => (row.event as StoredEvent).subject);
+
+    it('sends an address no more than its share a day, through registering it again and again, and answers 201 all the same', async () => {
+      clock = new Date('2026-11-28T10:00:00Z');
+      const ids: string[] = [];
+      // Registering somebody's address, deleting the account and registering it again: each registration asks for an email.
+      for (const email of ['victim@example.com', 'Victim@Example.com', 'VICTIM@example.com']) {
+        const response = await call(`${capped.url}/users`, { method: 'POST', body: { ...validUser, email, name: 'Visit https://evil.example' } });
+        expect(response.status).toBe(201);
+        expect(response.body).toMatchObject({ email, emailVerified: false });
+        expect([...response.headers.keys()].sort()).toEqual(expect.arrayContaining(['etag', 'location']));
+        ids.push(response.body.id);
+        await database.db.deleteFrom('users.users').where('id', '=', response.body.id).execute();
+      }
+      expect(await verificationsTo()).toEqual([ids[0], ids[1]]);
+      expect(capped.logs).toContainEqual(
+        expect.objectContaining({ severity: 'WARNING', message: 'verification email not sent: its address had its share for the day', userId: ids[2] }),
+      );
+      expect(JSON.stringify(capped.logs)).not.toMatch(/victim@/i);
+
+      // A day after the first, the address gets one again.
+      clock = new Date('2026-11-29T10:00:01Z');
+      const later = await call(`${capped.url}/users`, { method: 'POST', body: { ...validUser, email: 'victim@example.com' } });
+      expect(later.status).toBe(201);
+      expect(await verificationsTo()).toEqual([ids[0], ids[1], later.body.id]);
+    });
+  });
+
   describe('registration limit per client address', () => {
     let limited: RunningFunction;
     let clock = new Date('2026-11-28T10:00:00Z');
@@ -163,7 +200,7 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
         expect((await register(index, `192.0.2.${index}, 203.0.113.50`)).status).toBe(201);
       }
       expect((await register(9, '192.0.2.99, 203.0.113.50')).status).toBe(429);
-      const counted = await database.db.selectFrom('users.rate_limit_hits').select('key').distinct().execute();
+      const counted = await database.db.selectFrom('users.rate_limit_hits').select('key').where('bucket', '=', 'registration-per-client').distinct().execute();
       expect(counted).toEqual([{ key: '203.0.113.50' }]);
     });
 
@@ -195,7 +232,7 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
         expect((await registerFrom(3, '203.0.113.50', '192.0.2.99')).status).toBe(429);
         expect((await registerFrom(4, '203.0.113.50')).status).toBe(429);
         expect((await registerFrom(5, '198.51.100.20', '203.0.113.50')).status).toBe(201);
-        const counted = await database.db.selectFrom('users.rate_limit_hits').select('key').distinct().orderBy('key').execute();
+        const counted = await database.db.selectFrom('users.rate_limit_hits').select('key').where('bucket', '=', 'registration-per-client').distinct().orderBy('key').execute();
         expect(counted).toEqual([{ key: '198.51.100.20' }, { key: '203.0.113.50' }]);
       });
 
@@ -207,7 +244,7 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
         expect(refused.status).toBe(429);
         expect(refused.headers.get('retry-after')).toBe('600');
         expect((await registerFrom(4, '2001:db8:7:2::a')).status).toBe(201);
-        const counted = await database.db.selectFrom('users.rate_limit_hits').select('key').distinct().orderBy('key').execute();
+        const counted = await database.db.selectFrom('users.rate_limit_hits').select('key').where('bucket', '=', 'registration-per-client').distinct().orderBy('key').execute();
         expect(counted).toEqual([{ key: '2001:db8:7:1::/64' }, { key: '2001:db8:7:2::/64' }]);
       });
     });

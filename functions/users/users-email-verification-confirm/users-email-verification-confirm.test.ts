@@ -6,7 +6,8 @@ import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import type { Database } from '../../shared/database.js';
 import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
-import { accountEmailSettingsOf, addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
+import { addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
+import { testAccountEmailSettings } from '../../../test/support/account-email-settings.js';
 import type { UserRecord } from '../user.js';
 import { insertUser, updateUser } from '../user-repository.js';
 import { definition } from './index.js';
@@ -37,11 +38,11 @@ describe.each(testPostgresServers())('users-email-verification-confirm on $name'
     ({ ada, grace } = await seedPeople(suite.database.db));
   });
 
-  const settings = () =>
-    accountEmailSettingsOf({ EVENT_SEAL_KEY: sealKey, EMAIL_VERIFICATION_TTL_SECONDS: 86_400, PASSWORD_RESET_TTL_SECONDS: 3_600 }, '/tests', ISSUED_AT);
+  const settings = () => testAccountEmailSettings(sealKey, ISSUED_AT);
   /** A verification email for the user, as the request function writes it; its token, as the email carries it. */
   const emailedToken = async (user: UserRecord): Promise<string> => {
     const event = await suite.database.db.transaction().execute((trx) => addVerificationEmail(trx, settings(), user));
+    if (!event) throw new Error('no verification email');
     const opened = await openAccountEmailEvent(event, EMAIL_VERIFICATION_REQUESTED, sealKey);
     if (!opened.ok) throw new Error(opened.reason);
     return opened.value.content.token;
@@ -97,6 +98,26 @@ describe.each(testPostgresServers())('users-email-verification-confirm on $name'
   it('accepts a token until it expires, 24 hours after it was sent', async () => {
     const token = await emailedToken(ada);
     clock = new Date(ISSUED_AT.getTime() + DAY_MS - 1_000);
+    expect((await confirm({ token })).status).toBe(204);
+  });
+
+  it('answers 400 for a link from before the account moved away and back, or before its password changed', async () => {
+    const beforeMove = await emailedToken(ada);
+    const moved = await updateUser(suite.database.db, ada.id, ada.version, { email: 'ada.king@example.com' }, ISSUED_AT);
+    await updateUser(suite.database.db, ada.id, moved!.version, { email: 'ada@example.com' }, ISSUED_AT);
+    const beforePassword = await emailedToken(grace);
+    await updateUser(suite.database.db, grace.id, grace.version, { passwordHash: FAKE_HASH, revokeTokens: 'password-changed' }, ISSUED_AT);
+    for (const token of [beforeMove, beforePassword]) expect(await confirm({ token })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
+    expect((await userRow(ada.id)).email_verified).toBe(false);
+    expect((await userRow(grace.id)).email_verified).toBe(false);
+  });
+
+  it('answers 400 for a link sent to an address the account has left, even with the token still stored', async () => {
+    const token = await emailedToken(ada);
+    await suite.database.db.updateTable('users.users').set({ email: 'ada.king@example.com' }).where('id', '=', ada.id).execute();
+    expect(await confirm({ token })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
+    // Back at the address, the link works: it is bound to the address, not spent by the refusal.
+    await suite.database.db.updateTable('users.users').set({ email: 'ADA@example.com' }).where('id', '=', ada.id).execute();
     expect((await confirm({ token })).status).toBe(204);
   });
 

@@ -6,7 +6,8 @@ export type RequestVerificationInput = EmailRequestInput;
 
 /**
  * Sends a fresh verification email (a new token, replacing older ones) when an account has this
- * address and has not verified it; otherwise nothing. The same answer, in the same time, either way.
+ * address and has not verified it, unless the address had its VERIFICATION_EMAILS_PER_ADDRESS
+ * today; otherwise nothing. The same answer, in the same time, either way.
  */
 export async function handle(deps: RequestVerificationDeps, input: RequestVerificationInput): Promise<void> {
   await requestAccountEmail(deps, input, { wanted: (user) => !user.emailVerified, add: addVerificationEmail });

@@ -14,7 +14,7 @@ export const definition = defineHttpFunction({
   deps: (shared) => ({
     ...shared,
     limits: emailRequestLimitsOf(shared.config, 'email-verification'),
-    accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, EVENT_SOURCE, now),
+    accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, EVENT_SOURCE, now, shared.logger),
     steadyAnswerMs: shared.config.EMAIL_REQUEST_ANSWER_MS,
   }),
   input: (request, deps) => ({

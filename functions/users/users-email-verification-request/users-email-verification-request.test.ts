@@ -27,7 +27,7 @@ describe.each(testPostgresServers())('users-email-verification-request on $name'
       return { database: functionDatabase, sink: sink.publisher };
     },
     // Limits far away, so only the tests of the limits meet them.
-    { config: { EVENT_SEAL_KEY: sealKey, EMAIL_REQUESTS_PER_EMAIL: 1_000, EMAIL_REQUESTS_PER_CLIENT: 100_000 } },
+    { config: { EVENT_SEAL_KEY: sealKey, EMAIL_REQUESTS_PER_EMAIL: 1_000, EMAIL_REQUESTS_PER_CLIENT: 100_000, VERIFICATION_EMAILS_PER_ADDRESS: 1_000 } },
   );
   let confirm: RunningFunction;
   let ada: UserRecord;
@@ -223,7 +223,7 @@ describe.each(testPostgresServers())('users-email-verification-request on $name'
       expect(refused.headers.get('retry-after')).toBe('600');
       expect((await ask('c@example.com', '198.51.100.20')).status).toBe(202);
       const buckets = await suite.database.db.selectFrom('users.rate_limit_hits').select('bucket').distinct().orderBy('bucket').execute();
-      expect(buckets.map((row) => row.bucket)).toEqual(['email-verification-per-client', 'email-verification-per-email']);
+      expect(buckets.map((row) => row.bucket)).toEqual(['email-verification-per-client', 'email-verification-per-email', 'verification-email-per-address']);
     });
 
     it('counts the IPv6 clients of one /64 together, another /64 apart', async () => {
@@ -240,6 +240,40 @@ describe.each(testPostgresServers())('users-email-verification-request on $name'
         .orderBy('key')
         .execute();
       expect(clients).toEqual([{ key: '2001:db8:7:1::/64' }, { key: '2001:db8:7:2::/64' }]);
+    });
+  });
+
+  describe('verification emails per address', () => {
+    let capped: RunningFunction;
+    let clock = new Date('2026-11-28T10:00:00Z');
+    const ask = (email: string) => call(`${capped.url}/auth/email-verifications`, { method: 'POST', body: { email } });
+
+    beforeAll(async () => {
+      capped = await startTestFunction(
+        definition,
+        { database: functionDatabase, sink: sink.publisher },
+        { now: () => clock, config: { EVENT_SEAL_KEY: sealKey, EMAIL_REQUESTS_PER_EMAIL: 1_000, EMAIL_REQUESTS_PER_CLIENT: 100_000, VERIFICATION_EMAILS_PER_ADDRESS: 2 } },
+      );
+    });
+    afterAll(() => capped?.close());
+
+    it('sends an address no more than its share a day, answers the same 202 past it, and leaves the last link sent working', async () => {
+      clock = new Date('2026-11-28T10:00:00Z');
+      const answers = [await ask('ada@example.com'), await ask('ADA@example.com'), await ask('ada@example.com'), await ask('nobody@example.com')];
+      for (const answer of answers) expect(comparable(answer)).toEqual(comparable(answers[0]!));
+      const sent = await outbox();
+      expect(sent).toHaveLength(2);
+      expect(capped.logs).toContainEqual(
+        expect.objectContaining({ message: 'verification email not sent: its address had its share for the day', userId: ada.id }),
+      );
+      // The refused one issued no token: the second email's link is still the one that works.
+      const stored = await suite.database.db.selectFrom('users.email_tokens').select(['token_hash', 'used_at']).execute();
+      expect(stored).toHaveLength(1);
+      expect(stored[0]?.token_hash.equals(createHash('sha256').update(await tokenOf(sent[1]?.event)).digest())).toBe(true);
+
+      clock = new Date('2026-11-29T10:00:01Z');
+      expect((await ask('ada@example.com')).status).toBe(202);
+      expect(await outbox()).toHaveLength(3);
     });
   });
 });

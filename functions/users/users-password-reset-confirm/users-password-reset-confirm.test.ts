@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTestFunction } from '../../../test/support/function-harness.js';
 import { useFunctionSuite } from '../../../test/support/function-suite.js';
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import type { Database } from '../../shared/database.js';
 import { openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../shared/events/account-email-events.js';
 import { createPasswordHasher, type PasswordHasher } from '../../shared/passwords/password-hasher.js';
-import { accountEmailSettingsOf, addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
+import { addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
+import { testAccountEmailSettings } from '../../../test/support/account-email-settings.js';
 import type { UserRecord } from '../user.js';
 import { insertUser, updateUser } from '../user-repository.js';
 import { definition } from './index.js';
@@ -50,8 +52,7 @@ describe.each(testPostgresServers())('users-password-reset-confirm on $name', ({
     grace = await insertUser(suite.database.db, { email: 'grace@example.com', name: 'Grace', surname: 'Hopper', passwordHash: oldHash });
   });
 
-  const settings = () =>
-    accountEmailSettingsOf({ EVENT_SEAL_KEY: sealKey, EMAIL_VERIFICATION_TTL_SECONDS: 86_400, PASSWORD_RESET_TTL_SECONDS: 3_600 }, '/tests', ISSUED_AT);
+  const settings = () => testAccountEmailSettings(sealKey, ISSUED_AT);
   /** A reset email for the user, as the request function writes it; its token, as the email carries it. */
   const emailedToken = async (user: UserRecord): Promise<string> => {
     const event = await suite.database.db.transaction().execute((trx) => addPasswordResetEmail(trx, settings(), user));
@@ -103,14 +104,118 @@ describe.each(testPostgresServers())('users-password-reset-confirm on $name', ({
     for (const secret of [token, NEW_PASSWORD, after.password_hash]) expect(said).not.toContain(secret);
   });
 
-  it('leaves the address unverified when the account has moved to another one since the email', async () => {
+  it('answers 400 invalid-token for a link sent to an address the account has left, and changes nothing', async () => {
     const token = await emailedToken(ada);
-    await updateUser(suite.database.db, ada.id, ada.version, { email: 'ada.king@example.com' }, ISSUED_AT);
-    expect((await reset({ token, password: NEW_PASSWORD })).status).toBe(204);
-    const after = await userRow(ada.id);
-    expect(await passwords.verify(NEW_PASSWORD, after.password_hash)).toBe(true);
-    expect(after.email_verified).toBe(false);
+    const session = await startSession(ada);
+    // Moved behind the functions' back (no token ended): the link still belongs to the old address.
+    await suite.database.db.updateTable('users.users').set({ email: 'ada.king@example.com' }).where('id', '=', ada.id).execute();
+    const moved = await reset({ token, password: NEW_PASSWORD });
+    const unknown = await reset({ token: randomBytes(32).toString('base64url'), password: NEW_PASSWORD });
+    expect(moved.status).toBe(400);
+    expect(moved.body).toEqual(unknown.body);
+    expect(moved.body).toMatchObject({ type: INVALID_TOKEN });
+    expect(await userRow(ada.id)).toMatchObject({ password_hash: oldHash, token_version: ada.tokenVersion, email_verified: false });
+    expect(await sessionEnd(session)).toEqual({ ended_at: null, end_reason: null });
   });
+
+  it('answers 400 for a link from before the account moved away and back: a new address ends the links before it', async () => {
+    const token = await emailedToken(ada);
+    const moved = await updateUser(suite.database.db, ada.id, ada.version, { email: 'ada.king@example.com' }, ISSUED_AT);
+    await updateUser(suite.database.db, ada.id, moved!.version, { email: 'ada@example.com' }, ISSUED_AT);
+    expect(await reset({ token, password: NEW_PASSWORD })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
+    expect((await userRow(ada.id)).password_hash).toBe(oldHash);
+  });
+
+  it('answers 400 for a link sent before the password changed', async () => {
+    const token = await emailedToken(ada);
+    await updateUser(suite.database.db, ada.id, ada.version, { passwordHash: await passwords.hash('changed meanwhile'), revokeTokens: 'password-changed' }, ISSUED_AT);
+    expect(await reset({ token, password: NEW_PASSWORD })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
+    expect(await passwords.verify('changed meanwhile', (await userRow(ada.id)).password_hash)).toBe(true);
+  });
+
+  it('ends every other verification and reset link of the account, and no one else’s', async () => {
+    const verification = await suite.database.db.transaction().execute((trx) => addVerificationEmail(trx, settings(), ada));
+    const token = await emailedToken(ada);
+    await emailedToken(grace);
+    expect((await reset({ token, password: NEW_PASSWORD })).status).toBe(204);
+    const left = await suite.database.db.selectFrom('users.email_tokens').select(['user_id', 'purpose']).execute();
+    expect(left).toEqual([{ user_id: grace.id, purpose: 'password-reset' }]);
+    expect(verification?.subject).toBe(ada.id);
+  });
+
+  it('lets a reset that went first finish while an email change waits for it, without a deadlock', async () => {
+    const token = await emailedToken(ada);
+    // The reset stops in its bcrypt hash, holding what it locked, until the email change waits on it.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let hashing!: () => void;
+    const hashStarted = new Promise<void>((resolve) => (hashing = resolve));
+    const gated = await startTestFunction(
+      definition,
+      {
+        database: functionDatabase,
+        passwords: {
+          hash: async (password: string) => {
+            hashing();
+            await gate;
+            return passwords.hash(password);
+          },
+          verify: (password: string, hash: string | null) => passwords.verify(password, hash),
+          close: async () => undefined,
+        },
+      },
+      { now: () => clock },
+    );
+    try {
+      const confirming = call(`${gated.url}/auth/password-resets/confirm`, { method: 'POST', body: { token, password: NEW_PASSWORD } });
+      await hashStarted;
+      const changing = updateUser(suite.database.db, ada.id, ada.version, { email: 'ada.king@example.com' }, ISSUED_AT);
+      await expect.poll(() => waitingOnLocks(), { timeout: 10_000 }).toBeGreaterThan(0);
+      release();
+      const [confirmed, changed] = await Promise.all([confirming, changing]);
+      expect(confirmed.status).toBe(204);
+      // The change was written against the version before the reset: it finds a newer one (users-update answers 409).
+      expect(changed).toBeUndefined();
+    } finally {
+      release();
+      await gated.close();
+    }
+    const after = await suite.database.db.selectFrom('users.users').select(['email', 'password_hash']).where('id', '=', ada.id).executeTakeFirstOrThrow();
+    expect(after.email).toBe('ada@example.com');
+    expect(await passwords.verify(NEW_PASSWORD, after.password_hash)).toBe(true);
+  });
+
+  it('answers 400 to a reset that waited for an email change in flight, and changes nothing', async () => {
+    const token = await emailedToken(ada);
+    let commit!: () => void;
+    const committing = new Promise<void>((resolve) => (commit = resolve));
+    let written!: () => void;
+    const changeWritten = new Promise<void>((resolve) => (written = resolve));
+    const changing = suite.database.db.transaction().execute(async (trx) => {
+      await updateUser(trx, ada.id, ada.version, { email: 'ada.king@example.com' }, ISSUED_AT);
+      written();
+      await committing;
+    });
+    try {
+      await changeWritten;
+      const confirming = reset({ token, password: NEW_PASSWORD });
+      await expect.poll(() => waitingOnLocks(), { timeout: 10_000 }).toBeGreaterThan(0);
+      commit();
+      await changing;
+      expect(await confirming).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
+    } finally {
+      commit();
+    }
+    expect((await userRow(ada.id)).password_hash).toBe(oldHash);
+  });
+
+  /** Backends of this test database waiting for a lock another holds. */
+  const waitingOnLocks = async () =>
+    (
+      await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(
+        suite.database.db,
+      )
+    ).rows[0]?.n ?? 0;
 
   it.each([
     ['a short password', 'short'],
@@ -162,6 +267,7 @@ describe.each(testPostgresServers())('users-password-reset-confirm on $name', ({
 
   it('does not take the token of a verification email', async () => {
     const event = await suite.database.db.transaction().execute((trx) => addVerificationEmail(trx, settings(), ada));
+    if (!event) throw new Error('no verification email');
     const opened = await openAccountEmailEvent(event, 'email_verification_requested', sealKey);
     if (!opened.ok) throw new Error(opened.reason);
     expect(await reset({ token: opened.value.content.token, password: NEW_PASSWORD })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });

@@ -40,7 +40,7 @@ export interface UpdateUserInput {
  * email prove the current password, so a stolen access token cannot take the account over; a wrong
  * one counts toward the account's sign-in lockout (429 past it). A new password or role revokes
  * every earlier access token and ends every session; a new email is unverified until its link is
- * followed, and the old address is told. With `If-Match`, a stale tag
+ * followed, and the old address, if it was verified, is told. With `If-Match`, a stale tag
  * answers 412 and nothing is written; the write itself is conditional on the version read, so no
  * concurrent change is lost.
  */
@@ -72,10 +72,13 @@ export async function handle(deps: UpdateUserDeps, input: UpdateUserInput): Prom
   const { updated, events } = await deps.database.transaction().execute(async (trx) => {
     const updated = await updateUser(trx, id, current.version, changes, now);
     if (!updated || !changesEmail) return { updated, events: [] };
-    // The new address gets its verification link, the old one a notice, in the change's transaction.
+    // The new address gets its verification link, the old one a notice, in the change's transaction;
+    // only an address the account had proven: anyone may have registered an unproven one (a notice
+    // there would mail a stranger the account's new address).
     const settings = deps.accountEmails(now);
-    const events = [await addVerificationEmail(trx, settings, updated), await addEmailChangedNotice(trx, settings, updated, current.email)];
-    return { updated, events };
+    const verification = await addVerificationEmail(trx, settings, updated);
+    const notice = current.emailVerified ? await addEmailChangedNotice(trx, settings, updated, current.email) : undefined;
+    return { updated, events: [verification, notice].filter((event) => event !== undefined) };
   });
   if (events.length > 0) await publishCommitted(deps, events.map((event) => event.id));
   if (updated) return updated;

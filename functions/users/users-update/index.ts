@@ -16,7 +16,7 @@ export const definition = defineHttpFunction({
   deps: (shared) => ({
     ...shared,
     lockout: lockoutPolicyOf(shared.config),
-    accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, EVENT_SOURCE, now),
+    accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, EVENT_SOURCE, now, shared.logger),
   }),
   input: async (request, deps) => ({
     principal: await deps.tokens.verifyAuthorization(request.header('authorization')),

@@ -7,8 +7,8 @@ import { testPostgresServers } from '../../../test/support/postgres.js';
 import { sql } from 'kysely';
 import { EMAIL_CHANGED, EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
 import type { StoredEvent } from '../../shared/events/publisher.js';
-import { TEST_SEAL_KEY } from '../../../test/support/function-harness.js';
-import { hashEmailToken } from '../email-tokens.js';
+import { startTestFunction, TEST_SEAL_KEY } from '../../../test/support/function-harness.js';
+import { hashEmailToken, issueEmailToken } from '../email-tokens.js';
 import { etagOf, type UserRecord } from '../user.js';
 import { findPasswordHash, findUserById } from '../user-repository.js';
 import { definition } from './index.js';
@@ -200,9 +200,82 @@ describe.each(testPostgresServers())('users-update on $name', ({ adminUrl }) => 
     expect(JSON.stringify(events)).not.toContain(token);
   });
 
+  it('tells the old address only if the account had verified it: an unproven one may be a stranger’s', async () => {
+    const changed = await patch(ada.id, { email: 'ada.king@example.com', currentPassword: ADA_PASSWORD }, await asAda());
+    expect(changed.status).toBe(200);
+    expect((await outbox()).map((event) => event.type)).toEqual([EMAIL_VERIFICATION_REQUESTED]);
+  });
+
+  it('sends an address no more verification emails a day than its share, however often an account moves to it', async () => {
+    const capped = await startTestFunction(definition, { database: suite.database.db, passwords, tokens: suite.tokens.verifier }, { config: { VERIFICATION_EMAILS_PER_ADDRESS: 1 } });
+    try {
+      const move = async (email: string) => {
+        const current = (await stored(ada.id))!;
+        const response = await call(`${capped.url}/users/${ada.id}`, {
+          method: 'PATCH',
+          body: { email, currentPassword: ADA_PASSWORD },
+          headers: { authorization: await suite.tokens.bearer(ada.id), 'if-match': etagOf(current) },
+        });
+        expect(response.status).toBe(200);
+        expect(response.body).toMatchObject({ email, emailVerified: false });
+      };
+      await move('victim@example.com');
+      await move('ada@example.com');
+      await move('Victim@example.com');
+      const sent = await Promise.all((await outbox()).map((event) => openAccountEmailEvent(event, EMAIL_VERIFICATION_REQUESTED, TEST_SEAL_KEY)));
+      expect(sent.map((opened) => (opened.ok ? opened.value.content.email : opened.reason)).sort()).toEqual(['ada@example.com', 'victim@example.com']);
+      expect(capped.logs).toContainEqual(expect.objectContaining({ message: 'verification email not sent: its address had its share for the day', userId: ada.id }));
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('sends nothing for a change that keeps the address (the same one in another case included)', async () => {
     expect((await patch(ada.id, { name: 'Augusta', email: 'ADA@example.com' }, await asAda())).status).toBe(200);
     expect(await outbox()).toEqual([]);
+  });
+
+  /** A verification and a reset link for the user, as the request functions leave them. */
+  const issueLinks = async (user: UserRecord) => {
+    const now = new Date();
+    await suite.database.db.transaction().execute(async (trx) => {
+      await issueEmailToken(trx, { userId: user.id, purpose: 'email-verification', email: user.email, ttlMs: 3_600_000, now });
+      await issueEmailToken(trx, { userId: user.id, purpose: 'password-reset', email: user.email, ttlMs: 3_600_000, now });
+    });
+  };
+  const linksOf = async (user: UserRecord) =>
+    (await suite.database.db.selectFrom('users.email_tokens').select(['purpose', 'email']).where('user_id', '=', user.id).orderBy('purpose').execute());
+
+  it.each([
+    ['their own new password', (ada: UserRecord) => ({ id: ada.id, body: { password: 'new password 1', currentPassword: ADA_PASSWORD }, as: 'self' as const })],
+    ['a new password an admin sets', (ada: UserRecord) => ({ id: ada.id, body: { password: 'admin chose this' }, as: 'admin' as const })],
+  ])('ends every verification and reset link of the account with %s, and no one else’s', async (_case, change) => {
+    await issueLinks(ada);
+    await issueLinks(grace);
+    const { id, body, as } = change(ada);
+    expect((await patch(id, body, as === 'self' ? await asAda() : await asAdmin())).status).toBe(200);
+    expect(await linksOf(ada)).toEqual([]);
+    expect(await linksOf(grace)).toHaveLength(2);
+  });
+
+  it('ends the links sent to the address an account leaves, by itself or by an admin, and keeps them when the address stays', async () => {
+    await issueLinks(ada);
+    await issueLinks(grace);
+    // The same address in another case: the same mailbox, its links live on.
+    expect((await patch(ada.id, { email: 'Ada@Example.com' }, await asAda())).status).toBe(200);
+    expect(await linksOf(ada)).toHaveLength(2);
+
+    expect((await patch(ada.id, { email: 'ada.king@example.com', currentPassword: ADA_PASSWORD }, await asAda())).status).toBe(200);
+    // Only the verification link of the new address is left.
+    expect(await linksOf(ada)).toEqual([{ purpose: 'email-verification', email: 'ada.king@example.com' }]);
+    expect((await patch(grace.id, { email: 'grace.hopper@example.com' }, await asAdmin())).status).toBe(200);
+    expect(await linksOf(grace)).toEqual([{ purpose: 'email-verification', email: 'grace.hopper@example.com' }]);
+  });
+
+  it('keeps the links with a change of name only', async () => {
+    await issueLinks(ada);
+    expect((await patch(ada.id, { name: 'Augusta' }, await asAda())).status).toBe(200);
+    expect(await linksOf(ada)).toHaveLength(2);
   });
 
   it('lets an admin set another user’s password without the current one', async () => {
