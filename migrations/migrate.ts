@@ -7,13 +7,16 @@ import { MIGRATION_PHASES, MIGRATIONS, migrationsOf, type MigrationPhase, type P
  * `contract` applies every pending contract migration (after a promote); `down` reverts the latest
  * expand migration.
  */
+/** Connections the migrations hold at once (the connection budget counts the migration Job as this many). */
+export const MIGRATOR_CONNECTIONS = 1;
+
 /**
  * One connection for the migrations (the migration Job, the local runner, the bench). An idle
  * connection that its server ends (a restart, a failover) must not crash the process with an
  * unhandled 'error' event: the failure reaches the next query instead.
  */
 export function connectMigrator(databaseUrl: string): Kysely<unknown> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: MIGRATOR_CONNECTIONS });
   pool.on('error', () => undefined);
   return new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
 }
