@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -202,6 +202,158 @@ describe(`domain roles and their logins (${real.name})`, () => {
     await notify.query("insert into notify.dead_letters (event_id, event_type, event) values ('e-2', 'user_login_event', '{}')");
     await expect(notify.query('select * from users.users')).rejects.toThrow(/permission denied/);
     await expect(notify.query('select * from auth.outbox')).rejects.toThrow(/permission denied/);
+  });
+
+  it('users_fn and credentials_fn only add events to the outbox, and publish the ones they name through the outbox functions', async () => {
+    const auth = await as('auth');
+    const loginEvent = randomUUID();
+    await auth.query("insert into auth.outbox (id, event_type, event) values ($1, 'user_login_event', '{\"data\":{\"email\":\"ada@example.com\"}}')", [loginEvent]);
+    for (const domain of ['users', 'credentials'] as const) {
+      const client = await as(domain);
+      const own = randomUUID();
+      await client.query("insert into auth.outbox (id, event_type, event) values ($1, 'email_changed', '{\"subject\":\"x\"}')", [own]);
+      // Never the outbox itself: every sign-in's address and user agent are in it.
+      await expect(client.query('select id from auth.outbox')).rejects.toThrow(/permission denied/);
+      await expect(client.query('select count(*) from auth.outbox where sent_at is null')).rejects.toThrow(/permission denied/);
+      await expect(client.query('update auth.outbox set sent_at = now() where id = $1', [loginEvent])).rejects.toThrow(/permission denied/);
+      await expect(client.query('delete from auth.outbox where id = $1', [own])).rejects.toThrow(/permission denied/);
+      // Its own event, claimed (locked) and marked sent in one transaction, as publishCommitted does.
+      await client.query('begin');
+      const claimed = await client.query('select id, event from public.accounts_outbox_claim($1::uuid[])', [[own, randomUUID()]]);
+      expect(claimed.rows).toEqual([{ id: own, event: { subject: 'x' } }]);
+      expect((await client.query('select public.accounts_outbox_record($1, null, now()) as marked', [own])).rows).toEqual([{ marked: true }]);
+      await client.query('commit');
+      // Sent is sent: neither claimed nor marked again.
+      expect((await client.query('select id from public.accounts_outbox_claim($1::uuid[])', [[own]])).rows).toEqual([]);
+      expect((await client.query('select public.accounts_outbox_record($1, null, now()) as marked', [own])).rows).toEqual([{ marked: false }]);
+    }
+    const { rows } = await sql<{ id: string; sent: boolean }>`select id, sent_at is not null as sent from auth.outbox where id = ${loginEvent}`.execute(admin);
+    expect(rows).toEqual([{ id: loginEvent, sent: false }]);
+    // auth-login publishes its sign-in event the same way; a failed attempt is counted, the event stays pending.
+    await auth.query('begin');
+    expect((await auth.query('select id from public.accounts_outbox_claim($1::uuid[])', [[loginEvent]])).rows).toEqual([{ id: loginEvent }]);
+    await auth.query("select public.accounts_outbox_record($1, 'sink answered 503', now())", [loginEvent]);
+    await auth.query('commit');
+    expect((await auth.query('select sent_at, attempts, last_error from auth.outbox where id = $1', [loginEvent])).rows).toEqual([
+      { sent_at: null, attempts: 1, last_error: 'sink answered 503' },
+    ]);
+  });
+
+  it('lets only one publisher claim an event: a row another transaction holds is skipped, not waited for', async () => {
+    const users = await as('users');
+    const id = randomUUID();
+    await users.query("insert into auth.outbox (id, event_type, event) values ($1, 'email_changed', '{}')", [id]);
+    const relay = await as('auth');
+    await relay.query('begin');
+    try {
+      expect((await relay.query('select id from auth.outbox where id = $1 for update skip locked', [id])).rows).toEqual([{ id }]);
+      await users.query('begin');
+      expect((await users.query('select id from public.accounts_outbox_claim($1::uuid[])', [[id]])).rows).toEqual([]);
+      await users.query('rollback');
+    } finally {
+      await relay.query('rollback');
+    }
+  });
+
+  it('notify_fn may not claim or mark outbox events', async () => {
+    const notify = await as('notify');
+    await expect(notify.query('select * from public.accounts_outbox_claim($1::uuid[])', [[randomUUID()]])).rejects.toThrow(/permission denied/);
+    await expect(notify.query('select public.accounts_outbox_record($1, null, now())', [randomUUID()])).rejects.toThrow(/permission denied/);
+  });
+
+  it('lets no role forget an account by an id and an email of its choosing any more', async () => {
+    for (const domain of DATABASE_LOGINS) {
+      const client = await as(domain);
+      await expect(client.query("select public.accounts_forget_user(gen_random_uuid(), '')")).rejects.toThrow(/does not exist/);
+    }
+    await expect(sql`select public.accounts_forget_deleted_user()`.execute(admin)).rejects.toThrow(/trigger functions can only be called as triggers/);
+  });
+
+  it('forgets exactly the deleted account when users_fn deletes it: its email matched whole, never as a substring', async () => {
+    const users = openTestDatabase(urlAs(database.url, logins.users, password), { poolMax: 1, applicationName: 'test-users-delete' });
+    try {
+      const { rows: people } = await sql<{ id: string; email: string }>`
+        insert into users.users (email, name, surname, password_hash)
+        values ('a@b.co', 'A', 'B', 'x'), ('ba@b.co', 'Ba', 'B', 'x'), ('a@b.com', 'Ab', 'C', 'x') returning id, email`.execute(admin);
+      const trail = new Map<string, { loginEvent: string; deadLetter: string }>();
+      for (const person of people) {
+        const loginEvent = randomUUID();
+        const event = JSON.stringify({ id: loginEvent, type: 'user_login_event', subject: person.id, data: { userId: person.id, email: person.email } });
+        await sql`insert into auth.outbox (id, event_type, event) values (${loginEvent}::uuid, 'user_login_event', ${event}::jsonb)`.execute(admin);
+        await sql`insert into auth.sign_ins (user_id, signed_in_at, client_address, user_agent) values (${person.id}::uuid, now(), '203.0.113.7', 'test')`.execute(admin);
+        await sql`insert into auth.login_failures (email_key, client_address) values (${person.email}, '203.0.113.7')`.execute(admin);
+        await sql`
+          insert into notify.deliveries (event_id, channel, recipient, user_id, status, sent_at, last_error)
+          values (${loginEvent}, 'email', ${person.email}, ${person.id}::uuid, 'sent', now(), ${`250 ok <${person.email}>`})`.execute(admin);
+        // The broker's copy of the same event, given up on, with only the email to tell whose it is.
+        const deadLetter = `dead-${loginEvent}`;
+        await sql`
+          insert into notify.dead_letters (event_id, event_type, event)
+          values (${deadLetter}, 'user_login_event', ${JSON.stringify({ id: deadLetter, type: 'user_login_event', data: { email: person.email.toUpperCase() } })}::jsonb)`.execute(admin);
+        trail.set(person.email, { loginEvent, deadLetter });
+      }
+      const forgotten = people.find((person) => person.email === 'a@b.co') as { id: string; email: string };
+      expect(await deleteUser(users, forgotten.id)).toBe(true);
+
+      // Earlier tests left rows of their own: look only at this one's.
+      const ours = [...trail.values()];
+      const { rows: deadLetters } = await sql<{ event_id: string }>`
+        select event_id from notify.dead_letters where event_id in (${sql.join(ours.map((entry) => entry.deadLetter))})`.execute(admin);
+      expect(deadLetters.map((row) => row.event_id).sort()).toEqual([trail.get('ba@b.co')?.deadLetter, trail.get('a@b.com')?.deadLetter].sort());
+      const { rows: failures } = await sql<{ email_key: string }>`
+        select email_key from auth.login_failures where email_key in ('a@b.co', 'ba@b.co', 'a@b.com') order by email_key`.execute(admin);
+      expect(failures.map((row) => row.email_key)).toEqual(['a@b.com', 'ba@b.co']);
+      const { rows: signIns } = await sql<{ n: number }>`select count(*)::int as n from auth.sign_ins where user_id = ${forgotten.id}::uuid`.execute(admin);
+      expect(signIns).toEqual([{ n: 0 }]);
+      const { rows: outbox } = await sql<{ n: number }>`
+        select count(*)::int as n from auth.outbox where id in (${sql.join(ours.map((entry) => sql`${entry.loginEvent}::uuid`))})`.execute(admin);
+      expect(outbox).toEqual([{ n: 2 }]);
+      // Its delivered event id stays known (nothing of the person with it); the others' deliveries are untouched.
+      const { rows: deliveries } = await sql<{ event_id: string; recipient: string | null; user_id: string | null; status: string; last_error: string | null }>`
+        select event_id, recipient, user_id, status, last_error from notify.deliveries
+        where event_id in (${sql.join(ours.map((entry) => entry.loginEvent))}) order by recipient nulls first`.execute(admin);
+      expect(deliveries).toEqual([
+        { event_id: trail.get('a@b.co')?.loginEvent, recipient: null, user_id: null, status: 'sent', last_error: null },
+        { event_id: trail.get('a@b.com')?.loginEvent, recipient: 'a@b.com', user_id: expect.any(String), status: 'sent', last_error: '250 ok <a@b.com>' },
+        { event_id: trail.get('ba@b.co')?.loginEvent, recipient: 'ba@b.co', user_id: expect.any(String), status: 'sent', last_error: '250 ok <ba@b.co>' },
+      ]);
+    } finally {
+      await users.destroy();
+    }
+  });
+
+  it('lets credentials_fn end only the sessions behind the token version it has just moved on, and users_fn none', async () => {
+    const { rows: [user] } = await sql<{ id: string }>`
+      insert into users.users (email, name, surname, password_hash) values ('sessions@example.com', 'S', 'E', 'x') returning id`.execute(admin);
+    const id = (user as { id: string }).id;
+    await sql`
+      insert into auth.sessions (user_id, role, token_version, client_address, user_agent)
+      values (${id}::uuid, 'user', 1, '203.0.113.7', 'test'), (${id}::uuid, 'user', 1, '203.0.113.8', 'test')`.execute(admin);
+    const live = async () => Number((await sql<{ n: number }>`select count(*)::int as n from auth.sessions where user_id = ${id}::uuid and ended_at is null`.execute(admin)).rows[0]?.n);
+
+    const users = await as('users');
+    await expect(users.query("select public.accounts_end_sessions($1, 'password-changed')", [id])).rejects.toThrow(/permission denied/);
+    const credentials = await as('credentials');
+    // Without moving the version on first, nothing ends: sessions at the user's version are current.
+    expect((await credentials.query("select public.accounts_end_sessions($1, 'password-changed') as ended", [id])).rows).toEqual([{ ended: 0 }]);
+    expect(await live()).toBe(2);
+    await credentials.query('begin');
+    await credentials.query('update users.users set token_version = token_version + 1 where id = $1', [id]);
+    expect((await credentials.query("select public.accounts_end_sessions($1, 'password-changed') as ended", [id])).rows).toEqual([{ ended: 2 }]);
+    await credentials.query('commit');
+    expect(await live()).toBe(0);
+  });
+
+  it("lets auth_fn read a user's role and token version through accounts_user_standing, and no other role", async () => {
+    const { rows: [user] } = await sql<{ id: string }>`
+      insert into users.users (email, name, surname, password_hash, role, token_version) values ('standing@example.com', 'S', 'T', 'x', 'admin', 3) returning id`.execute(admin);
+    const id = (user as { id: string }).id;
+    const auth = await as('auth');
+    expect((await auth.query('select role, token_version from public.accounts_user_standing($1)', [id])).rows).toEqual([{ role: 'admin', token_version: 3 }]);
+    expect((await auth.query('select role from public.accounts_user_standing(gen_random_uuid())')).rows).toEqual([]);
+    for (const domain of ['users', 'credentials', 'notify'] as const) {
+      await expect((await as(domain)).query('select * from public.accounts_user_standing($1)', [id])).rejects.toThrow(/permission denied/);
+    }
   });
 
   it('gives tables created later in a schema the same grants (default privileges)', async () => {

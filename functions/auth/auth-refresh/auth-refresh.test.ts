@@ -128,6 +128,10 @@ describe.each(testPostgresServers())('auth-refresh on $name', ({ adminUrl }) => 
     const first = await startSession();
     const second = (await refresh(first)).body.refresh_token as string;
     const other = await startSession({ userId: GRACE_ID });
+    // As users-update does: the version moves on (Ada's row says so), then the sessions behind it end.
+    await sql`
+      insert into users.users (id, email, name, surname, password_hash, token_version)
+      values (${ADA_ID}::uuid, 'ada@example.com', 'Ada', 'Lovelace', 'not checked here', 3)`.execute(suite.database.db);
     await sql`select public.accounts_end_sessions(${ADA_ID}::uuid, 'password-changed')`.execute(suite.database.db);
     expect((await refresh(second)).status).toBe(401);
     expect((await refresh(first)).status).toBe(401);
