@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseLoginOf, INVENTORY } from '../functions/inventory.js';
 import { runMigrateCommand } from '../scripts/migrate.js';
 import { openTestClient, openTestDatabase, openTestKysely, withTestClient } from '../test/support/database-clients.js';
-import { createTestDatabase, testPostgresServers, type TestDatabase } from '../test/support/postgres.js';
+import { parse } from 'yaml';
+import { renderMigrationJob } from '../scripts/manifests.js';
+import { createTestDatabase, dropDatabase, testPostgresServers, withDatabase, type TestDatabase } from '../test/support/postgres.js';
+import { MIGRATIONS } from './index.js';
 import * as domainRoles from './2026-11-26-003-domain-roles.js';
 import { DATABASE_LOGINS, LOGIN_ROLES, provisionLogins, type DatabaseLogin } from './logins.js';
 import { LEDGERS } from './migrate.js';
@@ -453,3 +456,71 @@ describe(`login passwords (${embedded.name}, which checks them)`, () => {
     expect(await canConnect(logins.users, ascii)).toMatch(/password authentication failed/);
   });
 });
+
+describe(`a fresh install, as the migration Job leaves it (${embedded.name})`, () => {
+  const logins = uniqueLoginNames();
+  const password = randomBytes(18).toString('base64url');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const url = withDatabase(embedded.adminUrl, name);
+  const clients: pg.Client[] = [];
+  const lines: string[] = [];
+
+  async function as(domain: DatabaseLogin): Promise<pg.Client> {
+    const client = await openTestClient(urlAs(url, logins[domain], password));
+    clients.push(client);
+    return client;
+  }
+
+  beforeAll(async () => {
+    await withTestClient(embedded.adminUrl, (admin) => admin.query(`create database ${name}`));
+    // The Job's containers, in order, each running its command with its environment (secrets filled in here).
+    const job = parse(renderMigrationJob({ image: 'registry.example.com/accounts', version: '1.0.0' })) as {
+      spec: { template: { spec: { initContainers?: JobContainer[]; containers: JobContainer[] } } };
+    };
+    const { initContainers = [], containers } = job.spec.template.spec;
+    for (const container of [...initContainers, ...containers]) {
+      const [script, command] = container.args;
+      expect(script).toBe('dist/migrate.js');
+      const env: NodeJS.ProcessEnv = {};
+      for (const variable of container.env) if (variable.name !== 'DATABASE_URL') env[variable.name] = password;
+      await runMigrateCommand(command as string, url, (line) => void lines.push(line), { env, loginNames: logins });
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
+    await dropDatabase(embedded.adminUrl, name);
+    await dropRoles(embedded.adminUrl, Object.values(logins));
+  });
+
+  it('applies every migration, the contract ones too, and provisions the logins', async () => {
+    expect(lines).toContainEqual(expect.stringMatching(/^fresh database/));
+    for (const entry of MIGRATIONS) expect(lines).toContain(`applied  ${entry.name} (${entry.phase})`);
+    for (const domain of DATABASE_LOGINS) expect(lines).toContain(`created  ${logins[domain]} (member of ${LOGIN_ROLES[domain].group})`);
+  });
+
+  it('starts in the final privileges: users_fn never reads a password hash or the outbox', async () => {
+    const users = await as('users');
+    await expect(users.query('select password_hash from users.users')).rejects.toThrow(/permission denied/);
+    await expect(users.query('select * from users.users')).rejects.toThrow(/permission denied/);
+    expect((await users.query('select id, email from users.users')).rows).toEqual([]);
+    await expect(users.query('select * from auth.outbox')).rejects.toThrow(/permission denied/);
+    await users.query("insert into auth.outbox (id, event_type, event) values (gen_random_uuid(), 'email_verification_requested', '{}')");
+    await expect(users.query("select public.accounts_forget_user(gen_random_uuid(), '')")).rejects.toThrow(/does not exist/);
+    await expect(users.query("select public.accounts_end_sessions(gen_random_uuid(), 'x')")).rejects.toThrow(/permission denied/);
+
+    const credentials = await as('credentials');
+    expect((await credentials.query('select password_hash from users.users')).rows).toEqual([]);
+    await expect(credentials.query('select * from auth.outbox')).rejects.toThrow(/permission denied/);
+    await expect(credentials.query('update auth.outbox set sent_at = now()')).rejects.toThrow(/permission denied/);
+
+    const auth = await as('auth');
+    expect((await auth.query("select count(*)::int as n from auth.outbox where event_type = 'email_verification_requested'")).rows).toEqual([{ n: 1 }]);
+    expect((await auth.query('select * from public.accounts_user_standing(gen_random_uuid())')).rows).toEqual([]);
+    await expect(auth.query('select * from users.users')).rejects.toThrow(/permission denied/);
+  });
+});
+
+interface JobContainer {
+  readonly args: string[];
+  readonly env: { readonly name: string }[];
+}
