@@ -11,7 +11,8 @@ import { createTestDatabase, dropDatabase, testPostgresServers, withDatabase, ty
 import { MIGRATIONS } from './index.js';
 import * as domainRoles from './2026-11-26-003-domain-roles.js';
 import { DATABASE_LOGINS, LOGIN_ROLES, provisionLogins, type DatabaseLogin } from './logins.js';
-import { LEDGERS } from './migrate.js';
+import { LEDGERS, migrate, migrateAll } from './migrate.js';
+import { ensureTestLogins, TEST_LOGIN_PASSWORD, testLoginOf } from '../test/support/function-database.js';
 import { hitRateLimit } from '../functions/shared/rate-limit.js';
 import { forgetAttempt, startPasswordAttempt } from '../functions/shared/sign-in-lockout.js';
 import { currentCaller } from '../functions/users/access.js';
@@ -517,6 +518,65 @@ describe(`a fresh install, as the migration Job leaves it (${embedded.name})`, (
     expect((await auth.query("select count(*)::int as n from auth.outbox where event_type = 'email_verification_requested'")).rows).toEqual([{ n: 1 }]);
     expect((await auth.query('select * from public.accounts_user_standing(gen_random_uuid())')).rows).toEqual([]);
     await expect(auth.query('select * from users.users')).rejects.toThrow(/permission denied/);
+  });
+});
+
+describe(`between 2026-12-03's expand and contract, as during a canary (${embedded.name})`, () => {
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const url = withDatabase(embedded.adminUrl, name);
+  const clients: pg.Client[] = [];
+  let admin: Kysely<unknown>;
+
+  /** A session as the test login of a group, as the previous revision's functions connect. */
+  async function as(domain: DatabaseLogin): Promise<pg.Client> {
+    const client = await openTestClient(urlAs(url, testLoginOf(LOGIN_ROLES[domain].group), TEST_LOGIN_PASSWORD));
+    clients.push(client);
+    return client;
+  }
+
+  beforeAll(async () => {
+    await withTestClient(embedded.adminUrl, (server) => server.query(`create database ${name}`));
+    admin = openTestKysely(url);
+    // The previous release, fully migrated; then only this release's expand migrations.
+    await migrateAll(admin, MIGRATIONS.filter((entry) => entry.name < '2026-12-03'));
+    await ensureTestLogins(admin);
+    await migrate(admin, 'up');
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
+    await admin?.destroy();
+    await dropDatabase(embedded.adminUrl, name);
+  });
+
+  it("keeps the previous revision's statements working: publishing from the table, forgetting after its delete, ending sessions after a bump", async () => {
+    const { rows: [user] } = await sql<{ id: string }>`
+      insert into users.users (email, name, surname, password_hash) values ('old@example.com', 'O', 'R', 'x') returning id`.execute(admin);
+    const id = (user as { id: string }).id;
+    await sql`insert into auth.sessions (user_id, role, token_version, client_address, user_agent) values (${id}::uuid, 'user', 1, '203.0.113.7', 'test')`.execute(admin);
+
+    // Its publishPending: select the ids it wrote, then mark them, straight on the table.
+    const users = await as('users');
+    const event = randomUUID();
+    await users.query("insert into auth.outbox (id, event_type, event) values ($1, 'email_changed', '{}')", [event]);
+    await users.query('begin');
+    expect((await users.query('select id from auth.outbox where sent_at is null and id in ($1) for update skip locked', [event])).rows).toEqual([{ id: event }]);
+    await users.query('update auth.outbox set sent_at = now(), attempts = attempts + 1 where id = $1', [event]);
+    await users.query('commit');
+
+    // Its password change: the version moves on, then its sessions end.
+    const credentials = await as('credentials');
+    await credentials.query('begin');
+    await credentials.query('update users.users set token_version = token_version + 1 where id = $1', [id]);
+    expect((await credentials.query("select public.accounts_end_sessions($1, 'password-changed') as ended", [id])).rows).toEqual([{ ended: 1 }]);
+    await credentials.query('commit');
+
+    // Its delete: the row, then the old call, which now finds the trigger did the work.
+    await users.query('begin');
+    const deleted = await users.query('delete from users.users where id = $1 returning email', [id]);
+    await users.query('select public.accounts_forget_user($1, $2)', [id, deleted.rows[0].email]);
+    await users.query('commit');
+    const { rows: left } = await sql<{ n: number }>`select count(*)::int as n from auth.sessions where user_id = ${id}::uuid`.execute(admin);
+    expect(left).toEqual([{ n: 0 }]);
   });
 });
 
