@@ -1,14 +1,18 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseLoginOf, INVENTORY } from '../functions/inventory.js';
 import { runMigrateCommand } from '../scripts/migrate.js';
 import { openTestClient, openTestDatabase, openTestKysely, withTestClient } from '../test/support/database-clients.js';
-import { createTestDatabase, testPostgresServers, type TestDatabase } from '../test/support/postgres.js';
+import { parse } from 'yaml';
+import { renderMigrationJob } from '../scripts/manifests.js';
+import { createTestDatabase, dropDatabase, testPostgresServers, withDatabase, type TestDatabase } from '../test/support/postgres.js';
+import { MIGRATIONS } from './index.js';
 import * as domainRoles from './2026-11-26-003-domain-roles.js';
 import { DATABASE_LOGINS, LOGIN_ROLES, provisionLogins, type DatabaseLogin } from './logins.js';
-import { LEDGERS } from './migrate.js';
+import { LEDGERS, migrate, migrateAll } from './migrate.js';
+import { ensureTestLogins, TEST_LOGIN_PASSWORD, testLoginOf } from '../test/support/function-database.js';
 import { hitRateLimit } from '../functions/shared/rate-limit.js';
 import { forgetAttempt, startPasswordAttempt } from '../functions/shared/sign-in-lockout.js';
 import { currentCaller } from '../functions/users/access.js';
@@ -204,6 +208,158 @@ describe(`domain roles and their logins (${real.name})`, () => {
     await expect(notify.query('select * from auth.outbox')).rejects.toThrow(/permission denied/);
   });
 
+  it('users_fn and credentials_fn only add events to the outbox, and publish the ones they name through the outbox functions', async () => {
+    const auth = await as('auth');
+    const loginEvent = randomUUID();
+    await auth.query("insert into auth.outbox (id, event_type, event) values ($1, 'user_login_event', '{\"data\":{\"email\":\"ada@example.com\"}}')", [loginEvent]);
+    for (const domain of ['users', 'credentials'] as const) {
+      const client = await as(domain);
+      const own = randomUUID();
+      await client.query("insert into auth.outbox (id, event_type, event) values ($1, 'email_changed', '{\"subject\":\"x\"}')", [own]);
+      // Never the outbox itself: every sign-in's address and user agent are in it.
+      await expect(client.query('select id from auth.outbox')).rejects.toThrow(/permission denied/);
+      await expect(client.query('select count(*) from auth.outbox where sent_at is null')).rejects.toThrow(/permission denied/);
+      await expect(client.query('update auth.outbox set sent_at = now() where id = $1', [loginEvent])).rejects.toThrow(/permission denied/);
+      await expect(client.query('delete from auth.outbox where id = $1', [own])).rejects.toThrow(/permission denied/);
+      // Its own event, claimed (locked) and marked sent in one transaction, as publishCommitted does.
+      await client.query('begin');
+      const claimed = await client.query('select id, event from public.accounts_outbox_claim($1::uuid[])', [[own, randomUUID()]]);
+      expect(claimed.rows).toEqual([{ id: own, event: { subject: 'x' } }]);
+      expect((await client.query('select public.accounts_outbox_record($1, null, now()) as marked', [own])).rows).toEqual([{ marked: true }]);
+      await client.query('commit');
+      // Sent is sent: neither claimed nor marked again.
+      expect((await client.query('select id from public.accounts_outbox_claim($1::uuid[])', [[own]])).rows).toEqual([]);
+      expect((await client.query('select public.accounts_outbox_record($1, null, now()) as marked', [own])).rows).toEqual([{ marked: false }]);
+    }
+    const { rows } = await sql<{ id: string; sent: boolean }>`select id, sent_at is not null as sent from auth.outbox where id = ${loginEvent}`.execute(admin);
+    expect(rows).toEqual([{ id: loginEvent, sent: false }]);
+    // auth-login publishes its sign-in event the same way; a failed attempt is counted, the event stays pending.
+    await auth.query('begin');
+    expect((await auth.query('select id from public.accounts_outbox_claim($1::uuid[])', [[loginEvent]])).rows).toEqual([{ id: loginEvent }]);
+    await auth.query("select public.accounts_outbox_record($1, 'sink answered 503', now())", [loginEvent]);
+    await auth.query('commit');
+    expect((await auth.query('select sent_at, attempts, last_error from auth.outbox where id = $1', [loginEvent])).rows).toEqual([
+      { sent_at: null, attempts: 1, last_error: 'sink answered 503' },
+    ]);
+  });
+
+  it('lets only one publisher claim an event: a row another transaction holds is skipped, not waited for', async () => {
+    const users = await as('users');
+    const id = randomUUID();
+    await users.query("insert into auth.outbox (id, event_type, event) values ($1, 'email_changed', '{}')", [id]);
+    const relay = await as('auth');
+    await relay.query('begin');
+    try {
+      expect((await relay.query('select id from auth.outbox where id = $1 for update skip locked', [id])).rows).toEqual([{ id }]);
+      await users.query('begin');
+      expect((await users.query('select id from public.accounts_outbox_claim($1::uuid[])', [[id]])).rows).toEqual([]);
+      await users.query('rollback');
+    } finally {
+      await relay.query('rollback');
+    }
+  });
+
+  it('notify_fn may not claim or mark outbox events', async () => {
+    const notify = await as('notify');
+    await expect(notify.query('select * from public.accounts_outbox_claim($1::uuid[])', [[randomUUID()]])).rejects.toThrow(/permission denied/);
+    await expect(notify.query('select public.accounts_outbox_record($1, null, now())', [randomUUID()])).rejects.toThrow(/permission denied/);
+  });
+
+  it('lets no role forget an account by an id and an email of its choosing any more', async () => {
+    for (const domain of DATABASE_LOGINS) {
+      const client = await as(domain);
+      await expect(client.query("select public.accounts_forget_user(gen_random_uuid(), '')")).rejects.toThrow(/does not exist/);
+    }
+    await expect(sql`select public.accounts_forget_deleted_user()`.execute(admin)).rejects.toThrow(/trigger functions can only be called as triggers/);
+  });
+
+  it('forgets exactly the deleted account when users_fn deletes it: its email matched whole, never as a substring', async () => {
+    const users = openTestDatabase(urlAs(database.url, logins.users, password), { poolMax: 1, applicationName: 'test-users-delete' });
+    try {
+      const { rows: people } = await sql<{ id: string; email: string }>`
+        insert into users.users (email, name, surname, password_hash)
+        values ('a@b.co', 'A', 'B', 'x'), ('ba@b.co', 'Ba', 'B', 'x'), ('a@b.com', 'Ab', 'C', 'x') returning id, email`.execute(admin);
+      const trail = new Map<string, { loginEvent: string; deadLetter: string }>();
+      for (const person of people) {
+        const loginEvent = randomUUID();
+        const event = JSON.stringify({ id: loginEvent, type: 'user_login_event', subject: person.id, data: { userId: person.id, email: person.email } });
+        await sql`insert into auth.outbox (id, event_type, event) values (${loginEvent}::uuid, 'user_login_event', ${event}::jsonb)`.execute(admin);
+        await sql`insert into auth.sign_ins (user_id, signed_in_at, client_address, user_agent) values (${person.id}::uuid, now(), '203.0.113.7', 'test')`.execute(admin);
+        await sql`insert into auth.login_failures (email_key, client_address) values (${person.email}, '203.0.113.7')`.execute(admin);
+        await sql`
+          insert into notify.deliveries (event_id, channel, recipient, user_id, status, sent_at, last_error)
+          values (${loginEvent}, 'email', ${person.email}, ${person.id}::uuid, 'sent', now(), ${`250 ok <${person.email}>`})`.execute(admin);
+        // The broker's copy of the same event, given up on, with only the email to tell whose it is.
+        const deadLetter = `dead-${loginEvent}`;
+        await sql`
+          insert into notify.dead_letters (event_id, event_type, event)
+          values (${deadLetter}, 'user_login_event', ${JSON.stringify({ id: deadLetter, type: 'user_login_event', data: { email: person.email.toUpperCase() } })}::jsonb)`.execute(admin);
+        trail.set(person.email, { loginEvent, deadLetter });
+      }
+      const forgotten = people.find((person) => person.email === 'a@b.co') as { id: string; email: string };
+      expect(await deleteUser(users, forgotten.id)).toBe(true);
+
+      // Earlier tests left rows of their own: look only at this one's.
+      const ours = [...trail.values()];
+      const { rows: deadLetters } = await sql<{ event_id: string }>`
+        select event_id from notify.dead_letters where event_id in (${sql.join(ours.map((entry) => entry.deadLetter))})`.execute(admin);
+      expect(deadLetters.map((row) => row.event_id).sort()).toEqual([trail.get('ba@b.co')?.deadLetter, trail.get('a@b.com')?.deadLetter].sort());
+      const { rows: failures } = await sql<{ email_key: string }>`
+        select email_key from auth.login_failures where email_key in ('a@b.co', 'ba@b.co', 'a@b.com') order by email_key`.execute(admin);
+      expect(failures.map((row) => row.email_key)).toEqual(['a@b.com', 'ba@b.co']);
+      const { rows: signIns } = await sql<{ n: number }>`select count(*)::int as n from auth.sign_ins where user_id = ${forgotten.id}::uuid`.execute(admin);
+      expect(signIns).toEqual([{ n: 0 }]);
+      const { rows: outbox } = await sql<{ n: number }>`
+        select count(*)::int as n from auth.outbox where id in (${sql.join(ours.map((entry) => sql`${entry.loginEvent}::uuid`))})`.execute(admin);
+      expect(outbox).toEqual([{ n: 2 }]);
+      // Its delivered event id stays known (nothing of the person with it); the others' deliveries are untouched.
+      const { rows: deliveries } = await sql<{ event_id: string; recipient: string | null; user_id: string | null; status: string; last_error: string | null }>`
+        select event_id, recipient, user_id, status, last_error from notify.deliveries
+        where event_id in (${sql.join(ours.map((entry) => entry.loginEvent))}) order by recipient nulls first`.execute(admin);
+      expect(deliveries).toEqual([
+        { event_id: trail.get('a@b.co')?.loginEvent, recipient: null, user_id: null, status: 'sent', last_error: null },
+        { event_id: trail.get('a@b.com')?.loginEvent, recipient: 'a@b.com', user_id: expect.any(String), status: 'sent', last_error: '250 ok <a@b.com>' },
+        { event_id: trail.get('ba@b.co')?.loginEvent, recipient: 'ba@b.co', user_id: expect.any(String), status: 'sent', last_error: '250 ok <ba@b.co>' },
+      ]);
+    } finally {
+      await users.destroy();
+    }
+  });
+
+  it('lets credentials_fn end only the sessions behind the token version it has just moved on, and users_fn none', async () => {
+    const { rows: [user] } = await sql<{ id: string }>`
+      insert into users.users (email, name, surname, password_hash) values ('sessions@example.com', 'S', 'E', 'x') returning id`.execute(admin);
+    const id = (user as { id: string }).id;
+    await sql`
+      insert into auth.sessions (user_id, role, token_version, client_address, user_agent)
+      values (${id}::uuid, 'user', 1, '203.0.113.7', 'test'), (${id}::uuid, 'user', 1, '203.0.113.8', 'test')`.execute(admin);
+    const live = async () => Number((await sql<{ n: number }>`select count(*)::int as n from auth.sessions where user_id = ${id}::uuid and ended_at is null`.execute(admin)).rows[0]?.n);
+
+    const users = await as('users');
+    await expect(users.query("select public.accounts_end_sessions($1, 'password-changed')", [id])).rejects.toThrow(/permission denied/);
+    const credentials = await as('credentials');
+    // Without moving the version on first, nothing ends: sessions at the user's version are current.
+    expect((await credentials.query("select public.accounts_end_sessions($1, 'password-changed') as ended", [id])).rows).toEqual([{ ended: 0 }]);
+    expect(await live()).toBe(2);
+    await credentials.query('begin');
+    await credentials.query('update users.users set token_version = token_version + 1 where id = $1', [id]);
+    expect((await credentials.query("select public.accounts_end_sessions($1, 'password-changed') as ended", [id])).rows).toEqual([{ ended: 2 }]);
+    await credentials.query('commit');
+    expect(await live()).toBe(0);
+  });
+
+  it("lets auth_fn read a user's role and token version through accounts_user_standing, and no other role", async () => {
+    const { rows: [user] } = await sql<{ id: string }>`
+      insert into users.users (email, name, surname, password_hash, role, token_version) values ('standing@example.com', 'S', 'T', 'x', 'admin', 3) returning id`.execute(admin);
+    const id = (user as { id: string }).id;
+    const auth = await as('auth');
+    expect((await auth.query('select role, token_version from public.accounts_user_standing($1)', [id])).rows).toEqual([{ role: 'admin', token_version: 3 }]);
+    expect((await auth.query('select role from public.accounts_user_standing(gen_random_uuid())')).rows).toEqual([]);
+    for (const domain of ['users', 'credentials', 'notify'] as const) {
+      await expect((await as(domain)).query('select * from public.accounts_user_standing($1)', [id])).rejects.toThrow(/permission denied/);
+    }
+  });
+
   it('gives tables created later in a schema the same grants (default privileges)', async () => {
     await sql`create table auth.later_probe (id bigint generated always as identity primary key, note text)`.execute(admin);
     try {
@@ -301,3 +457,130 @@ describe(`login passwords (${embedded.name}, which checks them)`, () => {
     expect(await canConnect(logins.users, ascii)).toMatch(/password authentication failed/);
   });
 });
+
+describe(`a fresh install, as the migration Job leaves it (${embedded.name})`, () => {
+  const logins = uniqueLoginNames();
+  const password = randomBytes(18).toString('base64url');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const url = withDatabase(embedded.adminUrl, name);
+  const clients: pg.Client[] = [];
+  const lines: string[] = [];
+
+  async function as(domain: DatabaseLogin): Promise<pg.Client> {
+    const client = await openTestClient(urlAs(url, logins[domain], password));
+    clients.push(client);
+    return client;
+  }
+
+  beforeAll(async () => {
+    await withTestClient(embedded.adminUrl, (admin) => admin.query(`create database ${name}`));
+    // The Job's containers, in order, each running its command with its environment (secrets filled in here).
+    const job = parse(renderMigrationJob({ image: 'registry.example.com/accounts', version: '1.0.0' })) as {
+      spec: { template: { spec: { initContainers?: JobContainer[]; containers: JobContainer[] } } };
+    };
+    const { initContainers = [], containers } = job.spec.template.spec;
+    for (const container of [...initContainers, ...containers]) {
+      const [script, command] = container.args;
+      expect(script).toBe('dist/migrate.js');
+      const env: NodeJS.ProcessEnv = {};
+      for (const variable of container.env) if (variable.name !== 'DATABASE_URL') env[variable.name] = password;
+      await runMigrateCommand(command as string, url, (line) => void lines.push(line), { env, loginNames: logins });
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
+    await dropDatabase(embedded.adminUrl, name);
+    await dropRoles(embedded.adminUrl, Object.values(logins));
+  });
+
+  it('applies every migration, the contract ones too, and provisions the logins', async () => {
+    expect(lines).toContainEqual(expect.stringMatching(/^fresh database/));
+    for (const entry of MIGRATIONS) expect(lines).toContain(`applied  ${entry.name} (${entry.phase})`);
+    for (const domain of DATABASE_LOGINS) expect(lines).toContain(`created  ${logins[domain]} (member of ${LOGIN_ROLES[domain].group})`);
+  });
+
+  it('starts in the final privileges: users_fn never reads a password hash or the outbox', async () => {
+    const users = await as('users');
+    await expect(users.query('select password_hash from users.users')).rejects.toThrow(/permission denied/);
+    await expect(users.query('select * from users.users')).rejects.toThrow(/permission denied/);
+    expect((await users.query('select id, email from users.users')).rows).toEqual([]);
+    await expect(users.query('select * from auth.outbox')).rejects.toThrow(/permission denied/);
+    await users.query("insert into auth.outbox (id, event_type, event) values (gen_random_uuid(), 'email_verification_requested', '{}')");
+    await expect(users.query("select public.accounts_forget_user(gen_random_uuid(), '')")).rejects.toThrow(/does not exist/);
+    await expect(users.query("select public.accounts_end_sessions(gen_random_uuid(), 'x')")).rejects.toThrow(/permission denied/);
+
+    const credentials = await as('credentials');
+    expect((await credentials.query('select password_hash from users.users')).rows).toEqual([]);
+    await expect(credentials.query('select * from auth.outbox')).rejects.toThrow(/permission denied/);
+    await expect(credentials.query('update auth.outbox set sent_at = now()')).rejects.toThrow(/permission denied/);
+
+    const auth = await as('auth');
+    expect((await auth.query("select count(*)::int as n from auth.outbox where event_type = 'email_verification_requested'")).rows).toEqual([{ n: 1 }]);
+    expect((await auth.query('select * from public.accounts_user_standing(gen_random_uuid())')).rows).toEqual([]);
+    await expect(auth.query('select * from users.users')).rejects.toThrow(/permission denied/);
+  });
+});
+
+describe(`between 2026-12-03's expand and contract, as during a canary (${embedded.name})`, () => {
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const url = withDatabase(embedded.adminUrl, name);
+  const clients: pg.Client[] = [];
+  let admin: Kysely<unknown>;
+
+  /** A session as the test login of a group, as the previous revision's functions connect. */
+  async function as(domain: DatabaseLogin): Promise<pg.Client> {
+    const client = await openTestClient(urlAs(url, testLoginOf(LOGIN_ROLES[domain].group), TEST_LOGIN_PASSWORD));
+    clients.push(client);
+    return client;
+  }
+
+  beforeAll(async () => {
+    await withTestClient(embedded.adminUrl, (server) => server.query(`create database ${name}`));
+    admin = openTestKysely(url);
+    // The previous release, fully migrated; then only this release's expand migrations.
+    await migrateAll(admin, MIGRATIONS.filter((entry) => entry.name < '2026-12-03'));
+    await ensureTestLogins(admin);
+    await migrate(admin, 'up');
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
+    await admin?.destroy();
+    await dropDatabase(embedded.adminUrl, name);
+  });
+
+  it("keeps the previous revision's statements working: publishing from the table, forgetting after its delete, ending sessions after a bump", async () => {
+    const { rows: [user] } = await sql<{ id: string }>`
+      insert into users.users (email, name, surname, password_hash) values ('old@example.com', 'O', 'R', 'x') returning id`.execute(admin);
+    const id = (user as { id: string }).id;
+    await sql`insert into auth.sessions (user_id, role, token_version, client_address, user_agent) values (${id}::uuid, 'user', 1, '203.0.113.7', 'test')`.execute(admin);
+
+    // Its publishPending: select the ids it wrote, then mark them, straight on the table.
+    const users = await as('users');
+    const event = randomUUID();
+    await users.query("insert into auth.outbox (id, event_type, event) values ($1, 'email_changed', '{}')", [event]);
+    await users.query('begin');
+    expect((await users.query('select id from auth.outbox where sent_at is null and id in ($1) for update skip locked', [event])).rows).toEqual([{ id: event }]);
+    await users.query('update auth.outbox set sent_at = now(), attempts = attempts + 1 where id = $1', [event]);
+    await users.query('commit');
+
+    // Its password change: the version moves on, then its sessions end.
+    const credentials = await as('credentials');
+    await credentials.query('begin');
+    await credentials.query('update users.users set token_version = token_version + 1 where id = $1', [id]);
+    expect((await credentials.query("select public.accounts_end_sessions($1, 'password-changed') as ended", [id])).rows).toEqual([{ ended: 1 }]);
+    await credentials.query('commit');
+
+    // Its delete: the row, then the old call, which now finds the trigger did the work.
+    await users.query('begin');
+    const deleted = await users.query('delete from users.users where id = $1 returning email', [id]);
+    await users.query('select public.accounts_forget_user($1, $2)', [id, deleted.rows[0].email]);
+    await users.query('commit');
+    const { rows: left } = await sql<{ n: number }>`select count(*)::int as n from auth.sessions where user_id = ${id}::uuid`.execute(admin);
+    expect(left).toEqual([{ n: 0 }]);
+  });
+});
+
+interface JobContainer {
+  readonly args: string[];
+  readonly env: { readonly name: string }[];
+}

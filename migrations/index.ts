@@ -6,6 +6,8 @@ import * as schemaVersion from './2026-11-26-004-schema-version.js';
 import * as security from './2026-11-28-001-security.js';
 import * as hidePasswordHashes from './2026-11-28-002-hide-password-hashes.js';
 import * as accountLifecycle from './2026-11-28-003-account-lifecycle.js';
+import * as leastPrivilege from './2026-12-03-001-least-privilege.js';
+import * as leastPrivilegeContract from './2026-12-03-002-least-privilege-contract.js';
 
 /**
  * `expand`: safe while two revisions of a function serve side by side during a canary (additive
@@ -35,6 +37,8 @@ export const MIGRATIONS: readonly PhasedMigration[] = [
   { name: '2026-11-28-001-security', phase: 'expand', migration: security },
   { name: '2026-11-28-002-hide-password-hashes', phase: 'contract', migration: hidePasswordHashes },
   { name: '2026-11-28-003-account-lifecycle', phase: 'expand', migration: accountLifecycle },
+  { name: '2026-12-03-001-least-privilege', phase: 'expand', migration: leastPrivilege },
+  { name: '2026-12-03-002-least-privilege-contract', phase: 'contract', migration: leastPrivilegeContract },
 ];
 
 /** The migrations of one phase, keyed by name, as kysely's MigrationProvider hands them over. */

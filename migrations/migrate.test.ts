@@ -175,3 +175,37 @@ describe(`migrateAll on an empty database (${server.name})`, () => {
     expect((await columnsOf(db, 'probe', 'items')).map((column) => column.name)).toEqual(['id', 'replacement']);
   });
 });
+
+describe(`the migration Job's up on an empty database (${server.name})`, () => {
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  let db: Kysely<unknown>;
+
+  beforeAll(async () => {
+    await withTestClient(server.adminUrl, (admin) => admin.query(`create database ${name}`));
+    db = connect(withDatabase(server.adminUrl, name));
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await dropDatabase(server.adminUrl, name);
+  });
+
+  it('applies the contract migrations too on a fresh install, and only expand ones once anything was applied', async () => {
+    const lines: string[] = [];
+    const write = (line: string): void => void lines.push(line);
+    await runMigrateCommand('up', withDatabase(server.adminUrl, name), write, { migrations: [PROBE_EXPAND, PROBE_CONTRACT] });
+    expect(lines).toEqual([
+      expect.stringMatching(/^fresh database: applying the contract migrations too/),
+      `applied  ${PROBE_EXPAND.name} (expand)`,
+      `applied  ${PROBE_CONTRACT.name} (contract)`,
+    ]);
+    expect((await columnsOf(db, 'probe', 'items')).map((column) => column.name)).toEqual(['id', 'replacement']);
+
+    // A later release: its expand migration runs, its contract one waits for `make contract`.
+    const laterExpand: PhasedMigration = { name: '2099-01-02-001-later-expand', phase: 'expand', migration: { up: async (trx) => void (await sql`alter table probe.items add column later text`.execute(trx)) } };
+    const laterContract: PhasedMigration = { name: '2099-01-02-002-later-contract', phase: 'contract', migration: { up: async (trx) => void (await sql`alter table probe.items drop column later`.execute(trx)) } };
+    lines.length = 0;
+    await runMigrateCommand('up', withDatabase(server.adminUrl, name), write, { migrations: [PROBE_EXPAND, PROBE_CONTRACT, laterExpand, laterContract] });
+    expect(lines).toEqual([`applied  ${laterExpand.name} (expand)`]);
+    expect(await ledger(db, LEDGERS.contract.table)).toEqual([PROBE_CONTRACT.name]);
+  });
+});

@@ -1,11 +1,11 @@
-import { Kysely, Migrator, PostgresDialect, type MigrationInfo, type MigrationResultSet } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationInfo, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 import { MIGRATION_PHASES, MIGRATIONS, migrationsOf, type MigrationPhase, type PhasedMigration } from './index.js';
 
 /**
- * `up` applies every pending expand migration (the migration Job, before new revisions roll out);
- * `contract` applies every pending contract migration (after a promote); `down` reverts the latest
- * expand migration.
+ * `up` applies every pending expand migration (the migration Job, before new revisions roll out;
+ * `migrateUp` adds the contract ones on a fresh install); `contract` applies every pending contract
+ * migration (after a promote); `down` reverts the latest expand migration.
  */
 /** Connections the migrations hold at once (the connection budget counts the migration Job as this many). */
 export const MIGRATOR_CONNECTIONS = 1;
@@ -74,6 +74,34 @@ export async function migrateAll(
   const expand = await migrate(db, 'up', migrations);
   const contract = await migrate(db, 'contract', migrations);
   return { expand, contract };
+}
+
+/** Whether no expand migration was ever applied here: a fresh install, which no revision serves from yet. */
+export async function isFreshDatabase(db: Kysely<unknown>): Promise<boolean> {
+  const ledger = `${LEDGER_SCHEMA}.${LEDGERS.expand.table}`;
+  const { rows } = await sql<{ ledger: string | null }>`select to_regclass(${ledger})::text as ledger`.execute(db);
+  if (!rows[0]?.ledger) return true;
+  const applied = await sql`select from ${sql.table(ledger)} limit 1`.execute(db);
+  return applied.rows.length === 0;
+}
+
+export interface UpResult {
+  /** No migration had been applied: the contract migrations ran too. */
+  readonly fresh: boolean;
+  readonly expand: MigrationResultSet;
+  readonly contract?: MigrationResultSet;
+}
+
+/**
+ * What the migration Job's `up` does: the pending expand migrations, before new revisions roll out.
+ * On a fresh install there is no earlier revision to stay compatible with, so it also applies the
+ * contract migrations, and the database starts in its final shape and privileges (no window in
+ * which, say, a role still reads what a contract migration takes away, waiting for a
+ * `make contract` that may never come).
+ */
+export async function migrateUp(db: Kysely<unknown>, migrations: readonly PhasedMigration[] = MIGRATIONS): Promise<UpResult> {
+  if (await isFreshDatabase(db)) return { fresh: true, ...(await migrateAll(db, migrations)) };
+  return { fresh: false, expand: await migrate(db, 'up', migrations) };
 }
 
 export interface PhasedMigrationInfo extends MigrationInfo {

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { MIGRATION_PHASES, type PhasedMigration } from '../migrations/index.js';
 import { LOGIN_ROLES, DATABASE_LOGINS, loginPasswordsFromEnv, provisionLogins, type DatabaseLogin } from '../migrations/logins.js';
-import { connectMigrator, migrate, migrationStatus } from '../migrations/migrate.js';
+import type { MigrationResult } from 'kysely';
+import { connectMigrator, migrate, migrateUp, migrationStatus } from '../migrations/migrate.js';
 import { resolveDatabaseUrl } from './local-system-info.js';
 
 export const MIGRATE_COMMANDS = ['up', 'contract', 'down', 'status', 'provision-logins'] as const;
@@ -16,7 +17,8 @@ export interface MigrateCommandOptions {
 }
 
 /**
- * `up` applies every pending expand migration (before new revisions roll out), `contract` every
+ * `up` applies every pending expand migration (before new revisions roll out; on a fresh install,
+ * where nothing has been applied yet, the contract migrations too), `contract` every
  * pending contract migration (after a promote), `down` reverts the latest expand migration,
  * `status` lists both phases, `provision-logins` creates or updates the functions' login roles from
  * the passwords in the environment.
@@ -52,11 +54,21 @@ export async function runMigrateCommand(
       }
       return;
     }
-    const direction = command as 'up' | 'contract' | 'down';
+    const report = (phase: 'expand' | 'contract', results: MigrationResult[] | undefined): void => {
+      for (const result of results ?? []) write(`${result.direction === 'Up' ? 'applied' : 'reverted'}  ${result.migrationName} (${phase})`);
+    };
+    if (command === 'up') {
+      const { fresh, expand, contract } = await migrateUp(db, options.migrations);
+      if (fresh) write('fresh database: applying the contract migrations too (no earlier revision to stay compatible with)');
+      if ((expand.results?.length ?? 0) + (contract?.results?.length ?? 0) === 0) write('nothing to do');
+      report('expand', expand.results);
+      report('contract', contract?.results);
+      return;
+    }
+    const direction = command as 'contract' | 'down';
     const { results } = await migrate(db, direction, options.migrations);
     if (!results || results.length === 0) write('nothing to do');
-    const phase = direction === 'contract' ? 'contract' : 'expand';
-    for (const result of results ?? []) write(`${result.direction === 'Up' ? 'applied' : 'reverted'}  ${result.migrationName} (${phase})`);
+    report(direction === 'contract' ? 'contract' : 'expand', results);
   } finally {
     await db.destroy();
   }

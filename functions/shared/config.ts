@@ -158,6 +158,8 @@ const sectionSchemas = {
   sessions: z.object({
     /** A session unused this long ends: its refresh token no longer works. */
     SESSION_IDLE_DAYS: integer(1, 365).default(30),
+    /** A session this old (since its sign-in) ends, however often it is refreshed: sign in again. */
+    SESSION_MAX_DAYS: integer(1, 365).default(90),
   }),
   verification: z.object({
     /** true: an account whose email is not verified cannot sign in (403 email-not-verified). */

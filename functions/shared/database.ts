@@ -99,7 +99,8 @@ export interface OutboxTable {
 export interface DeliveriesTable {
   event_id: string;
   channel: string;
-  recipient: string;
+  /** Null once the account is deleted: the row then only keeps its event id known as handled. */
+  recipient: string | null;
   status: 'sending' | 'sent' | 'failed';
   /** Whose alert it is, so it leaves with the account (null for deliveries from before it was kept). */
   user_id: string | null;

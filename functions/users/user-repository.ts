@@ -222,27 +222,27 @@ export async function updateUser(
   }
 }
 
-/** Ends every session of the user (their refresh tokens stop working), through the database function that may. */
+/**
+ * Ends every session of the user that started before its token version moved on (their refresh
+ * tokens stop working), through the database function that may: call it after moving the version
+ * on, in the same transaction (the function ends no session at the user's current version).
+ */
 export async function endSessions(trx: Transaction<Database>, userId: string, reason: string): Promise<number> {
   const { rows } = await sql<{ ended: number }>`select public.accounts_end_sessions(${userId}::uuid, ${reason}) as ended`.execute(trx);
   return rows[0]?.ended ?? 0;
 }
 
 /**
- * Deletes the user if it still has `expectedVersion` (any version when undefined), and in the same
- * transaction what the other domains hold of them: sign-ins, their events waiting or sent, lockout
- * counts, alert deliveries and dead letters (a database function with the rights to do exactly
- * that). True when the user went.
+ * Deletes the user if it still has `expectedVersion` (any version when undefined). What the other
+ * domains hold of them (sign-ins, sessions, their events, lockout counts, tokens, alert deliveries,
+ * dead letters) goes in the same statement: the trigger `users_forget_deleted` does that with the
+ * rights it needs, reading the email from the deleted row. True when the user went.
  */
 export async function deleteUser(db: Db, id: string, expectedVersion?: number): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
-    let query = trx.deleteFrom('users.users').where('id', '=', id);
-    if (expectedVersion !== undefined) query = query.where('version', '=', expectedVersion);
-    const deleted = await query.returning('email').executeTakeFirst();
-    if (!deleted) return false;
-    await sql`select public.accounts_forget_user(${id}::uuid, ${deleted.email})`.execute(trx);
-    return true;
-  });
+  let query = db.deleteFrom('users.users').where('id', '=', id);
+  if (expectedVersion !== undefined) query = query.where('version', '=', expectedVersion);
+  const deleted = await query.returning('id').executeTakeFirst();
+  return deleted !== undefined;
 }
 
 /** Sets a user's role by email, revoking their tokens and sessions as any role change does; undefined when no user has that email. */

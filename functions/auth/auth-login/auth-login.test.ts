@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { http, HttpResponse } from 'msw';
@@ -151,6 +152,10 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
   });
 
   it("gives a refresh token that auth-refresh trades for Ada's tokens, with no second sign-in alert", async () => {
+    // users-verify is stood in for here; a refresh reads Ada's row (her role and token version) itself.
+    await sql`
+      insert into users.users (id, email, name, surname, password_hash, token_version)
+      values (${ada.id}::uuid, ${ada.email}, ${ada.name}, ${ada.surname}, 'not checked here', ${ADA_TOKEN_VERSION})`.execute(database.db);
     const signedIn = await login(ada.email, ADA_PASSWORD);
     expect(delivered).toHaveLength(1);
     const refreshed = await refresh(signedIn.body.refresh_token);

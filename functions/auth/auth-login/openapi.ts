@@ -19,7 +19,8 @@ export const SESSIONS_DESCRIPTION =
   'token works once: `POST /auth/refresh` answers a new one beside the new access token (rotation). Presenting a ' +
   'refresh token that was already used ends its whole session (reuse detection): the newest refresh token of that ' +
   'session stops working too, and the user signs in again. A session unused for 30 days (`SESSION_IDLE_DAYS`) ' +
-  'expires. Sessions also end by `POST /auth/logout`, a password change or reset, a role change, or deleting the ' +
+  'expires, and every session ends 90 days after its sign-in (`SESSION_MAX_DAYS`), however often it is refreshed. ' +
+  'Sessions also end by `POST /auth/logout`, a password change or reset, a role change, or deleting the ' +
   'account; the last three also revoke the access tokens issued before.';
 
 const exampleToken: TokenResponse = {

@@ -1,23 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { describe, expect, it } from 'vitest';
-import { useFunctionSuite } from '../../../test/support/function-suite.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { FAKE_HASH, useFunctionSuite } from '../../../test/support/function-suite.js';
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { createSession, rotateRefreshToken } from '../sessions.js';
 import { definition } from './index.js';
 
 const ADA_ID = '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a';
-const IDLE_MS = 30 * 86_400_000;
+const LIMITS = { idleMs: 30 * 86_400_000, maxAgeMs: 90 * 86_400_000 };
 
 describe.each(testPostgresServers())('auth-logout on $name', ({ adminUrl }) => {
   const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db }));
+  // A refresh mints from the user's row: Ada exists, at the version her sessions start with.
+  beforeEach(async () => {
+    await suite.database.db
+      .insertInto('users.users')
+      .values({ id: ADA_ID, email: 'ada@example.com', name: 'Ada', surname: 'Lovelace', password_hash: FAKE_HASH })
+      .execute();
+  });
 
   const startSession = async (): Promise<{ sessionId: string; refreshToken: string }> =>
     createSession(suite.database.db, { userId: ADA_ID, role: 'user', tokenVersion: 1, clientAddress: '203.0.113.9', userAgent: 'vitest-browser/1.0' }, new Date());
   const logout = (refreshToken: string) => call(`${suite.fn.url}/auth/logout`, { method: 'POST', body: { refresh_token: refreshToken } });
   /** What a refresh with this token would do now (auth-refresh's logic). */
-  const refreshWith = (refreshToken: string) => rotateRefreshToken(suite.database.db, refreshToken, { idleMs: IDLE_MS, now: new Date() });
+  const refreshWith = (refreshToken: string) => rotateRefreshToken(suite.database.db, refreshToken, { ...LIMITS, now: new Date() });
   const sessionOf = (id: string) => suite.database.db.selectFrom('auth.sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
   it('ends the session of the refresh token, and only that one: none of its tokens refreshes afterwards', async () => {
@@ -50,6 +57,8 @@ describe.each(testPostgresServers())('auth-logout on $name', ({ adminUrl }) => {
     expect(await sessionOf(session.sessionId)).toEqual(ended);
 
     const changed = await startSession();
+    // A password change: the version moves on, then the sessions behind it end.
+    await sql`update users.users set token_version = token_version + 1 where id = ${ADA_ID}`.execute(suite.database.db);
     await sql`select public.accounts_end_sessions(${ADA_ID}::uuid, 'password-changed')`.execute(suite.database.db);
     expect((await logout(changed.refreshToken)).status).toBe(204);
     expect(await sessionOf(changed.sessionId)).toMatchObject({ end_reason: 'password-changed' });

@@ -1,10 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { useFunctionSuite } from '../../../test/support/function-suite.js';
+import type { Kysely } from 'kysely';
+import { afterAll } from 'vitest';
+import { connectAsFunction } from '../../../test/support/function-database.js';
+import { FAKE_HASH, useFunctionSuite } from '../../../test/support/function-suite.js';
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { createTestSigningKeys, type TestSigningKeys } from '../../../test/support/signing.js';
+import type { Database } from '../../shared/database.js';
 import { createSession, type NewSession } from '../sessions.js';
 import { definition } from './index.js';
 
@@ -17,17 +21,42 @@ describe.each(testPostgresServers())('auth-refresh on $name', ({ adminUrl }) => 
   // Tokens are checked against the real time, so the test clock starts now and moves by hand.
   let clock = new Date();
   const now = () => clock;
+  let functionDatabase: Kysely<Database>;
   const suite = useFunctionSuite(
     definition,
     adminUrl,
-    (database) => ({ database: database.db, signing: keys.signer }),
+    // As its own role: the user's standing comes through the one database function auth may call.
+    (database) => {
+      functionDatabase = connectAsFunction(database.url, definition.name);
+      return { database: functionDatabase, signing: keys.signer };
+    },
     async () => {
       keys = await createTestSigningKeys(now);
       return { now };
     },
   );
-  beforeEach(() => {
+  afterAll(async () => {
+    await functionDatabase?.destroy();
+  });
+  /** A user row as the users domain keeps it (the token version is the database's to set). */
+  const seedUser = async (id: string, email: string, role: 'user' | 'admin', tokenVersion: number): Promise<void> => {
+    await sql`
+      insert into users.users (id, email, name, surname, password_hash, role, token_version)
+      values (${id}::uuid, ${email}, 'Test', 'User', ${FAKE_HASH}, ${role}, ${tokenVersion})`.execute(suite.database.db);
+  };
+  const setUser = async (id: string, changes: { role?: 'user' | 'admin'; tokenVersion?: number }): Promise<void> => {
+    await sql`
+      update users.users set role = coalesce(${changes.role ?? null}, role), token_version = coalesce(${changes.tokenVersion ?? null}::int, token_version)
+      where id = ${id}::uuid`.execute(suite.database.db);
+  };
+  /** The users the sessions below belong to, at the versions the sessions start with. */
+  const seedUsers = async (): Promise<void> => {
+    await seedUser(ADA_ID, 'ada@example.com', 'user', 2);
+    await seedUser(GRACE_ID, 'grace@example.com', 'admin', 4);
+  };
+  beforeEach(async () => {
     clock = new Date();
+    await seedUsers();
   });
 
   /** A session as auth-login starts it; answers its first refresh token. */
@@ -104,12 +133,13 @@ describe.each(testPostgresServers())('auth-refresh on $name', ({ adminUrl }) => 
       const family = await suite.database.db.selectFrom('auth.refresh_tokens').select('rotated_at').where('session_id', '=', session!.id).execute();
       expect(family).toHaveLength(2);
       await suite.database.reset();
+      await seedUsers();
     }
   });
 
   it('ends a session unused for 30 days, counting from its last use', async () => {
     let token = await startSession();
-    for (let i = 0; i < 3; i += 1) {
+    for (let i = 0; i < 2; i += 1) {
       later(29 * DAY_MS);
       const response = await refresh(token);
       expect(response.status, `refresh ${i}`).toBe(200);
@@ -124,10 +154,66 @@ describe.each(testPostgresServers())('auth-refresh on $name', ({ adminUrl }) => 
     expect((await refresh(token)).status).toBe(401);
   });
 
+  it('ends a session 90 days (SESSION_MAX_DAYS) after its sign-in, however often it was refreshed', async () => {
+    let token = await startSession();
+    const signedIn = clock.getTime();
+    // Refreshed well within the idle limit each time, up to the 90th day.
+    for (const days of [29, 29, 29, 3]) {
+      later(days * DAY_MS);
+      const response = await refresh(token);
+      expect(response.status, `after ${days} more days`).toBe(200);
+      token = response.body.refresh_token;
+    }
+    later(60_000);
+    expect(clock.getTime() - signedIn).toBeGreaterThan(90 * DAY_MS);
+    const expired = await refresh(token);
+    expect(expired.status).toBe(401);
+    expect(expired.body.type).toBe('https://problems.knative-accounts.dev/invalid-refresh-token');
+    expect(await sessions()).toMatchObject([{ ended_at: clock, end_reason: 'expired' }]);
+    // Ended for good: going back in time does not bring it back.
+    later(-2 * DAY_MS);
+    expect((await refresh(token)).status).toBe(401);
+  });
+
+  it("ends a session whose token version is behind the user's (a sign-in that raced a password reset), and answers 401", async () => {
+    // The sign-in read version 2; the reset moved Ada to 3 and ended her sessions before this one was written.
+    const raced = await startSession({ tokenVersion: 2 });
+    await setUser(ADA_ID, { tokenVersion: 3 });
+    const response = await refresh(raced);
+    expect(response.status).toBe(401);
+    expect(response.body.type).toBe('https://problems.knative-accounts.dev/invalid-refresh-token');
+    expect(await sessions()).toMatchObject([{ ended_at: expect.any(Date), end_reason: 'token-version-changed' }]);
+    // Ended: the user being at that version again changes nothing.
+    await setUser(ADA_ID, { tokenVersion: 2 });
+    expect((await refresh(raced)).status).toBe(401);
+  });
+
+  it('ends the session of a user who is gone, and answers 401', async () => {
+    const token = await startSession();
+    await sql`delete from users.users where id = ${ADA_ID}::uuid`.execute(suite.database.db);
+    // The deletion took Ada's sessions along; one written by a sign-in racing the deletion is ended on its first refresh.
+    const late = await startSession();
+    expect((await refresh(token)).status).toBe(401);
+    expect((await refresh(late)).status).toBe(401);
+    expect(await sessions()).toMatchObject([{ end_reason: 'account-deleted' }]);
+  });
+
+  it("mints the user's current role, not the one the session started with", async () => {
+    const token = await startSession({ userId: GRACE_ID, role: 'user', tokenVersion: 4 });
+    const response = await refresh(token);
+    expect(response.status).toBe(200);
+    expect(await keys.verifier.verifyAuthorization(`Bearer ${response.body.access_token}`)).toEqual({ userId: GRACE_ID, role: 'admin', tokenVersion: 4 });
+    await setUser(GRACE_ID, { role: 'user' });
+    const demoted = await refresh(response.body.refresh_token);
+    expect(await keys.verifier.verifyAuthorization(`Bearer ${demoted.body.access_token}`)).toEqual({ userId: GRACE_ID, role: 'user', tokenVersion: 4 });
+  });
+
   it('refuses the tokens of a session a password change ended, and keeps its reason', async () => {
     const first = await startSession();
     const second = (await refresh(first)).body.refresh_token as string;
-    const other = await startSession({ userId: GRACE_ID });
+    const other = await startSession({ userId: GRACE_ID, role: 'admin', tokenVersion: 4 });
+    // As users-update does: the version moves on, then the sessions behind it end.
+    await setUser(ADA_ID, { tokenVersion: 3 });
     await sql`select public.accounts_end_sessions(${ADA_ID}::uuid, 'password-changed')`.execute(suite.database.db);
     expect((await refresh(second)).status).toBe(401);
     expect((await refresh(first)).status).toBe(401);
@@ -139,16 +225,25 @@ describe.each(testPostgresServers())('auth-refresh on $name', ({ adminUrl }) => 
     expect((await refresh(other)).status).toBe(200);
   });
 
-  it('answers the same 401 for an unknown, a reused, an idle and an ended token', async () => {
+  it('answers the same 401 for an unknown, a reused, an idle, an expired, a revoked and an ended token', async () => {
     const first = await startSession();
     await refresh(first);
     const reused = await refresh(first);
+    const revoked = await refresh(await startSession({ tokenVersion: 1 }));
+    let expiring = await startSession();
+    for (const days of [29, 29, 29]) {
+      later(days * DAY_MS);
+      expiring = (await refresh(expiring)).body.refresh_token;
+    }
+    later(4 * DAY_MS);
+    const expired = await refresh(expiring);
     const idleToken = await startSession();
     later(31 * DAY_MS);
     const idle = await refresh(idleToken);
     const ended = await refresh(first);
     const unknown = await Promise.all([randomBytes(32).toString('base64url'), 'x', 'y'.repeat(512), 'not a token at all'].map(refresh));
-    for (const answer of [reused, idle, ended, ...unknown]) {
+    expect((await sessions()).map((session) => session.end_reason).sort()).toEqual(['expired', 'idle', 'refresh-token-reused', 'token-version-changed']);
+    for (const answer of [reused, revoked, expired, idle, ended, ...unknown]) {
       expect(answer.status).toBe(401);
       expect(answer.body).toEqual(reused.body);
     }

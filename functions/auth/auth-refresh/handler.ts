@@ -10,6 +10,8 @@ export interface RefreshDeps {
   readonly signing: TokenSigner;
   /** SESSION_IDLE_DAYS in milliseconds: a session unused this long ends at its next refresh. */
   readonly idleMs: number;
+  /** SESSION_MAX_DAYS in milliseconds: a session this old (since its sign-in) ends at its next refresh. */
+  readonly maxAgeMs: number;
   readonly logger: Logger;
   readonly now: () => Date;
 }
@@ -26,11 +28,13 @@ export interface RefreshResult {
 /**
  * Trades a refresh token for a new access token and the session's next refresh token (rotation).
  * Every refusal is the same 401: unknown, already used (the session then ends: reuse detection),
- * idle too long, or its session ended. The access token carries the session's user, role and token
- * version. No sign-in alert: a refresh is no new sign-in.
+ * idle too long, older than the longest a session lives, its token version behind the user's (a
+ * sign-in that raced a password or role change), or its session ended. The access token carries the
+ * session's user and the user's current role and token version. No sign-in alert: a refresh is no
+ * new sign-in.
  */
 export async function handle(deps: RefreshDeps, input: RefreshInput): Promise<RefreshResult> {
-  const rotation = await rotateRefreshToken(deps.database, input.refreshToken, { idleMs: deps.idleMs, now: deps.now() });
+  const rotation = await rotateRefreshToken(deps.database, input.refreshToken, { idleMs: deps.idleMs, maxAgeMs: deps.maxAgeMs, now: deps.now() });
   if (!rotation.ok) {
     if (rotation.reason === 'reused') {
       // Someone else may hold this session's tokens: operators want to see it (never the token).

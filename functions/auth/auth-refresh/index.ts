@@ -10,7 +10,7 @@ const DAY_MS = 86_400_000;
 
 export const definition = defineHttpFunction({
   name: 'auth-refresh',
-  deps: (shared) => ({ ...shared, idleMs: shared.config.SESSION_IDLE_DAYS * DAY_MS }),
+  deps: (shared) => ({ ...shared, idleMs: shared.config.SESSION_IDLE_DAYS * DAY_MS, maxAgeMs: shared.config.SESSION_MAX_DAYS * DAY_MS }),
   input: (request) => ({ refreshToken: parseInput(refreshBody, requireJsonBody(request), 'request body').refresh_token }),
   handle,
   output: tokenAnswer,

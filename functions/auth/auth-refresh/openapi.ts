@@ -18,9 +18,9 @@ const exampleTokens: TokenResponse = {
 export const operation: OperationDoc = {
   description:
     'Trades a refresh token for a new access token and a new refresh token, without the password. The access token ' +
-    "says what the sign-in's did: the user, the role and the token version of the session. The refresh token sent is " +
-    'spent: keep the new one for the next refresh (rotation). A refresh emits no `user_login_event`: it sends no ' +
-    `sign-in alert.\n\n${SESSIONS_DESCRIPTION}\n\n` +
+    "carries the session's user, with the user's role and token version as they are stored now. The refresh token " +
+    'sent is spent: keep the new one for the next refresh (rotation). A refresh emits no `user_login_event`: it ' +
+    `sends no sign-in alert.\n\n${SESSIONS_DESCRIPTION}\n\n` +
     'Two refreshes with one token at the same time run one after the other: the second presents a spent token, so ' +
     'the session ends, and the token the first received stops working too. Refresh one token once.',
   auth: 'none',
@@ -41,8 +41,9 @@ export const operation: OperationDoc = {
     invalidInput('request body', refreshBody, { refresh_token: '', remember: true }),
     problemDoc(
       'The refresh token is refused: unknown, already used (its session has now ended: reuse detection), its session ' +
-        'unused for longer than 30 days, or its session ended (logout, a password change or reset, a role change, the ' +
-        'account deleted). The same answer for each: sign in again.',
+        'unused for longer than 30 days or started more than 90 days ago, its session started before a password ' +
+        'change or reset or a role change it raced, or its session ended (logout, a password change or reset, a role ' +
+        'change, the account deleted). The same answer for each: sign in again.',
       AuthProblems.invalidRefreshToken,
     ),
     ...jsonBodyProblems(),

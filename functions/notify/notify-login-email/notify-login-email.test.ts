@@ -8,7 +8,9 @@ import { signEvent } from '../../shared/events/event-signature.js';
 import { buildUserLoginEvent, USER_LOGIN_EVENT_DATASCHEMA, type UserLoginEventData } from '../../shared/events/user-login-event.js';
 import { createTestSigningKeys } from '../../../test/support/signing.js';
 import { startTestFunction } from '../../../test/support/function-harness.js';
-import { useFunctionSuite } from '../../../test/support/function-suite.js';
+import { connectAsFunction } from '../../../test/support/function-database.js';
+import { FAKE_HASH, useFunctionSuite } from '../../../test/support/function-suite.js';
+import { deleteUser } from '../../users/user-repository.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { startMailCatcher, type MailCatcher } from '../../../runner/mail-catcher.js';
 import { freePort } from '../../../runner/ports.js';
@@ -235,6 +237,47 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     ]);
     expect(rows[0]?.sent_at).toBeInstanceOf(Date);
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'handled' }));
+  });
+
+  describe('after the account is deleted', () => {
+    /** Ada's account, deleted by users-delete's own role, as DELETE /users/{id} does. */
+    const withAdaDeleted = async (before: () => Promise<void>): Promise<void> => {
+      await suite.database.db
+        .insertInto('users.users')
+        .values({ id: ADA.userId, email: ADA.email, name: ADA.name, surname: 'Lovelace', password_hash: FAKE_HASH })
+        .execute();
+      await before();
+      const usersDelete = connectAsFunction(suite.database.url, 'users-delete');
+      try {
+        expect(await deleteUser(usersDelete, ADA.userId)).toBe(true);
+      } finally {
+        await usersDelete.destroy();
+      }
+      catcher.clear();
+    };
+
+    it('sends nothing for a genuine event delivered before and replayed after: its id is still known, nothing else of Ada', async () => {
+      const event = loginEvent();
+      await withAdaDeleted(async () => {
+        expect(await deliver(suite.fn.url, event)).toBe(204);
+        expect(catcher.messages()).toHaveLength(1);
+      });
+      expect(await deliveries()).toEqual([expect.objectContaining({ event_id: event.id, recipient: null, user_id: null, status: 'sent', last_error: null })]);
+      expect(await deliver(suite.fn.url, event)).toBe(204);
+      expect(catcher.messages()).toEqual([]);
+      expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'duplicate event ignored', eventId: event.id }));
+    });
+
+    it('sends nothing for an event of the account the broker still held when it went', async () => {
+      const event = await signEvent(loginEvent(), (await keys).signer);
+      await withAdaDeleted(async () => {
+        // Written by the sign-in, published, not delivered yet.
+        await suite.database.db.insertInto('auth.outbox').values({ id: event.id, event_type: event.type, event: JSON.stringify(event) }).execute();
+      });
+      expect(await deliverAsIs(suite.fn.url, event)).toBe(204);
+      expect(catcher.messages()).toEqual([]);
+      expect(await deliveries()).toEqual([expect.objectContaining({ event_id: event.id, recipient: null, user_id: null, status: 'failed', last_error: 'account deleted' })]);
+    });
   });
 
   it.each([

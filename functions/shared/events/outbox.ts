@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database.js';
 import type { Logger } from '../logging.js';
 import type { EventPublisher, StoredEvent } from './publisher.js';
@@ -31,8 +31,14 @@ export interface PublishResult {
 /**
  * Publishes pending events oldest first, at most `limit`, marking each sent only once the sink
  * answered 2xx. Rows are locked FOR UPDATE SKIP LOCKED, so concurrent publishers (several relays,
- * or a relay and auth-login right after a sign-in) never publish the same event twice. The first
- * failure ends the batch, so events stay in order; it is counted on the row for operators.
+ * or a relay and the function that just wrote the event) never publish the same event twice. The
+ * first failure ends the batch, so events stay in order; it is counted on the row for operators.
+ *
+ * With `onlyIds`, only those events: the ones the caller has just written. They are claimed and
+ * recorded through database functions that act on the given ids alone (`accounts_outbox_claim`,
+ * `accounts_outbox_record`), so a function that writes events needs no right to read or change
+ * anyone else's: the users functions' roles may only insert into the outbox. Without it (the
+ * relay), the pending rows are read from the table, which only the auth role may.
  */
 export async function publishPending(
   db: Db,
@@ -40,17 +46,7 @@ export async function publishPending(
   options: { limit: number; now: () => Date; onlyIds?: readonly string[] },
 ): Promise<PublishResult> {
   return db.transaction().execute(async (trx) => {
-    let query = trx
-      .selectFrom('auth.outbox')
-      .select(['id', 'event'])
-      .where('sent_at', 'is', null)
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(options.limit)
-      .forUpdate()
-      .skipLocked();
-    if (options.onlyIds) query = query.where('id', 'in', [...options.onlyIds]);
-    const rows = await query.execute();
+    const rows = options.onlyIds ? await claimEvents(trx, options.onlyIds, options.limit) : await claimPending(trx, options.limit);
     let published = 0;
     let failed = 0;
     for (const row of rows) {
@@ -58,22 +54,45 @@ export async function publishPending(
         await publisher.publish(row.event as StoredEvent);
       } catch (error) {
         failed += 1;
-        await trx
-          .updateTable('auth.outbox')
-          .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: error instanceof Error ? error.message.slice(0, 500) : 'failed' }))
-          .where('id', '=', row.id)
-          .execute();
+        await recordAttempt(trx, row.id, error instanceof Error ? error.message : 'failed', options.now());
         break;
       }
       published += 1;
-      await trx
-        .updateTable('auth.outbox')
-        .set((eb) => ({ sent_at: options.now(), attempts: eb('attempts', '+', 1), last_error: null }))
-        .where('id', '=', row.id)
-        .execute();
+      await recordAttempt(trx, row.id, null, options.now());
     }
     return { published, failed, examined: rows.length };
   });
+}
+
+interface ClaimedEvent {
+  readonly id: string;
+  readonly event: unknown;
+}
+
+/** The oldest pending events, locked for this transaction (the relay: its role reads the outbox). */
+function claimPending(trx: Transaction<Database>, limit: number): Promise<ClaimedEvent[]> {
+  return trx
+    .selectFrom('auth.outbox')
+    .select(['id', 'event'])
+    .where('sent_at', 'is', null)
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+/** Those of `ids` still pending, oldest first, locked for this transaction (skipping any another publisher holds). */
+async function claimEvents(trx: Transaction<Database>, ids: readonly string[], limit: number): Promise<ClaimedEvent[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<ClaimedEvent>`select id, event from public.accounts_outbox_claim(${[...ids]}::uuid[]) limit ${limit}`.execute(trx);
+  return rows;
+}
+
+/** Marks a claimed event sent (`failure` null) or counts a failed attempt on it. */
+async function recordAttempt(trx: Transaction<Database>, id: string, failure: string | null, at: Date): Promise<void> {
+  await sql`select public.accounts_outbox_record(${id}::uuid, ${failure === null ? null : failure.slice(0, 500)}, ${at}::timestamptz)`.execute(trx);
 }
 
 /**
