@@ -14,24 +14,34 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../runner/embedd
 import { freePort } from '../../runner/ports.js';
 import { openTestDatabase } from '../support/database-clients.js';
 import { startTestFunction, type RunningFunction } from '../support/function-harness.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { startPgBouncer } from '../support/pgbouncer.js';
+import { createTestDatabase, testPostgresServers, type TestDatabase } from '../support/postgres.js';
 import { createTestSigningKeys } from '../support/signing.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { createTestTelemetry, type TestTelemetry } from '../support/telemetry.js';
 import { METRIC_NAMES } from '../../functions/shared/telemetry/telemetry.js';
 
 /**
- * The fault run of issue 17, as a test: sign-ins and reads go on while the Postgres server
- * restarts (a fast shutdown: sessions end with 57P01, connects meet "the database system is
- * shutting down", then a refused port, then the server is back). The server is this file's own
- * cluster on its own port, so stopping it disturbs no other test. Every answer during the outage
- * is a 503 problem+json with Retry-After, none a 500; service is back once the server is; no
- * sign-in that answered 200 is lost.
+ * The fault run of issue 17, as a test: sign-ins and reads go on while the database goes away and
+ * comes back. Every answer during the outage is a 503 problem+json with Retry-After, none a 500;
+ * service is back once the database is; no sign-in that answered 200 is lost. Two outages:
+ *
+ * - the Postgres server restarts, as with the StatefulSet (a fast shutdown: sessions end with
+ *   57P01, connects meet "the database system is shutting down", then a refused port, then the
+ *   server is back). The server is this file's own cluster on its own port, so stopping it
+ *   disturbs no other test;
+ * - the functions reach the real Postgres through a PgBouncer in transaction mode, as through the
+ *   CloudNativePG overlay's Pooler, and PgBouncer loses its server: a TCP proxy of this file's own
+ *   between them resets every connection and refuses new ones, then lets them through again.
  */
 
 /** How long the server stays down: about what a restart takes in the cluster. */
 const OUTAGE_MS = 2_500;
-/** The load stops this long after the server is back at the latest: generous, for a slow machine. */
-const RECOVERY_DEADLINE_MS = 20_000;
+/**
+ * Service must be back within this of the database: generous for a slow machine (it takes well under
+ * a second here), short of PgBouncer's default 15 s of turning clients away after a failed login.
+ */
+const RECOVERY_DEADLINE_MS = 10_000;
 const SIGN_IN_WORKERS = 3;
 const READ_WORKERS = 2;
 
@@ -45,11 +55,87 @@ interface Answer {
   readonly at: number;
 }
 
-describe('a Postgres restart under sign-in and read load', () => {
+/** A database the test can take away and bring back. */
+interface Outage {
+  /** Straight to the server: where the test database is created. */
+  readonly adminUrl: string;
+  /** What the functions connect to for the test database. */
+  functionUrl(database: TestDatabase): string;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A Postgres cluster of the test's own, stopped (fast shutdown) and started again on the same folder and port. */
+async function ownCluster(): Promise<Outage> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'accounts-restart-pg-'));
+  const port = await freePort();
+  const start = () => startEmbeddedPostgres({ dataDir, port, database: 'postgres' });
+  let server: RunningPostgres | undefined = await start().catch(async (error: unknown) => {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  });
+  return {
+    adminUrl: server.adminUrl,
+    functionUrl: (database) => database.url,
+    down: async () => {
+      await server?.stop();
+      server = undefined;
+    },
+    up: async () => {
+      server ??= await start();
+    },
+    close: async () => {
+      await server?.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A PgBouncer of the test's own in transaction mode, reaching the real Postgres through a TCP proxy that the test cuts. */
+async function pgBouncerLosingItsServer(): Promise<Outage> {
+  const adminUrl = testPostgresServers()[0]!.adminUrl;
+  const target = new URL(adminUrl);
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const dir = await mkdtemp(join(tmpdir(), 'accounts-restart-pgbouncer-'));
+  const bouncer = await startPgBouncer({
+    dir,
+    port: await freePort(),
+    serverHost: '127.0.0.1',
+    serverPort: proxy.port,
+    authUser: decodeURIComponent(target.username) || 'postgres',
+  }).catch(async (error: unknown) => {
+    await proxy.close();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
+  return {
+    adminUrl,
+    functionUrl: (database) => {
+      const url = new URL(database.url);
+      const own = new URL(bouncer.url);
+      url.hostname = own.hostname;
+      url.port = own.port;
+      url.username = own.username;
+      url.password = own.password;
+      return url.toString();
+    },
+    down: async () => proxy.cut(),
+    up: async () => proxy.restore(),
+    close: async () => {
+      await bouncer.stop();
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe.each([
+  { name: 'its own Postgres cluster restarting (connected to directly)', start: ownCluster },
+  { name: 'PgBouncer in transaction mode losing the real Postgres', start: pgBouncerLosingItsServer },
+])('the database going away under sign-in and read load: $name', ({ start }) => {
   const user = { email: 'kim@example.com', password: 'a long enough secret', name: 'Kim', surname: 'Lee' };
-  let dataDir: string;
-  let port: number;
-  let server: RunningPostgres | undefined;
+  let outage: Outage | undefined;
   let database: TestDatabase;
   let passwords: PasswordHasher;
   let telemetry: TestTelemetry;
@@ -63,16 +149,14 @@ describe('a Postgres restart under sign-in and read load', () => {
 
   /** A pool per function, as each instance has its own in production, with production's timeouts. */
   const functionPool = (applicationName: string): Kysely<Database> => {
-    const pool = openTestDatabase(database.url, { poolMax: 2, applicationName, timeouts: POOL_TIMEOUTS });
+    const pool = openTestDatabase(outage!.functionUrl(database), { poolMax: 2, applicationName, timeouts: POOL_TIMEOUTS });
     pools.push(pool);
     return pool;
   };
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'accounts-restart-pg-'));
-    port = await freePort();
-    server = await startEmbeddedPostgres({ dataDir, port, database: 'postgres' });
-    database = await createTestDatabase(server.adminUrl);
+    outage = await start();
+    database = await createTestDatabase(outage.adminUrl);
     passwords = createPasswordHasher({ cost: 4, threads: 1 });
     telemetry = createTestTelemetry();
     const keys = await createTestSigningKeys();
@@ -95,9 +179,9 @@ describe('a Postgres restart under sign-in and read load', () => {
     for (const pool of pools) await pool.destroy();
     await passwords?.close();
     await telemetry?.shutdown();
-    await database?.drop().catch(() => undefined);
-    await server?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await outage?.up();
+    await database?.drop();
+    await outage?.close();
   });
 
   const signIn = async (): Promise<Answer> =>
@@ -108,7 +192,7 @@ describe('a Postgres restart under sign-in and read load', () => {
     }));
   const read = async (): Promise<Answer> => answerOf('read', await fetch(`${reader.url}/users/${userId}`, { headers: { authorization: bearer } }));
 
-  it('answers 503 with Retry-After while the server is down, never 500, and serves again once it is back', async () => {
+  it('answers 503 with Retry-After while the database is away, never 500, and serves again once it is back', async () => {
     const answers: Answer[] = [];
     let stopLoad = false;
     const worker = async (send: () => Promise<Answer>) => {
@@ -125,10 +209,9 @@ describe('a Postgres restart under sign-in and read load', () => {
     try {
       await until(() => succeeded('sign-in', 0) && succeeded('read', 0), 15_000, 'the load to get through before the restart');
       downAt = performance.now();
-      await server?.stop();
-      server = undefined;
+      await outage!.down();
       await sleep(OUTAGE_MS);
-      server = await startEmbeddedPostgres({ dataDir, port, database: 'postgres' });
+      await outage!.up();
       upAt = performance.now();
       await until(() => succeeded('sign-in', upAt) && succeeded('read', upAt), RECOVERY_DEADLINE_MS, 'sign-ins and reads to succeed again');
     } finally {
@@ -140,9 +223,9 @@ describe('a Postgres restart under sign-in and read load', () => {
     // Only successes and 503s, whatever the phase: no 500 and nothing else.
     expect(answers.filter((answer) => answer.status !== 200 && answer.status !== 503), JSON.stringify(byStatus)).toEqual([]);
     const unavailable = answers.filter((answer) => answer.status === 503);
-    // The outage was seen (the load ran through it), by sign-ins and reads alike.
-    expect(unavailable.some((answer) => answer.kind === 'sign-in'), JSON.stringify(byStatus)).toBe(true);
-    expect(unavailable.some((answer) => answer.kind === 'read'), JSON.stringify(byStatus)).toBe(true);
+    // The outage was seen: the load ran through it. (Behind PgBouncer a query of a client that kept its
+    // connection may instead wait for the server, up to query_wait_timeout, and then succeed.)
+    expect(unavailable.length, JSON.stringify(byStatus)).toBeGreaterThan(0);
     for (const answer of unavailable) {
       expect(answer.contentType).toBe('application/problem+json');
       expect(answer.retryAfter).toMatch(/^[1-9][0-9]*$/);
