@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { databaseLoginOf, INVENTORY, type FunctionSpec } from '../functions/inventory.js';
 import type { Need } from '../functions/shared/config.js';
+import { READINESS_CHECK_TIMEOUT_MS } from '../functions/shared/runtime/readiness.js';
 import { DATABASE_LOGINS, LOGIN_ROLES, type DatabaseLogin } from '../migrations/logins.js';
 import { CLIENT_ADDRESSES_CONFIGMAP } from './client-addresses.js';
 import { ROLLOUT_STATE_FILE, readRolloutState, sortedEnv, type FunctionRollout, type RevisionInputs, type RolloutState } from './rollout-state.js';
@@ -205,6 +206,15 @@ const SECURITY_CONTEXT = (indent: string) =>
     `${indent}    type: RuntimeDefault`,
   ].join('\n');
 
+/**
+ * The readiness probe's timeout: above the longest /readyz takes (each dependency check is bounded,
+ * functions/shared/runtime/readiness.ts), with a second to spare for the extra hop. Knative runs
+ * an httpGet readinessProbe from queue-proxy against the container with this timeout, and the
+ * kubelet probes queue-proxy with the same one: Kubernetes' default of 1 s would fail the probe
+ * whenever a check took its full bound.
+ */
+export const READINESS_PROBE_TIMEOUT_SECONDS = Math.ceil(READINESS_CHECK_TIMEOUT_MS / 1000) + 1;
+
 function renderProbes(spec: FunctionSpec): string {
   if (spec.trigger === 'http') {
     return [
@@ -212,10 +222,15 @@ function renderProbes(spec: FunctionSpec): string {
       '            httpGet:',
       '              path: /healthz',
       '            periodSeconds: 10',
+      '          # queue-proxy runs it against the container, with this timeout (above /readyz\'s own bound on its',
+      '          # checks); a Postgres restart of a few seconds leaves the pods ready, answering 503 with',
+      '          # Retry-After, rather than out of the routing with requests waiting at the activator.',
       '          readinessProbe:',
       '            httpGet:',
       '              path: /readyz',
       '            periodSeconds: 5',
+      `            timeoutSeconds: ${READINESS_PROBE_TIMEOUT_SECONDS}`,
+      '            failureThreshold: 3',
     ].join('\n');
   }
   return [

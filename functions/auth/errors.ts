@@ -12,6 +12,8 @@ export const AuthProblems = defineProblems({
     detail: 'Sign-in is unavailable right now; try again shortly.',
     summary: 'users-verify is down',
     headers: { 'Retry-After': '5' },
+    // Logged and counted as users-verify's outage, not as a fault of auth-login.
+    dependency: 'users-verify',
   },
   emailNotVerified: {
     status: 403,

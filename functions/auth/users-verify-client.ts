@@ -73,8 +73,8 @@ export function createUsersVerifyClient(
           // A 400 or 401 is users-verify's "no match", not a failed call.
           { failure: (answer) => (answer.status >= 500 ? String(answer.status) : undefined) },
         );
-      } catch {
-        throw AuthProblems.signInUnavailable.error();
+      } catch (error) {
+        throw AuthProblems.signInUnavailable.error({ cause: error });
       }
       // users-verify refuses some input (e.g. a password too short to be one) with 400: no match either.
       if (response.status === 400) {
@@ -84,15 +84,17 @@ export function createUsersVerifyClient(
       if (response.status === 401) {
         // A refused caller (a key that does not match, a clock far off) is no wrong password: sign-in is unavailable.
         const problem = (await response.json().catch(() => undefined)) as { type?: unknown } | undefined;
-        if (typeof problem?.type === 'string' && problem.type.endsWith('/caller-not-allowed')) throw AuthProblems.signInUnavailable.error();
+        if (typeof problem?.type === 'string' && problem.type.endsWith('/caller-not-allowed')) {
+          throw AuthProblems.signInUnavailable.error({ cause: 'users-verify refused this caller (caller-not-allowed): check the signing keys and clocks' });
+        }
         return undefined;
       }
       if (!response.ok) {
         await response.arrayBuffer();
-        throw AuthProblems.signInUnavailable.error();
+        throw AuthProblems.signInUnavailable.error({ cause: `users-verify answered ${response.status}` });
       }
       const parsed = verifiedUserSchema.safeParse(await response.json().catch(() => undefined));
-      if (!parsed.success) throw AuthProblems.signInUnavailable.error();
+      if (!parsed.success) throw AuthProblems.signInUnavailable.error({ cause: 'users-verify answered something that is not a user' });
       return parsed.data;
     },
   };

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { DependencyUnavailableError } from '../shared/dependency-failure.js';
 import type { Database } from '../shared/database.js';
 import type { Logger } from '../shared/logging.js';
 import type { EventOutcome } from '../shared/runtime/definition.js';
@@ -51,10 +52,13 @@ export const EMAIL_CHANNEL = 'email';
 const LAST_ERROR_MAX_LENGTH = 500;
 const EXPIRED_BEFORE_SENDING = 'expired before it could be sent';
 
-/** Thrown after a transient mail failure is recorded, so the broker delivers the event again. */
-export class MailUnavailableError extends Error {
+/**
+ * Thrown after a transient mail failure is recorded, so the broker delivers the event again: the
+ * mail server's outage, answered 503 and logged as such, not as a fault of the function.
+ */
+export class MailUnavailableError extends DependencyUnavailableError {
   constructor(message: string) {
-    super(message);
+    super('mail', message);
     this.name = 'MailUnavailableError';
   }
 }

@@ -94,9 +94,18 @@ export const unsupportedMediaType: ProblemDoc = problemDoc(
 );
 
 export const internalError: ProblemDoc = problemDoc(
-  'Something failed on our side (the database did not answer, say). It is logged; the answer tells nothing more.',
+  'Something failed on our side. It is logged; the answer tells nothing more.',
   HttpProblems.internalError,
 );
+
+const DEPENDENCY_UNAVAILABLE_TEXT =
+  'A service this function depends on (the database, say) is unavailable right now, as while it restarts: send the ' +
+  'request again after `Retry-After` seconds. A change the request asked for was made in full or not at all.';
+
+/** 503: a dependency is down; with the function's own problems of that status, if it has any. */
+export function dependencyUnavailable(description?: string, ...more: readonly (ProblemType | ProblemExample)[]): ProblemDoc {
+  return problemDoc(description ? `${DEPENDENCY_UNAVAILABLE_TEXT} ${description}` : DEPENDENCY_UNAVAILABLE_TEXT, HttpProblems.dependencyUnavailable, ...more);
+}
 
 /** The problems every function with a JSON request body can answer, besides its own. */
 export function jsonBodyProblems(): ProblemDoc[] {

@@ -10,6 +10,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import { Kysely, PostgresDialect, sql, type ColumnType, type Generated, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import { classifyDatabaseError } from './dependency-failure.js';
 import { inClientSpan } from './telemetry/telemetry.js';
 
 /** Tables as kysely sees them, keyed by `schema.table`. Each domain owns its schema. */
@@ -143,13 +144,19 @@ export interface DatabaseOptions {
   readonly tracer?: Tracer | undefined;
 }
 
+/** How the functions' pools treat connections (tests open theirs the same way). */
+export const POOL_TIMEOUTS = {
+  idleTimeoutMillis: 30_000,
+  // A server that does not answer a connect fails the request within this, as unavailable (503), not after the client gave up.
+  connectionTimeoutMillis: 5_000,
+} as const;
+
 export function createDatabase(options: DatabaseOptions): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax,
     application_name: options.applicationName,
-    idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 5_000,
+    ...POOL_TIMEOUTS,
   });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
@@ -158,37 +165,36 @@ export function createDatabase(options: DatabaseOptions): Kysely<Database> {
 
 /** The typed database on a pool someone else built (the tests' pools attach their own error handling). */
 export function databaseOnPool(pool: pg.Pool, options: { readonly url: string; readonly tracer?: Tracer | undefined }): Kysely<Database> {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: options.tracer ? withQuerySpans(pool, options.tracer, options.url) : pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: wrapPool(pool, options.tracer, options.url) }) });
 }
 
 /**
- * A pool whose clients put each query in a CLIENT span: the database, the operation (SELECT,
- * INSERT, BEGIN, …) and the table when the statement names one. Never the statement's text or its
- * parameters: those carry emails, addresses and hashes.
+ * The pool as kysely sees it. A connect or query that fails because the server cannot serve now
+ * (down, restarting, unreachable) rejects with a DependencyUnavailableError naming the database,
+ * so the edge answers 503 rather than 500; any other error (a constraint, a bad statement) is
+ * left as it is. With a tracer, each query of a traced request is a CLIENT span: the database,
+ * the operation (SELECT, INSERT, BEGIN, ...) and the table when the statement names one. Never the
+ * statement's text or its parameters: those carry emails, addresses and hashes.
  */
-function withQuerySpans(pool: pg.Pool, tracer: Tracer, url: string): PostgresPool {
-  const target = new URL(url);
-  const common = {
-    'db.system': DB_SYSTEM_NAME_VALUE_POSTGRESQL,
-    [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
-    [ATTR_DB_NAMESPACE]: decodeURIComponent(target.pathname.slice(1)) || 'postgres',
-    [ATTR_SERVER_ADDRESS]: target.hostname,
-    [ATTR_SERVER_PORT]: Number(target.port || 5432),
-  };
+function wrapPool(pool: pg.Pool, tracer: Tracer | undefined, url: string): PostgresPool {
+  const common = tracer ? spanAttributes(url) : {};
   // One wrapper per pooled client, so kysely keeps recognising a client it has seen.
   const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   const wrap = (client: pg.PoolClient): PostgresPoolClient => ({
     query: ((text: unknown, parameters?: readonly unknown[]) => {
+      // A cursor (streaming) is no promise: its reads report their own errors.
       if (typeof text !== 'string') return client.query(text as never);
+      const run = () => client.query(text, parameters as unknown[]).catch(rethrowClassified);
+      if (!tracer) return run();
       const { operation, collection } = describeStatement(text);
       const attributes = { ...common, [ATTR_DB_OPERATION_NAME]: operation, ...(collection ? { [ATTR_DB_COLLECTION_NAME]: collection } : {}) };
-      return inClientSpan(tracer, collection ? `${operation} ${collection}` : operation, attributes, () => client.query(text, parameters as unknown[]));
+      return inClientSpan(tracer, collection ? `${operation} ${collection}` : operation, attributes, run);
     }) as unknown as PostgresPoolClient['query'],
     release: (destroy?: boolean) => client.release(destroy),
   });
   return {
     connect: async () => {
-      const client = await pool.connect();
+      const client = await pool.connect().catch(rethrowClassified);
       let wrapper = wrappers.get(client);
       if (!wrapper) {
         wrapper = wrap(client);
@@ -197,6 +203,21 @@ function withQuerySpans(pool: pg.Pool, tracer: Tracer, url: string): PostgresPoo
       return wrapper;
     },
     end: () => pool.end(),
+  };
+}
+
+function rethrowClassified(error: unknown): never {
+  throw classifyDatabaseError(error);
+}
+
+function spanAttributes(url: string): Record<string, string | number> {
+  const target = new URL(url);
+  return {
+    'db.system': DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+    [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+    [ATTR_DB_NAMESPACE]: decodeURIComponent(target.pathname.slice(1)) || 'postgres',
+    [ATTR_SERVER_ADDRESS]: target.hostname,
+    [ATTR_SERVER_PORT]: Number(target.port || 5432),
   };
 }
 

@@ -89,5 +89,7 @@ describe('the PgBouncer in front of the real Postgres', () => {
     expect(config).toMatch(/^\* = host=127\.0\.0\.1 port=5432$/m);
     expect(config).toMatch(/^pool_mode = transaction$/m);
     expect(config).toMatch(/^auth_user = postgres$/m);
+    // As the CloudNativePG Pooler: served again about a second after the server is back (test/integration/database-restart.test.ts).
+    expect(config).toMatch(/^server_login_retry = 1$/m);
   });
 });

@@ -247,24 +247,27 @@ describe('telemetry (real Postgres and SMTP, in-memory exporters)', () => {
     expect(await telemetry.value(METRIC_NAMES.emailsFailed)).toBe(0);
   });
 
-  it('counts a failed SMTP send as failed, and marks its span and the delivery failed', async () => {
+  it('counts a failed SMTP send as failed and as the mail server\'s outage, and marks its span and the delivery failed', async () => {
     expect((await signIn(PASSWORD)).status).toBe(200);
     await expect.poll(() => delivered.length).toBe(1);
     await telemetry.reset();
 
     const response = await deliver('notify-login-email (mail server down)', delivered[0]!);
-    expect(response.status).toBe(500);
+    // The mail server's outage, not a fault: 503 (the broker delivers it again), counted by dependency.
+    expect(response.status).toBe(503);
+    expect(await telemetry.value(METRIC_NAMES.dependencyFailures, { 'accounts.dependency': 'mail' })).toBe(1);
     expect(await telemetry.value(METRIC_NAMES.emailsFailed, { 'accounts.email.kind': 'login-alert', 'accounts.email.failure': 'transient' })).toBe(1);
     expect(await telemetry.value(METRIC_NAMES.emailsSent)).toBe(0);
     await expect.poll(() => telemetry.spans().some((span) => span.kind === SpanKind.SERVER)).toBe(true);
     const spans = telemetry.spans();
     const server = serverSpanOf(spans, 'notify-login-email');
     expect(server.status.code).toBe(SpanStatusCode.ERROR);
-    expect(server.attributes).toMatchObject({ 'http.response.status_code': 500, 'error.type': '500' });
+    expect(server.attributes).toMatchObject({ 'http.response.status_code': 503, 'error.type': '503' });
     const send = childrenOf(spans, server).find((span) => span.name === 'smtp send')!;
     expect(send.status.code).toBe(SpanStatusCode.ERROR);
     expect(send.attributes['error.type']).toMatch(/^E[A-Z]+$/);
-    expect(await telemetry.count(METRIC_NAMES.requestDuration, { 'faas.name': 'notify-login-email', 'http.response.status_code': 500, 'error.type': '500' })).toBe(1);
+    expect(await telemetry.count(METRIC_NAMES.requestDuration, { 'faas.name': 'notify-login-email', 'http.response.status_code': 503, 'error.type': '503' })).toBe(1);
+    expect(await telemetry.count(METRIC_NAMES.requestDuration, { 'http.response.status_code': 500 })).toBe(0);
   });
 
   it('counts the dead letters it receives, by event type (unknown types as other)', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, type FunctionSpec } from '../../functions/inventory.js';
+import { READINESS_CHECK_TIMEOUT_MS } from '../../functions/shared/runtime/readiness.js';
 import { DEFAULT_IMAGE, packageVersion, renderMigrationJob, renderService, writeManifests } from '../../scripts/manifests.js';
 import { ROLLOUT_STATE_FILE, readRolloutState } from '../../scripts/rollout-state.js';
 import {
@@ -121,6 +122,10 @@ describe('one Knative Service per inventory function', () => {
       expect(container.livenessProbe.httpGet.path).toBe('/healthz');
       expect(container.readinessProbe.httpGet.path).toBe('/readyz');
       expect(container.livenessProbe.tcpSocket).toBeUndefined();
+      // Explicit, and above the longest /readyz takes (Kubernetes' default timeout is 1 s, as long as one check may take).
+      expect(container.readinessProbe.timeoutSeconds * 1000).toBeGreaterThanOrEqual(READINESS_CHECK_TIMEOUT_MS + 1000);
+      expect(container.readinessProbe.periodSeconds).toBeGreaterThan(container.readinessProbe.timeoutSeconds);
+      expect(container.readinessProbe.failureThreshold).toBeGreaterThanOrEqual(2);
     } else {
       // CloudEvent functions answer only POST: an httpGet probe would fail and restart them.
       expect(container.livenessProbe.tcpSocket).toBeDefined();

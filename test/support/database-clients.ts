@@ -119,10 +119,12 @@ export interface TestDatabaseOptions {
   readonly poolMax?: number;
   readonly applicationName?: string;
   readonly tracer?: Tracer | undefined;
+  /** The pool's connect and idle timeouts; production's (POOL_TIMEOUTS) for a test of outages. */
+  readonly timeouts?: Pick<pg.PoolConfig, 'connectionTimeoutMillis' | 'idleTimeoutMillis'>;
 }
 
 /** The application's typed database (as createDatabase builds it in production) on a TestPool. */
 export function openTestDatabase(connectionString: string, options: TestDatabaseOptions = {}): Kysely<Database> {
-  const pool = openTestPool(connectionString, { max: options.poolMax ?? 5, application_name: options.applicationName ?? 'tests' });
+  const pool = openTestPool(connectionString, { max: options.poolMax ?? 5, application_name: options.applicationName ?? 'tests', ...options.timeouts });
   return databaseOnPool(pool, { url: connectionString, tracer: options.tracer });
 }

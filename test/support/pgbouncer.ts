@@ -56,6 +56,9 @@ export function pgBouncerConfig(options: Omit<PgBouncerOptions, 'dir' | 'binary'
     'max_client_conn = 1000',
     // A client waiting this long for a server connection gets an error instead of a hang past the test's timeout.
     'query_wait_timeout = 20',
+    // As the CloudNativePG Pooler: after its server restarts, clients are served again within a second or so,
+    // not turned away for PgBouncer's default 15 s.
+    'server_login_retry = 1',
     // Idle server connections go quickly: several test runs may share the server's max_connections.
     'server_idle_timeout = 5',
     'log_connections = 0',

@@ -335,6 +335,11 @@ describe.each(testPostgresServers())('auth-login on $name', ({ adminUrl }) => {
   it('answers 503 when users-verify is unavailable, without counting a failure', async () => {
     verifyMode = 'down';
     for (let i = 0; i < 6; i += 1) expect((await login(ada.email, ADA_PASSWORD)).status).toBe(503);
+    // users-verify's outage, not a fault of auth-login: logged at warn with what it answered.
+    expect(fn.logs).toContainEqual(
+      expect.objectContaining({ severity: 'WARNING', message: 'dependency unavailable', dependency: 'users-verify', reason: expect.stringContaining('503') }),
+    );
+    expect(fn.logs.filter((line) => line['message'] === 'request failed')).toEqual([]);
     verifyMode = 'up';
     expect((await login(ada.email, ADA_PASSWORD)).status).toBe(200);
   });

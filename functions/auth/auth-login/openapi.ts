@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ADA, EXAMPLE_ACCESS_TOKEN } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
 import { USER_LOGIN_EVENT_TYPE } from '../../shared/events/user-login-event.js';
 import { LockoutProblems } from '../../shared/sign-in-lockout.js';
 import { UsersProblems } from '../../users/errors.js';
@@ -80,8 +80,8 @@ export const operation: OperationDoc = {
       LockoutProblems.tooManyAttempts,
     ),
     internalError,
-    problemDoc(
-      'users-verify did not give a clear answer (down, slow or confused); the attempt does not count as a failure. Retry after `Retry-After` seconds.',
+    dependencyUnavailable(
+      'Or users-verify did not give a clear answer (down, slow or confused): `sign-in-unavailable`. Neither counts as a failed attempt.',
       AuthProblems.signInUnavailable,
     ),
   ],

@@ -1,5 +1,5 @@
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
 import { EXAMPLE_REFRESH_TOKEN, SESSIONS_DESCRIPTION } from '../auth-login/openapi.js';
 import { logoutBody } from './schema.js';
 
@@ -18,5 +18,5 @@ export const operation: OperationDoc = {
     examples: { 'sign-out': { summary: 'Ada signs out', value: { refresh_token: EXAMPLE_REFRESH_TOKEN } } },
   },
   responses: [{ status: 204, description: 'The session has ended (or there was none to end). No body.' }],
-  problems: [invalidInput('request body', logoutBody, { token: 'abc' }), ...jsonBodyProblems(), internalError],
+  problems: [invalidInput('request body', logoutBody, { token: 'abc' }), ...jsonBodyProblems(), internalError, dependencyUnavailable()],
 };

@@ -1,6 +1,6 @@
 import { EXAMPLE_ACCESS_TOKEN } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
 import { EXAMPLE_REFRESH_TOKEN, EXAMPLE_ROTATED_REFRESH_TOKEN, SESSIONS_DESCRIPTION } from '../auth-login/openapi.js';
 import { AuthProblems } from '../errors.js';
 // A refresh answers what a sign-in does: a new access token and the session's next refresh token.
@@ -48,5 +48,6 @@ export const operation: OperationDoc = {
     ),
     ...jsonBodyProblems(),
     internalError,
+    dependencyUnavailable(),
   ],
 };

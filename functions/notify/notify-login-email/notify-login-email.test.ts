@@ -365,12 +365,20 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     for (const secret of ['ada@example.com', 'ada-at-example', '203.0.113.7', 'Firefox', 'hunter2-secret']) expect(logged).not.toContain(secret);
   });
 
-  it('answers 5xx while SMTP is unreachable, then sends exactly one email on redelivery', async () => {
+  it('answers 503 with Retry-After while SMTP is unreachable (the mail server\'s outage, not a fault), then sends exactly one email on redelivery', async () => {
     const unreachable = await startWithMail(nodemailer.createTransport(`smtp://127.0.0.1:${await freePort()}`));
     const event = loginEvent();
     try {
-      expect(await deliver(unreachable.url, event)).toBeGreaterThanOrEqual(500);
-      expect(unreachable.logs).toContainEqual(expect.objectContaining({ severity: 'ERROR', eventId: event.id, outcome: 'failed' }));
+      const message = HTTP.binary(new CloudEvent(await signEvent(event, (await keys).signer)));
+      const response = await fetch(`${unreachable.url}/`, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
+      // 5xx: the broker delivers it again.
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toMatch(/^[1-9][0-9]*$/);
+      expect(await response.json()).toMatchObject({ type: 'https://problems.knative-accounts.dev/dependency-unavailable', status: 503 });
+      expect(unreachable.logs).toContainEqual(
+        expect.objectContaining({ severity: 'WARNING', message: 'dependency unavailable', dependency: 'mail', eventId: event.id, outcome: 'retry' }),
+      );
+      expect(unreachable.logs.filter((line) => line['severity'] === 'ERROR')).toEqual([]);
     } finally {
       await unreachable.close();
     }

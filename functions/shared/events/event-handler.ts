@@ -1,6 +1,9 @@
 import { SpanKind, type Span } from '@opentelemetry/api';
 import type { CloudEventV1 } from 'cloudevents';
 import { performance } from 'node:perf_hooks';
+import { DependencyUnavailableError } from '../dependency-failure.js';
+import { reasonOf } from '../http/failure.js';
+import { toProblem } from '../http/problem.js';
 import type { Logger } from '../logging.js';
 import type { EventOutcome } from '../runtime/definition.js';
 import { ATTRIBUTES, errorTypeOf, markFailed, NO_TELEMETRY, remoteParent, type Telemetry } from '../telemetry/telemetry.js';
@@ -9,7 +12,10 @@ import { currentTrace, parseTraceparent, runInTrace, startTrace, type TraceConte
 
 /**
  * Wraps a CloudEvent handler: one log line per event, and a failure answered as a bare 5xx (so
- * the broker retries) without its message or stack reaching the response. The event's id and type
+ * the broker retries) without its message or stack reaching the response. A dependency's outage
+ * (the database, the mail server) is no fault of the function: logged at warn as `dependency
+ * unavailable`, counted by dependency, and answered 503 with Retry-After; anything else is
+ * logged at error and answered 500. The event's id and type
  * go on the delivery's span; an event whose trace the delivery's span does not continue (structured
  * mode, or a server that decodes events itself) gets a span of its own in the event's trace.
  */
@@ -56,9 +62,17 @@ export function loggedEventHandler(
       const outcome = await handle(event);
       logger.info('event', { ...facts, outcome, durationMs: durationMs() });
     } catch (error) {
-      logger.error('event', { ...facts, outcome: 'failed', error, durationMs: durationMs() });
       if (span) markFailed(span, errorTypeOf(error));
-      const retry = new Error('the event was not handled; deliver it again');
+      const { dependency } = toProblem(error);
+      let retry: Error;
+      if (dependency) {
+        logger.warn('dependency unavailable', { ...facts, outcome: 'retry', dependency, reason: reasonOf(error), durationMs: durationMs() });
+        telemetry.metrics.countDependencyFailure(dependency);
+        retry = new DependencyUnavailableError(dependency, `${dependency} unavailable: the event was not handled; deliver it again`);
+      } else {
+        logger.error('event', { ...facts, outcome: 'failed', error, durationMs: durationMs() });
+        retry = new Error('the event was not handled; deliver it again');
+      }
       retry.stack = retry.message;
       throw retry;
     }

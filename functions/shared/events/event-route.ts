@@ -10,7 +10,8 @@ const REQUIRED_ATTRIBUTES = ['specversion', 'id', 'source', 'type'] as const;
 /**
  * Serves a CloudEvent handler over HTTP, as a Knative subscriber: the event is decoded by the
  * cloudevents SDK (binary or structured mode), the handler's success answers 204 and its failure
- * a bare 500 (the broker delivers again). A request that is not a CloudEvent answers 400, which
+ * a bare 500, or 503 with Retry-After when a dependency was unavailable (either way the broker
+ * delivers again). A request that is not a CloudEvent answers 400, which
  * the broker treats as final: delivering it again cannot make it one.
  */
 export function cloudEventRoute(handler: (event: CloudEventV1<unknown>) => Promise<void>): HttpHandler {
@@ -22,7 +23,8 @@ export function cloudEventRoute(handler: (event: CloudEventV1<unknown>) => Promi
     try {
       await handler(event);
     } catch (error) {
-      return sendProblem(res, toProblem(error).problem);
+      const { problem, headers } = toProblem(error);
+      return sendProblem(res, problem, headers);
     }
     res.statusCode = 204;
     res.end();

@@ -1,5 +1,6 @@
 import type { Tracer } from '@opentelemetry/api';
 import { CloudEvent, HTTP, type CloudEventV1 } from 'cloudevents';
+import { DependencyUnavailableError } from '../dependency-failure.js';
 import { ATTRIBUTES, inClientSpan, linksTo } from '../telemetry/telemetry.js';
 import { currentTrace, parseTraceparent } from '../trace-context.js';
 
@@ -11,9 +12,10 @@ export interface EventPublisher {
   publish(event: StoredEvent): Promise<void>;
 }
 
-export class SinkUnavailableError extends Error {
+/** The sink (the broker's ingress) did not take the event: its outage, not a fault of the function. */
+export class SinkUnavailableError extends DependencyUnavailableError {
   constructor(message: string) {
-    super(message);
+    super('sink', message);
     this.name = 'SinkUnavailableError';
   }
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../logging.js';
 import { ATTRIBUTES, linksTo, markFailed, NO_TELEMETRY, remoteParent, type Telemetry } from '../telemetry/telemetry.js';
 import { formatTraceparent, parseTraceparent, runInTrace, startTrace } from '../trace-context.js';
 import { BODY_LIMIT_BYTES, HttpProblems } from './errors.js';
-import { toProblem } from './problem.js';
+import { answerFailure } from './failure.js';
 import { sendJson, sendProblem } from './respond.js';
 import { readBoundedBody } from './body.js';
 import { createRouter } from './routes.js';
@@ -17,7 +17,8 @@ import { createRouter } from './routes.js';
  * Everything between the socket and a function's handler, on the plain `node:http` path: a bounded
  * body read before anything is buffered, JSON parsed with problem+json errors, health endpoints,
  * 404/405 for what the function does not own, path parameters decoded once, one log line per
- * request, and a problem+json 500 (never a stack trace) for anything that fails below the handler.
+ * request, and for anything that fails below the handler a problem+json 503 with Retry-After when
+ * a dependency is down, or else a 500 (never a stack trace).
  */
 
 export interface ReadinessCheck {
@@ -128,8 +129,8 @@ export function withEdge(options: EdgeOptions, next: HttpHandler): RequestListen
 
     runInTrace(trace, () => {
       const fail = (error: unknown): void => {
-        options.logger.error('request failed', { error, method: req.method, path: pathname.slice(0, MAX_LOGGED_PATH) });
-        sendProblem(res, toProblem(error).problem);
+        const { problem, headers } = answerFailure(error, { logger: options.logger, metrics: telemetry.metrics }, { method: req.method, path: pathname.slice(0, MAX_LOGGED_PATH) });
+        sendProblem(res, problem, headers);
       };
       try {
         handle(req, res, pathname, observation).catch(fail);

@@ -1,4 +1,4 @@
-import { defineProblems, INTERNAL_ERROR } from './problem.js';
+import { defineProblems, DEPENDENCY_UNAVAILABLE, INTERNAL_ERROR } from './problem.js';
 
 /** The largest request body a function reads; a larger one is refused before it is buffered. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -68,5 +68,6 @@ export const HttpProblems = defineProblems({
   headersTooLarge: { status: 431, code: 'headers-too-large', detail: 'The request headers are too large.', summary: 'Headers too large' },
   expectationFailed: { status: 417, code: 'expectation-failed', detail: 'Only Expect: 100-continue is understood.', summary: 'Unknown Expect' },
   functionUnavailable: { status: 503, code: 'function-unavailable', detail: 'The function cannot serve right now: see its log.', summary: 'Cannot serve' },
+  dependencyUnavailable: DEPENDENCY_UNAVAILABLE,
   internalError: INTERNAL_ERROR,
 });

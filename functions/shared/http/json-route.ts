@@ -1,8 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import type { Logger } from '../logging.js';
 import { routeParamsOf, type FunctionRequest, type HttpHandler } from './edge.js';
 import { HttpProblems } from './errors.js';
-import { toProblem } from './problem.js';
+import { answerFailure, type FailureReporting } from './failure.js';
 import { parseQueryString } from './query.js';
 import { sendProblem } from './respond.js';
 
@@ -28,9 +27,10 @@ export interface RouteResult {
 
 /**
  * Adapts a route (request in, result out) to an HTTP handler: writes the result as JSON and turns
- * every thrown error into problem+json. Unknown errors are logged and answered with a bare 500.
+ * every thrown error into problem+json. A dependency's outage answers 503 with Retry-After (logged
+ * at warn, counted); unknown errors are logged and answered with a bare 500.
  */
-export function jsonRoute(logger: Logger, route: (request: RouteRequest) => Promise<RouteResult>): HttpHandler {
+export function jsonRoute(reporting: FailureReporting, route: (request: RouteRequest) => Promise<RouteResult>): HttpHandler {
   return async (req: FunctionRequest, res: ServerResponse) => {
     try {
       const result = await route(toRouteRequest(req));
@@ -45,8 +45,7 @@ export function jsonRoute(logger: Logger, route: (request: RouteRequest) => Prom
         res.end(text);
       }
     } catch (error) {
-      const { problem, headers } = toProblem(error);
-      if (problem.status >= 500) logger.error('request failed', { error, method: req.method });
+      const { problem, headers } = answerFailure(error, reporting, { method: req.method });
       sendProblem(res, problem, headers);
     }
   };

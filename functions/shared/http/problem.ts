@@ -4,6 +4,7 @@
  */
 
 import { z } from 'zod';
+import { DependencyUnavailableError, type DependencyName } from '../dependency-failure.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -73,19 +74,22 @@ export class AppError extends Error {
   readonly code: string;
   readonly errors: readonly FieldError[] | undefined;
   readonly headers: Readonly<Record<string, string>>;
+  /** Set when a dependency's outage is what this answer reports: logged and counted as such, not as a fault. */
+  readonly dependency: DependencyName | undefined;
 
   constructor(
     status: number,
     code: string,
     detail: string,
-    options: { errors?: readonly FieldError[]; headers?: Record<string, string> } = {},
+    options: { errors?: readonly FieldError[]; headers?: Record<string, string>; dependency?: DependencyName; cause?: unknown } = {},
   ) {
-    super(detail);
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.status = status;
     this.code = code;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.dependency = options.dependency;
   }
 }
 
@@ -94,6 +98,8 @@ export interface ProblemOptions {
   readonly detail?: string;
   readonly errors?: readonly FieldError[];
   readonly headers?: Record<string, string>;
+  /** What went wrong underneath, for the log only (never in the answer). */
+  readonly cause?: unknown;
 }
 
 /** What defines a problem: its status, code (the last segment of its `type`) and text. */
@@ -109,6 +115,8 @@ export interface ProblemDefinition {
   readonly headers?: Readonly<Record<string, string>>;
   /** Its name in the catalog, kebab-cased (`userNotFound` is `user-not-found`): the API document's example name. */
   readonly name?: string;
+  /** The dependency whose outage this problem reports (a 503 that is no fault of the function). */
+  readonly dependency?: DependencyName;
 }
 
 /**
@@ -123,6 +131,7 @@ export class ProblemType implements ProblemDefinition {
   readonly errors: readonly FieldError[] | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;
   readonly name: string;
+  readonly dependency: DependencyName | undefined;
 
   constructor(definition: ProblemDefinition) {
     this.name = definition.name ?? definition.code;
@@ -132,13 +141,19 @@ export class ProblemType implements ProblemDefinition {
     this.summary = definition.summary;
     this.errors = definition.errors;
     this.headers = definition.headers;
+    this.dependency = definition.dependency;
   }
 
   /** The error a handler throws. */
   error(options: ProblemOptions = {}): AppError {
     const errors = options.errors ?? this.errors;
     const headers = { ...this.headers, ...options.headers };
-    return new AppError(this.status, this.code, options.detail ?? this.detail, { ...(errors ? { errors } : {}), headers });
+    return new AppError(this.status, this.code, options.detail ?? this.detail, {
+      ...(errors ? { errors } : {}),
+      headers,
+      ...(this.dependency ? { dependency: this.dependency } : {}),
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
   }
 
   /** The problem+json a client gets. */
@@ -176,10 +191,40 @@ export const INTERNAL_ERROR: ProblemDefinition = {
   summary: 'Unexpected failure',
 };
 
-/** Turns anything thrown into a problem; unknown errors become a bare 500 with no details. */
-export function toProblem(error: unknown): { problem: Problem; headers: Readonly<Record<string, string>> } {
+/** Seconds a client is asked to wait when a dependency is down: about what a Postgres restart takes. */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 2;
+
+/** What a DependencyUnavailableError becomes: 503 with Retry-After, naming no dependency, address or error. */
+export const DEPENDENCY_UNAVAILABLE: ProblemDefinition = {
+  status: 503,
+  code: 'dependency-unavailable',
+  detail: 'A service this one depends on is unavailable right now; try again shortly.',
+  summary: 'A dependency is down',
+  headers: { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) },
+};
+
+export interface ProblemAnswer {
+  readonly problem: Problem;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The dependency whose outage the answer reports; undefined for anything else. */
+  readonly dependency?: DependencyName;
+}
+
+/**
+ * Turns anything thrown into a problem: an AppError as it says, a dependency's outage as a 503
+ * with Retry-After, anything else as a bare 500 with no details.
+ */
+export function toProblem(error: unknown): ProblemAnswer {
   if (error instanceof AppError) {
-    return { problem: problemFor(error.status, error.code, error.message, error.errors), headers: error.headers };
+    return {
+      problem: problemFor(error.status, error.code, error.message, error.errors),
+      headers: error.headers,
+      ...(error.dependency ? { dependency: error.dependency } : {}),
+    };
+  }
+  if (error instanceof DependencyUnavailableError) {
+    const { status, code, detail, headers = {} } = DEPENDENCY_UNAVAILABLE;
+    return { problem: problemFor(status, code, detail), headers, dependency: error.dependency };
   }
   return { problem: problemFor(INTERNAL_ERROR.status, INTERNAL_ERROR.code, INTERNAL_ERROR.detail), headers: {} };
 }

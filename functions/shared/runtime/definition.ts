@@ -72,7 +72,7 @@ export function defineHttpFunction<Name extends FunctionName, Deps, Input, Outpu
     handle: wiring.handle as Handle<never, never, unknown>,
     createHandler: (shared) => {
       const deps = wiring.deps ? wiring.deps(shared) : (shared as unknown as Deps);
-      return jsonRoute(shared.logger, async (request) => wiring.output(await wiring.handle(deps, await wiring.input(request, deps)), request));
+      return jsonRoute({ logger: shared.logger, metrics: shared.telemetry.metrics }, async (request) => wiring.output(await wiring.handle(deps, await wiring.input(request, deps)), request));
     },
   };
 }

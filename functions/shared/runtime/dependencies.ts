@@ -3,11 +3,13 @@ import type { Transporter } from 'nodemailer';
 import { createClientAddressResolver, type ClientAddressResolver } from '../client-address.js';
 import type { Config, Need } from '../config.js';
 import { createDatabase, pingDatabase, readSchemaVersion, type Database } from '../database.js';
+import { DependencyUnavailableError } from '../dependency-failure.js';
 import { EXPECTED_SCHEMA_VERSION } from '../../../migrations/index.js';
 import { createEventPublisher, withPublishSpans, type EventPublisher } from '../events/publisher.js';
-import type { ReadinessCheck, ReadinessReport } from '../http/edge.js';
+import type { ReadinessReport } from '../http/edge.js';
 import type { Logger } from '../logging.js';
 import { createPasswordHasher, type PasswordHasher } from '../passwords/password-hasher.js';
+import { createReadiness, READINESS_CHECK_TIMEOUT_MS, type DependencyCheck } from './readiness.js';
 import { NO_TELEMETRY, type Telemetry } from '../telemetry/telemetry.js';
 import { createTokenSigner, createTokenVerifier, type TokenClaims, type TokenSigner, type TokenVerifier } from '../tokens.js';
 
@@ -111,7 +113,7 @@ export function assembleDependencies<N extends Need>(
   const deps = { ...traced, config, logger, now, telemetry } as unknown as DepsFor<N>;
   return {
     deps,
-    readiness: () => checkReadiness(config, built),
+    readiness: readinessOf(config, built),
     close: async () => {
       built.mail?.close();
       await Promise.allSettled([built.passwords?.close(), built.database?.destroy()]);
@@ -121,54 +123,47 @@ export function assembleDependencies<N extends Need>(
 }
 
 /**
- * What `/readyz` reports: each dependency's state. The database and its schema version are
- * required; so is K_SINK being set for a function that publishes. Whether the sink answers is
- * reported but not required (a sign-in succeeds with the broker down: its event waits in the
- * outbox).
+ * What `/readyz` reports: each dependency's state (see readiness.ts for the cache and the bounds).
+ * The database and its schema version are required, read with one query; so is K_SINK being set
+ * for a function that publishes. Whether the sink answers is reported but never required nor
+ * waited for (a sign-in succeeds with the broker down: its event waits in the outbox).
  */
-async function checkReadiness<N extends Need>(config: Config<N>, built: Partial<SharedDependencies>): Promise<ReadinessReport> {
-  const checks: Record<string, ReadinessCheck> = {};
+function readinessOf<N extends Need>(config: Config<N>, built: Partial<SharedDependencies>): () => Promise<ReadinessReport> {
   const settings = config as unknown as Partial<Config<Need>>;
-  if (built.database) {
-    checks['database'] = await probe(async () => {
-      await pingDatabase(built.database as Kysely<Database>);
-      return undefined;
-    });
-    checks['migrations'] = await probe(async () => {
-      const version = await readSchemaVersion(built.database as Kysely<Database>);
-      if (!version || version < EXPECTED_SCHEMA_VERSION) {
-        throw new Error(`database at ${version ?? 'no version'}, this revision needs ${EXPECTED_SCHEMA_VERSION}`);
+  const database = built.database;
+  const sinkUrl = settings.K_SINK;
+  return createReadiness({
+    required: () => {
+      const checks: Record<string, DependencyCheck> = {};
+      if (database) {
+        const version = readSchemaVersion(database);
+        // One query says both, the database answers and at which version it is; only when it fails is
+        // the database asked whether it answers at all (the version function may be what is missing).
+        checks['database'] = version.then(
+          () => undefined,
+          async (error: unknown) => {
+            if (error instanceof DependencyUnavailableError) throw error;
+            await pingDatabase(database);
+            return undefined;
+          },
+        );
+        checks['migrations'] = version.then((found) => {
+          if (!found || found < EXPECTED_SCHEMA_VERSION) throw new Error(`database at ${found ?? 'no version'}, this revision needs ${EXPECTED_SCHEMA_VERSION}`);
+          return `at ${found}`;
+        });
       }
-      return `at ${version}`;
-    });
-  }
-  if (built.sink) {
-    // Without K_SINK a publisher would take requests and leave every event to the relay: not ready.
-    // With it, a broker that does not answer is reported but does not block (the outbox keeps the events).
-    checks['sink'] = settings.K_SINK
-      ? {
-          ...(await probe(async () => {
-            await reachable(settings.K_SINK as string);
-            return settings.K_SINK;
-          })),
-          required: false,
-        }
-      : { ok: false, detail: 'K_SINK is not set: this function publishes events and has nowhere to send them' };
-  }
-  return { ready: Object.values(checks).every((check) => check.ok || check.required === false), checks };
-}
-
-async function probe(check: () => Promise<string | undefined>): Promise<ReadinessCheck> {
-  try {
-    const detail = await check();
-    return detail === undefined ? { ok: true } : { ok: true, detail };
-  } catch (error) {
-    return { ok: false, detail: error instanceof Error ? error.message : 'failed' };
-  }
+      if (built.sink && !sinkUrl) {
+        // Without K_SINK a publisher would take requests and leave every event to the relay: not ready.
+        checks['sink'] = Promise.reject(new Error('K_SINK is not set: this function publishes events and has nowhere to send them'));
+      }
+      return checks;
+    },
+    background: built.sink && sinkUrl ? { sink: () => reachable(sinkUrl).then(() => sinkUrl) } : {},
+  });
 }
 
 /** Any HTTP answer means the sink is there (the broker ingress answers OPTIONS with 405). */
 async function reachable(url: string): Promise<void> {
-  const response = await fetch(url, { method: 'OPTIONS', signal: AbortSignal.timeout(1_000) });
+  const response = await fetch(url, { method: 'OPTIONS', signal: AbortSignal.timeout(READINESS_CHECK_TIMEOUT_MS) });
   await response.arrayBuffer();
 }

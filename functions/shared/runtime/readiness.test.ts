@@ -1,4 +1,6 @@
 import { sql } from 'kysely';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPECTED_SCHEMA_VERSION } from '../../../migrations/index.js';
 import { createEventPublisher } from '../events/publisher.js';
@@ -95,13 +97,50 @@ describe('GET /readyz', () => {
       { config: { K_SINK: 'http://127.0.0.1:9/', USERS_VERIFY_URL: 'http://127.0.0.1:9' } },
     );
     try {
-      const response = await call(`${fn.url}/readyz`);
+      // Checked in the background: reported once it has answered, never waited for.
+      let response = await call(`${fn.url}/readyz`);
+      for (let tries = 0; response.body.checks.sink === undefined && tries < 100; tries += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        response = await call(`${fn.url}/readyz`);
+      }
       expect(response.status).toBe(200);
       expect(response.body.checks.sink).toEqual({ ok: false, required: false });
       expect(JSON.stringify(response.body)).not.toContain('127.0.0.1');
       expect(fn.logs).toContainEqual(expect.objectContaining({ message: 'dependency not ready', dependency: 'sink', required: false }));
     } finally {
       await fn.close();
+    }
+  });
+
+  it('answers at once, ready, while the broker is slow: the sink is never waited for', async () => {
+    // A broker ingress that takes every request and answers none until the test ends.
+    const held = new Set<ServerResponse>();
+    let aborted = 0;
+    const slowSink = createServer((req, res) => {
+      held.add(res);
+      req.on('close', () => {
+        if (!res.writableEnded) aborted += 1;
+      });
+    });
+    await new Promise<void>((resolve) => slowSink.listen(0, '127.0.0.1', resolve));
+    const sinkUrl = `http://127.0.0.1:${(slowSink.address() as AddressInfo).port}/`;
+    const keys = await createTestSigningKeys();
+    const fn = await startTestFunction(
+      authLogin,
+      { database: database.db, signing: keys.signer, sink: createEventPublisher({ sinkUrl, timeoutMs: 500 }) },
+      { config: { K_SINK: sinkUrl, USERS_VERIFY_URL: 'http://127.0.0.1:9' } },
+    );
+    try {
+      const response = await call(`${fn.url}/readyz`);
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({ ready: true, checks: { database: { ok: true }, migrations: { ok: true } } });
+      // No probe of the sink had given up on it yet when /readyz answered: the answer did not wait for one.
+      expect(aborted).toBe(0);
+    } finally {
+      await fn.close();
+      for (const res of held) res.destroy();
+      slowSink.closeAllConnections();
+      await new Promise<void>((resolve) => slowSink.close(() => resolve()));
     }
   });
 });

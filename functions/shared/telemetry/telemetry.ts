@@ -79,6 +79,8 @@ export interface AccountsMetrics {
   countEmailSent(kind: string): void;
   countEmailFailed(kind: string, failure: EmailFailure): void;
   countDeadLetter(eventType: string): void;
+  /** A request or event that failed because a dependency was unavailable (answered 503), by dependency. */
+  countDependencyFailure(dependency: string): void;
   recordOutbox(backlog: OutboxBacklog): void;
 }
 
@@ -97,6 +99,7 @@ export const METRIC_NAMES = {
   emailsSent: 'accounts.emails.sent',
   emailsFailed: 'accounts.emails.failed',
   deadLetters: 'accounts.dead_letters',
+  dependencyFailures: 'accounts.dependency_failures',
   outboxBacklog: 'accounts.outbox.backlog',
   outboxOldestAge: 'accounts.outbox.oldest_age',
 } as const;
@@ -110,6 +113,7 @@ export const ATTRIBUTES = {
   outcome: 'accounts.sign_in.outcome',
   emailKind: 'accounts.email.kind',
   emailFailure: 'accounts.email.failure',
+  dependency: 'accounts.dependency',
 } as const;
 
 /** The semantic conventions' buckets for HTTP durations, in seconds (the SDK's default ones are for milliseconds). */
@@ -126,6 +130,10 @@ export function createAccountsMetrics(meter: Meter): AccountsMetrics {
   const sent = meter.createCounter(METRIC_NAMES.emailsSent, { unit: '{email}', description: 'Emails the mail server accepted.' });
   const failed = meter.createCounter(METRIC_NAMES.emailsFailed, { unit: '{email}', description: 'Email sends that failed, by kind and failure.' });
   const deadLetters = meter.createCounter(METRIC_NAMES.deadLetters, { unit: '{event}', description: 'Events the broker gave up delivering.' });
+  const dependencyFailures = meter.createCounter(METRIC_NAMES.dependencyFailures, {
+    unit: '{failure}',
+    description: 'Requests and events answered 503 because a dependency (database, sink, users-verify, mail) was unavailable: outages, not faults.',
+  });
   const backlog = meter.createGauge(METRIC_NAMES.outboxBacklog, { unit: '{event}', description: 'Outbox events not yet published, as the last relay run saw them.' });
   const oldest = meter.createGauge(METRIC_NAMES.outboxOldestAge, { unit: 's', description: 'Age of the oldest unpublished outbox event, as the last relay run saw it.' });
   return {
@@ -141,6 +149,7 @@ export function createAccountsMetrics(meter: Meter): AccountsMetrics {
     countEmailSent: (kind) => sent.add(1, { [ATTRIBUTES.emailKind]: kind }),
     countEmailFailed: (kind, failure) => failed.add(1, { [ATTRIBUTES.emailKind]: kind, [ATTRIBUTES.emailFailure]: failure }),
     countDeadLetter: (eventType) => deadLetters.add(1, { [ATTRIBUTES.eventType]: eventType }),
+    countDependencyFailure: (dependency) => dependencyFailures.add(1, { [ATTRIBUTES.dependency]: dependency }),
     recordOutbox: ({ waiting, oldestAgeSeconds }) => {
       backlog.record(waiting);
       oldest.record(oldestAgeSeconds);

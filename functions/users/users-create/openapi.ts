@@ -1,6 +1,6 @@
 import { ALAN } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
 import { UsersProblems } from '../errors.js';
 import { toUserResource, userResourceSchema } from '../user.js';
 import { createUserBody } from './schema.js';
@@ -45,5 +45,6 @@ export const operation: OperationDoc = {
     ),
     ...jsonBodyProblems(),
     internalError,
+    dependencyUnavailable(),
   ],
 };

@@ -1,6 +1,6 @@
 import { ADA_ETAG } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, problemDoc, unauthenticated } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, problemDoc, unauthenticated } from '../../openapi/problems.js';
 import { UsersProblems } from '../errors.js';
 import { notSelfOrAdmin, userIdParameter, userNotFoundProblem } from '../openapi.js';
 
@@ -25,5 +25,6 @@ export const operation: OperationDoc = {
       UsersProblems.changedBeforeDelete,
     ),
     internalError,
+    dependencyUnavailable(),
   ],
 };

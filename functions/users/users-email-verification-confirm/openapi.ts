@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
 import { UsersProblems } from '../errors.js';
 import { emailVerificationConfirmBody } from './schema.js';
 
@@ -32,5 +32,6 @@ export const operation: OperationDoc = {
     }),
     ...jsonBodyProblems(),
     internalError,
+    dependencyUnavailable(),
   ],
 };

@@ -1,6 +1,6 @@
 import { ADA } from '../../openapi/examples.js';
 import type { BodyDoc, ExampleDoc, OperationDoc, ProblemDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
 import { EMAIL_REQUEST_ACCEPTED, emailRequestAcceptedSchema } from '../email-requests.js';
 import { UsersProblems } from '../errors.js';
 import { emailVerificationRequestBody } from './schema.js';
@@ -60,5 +60,6 @@ export const operation: OperationDoc = {
     ...jsonBodyProblems(),
     tooManyEmailRequestsProblem,
     internalError,
+    dependencyUnavailable(),
   ],
 };

@@ -1,6 +1,6 @@
 import { ADA_ETAG, adaResource } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, unauthenticated } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, unauthenticated } from '../../openapi/problems.js';
 import { userResourceSchema } from '../user.js';
 import { notSelfOrAdmin, userIdParameter, userNotFoundProblem } from '../openapi.js';
 
@@ -28,5 +28,5 @@ export const operation: OperationDoc = {
       headers: { etag: true },
     },
   ],
-  problems: [unauthenticated, notSelfOrAdmin(), userNotFoundProblem, internalError],
+  problems: [unauthenticated, notSelfOrAdmin(), userNotFoundProblem, internalError, dependencyUnavailable()],
 };

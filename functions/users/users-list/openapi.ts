@@ -1,6 +1,6 @@
 import { adaResource, ADA, EXAMPLE_CURSOR } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput, problemDoc, problemOf, unauthenticated } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, invalidInput, problemDoc, problemOf, unauthenticated } from '../../openapi/problems.js';
 import { HttpProblems } from '../../shared/http/errors.js';
 import { parseInput } from '../../shared/http/validation.js';
 import { UsersProblems } from '../errors.js';
@@ -61,5 +61,6 @@ export const operation: OperationDoc = {
     unauthenticated,
     problemDoc("The token is not an admin's.", UsersProblems.notAdmin),
     internalError,
+    dependencyUnavailable(),
   ],
 };

@@ -1,6 +1,6 @@
 import { ADA } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
 import {
   EMAIL_REQUEST_DESCRIPTION,
   emailRequestAccepted,
@@ -31,5 +31,6 @@ export const operation: OperationDoc = {
     ...jsonBodyProblems(),
     tooManyEmailRequestsProblem,
     internalError,
+    dependencyUnavailable(),
   ],
 };

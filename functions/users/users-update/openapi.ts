@@ -1,6 +1,6 @@
 import { ADA, ADA_ETAG, renamedAda } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput, jsonBodyProblems, problemDoc, unauthenticated } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems, problemDoc, unauthenticated } from '../../openapi/problems.js';
 import { LockoutProblems } from '../../shared/sign-in-lockout.js';
 import { UsersProblems } from '../errors.js';
 import { notSelfOrAdmin, userIdParameter, userNotFoundProblem } from '../openapi.js';
@@ -80,5 +80,6 @@ export const operation: OperationDoc = {
     ),
     ...jsonBodyProblems(),
     internalError,
+    dependencyUnavailable(),
   ],
 };

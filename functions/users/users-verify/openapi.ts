@@ -1,6 +1,6 @@
 import { ADA } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
+import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
 import { HttpProblems } from '../../shared/http/errors.js';
 import { UsersProblems } from '../errors.js';
 import { verifiedUserSchema, verifyCredentialsBody } from './schema.js';
@@ -57,5 +57,6 @@ export const operation: OperationDoc = {
     ),
     ...jsonBodyProblems(),
     internalError,
+    dependencyUnavailable(),
   ],
 };
