@@ -55,6 +55,11 @@ export interface TelemetryProviders {
 export type SignInOutcome = 'succeeded' | 'failed' | 'locked';
 /** Why an email was not sent: the mail server refused it for good, for now, or it expired before it could go. */
 export type EmailFailure = 'permanent' | 'transient' | 'expired';
+/**
+ * Why a consumer acknowledged an event without acting on it: it is not one this system made
+ * (`unauthenticated`), or its authenticated time is past the retention period or ahead of the clock.
+ */
+export type EventRefusal = 'unauthenticated' | 'too-old' | 'in-the-future';
 
 export interface RequestFacts {
   readonly method: string;
@@ -79,6 +84,8 @@ export interface AccountsMetrics {
   countEmailSent(kind: string): void;
   countEmailFailed(kind: string, failure: EmailFailure): void;
   countDeadLetter(eventType: string): void;
+  /** `eventType` is one of ours or `other` (whoever posts an event picks its type). */
+  countEventRefused(eventType: string, refusal: EventRefusal): void;
   recordOutbox(backlog: OutboxBacklog): void;
 }
 
@@ -97,6 +104,7 @@ export const METRIC_NAMES = {
   emailsSent: 'accounts.emails.sent',
   emailsFailed: 'accounts.emails.failed',
   deadLetters: 'accounts.dead_letters',
+  eventsRefused: 'accounts.events.refused',
   outboxBacklog: 'accounts.outbox.backlog',
   outboxOldestAge: 'accounts.outbox.oldest_age',
 } as const;
@@ -110,6 +118,7 @@ export const ATTRIBUTES = {
   outcome: 'accounts.sign_in.outcome',
   emailKind: 'accounts.email.kind',
   emailFailure: 'accounts.email.failure',
+  eventRefusal: 'accounts.event.refusal',
 } as const;
 
 /** The semantic conventions' buckets for HTTP durations, in seconds (the SDK's default ones are for milliseconds). */
@@ -126,6 +135,10 @@ export function createAccountsMetrics(meter: Meter): AccountsMetrics {
   const sent = meter.createCounter(METRIC_NAMES.emailsSent, { unit: '{email}', description: 'Emails the mail server accepted.' });
   const failed = meter.createCounter(METRIC_NAMES.emailsFailed, { unit: '{email}', description: 'Email sends that failed, by kind and failure.' });
   const deadLetters = meter.createCounter(METRIC_NAMES.deadLetters, { unit: '{event}', description: 'Events the broker gave up delivering.' });
+  const refused = meter.createCounter(METRIC_NAMES.eventsRefused, {
+    unit: '{event}',
+    description: 'Events acknowledged without effect: not made by this system, or past the retention period.',
+  });
   const backlog = meter.createGauge(METRIC_NAMES.outboxBacklog, { unit: '{event}', description: 'Outbox events not yet published, as the last relay run saw them.' });
   const oldest = meter.createGauge(METRIC_NAMES.outboxOldestAge, { unit: 's', description: 'Age of the oldest unpublished outbox event, as the last relay run saw it.' });
   return {
@@ -141,6 +154,7 @@ export function createAccountsMetrics(meter: Meter): AccountsMetrics {
     countEmailSent: (kind) => sent.add(1, { [ATTRIBUTES.emailKind]: kind }),
     countEmailFailed: (kind, failure) => failed.add(1, { [ATTRIBUTES.emailKind]: kind, [ATTRIBUTES.emailFailure]: failure }),
     countDeadLetter: (eventType) => deadLetters.add(1, { [ATTRIBUTES.eventType]: eventType }),
+    countEventRefused: (eventType, refusal) => refused.add(1, { [ATTRIBUTES.eventType]: eventType, [ATTRIBUTES.eventRefusal]: refusal }),
     recordOutbox: ({ waiting, oldestAgeSeconds }) => {
       backlog.record(waiting);
       oldest.record(oldestAgeSeconds);
