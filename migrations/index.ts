@@ -6,6 +6,8 @@ import * as schemaVersion from './2026-11-26-004-schema-version.js';
 import * as security from './2026-11-28-001-security.js';
 import * as hidePasswordHashes from './2026-11-28-002-hide-password-hashes.js';
 import * as accountLifecycle from './2026-11-28-003-account-lifecycle.js';
+import * as deadLettersFromTheOutbox from './2026-11-29-001-dead-letters-from-the-outbox.js';
+import * as relayPasses from './2026-11-29-002-relay-passes.js';
 
 /**
  * `expand`: safe while two revisions of a function serve side by side during a canary (additive
@@ -35,6 +37,8 @@ export const MIGRATIONS: readonly PhasedMigration[] = [
   { name: '2026-11-28-001-security', phase: 'expand', migration: security },
   { name: '2026-11-28-002-hide-password-hashes', phase: 'contract', migration: hidePasswordHashes },
   { name: '2026-11-28-003-account-lifecycle', phase: 'expand', migration: accountLifecycle },
+  { name: '2026-11-29-001-dead-letters-from-the-outbox', phase: 'expand', migration: deadLettersFromTheOutbox },
+  { name: '2026-11-29-002-relay-passes', phase: 'expand', migration: relayPasses },
 ];
 
 /** The migrations of one phase, keyed by name, as kysely's MigrationProvider hands them over. */

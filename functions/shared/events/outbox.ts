@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database.js';
 import type { Logger } from '../logging.js';
 import type { EventPublisher, StoredEvent } from './publisher.js';
@@ -8,6 +8,27 @@ type Db = Kysely<Database>;
 /** Writes the event in the caller's transaction, beside the state change it reports. */
 export async function addToOutbox(trx: Transaction<Database>, event: StoredEvent): Promise<void> {
   await trx.insertInto('auth.outbox').values({ id: event.id, event_type: event.type, event: JSON.stringify(event) }).execute();
+}
+
+/** An event as this system published it, and when it was written to the outbox (the database's clock). */
+export interface PublishedEvent {
+  readonly event: StoredEvent;
+  readonly createdAt: Date;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The outbox's record of the event with this id, or undefined when this system never published
+ * one (or its record is gone: pruned after RETENTION_DAYS, or deleted with its account). Read
+ * through a database function, so a domain other than auth needs no right on the outbox.
+ */
+export async function findPublishedEvent(db: Db, eventId: string): Promise<PublishedEvent | undefined> {
+  // Outbox ids are the lowercase UUIDs producers make: anything else was never published here.
+  if (!UUID.test(eventId)) return undefined;
+  const { rows } = await sql<{ event: StoredEvent; created_at: Date }>`select event, created_at from public.accounts_published_event(${eventId}::uuid)`.execute(db);
+  const row = rows[0];
+  return row ? { event: row.event, createdAt: row.created_at } : undefined;
 }
 
 /** How many events wait to be published, and how long the oldest of them has waited (0 when none waits). */
