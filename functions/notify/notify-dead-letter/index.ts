@@ -1,4 +1,5 @@
 import type { CloudEventV1 } from 'cloudevents';
+import { eventDigest } from '../../shared/events/event-signature.js';
 import { defineCloudEventFunction, type EventInput } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle, type DeadLetter } from './handler.js';
@@ -32,9 +33,26 @@ function withoutNul(value: string): string {
   return value.replaceAll('\u0000', '\uFFFD');
 }
 
+/** The digest of the event's signed-over content (eventDigest), read however it travelled; undefined for data too deeply nested to hash. */
+function digestOf(event: CloudEventV1<unknown>): string | undefined {
+  try {
+    return eventDigest(event);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Any event is a dead letter to look at: the handler decides whether it is one to keep. */
 export function toDeadLetter(event: CloudEventV1<unknown>): EventInput<DeadLetter> {
-  return { ok: true, value: { event, ...deadLetterExtensionsOf(event) } };
+  return {
+    ok: true,
+    value: {
+      eventId: typeof event.id === 'string' ? event.id : '',
+      eventType: typeof event.type === 'string' ? event.type : '',
+      digest: digestOf(event),
+      ...deadLetterExtensionsOf(event),
+    },
+  };
 }
 
 export const definition = defineCloudEventFunction({

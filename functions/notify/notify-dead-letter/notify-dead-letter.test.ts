@@ -152,6 +152,18 @@ describe.each(testPostgresServers())('notify-dead-letter on $name', ({ adminUrl 
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: forged.id, outcome: 'ignored' }));
   });
 
+  it('acknowledges a copy of a published event whose data is nested deeper than can be hashed, without storing it', async () => {
+    const event = await published(await signedLoginEvent());
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'ce-knativeerrorcode': '500' };
+    for (const name of ['specversion', 'id', 'type', 'source', 'subject', 'time', 'dataschema'] as const) headers[`ce-${name}`] = String(event[name]);
+    // 30,000 levels in 60 kB: within the edge's body limit.
+    const response = await fetch(`${suite.fn.url}/`, { method: 'POST', headers, body: `${'['.repeat(30_000)}${']'.repeat(30_000)}` });
+    await response.arrayBuffer();
+    expect(response.status).toBeLessThan(300);
+    expect(await deadLetters()).toEqual([]);
+    expect(refusals()).toEqual([expect.objectContaining({ eventId: event.id, reason: 'not an event this system published' })]);
+  });
+
   it('keeps one dead letter per event: a flood of copies of a published event, whatever error attributes they carry, stores one row', async () => {
     const event = await published(await signedLoginEvent());
     const copies = Array.from({ length: 20 }, (_, n) => ({ ...event, knativeerrordest: `http://elsewhere-${n}.example`, knativeerrorcode: '500' }));
