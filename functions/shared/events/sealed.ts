@@ -6,7 +6,10 @@ import { compactDecrypt, CompactEncrypt } from 'jose';
  * broker, RabbitMQ and the dead letters store unreadable (a reset token in clear there would let
  * anyone who reads those tables take an account over), and, being authenticated, unforgeable: an
  * event that anyone else posts cannot be opened, so it sends nothing. The protected header names
- * the event's id and type, so a sealed payload lifted into another event does not open either.
+ * the event's id and type, so a sealed payload lifted into another event does not open either,
+ * and the time it was sealed (`iat`, in seconds), so a consumer reads the event's age from an
+ * authenticated time: the CloudEvent's `time` attribute is covered by nothing, and whoever replays
+ * an event may change it.
  */
 
 const SEALED_TYPE = 'sealed+jwe';
