@@ -198,6 +198,10 @@ describe(`domain roles and their logins (${real.name})`, () => {
     expect((await auth.query('update auth.outbox set sent_at = now() where id = $1 and sent_at is null', [event.id])).rowCount).toBe(1);
     await expect(auth.query('select * from users.users')).rejects.toThrow(/permission denied/);
     await expect(auth.query('select * from notify.deliveries')).rejects.toThrow(/permission denied/);
+    // The relay's pass claim, as claimRelayPass runs it.
+    const claim = "insert into auth.relay_passes as pass (id, started_at) values (true, now()) on conflict (id) do update set started_at = excluded.started_at where pass.started_at <= now() - interval '50 seconds' returning pass.started_at";
+    expect((await auth.query(claim)).rowCount).toBe(1);
+    expect((await auth.query(claim)).rowCount).toBe(0);
   });
 
   it('notify_fn writes notify.deliveries and notify.dead_letters, and is denied users.users', async () => {
@@ -357,6 +361,19 @@ describe(`domain roles and their logins (${real.name})`, () => {
     expect((await auth.query('select role from public.accounts_user_standing(gen_random_uuid())')).rows).toEqual([]);
     for (const domain of ['users', 'credentials', 'notify'] as const) {
       await expect((await as(domain)).query('select * from public.accounts_user_standing($1)', [id])).rejects.toThrow(/permission denied/);
+    }
+  });
+
+  it('notify_fn reads one published event by its id through accounts_published_event(), and no other role may', async () => {
+    const id = '0b6f7c1e-3d2a-4c5b-8e9f-a0b1c2d3e4f5';
+    await sql`insert into auth.outbox (id, event_type, event) values (${id}, 'user_login_event', ${JSON.stringify({ id, type: 'user_login_event' })})`.execute(admin);
+    const notify = await as('notify');
+    const { rows } = await notify.query('select event, created_at from public.accounts_published_event($1)', [id]);
+    expect(rows).toEqual([{ event: { id, type: 'user_login_event' }, created_at: expect.any(Date) }]);
+    expect((await notify.query('select event from public.accounts_published_event($1)', ['7a1e0c2b-0000-4000-8000-000000000000'])).rows).toEqual([]);
+    for (const domain of ['users', 'credentials', 'auth'] as const) {
+      const other = await as(domain);
+      await expect(other.query('select event from public.accounts_published_event($1)', [id]), domain).rejects.toThrow(/permission denied/);
     }
   });
 

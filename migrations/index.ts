@@ -8,6 +8,8 @@ import * as hidePasswordHashes from './2026-11-28-002-hide-password-hashes.js';
 import * as accountLifecycle from './2026-11-28-003-account-lifecycle.js';
 import * as leastPrivilege from './2026-12-03-001-least-privilege.js';
 import * as leastPrivilegeContract from './2026-12-03-002-least-privilege-contract.js';
+import * as deadLettersFromTheOutbox from './2026-12-03-003-dead-letters-from-the-outbox.js';
+import * as relayPasses from './2026-12-03-004-relay-passes.js';
 
 /**
  * `expand`: safe while two revisions of a function serve side by side during a canary (additive
@@ -39,6 +41,8 @@ export const MIGRATIONS: readonly PhasedMigration[] = [
   { name: '2026-11-28-003-account-lifecycle', phase: 'expand', migration: accountLifecycle },
   { name: '2026-12-03-001-least-privilege', phase: 'expand', migration: leastPrivilege },
   { name: '2026-12-03-002-least-privilege-contract', phase: 'contract', migration: leastPrivilegeContract },
+  { name: '2026-12-03-003-dead-letters-from-the-outbox', phase: 'expand', migration: deadLettersFromTheOutbox },
+  { name: '2026-12-03-004-relay-passes', phase: 'expand', migration: relayPasses },
 ];
 
 /** The migrations of one phase, keyed by name, as kysely's MigrationProvider hands them over. */

@@ -159,8 +159,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     }
     await Promise.all(processes.map((child) => child.waitUntilHealthy(20_000)));
 
-    const { pingSources } = await loadEventingDefinitions(eventingDir);
-    const pings = schedulePings(pingSources, (source) => destinationUrl(source.sink, serviceUrl), (line) => log(line));
+    const { pingSources, namespace } = await loadEventingDefinitions(eventingDir);
+    // The namespace eventing/ is applied to, as the cluster's PingSource names it in the event's source (outbox-relay checks it).
+    const pings = schedulePings(pingSources, (source) => destinationUrl(source.sink, serviceUrl), (line) => log(line), namespace);
     cleanups.push(async () => pings.stop());
 
     const host = config.PUBLIC_HOST;

@@ -38,9 +38,10 @@ export function newToken(): string {
 export function accountEmailEvent<T extends AccountEmailEventType>(
   type: T,
   content: SealedContent<T>,
-  options: { key?: Uint8Array; id?: string; userId?: string } = {},
+  options: { key?: Uint8Array; id?: string; userId?: string; time?: Date } = {},
 ): Promise<CloudEventV1<unknown>> {
-  return buildAccountEmailEvent(type, SOURCE, options.userId ?? ADA_ID, content, options.key ?? TEST_SEAL_KEY, options.id ? { id: options.id } : {}) as Promise<
+  const { id, time } = options;
+  return buildAccountEmailEvent(type, SOURCE, options.userId ?? ADA_ID, content, options.key ?? TEST_SEAL_KEY, { ...(id ? { id } : {}), ...(time ? { time } : {}) }) as Promise<
     CloudEventV1<unknown>
   >;
 }
@@ -203,7 +204,7 @@ export function useAccountEmailSuite<T extends AccountEmailEventType, N extends 
       async () => {
         const event = await accountEmailEvent(c.type, c.content());
         const data = event.data as { userId: string };
-        return { ...event, data: { ...data, sealed: await seal(TEST_SEAL_KEY, { eventId: event.id, eventType: 'user_login_event' }, c.content()) } };
+        return { ...event, data: { ...data, sealed: await seal(TEST_SEAL_KEY, { eventId: event.id, eventType: 'user_login_event' }, c.content(), new Date()) } };
       },
       'not sealed by an account function',
     ],
@@ -227,6 +228,40 @@ export function useAccountEmailSuite<T extends AccountEmailEventType, N extends 
     expect(catcher.messages()).toEqual([]);
     expect(await deliveries()).toEqual([]);
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'malformed event ignored', eventId: forged.id, reason }));
+  });
+
+  // RETENTION_DAYS is 90 here: deliveries are remembered that long, events are taken for 90 days less an hour.
+  const DAY_MS = 86_400_000;
+  const ago = (ms: number) => new Date(Date.now() - ms);
+
+  it('sends nothing for a genuine event sealed longer ago than deliveries are remembered, and acknowledges it', async () => {
+    const event = await accountEmailEvent(c.type, c.content(), { time: ago(90 * DAY_MS - 30 * 60_000) });
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    expect(catcher.messages()).toEqual([]);
+    expect(await deliveries()).toEqual([]);
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ severity: 'WARNING', eventId: event.id, message: expect.stringMatching(/refused: the event is older than the retention period$/) }));
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'ignored' }));
+  });
+
+  it('emails a genuine event sealed within the retention period', async () => {
+    const content = c.content();
+    const event = await accountEmailEvent(c.type, content, { time: ago(90 * DAY_MS - 2 * 3_600_000) });
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    expect(catcher.messages().map((message) => message.to)).toEqual([[c.recipient(content)]]);
+  });
+
+  it('reads the age from the seal: an old event re-dated today by whoever replays it sends nothing', async () => {
+    const event = await accountEmailEvent(c.type, c.content(), { time: ago(200 * DAY_MS) });
+    expect(await deliver(suite.fn.url, { ...event, time: new Date().toISOString() })).toBe(204);
+    expect(catcher.messages()).toEqual([]);
+    expect(await deliveries()).toEqual([]);
+  });
+
+  it('sends nothing for an event sealed more than a few minutes in the future', async () => {
+    const event = await accountEmailEvent(c.type, c.content(), { time: new Date(Date.now() + 3_600_000) });
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    expect(catcher.messages()).toEqual([]);
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ eventId: event.id, message: expect.stringMatching(/refused: the event is dated in the future$/) }));
   });
 
   it('takes only its own type: an event of another account email type, sealed right, sends nothing', async () => {

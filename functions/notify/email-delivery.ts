@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { DependencyUnavailableError } from '../shared/dependency-failure.js';
 import type { Database } from '../shared/database.js';
+import { checkEventAge } from '../shared/events/event-age.js';
 import type { Logger } from '../shared/logging.js';
 import type { EventOutcome } from '../shared/runtime/definition.js';
 import { ATTRIBUTES, inClientSpan, type Telemetry } from '../shared/telemetry/telemetry.js';
@@ -22,7 +23,8 @@ export interface Mailer {
 export interface EmailDeliveryDeps {
   readonly database: Kysely<Database>;
   readonly mail: Mailer;
-  readonly config: { readonly MAIL_FROM: string };
+  /** RETENTION_DAYS: how long a delivery is remembered, and so how old an event may be to be emailed. */
+  readonly config: { readonly MAIL_FROM: string; readonly RETENTION_DAYS: number };
   readonly logger: Logger;
   readonly now: () => Date;
   /** A span per SMTP send; emails sent and failed, by kind. */
@@ -33,6 +35,14 @@ export interface EmailDeliveryDeps {
 export interface EmailDelivery {
   /** The event's id: it keys the delivery, so the event is emailed once. */
   readonly eventId: string;
+  /** The event's type, for the metrics. */
+  readonly eventType: string;
+  /**
+   * When the event was made, as its signature or seal says: an event older than the deliveries
+   * are remembered (or ahead of the clock) sends nothing, so a copy replayed after its delivery
+   * was pruned cannot send the email again (see event-age.ts).
+   */
+  readonly eventTime: Date;
   /** Whose email it is, so the delivery leaves with the account. */
   readonly userId: string;
   readonly recipient: string;
@@ -99,6 +109,17 @@ type DeliveryResult = { readonly outcome: EventOutcome } | { readonly outcome: '
 export async function deliverEmailOnce(deps: EmailDeliveryDeps, delivery: EmailDelivery): Promise<EventOutcome> {
   const { eventId, email } = delivery;
   const { metrics } = deps.telemetry;
+
+  // Before any query: a flood of stale copies costs no database work.
+  const age = checkEventAge(delivery.eventTime, deps.now(), deps.config.RETENTION_DAYS);
+  if (age !== 'fresh') {
+    deps.logger.warn(`${delivery.label} refused: the event is ${age === 'too-old' ? 'older than the retention period' : 'dated in the future'}`, {
+      eventId,
+      eventTime: delivery.eventTime.toISOString(),
+    });
+    metrics.countEventRefused(delivery.eventType, age);
+    return 'ignored';
+  }
 
   const result = await deps.database.transaction().execute(async (trx): Promise<DeliveryResult> => {
     await trx

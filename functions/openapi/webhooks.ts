@@ -23,6 +23,9 @@ import { HttpProblems } from '../shared/http/errors.js';
  * together).
  */
 
+/** When the example account email event happened: its `ce-time`, and its seal's `iat`. */
+const EXAMPLE_ACCOUNT_EVENT_TIME = '2026-11-27T09:30:00.000Z';
+
 export const USER_LOGIN_EVENT_DELIVERY = {
   broker: 'user-login-event',
   trigger: 'login-email-notification',
@@ -107,12 +110,15 @@ export function userLoginEventDescription(): string {
       `${d.subscribers.map((name) => `\`${name}\``).join(', ')}, which emails the user about the sign-in, once per ` +
       `\`ce-id\`. A 2xx answer acknowledges the event; on a 5xx (mail server unreachable, say) the broker delivers it ` +
       `again, up to ${d.retry} retries with exponential backoff from 0.5 s, and then to the dead-letter sink ` +
-      `\`${d.deadLetterSink}\`, which keeps it (table \`notify.dead_letters\`) with the broker's error attributes ` +
-      '(`knativeerrordest`, `knativeerrorcode`, `knativeerrordata`): never silently away.',
+      `\`${d.deadLetterSink}\`, which keeps it (table \`notify.dead_letters\`, once per \`ce-id\`, as the outbox ` +
+      "published it) with the broker's error attributes (`knativeerrordest`, `knativeerrorcode`, `knativeerrordata`): " +
+      'never silently away. The sink keeps only events the outbox holds a record of, with the same content.',
     'Subscribers take structured content mode (`application/cloudevents+json`) too. The data never holds a password, hash or token.',
     `Anyone inside the cluster can POST a CloudEvent to the broker or straight to a subscriber; only auth-login can ` +
       `sign one. A subscriber acknowledges (2xx) an event without a valid \`ce-${SIGNATURE_ATTRIBUTE}\` and does ` +
-      'nothing else with it: no email goes out.',
+      'nothing else with it: no email goes out. Nor for a signed event whose (signed) `ce-time` is older than ' +
+      '`RETENTION_DAYS` less an hour, or more than 5 minutes ahead: a copy replayed after its delivery record was ' +
+      'pruned sends no second email.',
   ].join('\n\n');
 }
 
@@ -160,7 +166,7 @@ export function accountEmailEventHeaders(type: AccountEmailEventType): readonly 
       example: `/functions/${ACCOUNT_EMAIL_DELIVERIES[type].publishers[0]}`,
     },
     { name: 'ce-subject', description: 'The account (its user id).', required: true, schema: { type: 'string', format: 'uuid' }, example: ADA.record.id },
-    { name: 'ce-time', description: 'When the change or request happened.', required: true, schema: { type: 'string', format: 'date-time' }, example: '2026-11-27T09:30:00.000Z' },
+    { name: 'ce-time', description: 'When the change or request happened.', required: true, schema: { type: 'string', format: 'date-time' }, example: EXAMPLE_ACCOUNT_EVENT_TIME },
     {
       name: 'ce-dataschema',
       description: 'The version of the data shape.',
@@ -181,7 +187,7 @@ export function accountEmailEventHeaders(type: AccountEmailEventType): readonly 
 /** An example of the data: the account, and a made-up sealed payload of the right shape. */
 export const exampleAccountEmailEventData = {
   userId: ADA.record.id,
-  sealed: `${Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', typ: 'sealed+jwe', eid: EXAMPLE_EVENT_ID, ety: EMAIL_VERIFICATION_REQUESTED })).toString('base64url')}..bm90LWEtcmVhbC1pdg.c2VhbGVkIGNvbnRlbnQgZ29lcyBoZXJl.dGFnLWV4YW1wbGU`,
+  sealed: `${Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', typ: 'sealed+jwe', eid: EXAMPLE_EVENT_ID, ety: EMAIL_VERIFICATION_REQUESTED, iat: Date.parse(EXAMPLE_ACCOUNT_EVENT_TIME) / 1000 })).toString('base64url')}..bm90LWEtcmVhbC1pdg.c2VhbGVkIGNvbnRlbnQgZ29lcyBoZXJl.dGFnLWV4YW1wbGU`,
 };
 
 export function accountEmailEventDescription(type: AccountEmailEventType): string {
@@ -193,8 +199,9 @@ export function accountEmailEventDescription(type: AccountEmailEventType): strin
       `which sends exactly one email per \`ce-id\`; 5 retries with exponential backoff, then \`${USER_LOGIN_EVENT_DELIVERY.deadLetterSink}\`.`,
     'In clear the data names only the account. What the email needs (the address, the name, and for verification and ' +
       'reset the token of the link) is sealed: a compact JWE (`dir`, A256GCM) under `EVENT_SEAL_KEY`, which only the ' +
-      'producing users functions and the notify functions hold, bound to the event id and type in its protected ' +
-      'header. The outbox, the broker, RabbitMQ and the dead letters never hold a token or an address readable; an ' +
-      'event anyone else posts does not open, and is acknowledged without an email.',
+      'producing users functions and the notify functions hold, bound to the event id and type and to the time it ' +
+      'was sealed (`iat`) in its protected header. The outbox, the broker, RabbitMQ and the dead letters never hold a ' +
+      'token or an address readable; an event anyone else posts does not open, and is acknowledged without an email, ' +
+      'as is one sealed longer ago than `RETENTION_DAYS` less an hour (whatever its `ce-time` says).',
   ].join('\n\n');
 }

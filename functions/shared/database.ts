@@ -97,6 +97,12 @@ export interface OutboxTable {
   last_error: ColumnType<string | null, never, string | null>;
 }
 
+/** When the last outbox relay pass started: one row (`id` is always true). */
+export interface RelayPassesTable {
+  id: ColumnType<boolean, boolean | undefined, never>;
+  started_at: Date;
+}
+
 export interface DeliveriesTable {
   event_id: string;
   channel: string;
@@ -131,6 +137,7 @@ export interface Database {
   'auth.login_failures': LoginFailuresTable;
   'auth.sign_ins': SignInsTable;
   'auth.outbox': OutboxTable;
+  'auth.relay_passes': RelayPassesTable;
   'notify.deliveries': DeliveriesTable;
   'notify.dead_letters': DeadLettersTable;
 }

@@ -54,6 +54,8 @@ describe('loadEventingDefinitions over eventing/', () => {
         sink: service('outbox-relay'),
       },
     ]);
+    // From kustomization.yaml: the cluster's PingSource names it in its events' source.
+    expect(definitions.namespace).toBe('accounts');
   });
 
   it('reads every *.yaml file of another folder, multi-document files included', async () => {

@@ -70,6 +70,8 @@ export interface EventingDefinitions {
   readonly brokers: readonly BrokerDefinition[];
   readonly triggers: readonly TriggerDefinition[];
   readonly pingSources: readonly PingSourceDefinition[];
+  /** The namespace a Kustomization among the files applies them to (PingSource events name it in their source); undefined when none does. */
+  readonly namespace: string | undefined;
 }
 
 export const PARALLELISM_ANNOTATION = 'rabbitmq.eventing.knative.dev/parallelism';
@@ -170,6 +172,7 @@ const pingSourceSchema = z.object({
 });
 
 const headerSchema = z.object({ apiVersion: z.string().min(1), kind: z.string().min(1) });
+const kustomizationSchema = z.object({ namespace: z.string().min(1).optional() });
 
 class EventingDefinitionError extends Error {
   constructor(message: string) {
@@ -223,6 +226,7 @@ export function parseEventingDefinitions(files: readonly { readonly file: string
   const brokers: BrokerDefinition[] = [];
   const pendingTriggers: { file: string; where: string; parsed: z.output<typeof triggerSchema> }[] = [];
   const pingSources: PingSourceDefinition[] = [];
+  let namespace: string | undefined;
 
   for (const { file, text } of files) {
     for (const [index, document] of parseAllDocuments(text).entries()) {
@@ -251,6 +255,8 @@ export function parseEventingDefinitions(files: readonly { readonly file: string
           data: parsed.spec.data,
           sink: parsed.spec.sink,
         });
+      } else if (header.kind === 'Kustomization' && group === 'kustomize.config.k8s.io') {
+        namespace = parseOrThrow(kustomizationSchema, value, where).namespace ?? namespace;
       }
     }
   }
@@ -281,7 +287,7 @@ export function parseEventingDefinitions(files: readonly { readonly file: string
       seen.add(item.name);
     }
   }
-  return { brokers, triggers, pingSources };
+  return { brokers, triggers, pingSources, namespace };
 }
 
 /**

@@ -1,13 +1,14 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { randomBytes } from 'node:crypto';
+import { CloudEvent, HTTP } from 'cloudevents';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { definition as authLogin } from '../../functions/auth/auth-login/index.js';
-import { definition as outboxRelay } from '../../functions/auth/outbox-relay/index.js';
+import { definition as outboxRelay, OUTBOX_RELAY_PING } from '../../functions/auth/outbox-relay/index.js';
 import { definition as notifyDeadLetter } from '../../functions/notify/notify-dead-letter/index.js';
 import { definition as notifyLoginEmail } from '../../functions/notify/notify-login-email/index.js';
 import type { Database } from '../../functions/shared/database.js';
@@ -270,21 +271,37 @@ describe('telemetry (real Postgres and SMTP, in-memory exporters)', () => {
     expect(await telemetry.count(METRIC_NAMES.requestDuration, { 'http.response.status_code': 500 })).toBe(0);
   });
 
-  it('counts the dead letters it receives, by event type (unknown types as other)', async () => {
-    const letter = (type: string) => ({
-      'ce-specversion': '1.0',
-      'ce-id': `dead-${randomBytes(4).toString('hex')}`,
-      'ce-source': '/functions/auth-login',
-      'ce-type': type,
-      'ce-knativeerrorcode': '500',
-      'content-type': 'application/json',
+  it('counts the dead letters it keeps by event type, and those it refuses by type (unknown types as other) and why', async () => {
+    const published = await database.db.transaction().execute(async (trx) => {
+      const events = [];
+      for (let i = 0; i < 2; i += 1) {
+        const data = { userId: ada.id, email: ada.email, name: 'Ada', signedInAt: new Date().toISOString(), clientAddress: '203.0.113.9', userAgent: 'test' };
+        const event = await signEvent(buildUserLoginEvent('/functions/auth-login', data), keys.signer);
+        await addToOutbox(trx, event);
+        events.push(event);
+      }
+      return events;
     });
-    for (const type of [USER_LOGIN_EVENT_TYPE, USER_LOGIN_EVENT_TYPE, 'something.made.up']) {
-      const response = await fetch(`${running['notify-dead-letter']!.url}/`, { method: 'POST', headers: letter(type), body: '{}' });
+    const madeUp = (type: string) => ({ specversion: '1.0', id: randomUUID(), source: '/functions/auth-login', type, datacontenttype: 'application/json', data: {} });
+    for (const event of [...published, madeUp(USER_LOGIN_EVENT_TYPE), madeUp('something.made.up')]) {
+      const message = HTTP.binary(new CloudEvent({ ...event, knativeerrorcode: '500' }));
+      const response = await fetch(`${running['notify-dead-letter']!.url}/`, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
       expect(response.status).toBe(204);
     }
     expect(await telemetry.value(METRIC_NAMES.deadLetters, { 'cloudevents.event_type': USER_LOGIN_EVENT_TYPE })).toBe(2);
-    expect(await telemetry.value(METRIC_NAMES.deadLetters, { 'cloudevents.event_type': 'other' })).toBe(1);
+    expect(await telemetry.value(METRIC_NAMES.deadLetters, { 'cloudevents.event_type': 'other' })).toBe(0);
+    const refused = (type: string) => telemetry.value(METRIC_NAMES.eventsRefused, { 'cloudevents.event_type': type, 'accounts.event.refusal': 'unauthenticated' });
+    expect(await refused(USER_LOGIN_EVENT_TYPE)).toBe(1);
+    expect(await refused('other')).toBe(1);
+  });
+
+  it('counts the events a consumer refuses as too old to act on', async () => {
+    const data = { userId: ada.id, email: ada.email, name: 'Ada', signedInAt: new Date(Date.now() - 200 * 86_400_000).toISOString(), clientAddress: '203.0.113.9', userAgent: 'test' };
+    const message = HTTP.binary(new CloudEvent(await signEvent(buildUserLoginEvent('/functions/auth-login', data), keys.signer)));
+    const response = await fetch(`${running['notify-login-email']!.url}/`, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
+    expect(response.status).toBe(204);
+    expect(mail.messages()).toEqual([]);
+    expect(await telemetry.value(METRIC_NAMES.eventsRefused, { 'cloudevents.event_type': USER_LOGIN_EVENT_TYPE, 'accounts.event.refusal': 'too-old' })).toBe(1);
   });
 
   it("reports the outbox backlog and its oldest event's age after each relay run, and links each publish to its event's trace", async () => {
@@ -302,7 +319,13 @@ describe('telemetry (real Postgres and SMTP, in-memory exporters)', () => {
     const ping = () =>
       fetch(`${running['outbox-relay']!.url}/`, {
         method: 'POST',
-        headers: { 'ce-specversion': '1.0', 'ce-id': randomBytes(8).toString('hex'), 'ce-source': '/pingsource', 'ce-type': 'dev.knative.sources.ping', 'content-type': 'application/json' },
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-id': randomBytes(8).toString('hex'),
+          'ce-source': OUTBOX_RELAY_PING.source,
+          'ce-type': OUTBOX_RELAY_PING.type,
+          'content-type': 'application/json',
+        },
         body: '{}',
       });
 
@@ -317,6 +340,8 @@ describe('telemetry (real Postgres and SMTP, in-memory exporters)', () => {
 
     sinkUp = true;
     await telemetry.reset();
+    // The next minute's ping (a pass runs at most once per interval, by the database's clock).
+    await sql`update auth.relay_passes set started_at = started_at - interval '1 minute'`.execute(database.db);
     expect((await ping()).status).toBe(204);
     expect(delivered).toHaveLength(3);
     expect(await telemetry.value(METRIC_NAMES.outboxBacklog)).toBe(0);

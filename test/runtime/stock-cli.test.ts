@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
+import { addToOutbox } from '../../functions/shared/events/outbox.js';
 import { insertUser } from '../../functions/users/user-repository.js';
 import { freePort } from '../../runner/ports.js';
 import { ensureBundles } from '../../scripts/bundle-cache.js';
@@ -83,14 +84,15 @@ describe('the stock functions-framework CLI', () => {
     expect(invalid.body.errors.map((error: { pointer: string }) => error.pointer).sort()).toEqual(['#/email', '#/name', '#/password']);
   });
 
-  it('serves a CloudEvent function: notify-dead-letter keeps the event functions-framework decoded', async () => {
+  it('serves a CloudEvent function: notify-dead-letter keeps the published event functions-framework decoded', async () => {
     const fn = await startWithStockCli('notify-dead-letter', { DATABASE_URL: database.url });
-    const event = new CloudEvent({ id: 'stock-cli-1', source: '/test', type: 'user_login_event', datacontenttype: 'application/json', data: { a: 1 } });
-    const message = HTTP.binary(event);
+    const published = { specversion: '1.0', id: randomUUID(), source: '/test', type: 'user_login_event', time: new Date().toISOString(), datacontenttype: 'application/json', data: { a: 1 } };
+    await database.db.transaction().execute((trx) => addToOutbox(trx, published));
+    const message = HTTP.binary(new CloudEvent({ ...published, knativeerrorcode: '500' }));
     const response = await fetch(`${fn.url}/`, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
     expect(response.status).toBe(204);
-    const rows = await database.db.selectFrom('notify.dead_letters').select(['event_id', 'event_type']).execute();
-    expect(rows).toEqual([{ event_id: 'stock-cli-1', event_type: 'user_login_event' }]);
+    const rows = await database.db.selectFrom('notify.dead_letters').select(['event_id', 'event_type', 'error_code']).execute();
+    expect(rows).toEqual([{ event_id: published.id, event_type: 'user_login_event', error_code: '500' }]);
   });
 
   it('finds every function of the inventory by its name', async () => {

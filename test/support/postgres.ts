@@ -65,7 +65,7 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
     directUrl,
     db,
     reset: async () => {
-      await sql`truncate users.users, users.email_tokens, users.rate_limit_hits, auth.login_failures, auth.sign_ins, auth.sessions, auth.refresh_tokens, auth.outbox, notify.deliveries, notify.dead_letters`.execute(db);
+      await sql`truncate users.users, users.email_tokens, users.rate_limit_hits, auth.login_failures, auth.sign_ins, auth.sessions, auth.refresh_tokens, auth.outbox, auth.relay_passes, notify.deliveries, notify.dead_letters`.execute(db);
     },
     drop: async () => {
       // Every socket of the test's own pool is closed before the drop (openTestPool waits for them).

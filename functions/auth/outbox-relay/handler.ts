@@ -15,6 +15,21 @@ export interface RelayOptions {
   readonly budgetMs: number;
 }
 
+/**
+ * Starts a relay pass unless one started, on any instance, less than `minIntervalSeconds` ago:
+ * one statement (a compare-and-set on the single row of auth.relay_passes, by the database's
+ * clock), so it holds through PgBouncer in transaction mode where a session lock would not, and
+ * two pings racing each other start one pass. Answers whether this caller may run the pass.
+ */
+export async function claimRelayPass(db: Kysely<Database>, minIntervalSeconds: number): Promise<boolean> {
+  const { rows } = await sql`
+    insert into auth.relay_passes as pass (id, started_at) values (true, now())
+    on conflict (id) do update set started_at = excluded.started_at
+      where pass.started_at <= now() - make_interval(secs => ${minIntervalSeconds})
+    returning pass.started_at`.execute(db);
+  return rows.length === 1;
+}
+
 export interface RelayReport {
   readonly published: number;
   readonly failed: number;
@@ -51,7 +66,10 @@ export async function prunePersonalData(db: Kysely<Database>, retentionDays: num
 
 export interface RelayRunDeps extends RelayDeps {
   readonly logger: Logger;
-  readonly relay: RelayOptions;
+  readonly relay: RelayOptions & {
+    /** At most one pass per this many seconds, however many pings arrive (a little under the PingSource's period). */
+    readonly minIntervalSeconds: number;
+  };
   readonly retentionDays: number;
   /** Where the run reports the backlog it leaves (events waiting, the oldest one's age). */
   readonly telemetry: Pick<Telemetry, 'metrics'>;
@@ -61,8 +79,11 @@ export interface RelayRunDeps extends RelayDeps {
  * One scheduled run: relays what is pending, prunes what is past its retention, measures the
  * backlog it leaves (the outbox gauges operators alert on), and logs the report. A run that could
  * not publish still resolves (the ping is acknowledged): the events stay pending for the next one.
+ * A ping is a wake-up call with no authority, and anyone in the cluster can send one: a ping within
+ * the interval of the last pass, here or on another instance, is acknowledged without work.
  */
 export async function handle(deps: RelayRunDeps, _input: undefined): Promise<EventOutcome> {
+  if (!(await claimRelayPass(deps.database, deps.relay.minIntervalSeconds))) return 'ignored';
   const report = await relayPendingEvents(deps, deps.relay);
   const pruned = await prunePersonalData(deps.database, deps.retentionDays);
   const backlog = await readOutboxBacklog(deps.database, deps.now());

@@ -5,11 +5,38 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEventPublisher, type EventPublisher } from '../../shared/events/publisher.js';
 import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
+import { startTestFunction } from '../../../test/support/function-harness.js';
 import { useFunctionSuite } from '../../../test/support/function-suite.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { addToOutbox } from '../../shared/events/outbox.js';
+import { loadEventingDefinitions } from '../../../runner/broker/eventing-definitions.js';
 import { relayPendingEvents } from './handler.js';
-import { definition } from './index.js';
+import { definition, OUTBOX_RELAY_PING, RELAY_MIN_INTERVAL_SECONDS } from './index.js';
+
+const EVENTING_DIR = new URL('../../../eventing/', import.meta.url).pathname;
+
+/** POSTs a PingSource-shaped event (the real one unless told otherwise) in binary mode; answers the status. */
+async function ping(url: string, attributes: { type?: string; source?: string } = {}): Promise<number> {
+  const message = HTTP.binary(new CloudEvent({ ...OUTBOX_RELAY_PING, ...attributes, data: { reason: 'scheduled' } }));
+  const response = await fetch(`${url}/`, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+describe('the PingSource event outbox-relay takes', () => {
+  it("is the one Knative's PingSource of eventing/ sends, in the namespace eventing/ is applied to", async () => {
+    const { pingSources, namespace } = await loadEventingDefinitions(EVENTING_DIR);
+    const toRelay = pingSources.filter((source) => source.sink.ref?.name === 'outbox-relay');
+    expect(toRelay.map((source) => `/apis/v1/namespaces/${namespace}/pingsources/${source.name}`)).toEqual([OUTBOX_RELAY_PING.source]);
+  });
+
+  it('comes every minute, and the pass interval is under a minute but over half of one', async () => {
+    const { pingSources } = await loadEventingDefinitions(EVENTING_DIR);
+    expect(pingSources.map((source) => source.schedule)).toEqual(['* * * * *']);
+    expect(RELAY_MIN_INTERVAL_SECONDS).toBeLessThan(60);
+    expect(RELAY_MIN_INTERVAL_SECONDS).toBeGreaterThan(30);
+  });
+});
 
 /** A stand-in broker ingress on 127.0.0.1 that records event ids and can refuse from the nth event on. */
 async function startSink(): Promise<{ url: string; ids: string[]; refuseFrom: number; server: Server }> {
@@ -51,6 +78,7 @@ describe.each(testPostgresServers())('outbox-relay on $name', ({ adminUrl }) => 
   });
   beforeEach(async () => {
     sink = await startSink();
+    suite.fn.logs.splice(0);
   });
   afterEach(() => new Promise<void>((resolve) => sink.server.close(() => resolve())));
 
@@ -95,15 +123,48 @@ describe.each(testPostgresServers())('outbox-relay on $name', ({ adminUrl }) => 
     expect(sink.ids).toEqual(ids);
   });
 
+  const runs = () => suite.fn.logs.filter((line) => line['message'] === 'outbox relay run');
+
   it('runs as a CloudEvent function triggered by the PingSource event', async () => {
     const ids = await addEvents(3);
-    const ping = HTTP.binary(
-      new CloudEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/accounts/pingsources/outbox-relay-schedule', data: { reason: 'scheduled' } }),
-    );
-    const response = await fetch(`${suite.fn.url}/`, { method: 'POST', headers: ping.headers as Record<string, string>, body: ping.body as string });
-    expect(response.status).toBeLessThan(300);
+    expect(await ping(suite.fn.url)).toBeLessThan(300);
     expect(sink.ids).toEqual(ids);
     expect(suite.fn.logs.find((line) => line['message'] === 'outbox relay run')).toMatchObject({ published: 3, failed: 0 });
+  });
+
+  it.each([
+    ['another type', { type: 'dev.knative.sources.apiserver.resource.add' }, 'unexpected type'],
+    ['a ping of another PingSource', { source: '/apis/v1/namespaces/elsewhere/pingsources/outbox-relay-schedule' }, 'not the outbox relay PingSource'],
+  ])('does nothing for an event of %s, and acknowledges it', async (_case, attributes, reason) => {
+    await addEvents(2);
+    expect(await ping(suite.fn.url, attributes)).toBe(204);
+    expect(sink.ids).toEqual([]);
+    expect(runs()).toEqual([]);
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ severity: 'WARNING', message: 'malformed event ignored', reason }));
+    expect(await suite.database.db.selectFrom('auth.relay_passes').selectAll().execute()).toEqual([]);
+  });
+
+  it('runs one pass for any number of pings within the interval, on any instance, and the next once it has passed', async () => {
+    const first = await addEvents(2);
+    // One instance, then a second one on the same database: a flood, some at once.
+    const other = await startTestFunction(definition, { database: suite.database.db, sink: { publish: (event) => publisher().publish(event) } }, { config: { OUTBOX_BATCH_SIZE: 2, RETENTION_DAYS: 30 } });
+    try {
+      expect(await ping(suite.fn.url)).toBe(204);
+      const later = await addEvents(1);
+      const statuses = await Promise.all([...Array.from({ length: 5 }, () => ping(suite.fn.url)), ...Array.from({ length: 5 }, () => ping(other.url))]);
+      expect(statuses).toEqual(Array.from({ length: 10 }, () => 204));
+      expect(sink.ids).toEqual(first);
+      expect(runs()).toHaveLength(1);
+      expect(other.logs.filter((line) => line['message'] === 'outbox relay run')).toEqual([]);
+
+      // As if the interval had passed since that pass started.
+      await sql`update auth.relay_passes set started_at = started_at - make_interval(secs => ${RELAY_MIN_INTERVAL_SECONDS})`.execute(suite.database.db);
+      expect(await Promise.all([ping(other.url), ping(other.url), ping(suite.fn.url)])).toEqual([204, 204, 204]);
+      expect(sink.ids).toEqual([...first, ...later]);
+      expect(runs().length + other.logs.filter((line) => line['message'] === 'outbox relay run').length).toBe(2);
+    } finally {
+      await other.close();
+    }
   });
 
   it('prunes personal data past the retention period on each run, in every domain, and counters older than a day', async () => {
@@ -128,9 +189,7 @@ describe.each(testPostgresServers())('outbox-relay on $name', ({ adminUrl }) => 
     await sql`insert into auth.outbox (id, event_type, event, created_at) values (${waiting.id}, ${waiting.type}, ${JSON.stringify(waiting)}, now() - interval '400 days')`.execute(db);
     sink.refuseFrom = 0;
 
-    const ping = HTTP.binary(new CloudEvent({ type: 'dev.knative.sources.ping', source: '/ping', data: {} }));
-    const response = await fetch(`${suite.fn.url}/`, { method: 'POST', headers: ping.headers as Record<string, string>, body: ping.body as string });
-    expect(response.status).toBeLessThan(300);
+    expect(await ping(suite.fn.url)).toBeLessThan(300);
 
     const count = async (table: string) => Number((await sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]?.n);
     expect(await count('auth.sign_ins')).toBe(1);

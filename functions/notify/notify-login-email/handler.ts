@@ -1,5 +1,5 @@
 import type { EventOutcome } from '../../shared/runtime/definition.js';
-import type { UserLoginEventData } from '../../shared/events/user-login-event.js';
+import { USER_LOGIN_EVENT_TYPE, type UserLoginEventData } from '../../shared/events/user-login-event.js';
 import { deliverEmailOnce, type EmailDeliveryDeps } from '../email-delivery.js';
 import { buildLoginEmail } from './email.js';
 
@@ -8,6 +8,8 @@ export type NotifyLoginEmailDeps = EmailDeliveryDeps;
 /** One sign-in to tell the user about: the event's id keys the delivery, so each event is emailed once. */
 export interface LoginEmailInput {
   readonly eventId: string;
+  /** The event's `time`, covered by auth-login's signature. */
+  readonly eventTime: Date;
   readonly data: UserLoginEventData;
 }
 
@@ -17,9 +19,11 @@ export interface LoginEmailInput {
  * delivered again.
  */
 export async function handle(deps: NotifyLoginEmailDeps, input: LoginEmailInput): Promise<EventOutcome> {
-  const { eventId, data } = input;
+  const { eventId, eventTime, data } = input;
   return deliverEmailOnce(deps, {
     eventId,
+    eventType: USER_LOGIN_EVENT_TYPE,
+    eventTime,
     userId: data.userId,
     recipient: data.email,
     email: buildLoginEmail(data),

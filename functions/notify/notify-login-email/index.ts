@@ -6,9 +6,16 @@ import { defineCloudEventFunction, type EventInput } from '../../shared/runtime/
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle, type LoginEmailInput } from './handler.js';
 
-/** The `user_login_event` contract: its type, its dataschema (a new data shape comes with a new one) and its data. */
+/**
+ * The `user_login_event` contract: its type, its dataschema (a new data shape comes with a new
+ * one), its data, and its time (which the signature covers: the age of the event is read from it).
+ */
 export function parseLoginEvent(event: CloudEventV1<unknown>): EventInput<LoginEmailInput> {
-  return readEventData(event, { type: USER_LOGIN_EVENT_TYPE, dataschema: USER_LOGIN_EVENT_DATASCHEMA, data: userLoginEventData });
+  const read = readEventData(event, { type: USER_LOGIN_EVENT_TYPE, dataschema: USER_LOGIN_EVENT_DATASCHEMA, data: userLoginEventData });
+  if (!read.ok) return read;
+  const eventTime = new Date(event.time ?? Number.NaN);
+  if (Number.isNaN(eventTime.getTime())) return { ok: false, reason: 'the event has no time' };
+  return { ok: true, value: { ...read.value, eventTime } };
 }
 
 export const definition = defineCloudEventFunction({

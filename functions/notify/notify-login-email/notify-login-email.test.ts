@@ -33,9 +33,17 @@ const ADA: UserLoginEventData = {
   userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
 };
 const ADA_TIME = 'Thursday, 26 November 2026, 14:03:07 UTC';
+/** The function's clock: two minutes after Ada signed in (the events' age is read against it). */
+const NOW = new Date('2026-11-26T14:05:07Z');
+const DAY_MS = 86_400_000;
 
 function loginEvent(overrides: Partial<CloudEventV1<unknown>> = {}, data: unknown = ADA): CloudEventV1<unknown> {
   return { ...buildUserLoginEvent('/functions/auth-login', ADA), data, ...overrides };
+}
+
+/** A sign-in event of Ada's, `msBeforeNow` before the function's clock (its `time` and `signedInAt`). */
+function loginEventAgo(msBeforeNow: number): CloudEventV1<unknown> {
+  return buildUserLoginEvent('/functions/auth-login', { ...ADA, signedInAt: new Date(NOW.getTime() - msBeforeNow).toISOString() });
 }
 
 /** The auth key pair: events are signed with it, as auth-login signs them, and the function verifies with it. */
@@ -137,7 +145,7 @@ describe('parseLoginEvent', () => {
     ['a JSON string', JSON.stringify(ADA)],
     ['JSON bytes', Buffer.from(JSON.stringify(ADA))],
   ])('reads data that arrives as %s', (_case, data) => {
-    expect(parseLoginEvent(loginEvent({}, data))).toEqual({ ok: true, value: { eventId: expect.any(String), data: ADA } });
+    expect(parseLoginEvent(loginEvent({}, data))).toEqual({ ok: true, value: { eventId: expect.any(String), eventTime: new Date(ADA.signedInAt), data: ADA } });
   });
 
   it('reads data_base64 of a structured event', () => {
@@ -151,6 +159,13 @@ describe('parseLoginEvent', () => {
     ['201 characters', 'x'.repeat(201)],
   ])('ignores an event whose id holds %s, which no delivery row could be keyed by', (_case, id) => {
     expect(parseLoginEvent(loginEvent({ id }))).toEqual({ ok: false, reason: 'the event id cannot be stored' });
+  });
+
+  it.each([
+    ['no time', undefined],
+    ['a time that is no date', 'yesterday'],
+  ])('ignores an event with %s: its age cannot be told', (_case, time) => {
+    expect(parseLoginEvent({ ...loginEvent(), time })).toEqual({ ok: false, reason: 'the event has no time' });
   });
 
   it('names the fields at fault, never their values', () => {
@@ -194,7 +209,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
   beforeAll(async () => {
     verifier = (await keys).verifier;
   });
-  const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db, mail, tokens: verifier }), { config: CONFIG });
+  const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db, mail, tokens: verifier }), { config: CONFIG, now: () => NOW });
   beforeEach(() => {
     catcher.clear();
     suite.fn.logs.splice(0);
@@ -204,7 +219,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
 
   /** Starts the function once more with another mail transport; the caller closes it. */
   const startWithMail = async (transport: Transporter) => {
-    const other = await startTestFunction(definition, { database: suite.database.db, mail: transport, tokens: verifier }, { config: CONFIG });
+    const other = await startTestFunction(definition, { database: suite.database.db, mail: transport, tokens: verifier }, { config: CONFIG, now: () => NOW });
     const close = async (): Promise<void> => {
       await other.close();
       transport.close();
@@ -298,6 +313,38 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     expect(catcher.messages()).toEqual([]);
     expect(await deliveries()).toEqual([]);
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'malformed event ignored', eventId: forged.id, reason: 'not signed by auth-login' }));
+  });
+
+  // RETENTION_DAYS is 90 here: deliveries are remembered that long, events are taken for 90 days less an hour.
+  it('sends nothing for a genuine signed event older than deliveries are remembered (a replay after the prune), and acknowledges it', async () => {
+    const event = loginEventAgo(90 * DAY_MS - 30 * 60_000);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    expect(catcher.messages()).toEqual([]);
+    expect(await deliveries()).toEqual([]);
+    expect(suite.fn.logs).toContainEqual(
+      expect.objectContaining({ severity: 'WARNING', message: 'login email refused: the event is older than the retention period', eventId: event.id }),
+    );
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'ignored' }));
+  });
+
+  it('emails a genuine signed event within the retention period', async () => {
+    const event = loginEventAgo(90 * DAY_MS - 2 * 3_600_000);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    expect(catcher.messages().map((message) => message.to)).toEqual([['ada@example.com']]);
+  });
+
+  it('sends nothing for a genuine signed event dated more than a few minutes in the future', async () => {
+    const event = loginEventAgo(-3_600_000);
+    expect(await deliver(suite.fn.url, event)).toBe(204);
+    expect(catcher.messages()).toEqual([]);
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'login email refused: the event is dated in the future', eventId: event.id }));
+  });
+
+  it('takes the signed time only: an old event re-dated by whoever replays it fails the signature', async () => {
+    const signed = await signEvent(loginEventAgo(200 * DAY_MS), (await keys).signer);
+    expect(await deliverAsIs(suite.fn.url, { ...signed, time: NOW.toISOString() })).toBe(204);
+    expect(catcher.messages()).toEqual([]);
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'malformed event ignored', eventId: signed.id, reason: 'not signed by auth-login' }));
   });
 
   it('reads data that arrives as text (a content type other than JSON)', async () => {

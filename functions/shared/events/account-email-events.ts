@@ -36,7 +36,7 @@ export const accountEmailEventData = z
       .string()
       .min(1)
       .max(8_192)
-      .meta({ description: 'The content the email needs, as a compact JWE (dir, A256GCM) under EVENT_SEAL_KEY, bound to the event id and type.' }),
+      .meta({ description: 'The content the email needs, as a compact JWE (dir, A256GCM) under EVENT_SEAL_KEY, bound to the event id and type and to the time it was sealed (iat).' }),
   })
   .meta({ description: 'The data of an account email event: the account, and what the email needs, sealed.' });
 
@@ -74,6 +74,7 @@ export async function buildAccountEmailEvent<T extends AccountEmailEventType>(
   options: { id?: string; traceparent?: string; time?: Date } = {},
 ): Promise<StoredEvent> {
   const id = options.id ?? randomUUID();
+  const time = options.time ?? new Date();
   return {
     ...(options.traceparent ? { traceparent: options.traceparent } : {}),
     specversion: '1.0',
@@ -81,11 +82,32 @@ export async function buildAccountEmailEvent<T extends AccountEmailEventType>(
     type,
     source,
     subject: userId,
-    time: (options.time ?? new Date()).toISOString(),
+    time: time.toISOString(),
     datacontenttype: 'application/json',
     dataschema: ACCOUNT_EMAIL_DATASCHEMAS[type],
-    data: { userId, sealed: await seal(key, { eventId: id, eventType: type }, content) },
+    data: { userId, sealed: await seal(key, { eventId: id, eventType: type }, content, time) },
   };
+}
+
+/** The longest a verification or reset token may live: the most EMAIL_VERIFICATION_TTL_SECONDS allows. */
+export const LONGEST_TOKEN_TTL_MS = 7 * 86_400_000;
+
+/**
+ * For content sealed before the seal carried its time (events the previous revision wrote): the
+ * earliest the event can have been made, from what its sealed, so authenticated, content says.
+ */
+function earliestIssueOf<T extends AccountEmailEventType>(type: T, content: SealedContent<T>): Date {
+  if (type === EMAIL_CHANGED) return new Date((content as SealedContent<typeof EMAIL_CHANGED>).changedAt);
+  return new Date(Date.parse((content as SealedContent<typeof EMAIL_VERIFICATION_REQUESTED>).expiresAt) - LONGEST_TOKEN_TTL_MS);
+}
+
+/** An opened account email event: whose account, its content, and its authenticated time. */
+export interface OpenedAccountEmailEvent<T extends AccountEmailEventType> {
+  readonly eventId: string;
+  readonly userId: string;
+  readonly content: SealedContent<T>;
+  /** When it was made, as the seal says (never the `time` attribute, which anyone may change). */
+  readonly issuedAt: Date;
 }
 
 /**
@@ -97,12 +119,14 @@ export async function openAccountEmailEvent<T extends AccountEmailEventType>(
   event: CloudEventV1<unknown>,
   type: T,
   key: Uint8Array,
-): Promise<EventInput<{ eventId: string; userId: string; content: SealedContent<T> }>> {
+): Promise<EventInput<OpenedAccountEmailEvent<T>>> {
   const read = readEventData(event, { type, dataschema: ACCOUNT_EMAIL_DATASCHEMAS[type], data: accountEmailEventData });
   if (!read.ok) return read;
   const opened = await unseal(key, { eventId: read.value.eventId, eventType: type }, read.value.data.sealed);
   if (opened === undefined) return { ok: false, reason: 'not sealed by an account function' };
-  const content = SEALED_CONTENT[type].safeParse(opened);
-  if (!content.success) return { ok: false, reason: 'the sealed content does not match the schema' };
-  return { ok: true, value: { eventId: read.value.eventId, userId: read.value.data.userId, content: content.data as SealedContent<T> } };
+  const parsed = SEALED_CONTENT[type].safeParse(opened.content);
+  if (!parsed.success) return { ok: false, reason: 'the sealed content does not match the schema' };
+  const content = parsed.data as SealedContent<T>;
+  const issuedAt = opened.sealedAt ?? earliestIssueOf(type, content);
+  return { ok: true, value: { eventId: read.value.eventId, userId: read.value.data.userId, content, issuedAt } };
 }

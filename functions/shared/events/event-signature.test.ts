@@ -43,4 +43,11 @@ describe('event signatures', () => {
     const signed = await signEvent(buildUserLoginEvent('/functions/auth-login', DATA), keys.signer);
     expect(await hasValidSignature({ ...signed, ...change }, keys.verifier)).toBe(false);
   });
+
+  it('takes data nested too deep to hash (anyone may post it) as unsigned, rather than failing', async () => {
+    const keys = await createTestSigningKeys();
+    const signed = await signEvent(buildUserLoginEvent('/functions/auth-login', DATA), keys.signer);
+    const deep = { ...signed, data: Buffer.from(`${'['.repeat(30_000)}${']'.repeat(30_000)}`) };
+    await expect(hasValidSignature(deep, keys.verifier)).resolves.toBe(false);
+  });
 });

@@ -10,6 +10,27 @@ export async function addToOutbox(trx: Transaction<Database>, event: StoredEvent
   await trx.insertInto('auth.outbox').values({ id: event.id, event_type: event.type, event: JSON.stringify(event) }).execute();
 }
 
+/** An event as this system published it, and when it was written to the outbox (the database's clock). */
+export interface PublishedEvent {
+  readonly event: StoredEvent;
+  readonly createdAt: Date;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The outbox's record of the event with this id, or undefined when this system never published
+ * one (or its record is gone: pruned after RETENTION_DAYS, or deleted with its account). Read
+ * through a database function, so a domain other than auth needs no right on the outbox.
+ */
+export async function findPublishedEvent(db: Db, eventId: string): Promise<PublishedEvent | undefined> {
+  // Outbox ids are the lowercase UUIDs producers make: anything else was never published here.
+  if (!UUID.test(eventId)) return undefined;
+  const { rows } = await sql<{ event: StoredEvent; created_at: Date }>`select event, created_at from public.accounts_published_event(${eventId}::uuid)`.execute(db);
+  const row = rows[0];
+  return row ? { event: row.event, createdAt: row.created_at } : undefined;
+}
+
 /** How many events wait to be published, and how long the oldest of them has waited (0 when none waits). */
 export async function readOutboxBacklog(db: Db, now: Date): Promise<{ waiting: number; oldestAgeSeconds: number }> {
   const row = await db

@@ -55,6 +55,11 @@ export interface TelemetryProviders {
 export type SignInOutcome = 'succeeded' | 'failed' | 'locked';
 /** Why an email was not sent: the mail server refused it for good, for now, or it expired before it could go. */
 export type EmailFailure = 'permanent' | 'transient' | 'expired';
+/**
+ * Why a consumer acknowledged an event without acting on it: it is not one this system made
+ * (`unauthenticated`), or its authenticated time is past the retention period or ahead of the clock.
+ */
+export type EventRefusal = 'unauthenticated' | 'too-old' | 'in-the-future';
 
 export interface RequestFacts {
   readonly method: string;
@@ -81,6 +86,8 @@ export interface AccountsMetrics {
   countDeadLetter(eventType: string): void;
   /** A request or event that failed because a dependency was unavailable (answered 503), by dependency. */
   countDependencyFailure(dependency: string): void;
+  /** `eventType` is one of ours or `other` (whoever posts an event picks its type). */
+  countEventRefused(eventType: string, refusal: EventRefusal): void;
   recordOutbox(backlog: OutboxBacklog): void;
 }
 
@@ -100,6 +107,7 @@ export const METRIC_NAMES = {
   emailsFailed: 'accounts.emails.failed',
   deadLetters: 'accounts.dead_letters',
   dependencyFailures: 'accounts.dependency_failures',
+  eventsRefused: 'accounts.events.refused',
   outboxBacklog: 'accounts.outbox.backlog',
   outboxOldestAge: 'accounts.outbox.oldest_age',
 } as const;
@@ -114,6 +122,7 @@ export const ATTRIBUTES = {
   emailKind: 'accounts.email.kind',
   emailFailure: 'accounts.email.failure',
   dependency: 'accounts.dependency',
+  eventRefusal: 'accounts.event.refusal',
 } as const;
 
 /** The semantic conventions' buckets for HTTP durations, in seconds (the SDK's default ones are for milliseconds). */
@@ -134,6 +143,10 @@ export function createAccountsMetrics(meter: Meter): AccountsMetrics {
     unit: '{failure}',
     description: 'Requests and events answered 503 because a dependency (database, sink, users-verify, mail) was unavailable: outages, not faults.',
   });
+  const refused = meter.createCounter(METRIC_NAMES.eventsRefused, {
+    unit: '{event}',
+    description: 'Events acknowledged without effect: not made by this system, or past the retention period.',
+  });
   const backlog = meter.createGauge(METRIC_NAMES.outboxBacklog, { unit: '{event}', description: 'Outbox events not yet published, as the last relay run saw them.' });
   const oldest = meter.createGauge(METRIC_NAMES.outboxOldestAge, { unit: 's', description: 'Age of the oldest unpublished outbox event, as the last relay run saw it.' });
   return {
@@ -150,6 +163,7 @@ export function createAccountsMetrics(meter: Meter): AccountsMetrics {
     countEmailFailed: (kind, failure) => failed.add(1, { [ATTRIBUTES.emailKind]: kind, [ATTRIBUTES.emailFailure]: failure }),
     countDeadLetter: (eventType) => deadLetters.add(1, { [ATTRIBUTES.eventType]: eventType }),
     countDependencyFailure: (dependency) => dependencyFailures.add(1, { [ATTRIBUTES.dependency]: dependency }),
+    countEventRefused: (eventType, refusal) => refused.add(1, { [ATTRIBUTES.eventType]: eventType, [ATTRIBUTES.eventRefusal]: refusal }),
     recordOutbox: ({ waiting, oldestAgeSeconds }) => {
       backlog.record(waiting);
       oldest.record(oldestAgeSeconds);
