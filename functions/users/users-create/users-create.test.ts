@@ -131,6 +131,8 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
     it('sends an address no more than its share a day, through registering it again and again, and answers 201 all the same', async () => {
       clock = new Date('2026-11-28T10:00:00Z');
       const ids: string[] = [];
+      // Deleting an account takes its outbox events along: each registration's are read before its deletion.
+      const asked: (string | undefined)[] = [];
       // Registering somebody's address, deleting the account and registering it again: each registration asks for an email.
       for (const email of ['victim@example.com', 'Victim@Example.com', 'VICTIM@example.com']) {
         const response = await call(`${capped.url}/users`, { method: 'POST', body: { ...validUser, email, name: 'Visit https://evil.example' } });
@@ -138,9 +140,10 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
         expect(response.body).toMatchObject({ email, emailVerified: false });
         expect([...response.headers.keys()].sort()).toEqual(expect.arrayContaining(['etag', 'location']));
         ids.push(response.body.id);
+        asked.push(...(await verificationsTo()));
         await database.db.deleteFrom('users.users').where('id', '=', response.body.id).execute();
       }
-      expect(await verificationsTo()).toEqual([ids[0], ids[1]]);
+      expect(asked).toEqual([ids[0], ids[1]]);
       expect(capped.logs).toContainEqual(
         expect.objectContaining({ severity: 'WARNING', message: 'verification email not sent: its address had its share for the day', userId: ids[2] }),
       );
@@ -150,7 +153,7 @@ describe.each(testPostgresServers())('users-create on $name', ({ adminUrl }) => 
       clock = new Date('2026-11-29T10:00:01Z');
       const later = await call(`${capped.url}/users`, { method: 'POST', body: { ...validUser, email: 'victim@example.com' } });
       expect(later.status).toBe(201);
-      expect(await verificationsTo()).toEqual([ids[0], ids[1], later.body.id]);
+      expect(await verificationsTo()).toEqual([later.body.id]);
     });
   });
 

@@ -130,8 +130,9 @@ describe.each(testPostgresServers())('users-email-verification-request on $name'
     try {
       const response = await request('ada@example.com');
       expect(response.status).toBe(202);
-      // Answered while the sink still holds the event.
-      expect(sink.held).toHaveLength(1);
+      // Answered while the sink had not answered (it may not even have the event yet on a busy machine).
+      expect(sink.taken).toHaveLength(0);
+      await expect.poll(() => sink.held.length).toBe(1);
       expect(sink.taken).toHaveLength(0);
     } finally {
       sink.release();
