@@ -22,6 +22,8 @@ export interface PgBouncerOptions {
   readonly serverPort: number;
   /** The role that looks up logins (auth_query), connecting to the server without a password. */
   readonly authUser: string;
+  /** How long a client may wait for a server connection before it gets an error (20 s unless set). */
+  readonly queryWaitTimeoutSeconds?: number;
   readonly binary?: string;
 }
 
@@ -55,7 +57,7 @@ export function pgBouncerConfig(options: Omit<PgBouncerOptions, 'dir' | 'binary'
     'max_db_connections = 10',
     'max_client_conn = 1000',
     // A client waiting this long for a server connection gets an error instead of a hang past the test's timeout.
-    'query_wait_timeout = 20',
+    `query_wait_timeout = ${options.queryWaitTimeoutSeconds ?? 20}`,
     // As the CloudNativePG Pooler: after its server restarts, clients are served again within a second or so,
     // not turned away for PgBouncer's default 15 s.
     'server_login_retry = 1',
