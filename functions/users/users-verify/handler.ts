@@ -1,25 +1,12 @@
 import type { Kysely } from 'kysely';
+import { CredentialProblems, type VerifiedUser, type VerifyCredentialsInput } from '../../contracts/users-verify.js';
 import type { Database } from '../../shared/database.js';
 import type { PasswordHasher } from '../../shared/passwords/password-hasher.js';
-import type { Role } from '../../shared/tokens.js';
-import { UsersProblems } from '../errors.js';
 import { findCredentialsByEmail } from '../user-repository.js';
-import type { VerifyCredentialsInput } from './schema.js';
 
 export interface VerifyCredentialsDeps {
   readonly database: Kysely<Database>;
   readonly passwords: PasswordHasher;
-}
-
-export interface VerifiedUser {
-  readonly id: string;
-  readonly email: string;
-  readonly name: string;
-  readonly surname: string;
-  readonly role: Role;
-  readonly emailVerified: boolean;
-  /** What the access tokens minted for this sign-in carry. */
-  readonly tokenVersion: number;
 }
 
 /**
@@ -29,7 +16,7 @@ export interface VerifiedUser {
 export async function handle(deps: VerifyCredentialsDeps, input: VerifyCredentialsInput): Promise<VerifiedUser> {
   const found = await findCredentialsByEmail(deps.database, input.email);
   const matches = await deps.passwords.verify(input.password, found?.passwordHash ?? null);
-  if (!found || !matches) throw UsersProblems.invalidCredentials.error();
+  if (!found || !matches) throw CredentialProblems.invalidCredentials.error();
   const { user } = found;
   return {
     id: user.id,
