@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { OperationDoc } from '../../openapi/operation.js';
-import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
-import { UsersProblems } from '../errors.js';
-import { emailVerificationConfirmBody } from './schema.js';
+import type { OperationDoc } from '../../operation.js';
 
 /** Shaped like the token of a verification email (43 base64url characters); made up. */
 export const EXAMPLE_VERIFICATION_TOKEN = createHash('sha256').update('an example email verification token').digest('base64url');
@@ -16,22 +13,15 @@ export const operation: OperationDoc = {
     'it was sent to. Tokens are stored only as their SHA-256 hash. An unknown, used, expired or replaced token, or ' +
     'one for an address the account no longer has, answers the same 400 `invalid-token`; when two confirms race ' +
     'with one token, one succeeds.',
-  auth: 'none',
   requestBody: {
     component: 'EmailVerificationConfirmRequest',
-    schema: emailVerificationConfirmBody,
     examples: { confirm: { summary: "The token of Ada's verification email", value: { token: EXAMPLE_VERIFICATION_TOKEN } } },
   },
-  responses: [{ status: 204, description: 'The address is verified. No body.' }],
-  problems: [
-    invalidInput('request body', emailVerificationConfirmBody, { token: 'not a token' }, {
-      description:
-        'Or the token is not valid (`invalid-token`): unknown, already used, expired, replaced by a newer one, or sent ' +
-        'to an address the account no longer has. Ask for a new email.',
-      examples: [UsersProblems.invalidEmailToken],
-    }),
-    ...jsonBodyProblems(),
-    internalError,
-    dependencyUnavailable(),
-  ],
+  invalidInput: { token: 'not a token' },
+  answers: { 204: { description: 'The address is verified. No body.' } },
+  problems: {
+    400:
+      'Or the token is not valid (`invalid-token`): unknown, already used, expired, replaced by a newer one, or sent ' +
+      'to an address the account no longer has. Ask for a new email.',
+  },
 };

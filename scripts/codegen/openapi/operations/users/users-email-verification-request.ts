@@ -1,9 +1,6 @@
-import { ADA } from '../../openapi/examples.js';
-import type { BodyDoc, ExampleDoc, OperationDoc, ProblemDoc } from '../../openapi/operation.js';
-import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
-import { EMAIL_REQUEST_ACCEPTED, emailRequestAcceptedSchema } from '../email-requests.js';
-import { UsersProblems } from '../errors.js';
-import { emailVerificationRequestBody } from './schema.js';
+import { EMAIL_REQUEST_ACCEPTED } from '../../../../../functions/users/email-requests.js';
+import { ADA } from '../../examples.js';
+import type { AnswerDoc, ExampleDoc, OperationDoc } from '../../operation.js';
 
 /** What both email requests (verification, password reset) say of their answer, its timing and their tokens. */
 export const EMAIL_REQUEST_DESCRIPTION =
@@ -15,14 +12,9 @@ export const EMAIL_REQUEST_DESCRIPTION =
   'past either, 429 with `Retry-After`.';
 
 /** The 202 both email requests answer. */
-export const emailRequestAccepted = (summary: string): { status: 202; description: string; body: BodyDoc } => ({
-  status: 202,
+export const emailRequestAccepted = (summary: string): AnswerDoc => ({
   description: 'Taken: the email is on its way if an account should get it. The same answer either way.',
-  body: {
-    component: 'EmailRequestAccepted',
-    schema: emailRequestAcceptedSchema,
-    examples: { accepted: { summary, value: EMAIL_REQUEST_ACCEPTED } },
-  },
+  body: { component: 'EmailRequestAccepted', examples: { accepted: { summary, value: EMAIL_REQUEST_ACCEPTED } } },
 });
 
 /** Asking again for an address no account has: documented beside each email request's own example. */
@@ -32,11 +24,9 @@ export const unknownAddressExample: ExampleDoc = {
 };
 
 /** The 429 of both email requests. */
-export const tooManyEmailRequestsProblem: ProblemDoc = problemDoc(
+export const TOO_MANY_EMAIL_REQUESTS =
   'Too many requests for this address (whether or not an account has it) or from this client address within the ' +
-    'window: `Retry-After` says how many seconds until the oldest counted request leaves it.',
-  UsersProblems.tooManyEmailRequests,
-);
+  'window: `Retry-After` says how many seconds until the oldest counted request leaves it.';
 
 /** users-email-verification-request in the API description. */
 export const operation: OperationDoc = {
@@ -45,21 +35,14 @@ export const operation: OperationDoc = {
     'account already verified, or no account, gets nothing. The email holds a link whose query carries ' +
     '`token=<token>`, and the token alone on a line of its own: send it to `POST /auth/email-verifications/confirm`. ' +
     `It works for 24 hours (\`EMAIL_VERIFICATION_TTL_SECONDS\`).\n\n${EMAIL_REQUEST_DESCRIPTION}`,
-  auth: 'none',
   requestBody: {
     component: 'EmailVerificationRequest',
-    schema: emailVerificationRequestBody,
     examples: {
       verify: { summary: 'Ada asks for a new verification link', value: { email: ADA.record.email } },
       unknown: unknownAddressExample,
     },
   },
-  responses: [emailRequestAccepted('Taken (an email if the account is not verified yet)')],
-  problems: [
-    invalidInput('request body', emailVerificationRequestBody, { email: 'nope' }),
-    ...jsonBodyProblems(),
-    tooManyEmailRequestsProblem,
-    internalError,
-    dependencyUnavailable(),
-  ],
+  invalidInput: { email: 'nope' },
+  answers: { 202: emailRequestAccepted('Taken (an email if the account is not verified yet)') },
+  problems: { 429: TOO_MANY_EMAIL_REQUESTS },
 };

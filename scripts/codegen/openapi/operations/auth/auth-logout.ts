@@ -1,7 +1,5 @@
-import type { OperationDoc } from '../../openapi/operation.js';
-import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
-import { EXAMPLE_REFRESH_TOKEN, SESSIONS_DESCRIPTION } from '../auth-login/openapi.js';
-import { logoutBody } from './schema.js';
+import type { OperationDoc } from '../../operation.js';
+import { EXAMPLE_REFRESH_TOKEN, SESSIONS_DESCRIPTION } from './auth-login.js';
 
 /** auth-logout in the API description. */
 export const operation: OperationDoc = {
@@ -11,12 +9,10 @@ export const operation: OperationDoc = {
     'until they expire (15 minutes by default): the client forgets them.\n\n' +
     'Idempotent, and no oracle: an unknown refresh token, or one whose session has already ended, answers the same 204.' +
     `\n\n${SESSIONS_DESCRIPTION}`,
-  auth: 'none',
   requestBody: {
     component: 'LogoutRequest',
-    schema: logoutBody,
     examples: { 'sign-out': { summary: 'Ada signs out', value: { refresh_token: EXAMPLE_REFRESH_TOKEN } } },
   },
-  responses: [{ status: 204, description: 'The session has ended (or there was none to end). No body.' }],
-  problems: [invalidInput('request body', logoutBody, { token: 'abc' }), ...jsonBodyProblems(), internalError, dependencyUnavailable()],
+  invalidInput: { token: 'abc' },
+  answers: { 204: { description: 'The session has ended (or there was none to end). No body.' } },
 };

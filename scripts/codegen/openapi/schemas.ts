@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { accountEmailEventData } from '../shared/events/account-email-events.js';
-import { userLoginEventData } from '../shared/events/user-login-event.js';
-import { fieldErrorSchema, problemSchema } from '../shared/http/problem.js';
+import { accountEmailEventData } from '../../../functions/shared/events/account-email-events.js';
+import { userLoginEventData } from '../../../functions/shared/events/user-login-event.js';
+import { fieldErrorSchema, problemSchema } from '../../../functions/shared/http/problem.js';
 
 /**
  * zod schemas as JSON Schema 2020-12 (the dialect of OpenAPI 3.1), through `z.toJSONSchema`.

@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { OperationDoc } from '../../openapi/operation.js';
-import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems } from '../../openapi/problems.js';
-import { UsersProblems } from '../errors.js';
-import { passwordResetConfirmBody } from './schema.js';
+import type { OperationDoc } from '../../operation.js';
 
 /** Shaped like the token of a password reset email (43 base64url characters); made up. */
 export const EXAMPLE_RESET_TOKEN = createHash('sha256').update('an example password reset token').digest('base64url');
@@ -17,24 +14,15 @@ export const operation: OperationDoc = {
     'tokens stop working), every access token issued before it answers 401 from then on, and the address the email ' +
     'went to counts as verified if the account still has it. An unknown, used, expired or replaced token answers 400 ' +
     '`invalid-token`; when two confirms race with one token, one succeeds.',
-  auth: 'none',
   requestBody: {
     component: 'PasswordResetConfirmRequest',
-    schema: passwordResetConfirmBody,
     examples: {
       reset: { summary: 'Ada sets a new password with the token of her reset email', value: { token: EXAMPLE_RESET_TOKEN, password: 'a brand new secret' } },
     },
   },
-  responses: [{ status: 204, description: 'The new password is set; every session has ended. Sign in with it. No body.' }],
-  problems: [
-    invalidInput('request body', passwordResetConfirmBody, { token: EXAMPLE_RESET_TOKEN, password: 'short' }, {
-      description:
-        'Or the token is not valid (`invalid-token`): unknown, already used, expired or replaced by a newer one. Ask for ' +
-        'a new email.',
-      examples: [UsersProblems.invalidEmailToken],
-    }),
-    ...jsonBodyProblems(),
-    internalError,
-    dependencyUnavailable(),
-  ],
+  invalidInput: { token: EXAMPLE_RESET_TOKEN, password: 'short' },
+  answers: { 204: { description: 'The new password is set; every session has ended. Sign in with it. No body.' } },
+  problems: {
+    400: 'Or the token is not valid (`invalid-token`): unknown, already used, expired or replaced by a newer one. Ask for a new email.',
+  },
 };

@@ -5,21 +5,19 @@ import { CloudEvent, HTTP } from 'cloudevents';
 import { parse } from 'yaml';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
-import { EVENT_SOURCE } from '../auth/auth-login/handler.js';
-import { INVENTORY } from '../inventory.js';
-import { buildUserLoginEvent, userLoginEventData } from '../shared/events/user-login-event.js';
-import { signEvent } from '../shared/events/event-signature.js';
-import { userResourceSchema, type UserResource } from '../users/user.js';
-import { listUsersQuery } from '../users/users-list/schema.js';
-import type { VerifiedUser } from '../users/users-verify/handler.js';
-import type { verifiedUserSchema } from '../users/users-verify/schema.js';
-import { OPENAPI_FILE, renderOpenApiYaml } from '../../scripts/openapi.js';
-import { createTestSigningKeys } from '../../test/support/signing.js';
-import { ROOT } from '../../test/support/runner-process.js';
-import { buildOpenApiDocument, loadOperations } from './document.js';
+import { EVENT_SOURCE } from '../../../functions/auth/auth-login/handler.js';
+import { INVENTORY } from '../../../functions/inventory.js';
+import { buildUserLoginEvent, userLoginEventData } from '../../../functions/shared/events/user-login-event.js';
+import { signEvent } from '../../../functions/shared/events/event-signature.js';
+import { userResourceSchema, type UserResource } from '../../../functions/users/user.js';
+import { listUsersQuery } from '../../../functions/users/users-list/schema.js';
+import { OPENAPI_FILE, renderOpenApiYaml } from '../../openapi.js';
+import { createDocumentValidator } from '../../../test/support/openapi-validator.js';
+import { createTestSigningKeys } from '../../../test/support/signing.js';
+import { ROOT } from '../../../test/support/runner-process.js';
+import { buildOpenApiDocument, describeOperation, loadOperations, type DocumentedFunction } from './document.js';
 import { EXAMPLE_TRACEPARENT } from './examples.js';
 import type { JsonSchema } from './schemas.js';
-import { createDocumentValidator } from './validator.js';
 import { ACCOUNT_EMAIL_DELIVERIES, exampleLoginEventData, USER_LOGIN_EVENT_DELIVERY } from './webhooks.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -49,9 +47,11 @@ function resolve(value: any): any {
   return document.components[kind as string][name as string];
 }
 
-/** The zod schema each request body component comes from: the one its function validates with. */
+/** The zod schema each request body component comes from: the one its function's declaration parses with. */
 const REQUEST_SCHEMAS: Record<string, z.ZodType> = Object.fromEntries(
-  [...(await loadOperations()).values()].flatMap((operation) => (operation.requestBody ? [[operation.requestBody.component, operation.requestBody.schema]] : [])),
+  [...(await loadOperations()).values()].flatMap(({ definition, doc }) =>
+    definition.request.body && doc.requestBody ? [[doc.requestBody.component, definition.request.body]] : [],
+  ),
 );
 
 describe('openapi.yaml', () => {
@@ -110,20 +110,20 @@ describe('the operations', () => {
     }
   });
 
-  it('ask for a bearer token exactly where the function verifies one, and then document 401 with WWW-Authenticate', () => {
+  it('ask for a bearer token exactly where the caller rule has the route check one, and then document 401 with WWW-Authenticate', () => {
     expect(Object.keys(document.components.securitySchemes)).toEqual(['bearerAuth', 'serviceToken']);
     expect(document.security).toBeUndefined();
     for (const spec of httpFunctions) {
       const operation = document.paths[spec.path][spec.method.toLowerCase()];
-      const auth = OPERATIONS[spec.name]?.auth;
-      const bearer = auth === 'bearer' || auth === 'service';
-      expect(operation.security, spec.name).toEqual(auth === 'bearer' ? [{ bearerAuth: [] }] : auth === 'service' ? [{ serviceToken: [] }] : []);
-      // Only a cluster-local function takes service tokens, and only from callers its inventory entry names.
-      if (auth === 'service') expect(spec.visibility, spec.name).toBe('cluster-local');
-      if (auth === 'service') expect((spec as { allowedCallers?: readonly string[] }).allowedCallers?.length, spec.name).toBeGreaterThan(0);
+      const rule = spec.callers;
+      const checked = rule.kind === 'bearer' || rule.kind === 'service';
+      expect(operation.security, spec.name).toEqual(rule.kind === 'bearer' ? [{ bearerAuth: [] }] : rule.kind === 'service' ? [{ serviceToken: [] }] : []);
+      // Only a cluster-local function takes service tokens, and only from callers of the inventory.
+      if (rule.kind === 'service') expect(spec.visibility, spec.name).toBe('cluster-local');
+      if (rule.kind === 'service') for (const caller of rule.callers) expect(INVENTORY.map((entry) => entry.name as string), spec.name).toContain(caller);
       // Only functions holding the verifying key can check a token.
-      if (bearer) expect(spec.needs as readonly string[], spec.name).toContain('tokens');
-      if (bearer) expect(Object.keys(resolve(operation.responses['401']).headers ?? {}), spec.name).toContain('WWW-Authenticate');
+      if (checked) expect(spec.needs as readonly string[], spec.name).toContain('tokens');
+      if (checked) expect(Object.keys(resolve(operation.responses['401']).headers ?? {}), spec.name).toContain('WWW-Authenticate');
     }
   });
 
@@ -192,10 +192,39 @@ describe('the operations', () => {
 
   it('describe responses with the zod response schemas, whose types are the functions\' own', () => {
     expectTypeOf<Readonly<z.output<typeof userResourceSchema>>>().toEqualTypeOf<UserResource>();
-    expectTypeOf<Readonly<z.output<typeof verifiedUserSchema>>>().toEqualTypeOf<VerifiedUser>();
     expect(document.paths['/users/{id}'].get.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/User' });
     expect(document.components.schemas.User.additionalProperties).toBe(false);
     expect(Object.keys(document.components.schemas.User.properties)).toEqual(Object.keys(userResourceSchema.shape));
+  });
+});
+
+describe('the operations, derived from the declarations', () => {
+  const usersGet = OPERATIONS['users-get'] as DocumentedFunction;
+  const usersCreate = OPERATIONS['users-create'] as DocumentedFunction;
+  const withDoc = (documented: DocumentedFunction, doc: Partial<DocumentedFunction['doc']>): DocumentedFunction => ({ ...documented, doc: { ...documented.doc, ...doc } });
+
+  it('take who may call from the inventory, and what is read and answered from the function\'s index.ts', () => {
+    const operation = describeOperation(usersGet) as any;
+    expect(operation.security).toEqual([{ bearerAuth: [] }]);
+    expect(operation.parameters.map((parameter: any) => `${parameter.in} ${parameter.name}`)).toEqual(['path id', 'header If-None-Match']);
+    expect(Object.keys(operation.responses)).toEqual(['200', '304', '401', '403', '404', '500', '503']);
+    const anyone = describeOperation({ ...usersGet, spec: { ...usersGet.spec, callers: { kind: 'anyone' } } }) as any;
+    expect(anyone.security).toEqual([]);
+    expect(Object.keys(anyone.responses)).not.toContain('401');
+  });
+
+  it.each([
+    ['a declared answer without words', () => withDoc(usersGet, { answers: { 200: usersGet.doc.answers[200]! } }), /no description for its declared 304/],
+    ['words for an answer it does not declare', () => withDoc(usersGet, { answers: { ...usersGet.doc.answers, 201: { description: 'x' } } }), /describes a 201 it does not declare/],
+    ['words for a problem it neither declares nor implies', () => withDoc(usersGet, { problems: { ...usersGet.doc.problems, 409: 'x' } }), /describes a 409 it neither declares nor implies/],
+    ['a declared problem without words', () => withDoc(usersGet, { problems: { 404: 'x' } }), /no description for its 403 \(not-self-or-admin\)/],
+    ['a declared parameter without words', () => withDoc(usersGet, { parameters: {} }), /no description for parameter id/],
+    ['words for a parameter it does not declare', () => withDoc(usersGet, { parameters: { ...usersGet.doc.parameters, sort: { description: 'x', example: 'name' } } }), /describes a parameter sort it does not declare/],
+    ['words for a body it does not declare', () => withDoc(usersGet, { requestBody: { component: 'X', examples: {} } }), /describes a body it does not declare/],
+    ['words for a header it does not read', () => withDoc(usersGet, { conditionalHeaders: { 'If-Match': 'x', 'If-None-Match': 'y' } }), /describes If-Match, which its declaration does not read/],
+    ['a declared body without an invalid example for its 400', () => withDoc(usersCreate, { invalidInput: undefined }), /no invalid example for its 400/],
+  ])('are refused for %s', (_what, documented, message) => {
+    expect(() => describeOperation(documented())).toThrow(message);
   });
 });
 

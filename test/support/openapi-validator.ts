@@ -1,5 +1,5 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import type { JsonSchema } from './schemas.js';
+import type { JsonSchema } from '../../scripts/codegen/openapi/schemas.js';
 
 /**
  * Validates values against the schemas of an OpenAPI 3.1 document (JSON Schema 2020-12) with ajv,

@@ -1,9 +1,5 @@
-import { ADA } from '../../openapi/examples.js';
-import type { OperationDoc } from '../../openapi/operation.js';
-import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
-import { HttpProblems } from '../../shared/http/errors.js';
-import { UsersProblems } from '../errors.js';
-import { verifiedUserSchema, verifyCredentialsBody } from './schema.js';
+import { ADA } from '../../examples.js';
+import type { OperationDoc } from '../../operation.js';
 
 /** users-verify in the API description. */
 export const operation: OperationDoc = {
@@ -13,20 +9,16 @@ export const operation: OperationDoc = {
     'leave the users domain. Cluster-local hides it from the internet, not from other pods: it answers only ' +
     '`auth-login`, proven by a service token, and anyone else 401 before any password is looked at. An unknown ' +
     'email runs a full bcrypt compare too, so both failures take the same time and answer the same 401.',
-  auth: 'service',
   requestBody: {
     component: 'VerifyCredentialsRequest',
-    schema: verifyCredentialsBody,
     examples: { credentials: { summary: "Ada's email and password", value: { email: ADA.record.email, password: ADA.password } } },
   },
-  responses: [
-    {
-      status: 200,
+  invalidInput: { email: 'ada@example.com', password: 'short' },
+  answers: {
+    200: {
       description: 'They match: the user (never the hash). Never cached (`no-store`).',
-      headers: { cacheControl: 'no-store' },
       body: {
         component: 'VerifiedUser',
-        schema: verifiedUserSchema,
         examples: {
           ada: {
             summary: 'Ada',
@@ -43,20 +35,9 @@ export const operation: OperationDoc = {
         },
       },
     },
-  ],
-  problems: [
-    invalidInput('request body', verifyCredentialsBody, { email: 'ada@example.com', password: 'short' }, {
-      description: 'auth-login reads this as "no match" (a password too short to be one).',
-    }),
-    problemDoc(
-      'The email and password do not match, or no account has this email: the same answer, in the same time. Or ' +
-        '`caller-not-allowed`: no service token of auth-login (a user’s access token is none), or one that is expired, ' +
-        'for another function or signed with another key; no password is looked at.',
-      UsersProblems.invalidCredentials,
-      HttpProblems.callerNotAllowed,
-    ),
-    ...jsonBodyProblems(),
-    internalError,
-    dependencyUnavailable(),
-  ],
+  },
+  problems: {
+    400: 'auth-login reads this as "no match" (a password too short to be one).',
+    401: 'Or `invalid-credentials`: the email and password do not match, or no account has this email: the same answer, in the same time.',
+  },
 };

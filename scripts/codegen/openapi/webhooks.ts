@@ -1,21 +1,21 @@
-import { EVENT_SOURCE } from '../auth/auth-login/handler.js';
+import { EVENT_SOURCE } from '../../../functions/auth/auth-login/handler.js';
 import {
   ACCOUNT_EMAIL_DATASCHEMAS,
   EMAIL_CHANGED,
   EMAIL_VERIFICATION_REQUESTED,
   PASSWORD_RESET_REQUESTED,
   type AccountEmailEventType,
-} from '../shared/events/account-email-events.js';
+} from '../../../functions/shared/events/account-email-events.js';
 import {
   USER_LOGIN_EVENT_DATASCHEMA,
   USER_LOGIN_EVENT_TYPE,
   type UserLoginEventData,
-} from '../shared/events/user-login-event.js';
+} from '../../../functions/shared/events/user-login-event.js';
 import { ADA, EXAMPLE_CLIENT_ADDRESS, EXAMPLE_EVENT_ID, EXAMPLE_EVENT_SIGNATURE, EXAMPLE_TRACEPARENT, EXAMPLE_USER_AGENT } from './examples.js';
-import { SIGNATURE_ATTRIBUTE } from '../shared/events/event-signature.js';
+import { SIGNATURE_ATTRIBUTE } from '../../../functions/shared/events/event-signature.js';
 import { bodyTooLarge, problemDoc } from './problems.js';
 import type { ProblemDoc } from './operation.js';
-import { HttpProblems } from '../shared/http/errors.js';
+import { HttpProblems } from '../../../functions/shared/http/errors.js';
 
 /**
  * The CloudEvents of the system, as OpenAPI 3.1 `webhooks`: what the broker POSTs to the functions

@@ -1,24 +1,24 @@
 import { sql } from 'kysely';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { INVENTORY } from '../inventory.js';
+import { INVENTORY } from '../../../functions/inventory.js';
 import type { CloudEvent} from 'cloudevents';
 import { HTTP } from 'cloudevents';
-import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../shared/events/account-email-events.js';
-import { signEvent, SIGNATURE_ATTRIBUTE } from '../shared/events/event-signature.js';
-import type { StoredEvent } from '../shared/events/publisher.js';
-import { createEventPublisher } from '../shared/events/publisher.js';
-import { BODY_LIMIT_BYTES } from '../shared/http/errors.js';
-import { createPasswordHasher, type PasswordHasher } from '../shared/passwords/password-hasher.js';
-import { startMailCatcher, type MailCatcher } from '../../runner/mail-catcher.js';
-import { freePort } from '../../runner/ports.js';
-import { startTestFunction, TEST_SEAL_KEY, type RunningFunction } from '../../test/support/function-harness.js';
-import { loadDefinition, startInventoryFunctions, type InventoryFunctions } from '../../test/support/http-functions.js';
-import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../test/support/postgres.js';
-import { createTestSigningKeys, type TestSigningKeys } from '../../test/support/signing.js';
+import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../../functions/shared/events/account-email-events.js';
+import { signEvent, SIGNATURE_ATTRIBUTE } from '../../../functions/shared/events/event-signature.js';
+import type { StoredEvent } from '../../../functions/shared/events/publisher.js';
+import { createEventPublisher } from '../../../functions/shared/events/publisher.js';
+import { BODY_LIMIT_BYTES } from '../../../functions/shared/http/errors.js';
+import { createPasswordHasher, type PasswordHasher } from '../../../functions/shared/passwords/password-hasher.js';
+import { startMailCatcher, type MailCatcher } from '../../../runner/mail-catcher.js';
+import { freePort } from '../../../runner/ports.js';
+import { startTestFunction, TEST_SEAL_KEY, type RunningFunction } from '../../../test/support/function-harness.js';
+import { loadDefinition, startInventoryFunctions, type InventoryFunctions } from '../../../test/support/http-functions.js';
+import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
+import { createTestSigningKeys, type TestSigningKeys } from '../../../test/support/signing.js';
 import { buildOpenApiDocument } from './document.js';
 import { ADA, GRACE, type ExamplePerson } from './examples.js';
-import { createDocumentValidator } from './validator.js';
+import { createDocumentValidator } from '../../../test/support/openapi-validator.js';
 
 /**
  * The functions against openapi.yaml: every function of the inventory runs in-process with its

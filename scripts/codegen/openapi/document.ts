@@ -1,12 +1,23 @@
 import type { z } from 'zod';
-import packageJson from '../../package.json' with { type: 'json' };
-import { INVENTORY, type FunctionSpec } from '../inventory.js';
-import type { AccountEmailEventType } from '../shared/events/account-email-events.js';
-import { USER_LOGIN_EVENT_TYPE } from '../shared/events/user-login-event.js';
-import { BODY_LIMIT_BYTES } from '../shared/http/errors.js';
-import { PROBLEM_CONTENT_TYPE, problemFor } from '../shared/http/problem.js';
+import packageJson from '../../../package.json' with { type: 'json' };
+import { INVENTORY, type FunctionSpec } from '../../../functions/inventory.js';
+import type { AccountEmailEventType } from '../../../functions/shared/events/account-email-events.js';
+import { USER_LOGIN_EVENT_TYPE } from '../../../functions/shared/events/user-login-event.js';
+import { BODY_LIMIT_BYTES } from '../../../functions/shared/http/errors.js';
+import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemType } from '../../../functions/shared/http/problem.js';
+import type { AnswerDeclaration, HttpFunctionDefinition, SuccessStatus } from '../../../functions/shared/runtime/definition.js';
 import { ADA_ETAG, ALAN } from './examples.js';
-import type { BodyDoc, DomainDoc, OperationDoc, ProblemDoc, SuccessDoc } from './operation.js';
+import type { AnswerDoc, BodyDoc, DomainDoc, OperationDoc, ProblemDoc, ProblemExample } from './operation.js';
+import {
+  BODY_TOO_LARGE,
+  callerRefused,
+  DEPENDENCY_UNAVAILABLE,
+  INTERNAL_ERROR,
+  invalidInput,
+  problemDoc,
+  UNSUPPORTED_MEDIA_TYPE,
+  type ImpliedProblems,
+} from './problems.js';
 import { componentSchemas, inputProperties, type JsonSchema } from './schemas.js';
 import {
   exampleLoginEventData,
@@ -21,21 +32,30 @@ import {
 } from './webhooks.js';
 
 /**
- * The OpenAPI 3.1 description of every HTTP function, and of the `user_login_event` CloudEvent as a
- * webhook. Paths, methods, operation ids, tags and summaries come from the inventory; each
- * operation's description from its folder (`functions/<domain>/<name>/openapi.ts`), each tag's
- * from its domain's (`functions/<domain>/openapi.ts`); request bodies and query parameters from the
- * functions' own zod schemas; responses from zod response schemas. `npm run openapi` writes it to
- * openapi.yaml; the local gateway serves it as JSON.
+ * The OpenAPI 3.1 description of every HTTP function, and of the CloudEvents as webhooks, derived
+ * from the functions' declarations: paths, methods, operation ids, tags, summaries and who may
+ * call from the inventory; parameters, bodies, answers (statuses, schemas, headers) and problems
+ * from each function's index.ts; what only words can say (descriptions, examples, component names)
+ * from `operations/<domain>/<name>.ts`, each tag's from `operations/<domain>/domain.ts`.
+ * `npm run openapi` writes it to openapi.yaml; the local gateway serves it as JSON.
  */
 
-/** Each HTTP function's operation, from its folder, in inventory order; names the folder that does not export one. */
-export async function loadOperations(): Promise<Map<string, OperationDoc>> {
-  const operations = new Map<string, OperationDoc>();
+/** An HTTP function as the document sees it: its inventory entry, its declaration and its words. */
+export interface DocumentedFunction {
+  readonly spec: FunctionSpec;
+  readonly definition: HttpFunctionDefinition;
+  readonly doc: OperationDoc;
+}
+
+/** Each HTTP function's declaration and words, in inventory order; names the file that lacks one. */
+export async function loadOperations(): Promise<Map<string, DocumentedFunction>> {
+  const operations = new Map<string, DocumentedFunction>();
   for (const spec of INVENTORY.filter((entry) => entry.trigger === 'http')) {
-    const module = (await import(`../${spec.domain}/${spec.name}/openapi.ts`)) as { operation?: OperationDoc };
-    if (!module.operation) throw new Error(`functions/${spec.domain}/${spec.name}/openapi.ts does not export its \`operation\``);
-    operations.set(spec.name, module.operation);
+    const declared = (await import(`../../../functions/${spec.domain}/${spec.name}/index.ts`)) as { definition?: HttpFunctionDefinition };
+    if (declared.definition?.kind !== 'http') throw new Error(`functions/${spec.domain}/${spec.name}/index.ts does not export its HTTP \`definition\``);
+    const words = (await import(`./operations/${spec.domain}/${spec.name}.ts`)) as { operation?: OperationDoc };
+    if (!words.operation) throw new Error(`scripts/codegen/openapi/operations/${spec.domain}/${spec.name}.ts does not export its \`operation\``);
+    operations.set(spec.name, { spec, definition: declared.definition, doc: words.operation });
   }
   return operations;
 }
@@ -43,8 +63,8 @@ export async function loadOperations(): Promise<Map<string, OperationDoc>> {
 async function loadDomains(): Promise<Map<string, DomainDoc>> {
   const domains = new Map<string, DomainDoc>();
   for (const domain of new Set(INVENTORY.map((spec) => spec.domain))) {
-    const module = (await import(`../${domain}/openapi.ts`)) as { domain?: DomainDoc };
-    if (!module.domain) throw new Error(`functions/${domain}/openapi.ts does not export its \`domain\``);
+    const module = (await import(`./operations/${domain}/domain.ts`)) as { domain?: DomainDoc };
+    if (!module.domain) throw new Error(`scripts/codegen/openapi/operations/${domain}/domain.ts does not export its \`domain\``);
     domains.set(domain, module.domain);
   }
   return domains;
@@ -66,22 +86,23 @@ export interface OpenApiOptions {
 export async function buildOpenApiDocument(options: OpenApiOptions = {}): Promise<Record<string, unknown>> {
   const operations = await loadOperations();
   const domainDocs = await loadDomains();
-  const http = INVENTORY.filter((spec) => spec.trigger === 'http');
   const requests = new Map<string, z.ZodType>();
   const responses = new Map<string, z.ZodType>();
-  const collect = (into: Map<string, z.ZodType>, body: BodyDoc): void => {
-    const known = into.get(body.component) ?? requests.get(body.component) ?? responses.get(body.component);
-    if (known && known !== body.schema) throw new Error(`two different schemas are named ${body.component}`);
-    into.set(body.component, body.schema);
+  const collect = (into: Map<string, z.ZodType>, component: string, schema: z.ZodType): void => {
+    const known = into.get(component) ?? requests.get(component) ?? responses.get(component);
+    if (known && known !== schema) throw new Error(`two different schemas are named ${component}`);
+    into.set(component, schema);
   };
 
   const paths: Record<string, Json> = {};
-  for (const spec of http) {
-    const doc = operations.get(spec.name) as OperationDoc;
-    if (doc.requestBody) collect(requests, doc.requestBody);
-    for (const response of doc.responses) if (response.body) collect(responses, response.body);
+  for (const documented of operations.values()) {
+    const { spec, definition } = documented;
+    if (definition.request.body) collect(requests, requestBodyDoc(documented).component, definition.request.body);
+    for (const [status, answer] of declaredAnswers(definition)) {
+      if (answer.body) collect(responses, answerBodyDoc(documented, status).component, answer.body);
+    }
     const item = (paths[spec.path] ??= {});
-    item[spec.method.toLowerCase()] = operation(spec, doc);
+    item[spec.method.toLowerCase()] = describeOperation(documented);
   }
   for (const [path, item] of Object.entries(paths)) {
     const methods = Object.keys(item).map((method) => method.toUpperCase());
@@ -186,9 +207,16 @@ const HEADERS: Json = {
   },
 };
 
-function operation(spec: FunctionSpec, doc: OperationDoc): Json {
+/** One function's operation object: its declaration, in its words. Throws where the two disagree. */
+export function describeOperation(documented: DocumentedFunction): Json {
+  const { spec, definition, doc } = documented;
   const internal = spec.visibility === 'cluster-local';
-  const parameters = [...pathParameters(spec, doc), ...queryParameters(doc), ...conditionalHeaders(doc)];
+  const parameters = [...pathParameters(documented), ...queryParameters(documented), ...conditionalHeaders(documented)];
+  for (const name of Object.keys(doc.parameters ?? {})) {
+    if (!parameters.some((parameter) => parameter['name'] === name)) throw new Error(`${spec.name}: describes a parameter ${name} it does not declare`);
+  }
+  if (doc.requestBody && !definition.request.body) throw new Error(`${spec.name}: describes a body it does not declare`);
+  const callers = spec.callers;
   return {
     operationId: spec.name,
     tags: [spec.domain],
@@ -206,55 +234,85 @@ function operation(spec: FunctionSpec, doc: OperationDoc): Json {
           ],
         }
       : {}),
-    security: doc.auth === 'bearer' ? [{ bearerAuth: [] }] : doc.auth === 'service' ? [{ serviceToken: [] }] : [],
+    security: callers.kind === 'bearer' ? [{ bearerAuth: [] }] : callers.kind === 'service' ? [{ serviceToken: [] }] : [],
     ...(parameters.length > 0 ? { parameters } : {}),
-    ...(doc.requestBody ? { requestBody: requestBody(doc.requestBody) } : {}),
-    responses: responsesOf(doc),
+    ...(definition.request.body ? { requestBody: requestBody(requestBodyDoc(documented)) } : {}),
+    responses: responsesOf(documented),
   };
 }
 
-function pathParameters(spec: FunctionSpec, doc: OperationDoc): Json[] {
+/** The words for a declared parameter (path or query); refuses one the declaration does not have, and a declared one without words. */
+function parameterDoc(documented: DocumentedFunction, name: string): { description: string; example: string | number } {
+  const param = documented.doc.parameters?.[name];
+  if (!param) throw new Error(`${documented.spec.name}: no description for parameter ${name}`);
+  return param;
+}
+
+function pathParameters(documented: DocumentedFunction): Json[] {
+  const { spec, definition } = documented;
   const names = [...spec.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] as string);
+  const declared = definition.request.params ? inputProperties(definition.request.params).properties : {};
+  if (Object.keys(declared).sort().join() !== [...names].sort().join()) {
+    throw new Error(`${spec.name}: its declared path parameters (${Object.keys(declared).join(', ')}) are not those of ${spec.path}`);
+  }
   return names.map((name) => {
-    const param = doc.pathParameters?.[name];
-    if (!param) throw new Error(`${spec.name}: no description for path parameter ${name}`);
-    return {
-      name,
-      in: 'path',
-      required: true,
-      description: param.description,
-      schema: { type: 'string', ...(param.format ? { format: param.format } : {}) },
-      example: param.example,
-    };
+    // The words are the parameter's (its description), the schema only says what it takes.
+    const schema = Object.fromEntries(Object.entries(declared[name] as JsonSchema).filter(([key]) => key !== 'description'));
+    const param = parameterDoc(documented, name);
+    return { name, in: 'path', required: true, description: param.description, schema, example: param.example };
   });
 }
 
-function queryParameters(doc: OperationDoc): Json[] {
-  if (!doc.query) return [];
-  const { properties, required } = inputProperties(doc.query.schema);
+function queryParameters(documented: DocumentedFunction): Json[] {
+  const query = documented.definition.request.query;
+  if (!query) return [];
+  const { properties, required } = inputProperties(query);
   return Object.entries(properties).map(([name, schema]) => {
-    const param = doc.query?.parameters[name];
-    if (!param) throw new Error(`no description for query parameter ${name}`);
+    const param = parameterDoc(documented, name);
     return { name, in: 'query', required: required.includes(name), description: param.description, schema, example: param.example };
   });
 }
 
-function conditionalHeaders(doc: OperationDoc): Json[] {
-  return Object.entries(doc.conditionalHeaders ?? {}).map(([name, description]) => ({
-    name,
-    in: 'header',
-    required: false,
-    description,
-    schema: { type: 'string' },
-    example: ADA_ETAG,
-  }));
+function conditionalHeaders(documented: DocumentedFunction): Json[] {
+  const { spec, definition, doc } = documented;
+  const declared = definition.request.conditional ?? [];
+  for (const name of Object.keys(doc.conditionalHeaders ?? {})) {
+    if (!declared.includes(name as never)) throw new Error(`${spec.name}: describes ${name}, which its declaration does not read`);
+  }
+  return declared.map((name) => {
+    const description = doc.conditionalHeaders?.[name];
+    if (!description) throw new Error(`${spec.name}: no description for ${name}`);
+    return { name, in: 'header', required: false, description, schema: { type: 'string' }, example: ADA_ETAG };
+  });
 }
 
 const schemaRef = (component: string): Json => ({ $ref: `#/components/schemas/${component}` });
 
-function content(body: BodyDoc): Json {
+function requestBodyDoc({ spec, doc }: DocumentedFunction): BodyDoc {
+  if (!doc.requestBody) throw new Error(`${spec.name}: no words for its declared body`);
+  return doc.requestBody;
+}
+
+/** The declared answers, by status. */
+function declaredAnswers(definition: HttpFunctionDefinition): [SuccessStatus, AnswerDeclaration][] {
+  return Object.entries(definition.answers).map(([status, answer]) => [Number(status) as SuccessStatus, answer as AnswerDeclaration]);
+}
+
+function answerDoc({ spec, doc }: DocumentedFunction, status: SuccessStatus): AnswerDoc {
+  const words = doc.answers[status];
+  if (!words) throw new Error(`${spec.name}: no description for its declared ${status}`);
+  return words;
+}
+
+function answerBodyDoc(documented: DocumentedFunction, status: SuccessStatus): BodyDoc {
+  const body = answerDoc(documented, status).body;
+  if (!body) throw new Error(`${documented.spec.name}: no component name and examples for the body of its ${status}`);
+  return body;
+}
+
+function content(body: BodyDoc, contentType = 'application/json'): Json {
   return {
-    [body.contentType ?? 'application/json']: {
+    [contentType]: {
       schema: schemaRef(body.component),
       examples: Object.fromEntries(Object.entries(body.examples).map(([name, example]) => [name, { ...example }])),
     },
@@ -265,32 +323,77 @@ function requestBody(body: BodyDoc): Json {
   return { required: true, ...(body.description ? { description: body.description } : {}), content: content(body) };
 }
 
-function responsesOf(doc: OperationDoc): Json {
+function responsesOf(documented: DocumentedFunction): Json {
+  const { spec, definition, doc } = documented;
+  const declared = declaredAnswers(definition);
+  for (const status of Object.keys(doc.answers)) {
+    if (!declared.some(([answered]) => String(answered) === status)) throw new Error(`${spec.name}: describes a ${status} it does not declare`);
+  }
   const entries: [number, Json][] = [
-    ...doc.responses.map((response): [number, Json] => [response.status, successResponse(response)]),
-    ...doc.problems.map((problem): [number, Json] => [problem.status, problemResponse(problem)]),
+    ...declared.map(([status, answer]): [number, Json] => [status, successResponse(documented, status, answer)]),
+    ...problemsOf(documented).map((problem): [number, Json] => [problem.status, problemResponse(problem)]),
   ];
   const statuses = entries.map(([status]) => status);
-  if (new Set(statuses).size !== statuses.length) throw new Error(`a status is documented twice: ${statuses.join(', ')}`);
+  if (new Set(statuses).size !== statuses.length) throw new Error(`${spec.name}: a status is documented twice: ${statuses.join(', ')}`);
   return Object.fromEntries(entries.sort(([a], [b]) => a - b).map(([status, response]) => [String(status), response]));
 }
 
-function successResponse(response: SuccessDoc): Json {
+function successResponse(documented: DocumentedFunction, status: SuccessStatus, answer: AnswerDeclaration): Json {
+  const words = answerDoc(documented, status);
   const headers: Json = {};
-  if (response.headers?.location) headers['Location'] = { $ref: '#/components/headers/Location' };
-  if (response.headers?.etag) headers['ETag'] = { $ref: '#/components/headers/ETag' };
-  if (response.headers?.cacheControl) {
+  if (answer.headers?.includes('Location')) headers['Location'] = { $ref: '#/components/headers/Location' };
+  if (answer.headers?.includes('ETag')) headers['ETag'] = { $ref: '#/components/headers/ETag' };
+  if (answer.cacheControl) {
     headers['Cache-Control'] = {
-      description: `Always \`${response.headers.cacheControl}\`.`,
+      description: `Always \`${answer.cacheControl}\`.`,
       required: true,
-      schema: { type: 'string', const: response.headers.cacheControl },
+      schema: { type: 'string', const: answer.cacheControl },
     };
   }
   return {
-    description: response.description,
+    description: words.description,
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
-    ...(response.body ? { content: content(response.body) } : {}),
+    ...(answer.body ? { content: content(answerBodyDoc(documented, status), answer.contentType) } : {}),
   };
+}
+
+/**
+ * The problem statuses of an operation: those its declaration implies (a parsed request, its caller
+ * rule, a body, every function's 500, a database's 503), then the problems it declares, each status
+ * described by the implied text followed by its words (or by its words alone).
+ */
+export function problemsOf(documented: DocumentedFunction): ProblemDoc[] {
+  const { spec, definition, doc } = documented;
+  const implied = new Map<number, ImpliedProblems>();
+  const { body, query } = definition.request;
+  if (body || query) {
+    if (doc.invalidInput === undefined) throw new Error(`${spec.name}: no invalid example for its 400 (\`invalidInput\`)`);
+    implied.set(400, invalidInput(body ? 'request body' : 'query', (body ?? query) as z.ZodType, doc.invalidInput));
+  }
+  const refused = callerRefused(spec.callers);
+  if (refused) implied.set(401, refused);
+  if (body) {
+    implied.set(413, BODY_TOO_LARGE);
+    implied.set(415, UNSUPPORTED_MEDIA_TYPE);
+  }
+  implied.set(500, INTERNAL_ERROR);
+  if ((spec.needs as readonly string[]).includes('database')) implied.set(503, DEPENDENCY_UNAVAILABLE);
+
+  const declared = new Map<number, ProblemType[]>();
+  for (const problem of definition.problems) declared.set(problem.status, [...(declared.get(problem.status) ?? []), problem]);
+  for (const status of Object.keys(doc.problems ?? {}).map(Number)) {
+    if (!implied.has(status) && !declared.has(status)) throw new Error(`${spec.name}: describes a ${status} it neither declares nor implies`);
+  }
+  const statuses = [...new Set([...implied.keys(), ...declared.keys()])].sort((a, b) => a - b);
+  return statuses.map((status) => {
+    const words = doc.problems?.[status];
+    const text = typeof words === 'string' ? words : words?.description;
+    const more: readonly ProblemExample[] = typeof words === 'object' ? (words.examples ?? []) : [];
+    const standard = implied.get(status);
+    if (!standard && !text) throw new Error(`${spec.name}: no description for its ${status} (${declared.get(status)?.map((problem) => problem.name).join(', ')})`);
+    const description = standard ? (text ? `${standard.description} ${text}` : standard.description) : (text as string);
+    return problemDoc(description, ...(standard?.examples ?? []), ...(declared.get(status) ?? []), ...more);
+  });
 }
 
 const problemType = (code: string): string => problemFor(400, code, '').type;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { encodeCursor } from '../users/users-list/cursor.js';
-import { etagOf, toUserResource, type UserRecord } from '../users/user.js';
+import { encodeCursor } from '../../../functions/users/users-list/cursor.js';
+import { etagOf, toUserResource, type UserRecord } from '../../../functions/users/user.js';
 
 /**
  * The people and values the API description's examples use. They are fixed (the document is

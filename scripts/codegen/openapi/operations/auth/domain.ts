@@ -1,4 +1,4 @@
-import type { DomainDoc } from '../openapi/operation.js';
+import type { DomainDoc } from '../../operation.js';
 
 /** The auth domain in the API description. */
 export const domain: DomainDoc = {

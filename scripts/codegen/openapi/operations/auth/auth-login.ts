@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto';
-import { ADA, EXAMPLE_ACCESS_TOKEN } from '../../openapi/examples.js';
-import type { OperationDoc } from '../../openapi/operation.js';
-import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
-import { USER_LOGIN_EVENT_TYPE } from '../../shared/events/user-login-event.js';
-import { LockoutProblems } from '../../shared/sign-in-lockout.js';
-import { UsersProblems } from '../../users/errors.js';
-import { AuthProblems } from '../errors.js';
-import { loginBody, tokenResponseSchema, type TokenResponse } from './schema.js';
+import { USER_LOGIN_EVENT_TYPE } from '../../../../../functions/shared/events/user-login-event.js';
+import type { TokenResponse } from '../../../../../functions/auth/token-answer.js';
+import { ADA, EXAMPLE_ACCESS_TOKEN } from '../../examples.js';
+import type { OperationDoc } from '../../operation.js';
 
 /** Shaped like a refresh token (43 base64url characters); made up. */
 export const EXAMPLE_REFRESH_TOKEN = createHash('sha256').update('an example refresh token').digest('base64url');
@@ -23,12 +19,13 @@ export const SESSIONS_DESCRIPTION =
   'Sessions also end by `POST /auth/logout`, a password change or reset, a role change, or deleting the ' +
   'account; the last three also revoke the access tokens issued before.';
 
-const exampleToken: TokenResponse = {
+/** A token pair as auth-login and auth-refresh answer it, with the refresh token given. */
+export const exampleTokens = (refreshToken: string): TokenResponse => ({
   access_token: EXAMPLE_ACCESS_TOKEN,
   token_type: 'Bearer',
   expires_in: 900,
-  refresh_token: EXAMPLE_REFRESH_TOKEN,
-};
+  refresh_token: refreshToken,
+});
 
 /** auth-login in the API description. */
 export const operation: OperationDoc = {
@@ -46,43 +43,27 @@ export const operation: OperationDoc = {
     'With `REQUIRE_VERIFIED_EMAIL=true`, the right password for an account whose address is not verified answers 403 ' +
     '`email-not-verified` (a wrong one still answers 401): no session starts, no event is emitted, and the attempt does ' +
     'not count as a failure.',
-  auth: 'none',
   requestBody: {
     component: 'LoginRequest',
-    schema: loginBody,
     examples: { 'sign-in': { summary: 'Ada signs in', value: { email: ADA.record.email, password: ADA.password } } },
   },
-  responses: [
-    {
-      status: 200,
+  invalidInput: { email: 'ada', password: '' },
+  answers: {
+    200: {
       description:
         'Signed in: a bearer access token, its lifetime in seconds, and the refresh token of the new session. Never ' +
         'cached (`no-store`).',
-      headers: { cacheControl: 'no-store' },
-      body: { component: 'TokenResponse', schema: tokenResponseSchema, examples: { token: { summary: "Ada's tokens", value: exampleToken } } },
+      body: { component: 'TokenResponse', examples: { token: { summary: "Ada's tokens", value: exampleTokens(EXAMPLE_REFRESH_TOKEN) } } },
     },
-  ],
-  problems: [
-    invalidInput('request body', loginBody, { email: 'ada', password: '' }),
-    problemDoc(
-      'The email and password do not match, or no account has this email: the same answer, in the same time.',
-      UsersProblems.invalidCredentials,
-    ),
-    problemDoc(
+  },
+  problems: {
+    401: 'The email and password do not match, or no account has this email: the same answer, in the same time.',
+    403:
       'Only with `REQUIRE_VERIFIED_EMAIL=true`: the password is right, but the account has not verified its email address ' +
-        'yet. Verify it (`POST /auth/email-verifications` sends a new link), then sign in.',
-      AuthProblems.emailNotVerified,
-    ),
-    ...jsonBodyProblems(),
-    problemDoc(
+      'yet. Verify it (`POST /auth/email-verifications` sends a new link), then sign in.',
+    429:
       'Too many failed sign-ins for this email or from this client address within the window: `Retry-After` says ' +
-        'how many seconds until the oldest counted failure leaves it.',
-      LockoutProblems.tooManyAttempts,
-    ),
-    internalError,
-    dependencyUnavailable(
-      'Or users-verify did not give a clear answer (down, slow or confused): `sign-in-unavailable`. Neither counts as a failed attempt.',
-      AuthProblems.signInUnavailable,
-    ),
-  ],
+      'how many seconds until the oldest counted failure leaves it.',
+    503: 'Or users-verify did not give a clear answer (down, slow or confused): `sign-in-unavailable`. Neither counts as a failed attempt.',
+  },
 };
