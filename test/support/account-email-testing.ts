@@ -10,12 +10,12 @@ import {
   PASSWORD_RESET_REQUESTED,
   type AccountEmailEventType,
   type SealedContent,
-} from '../shared/events/account-email-events.js';
-import { seal } from '../shared/events/sealed.js';
-import type { CloudEventFunctionDefinition } from '../shared/runtime/definition.js';
-import type { Need } from '../shared/config.js';
-import { startTestFunction, TEST_SEAL_KEY } from '../../test/support/function-harness.js';
-import { useFunctionSuite, type FunctionSuite } from '../../test/support/function-suite.js';
+} from '../../functions/shared/events/account-email-events.js';
+import { seal } from '../../functions/shared/events/sealed.js';
+import type { CloudEventFunctionDefinition } from '../../functions/shared/runtime/definition.js';
+import type { Need } from '../../functions/shared/config.js';
+import { startTestFunction, TEST_SEAL_KEY } from './function-harness.js';
+import { useFunctionSuite, type FunctionSuite } from './function-suite.js';
 import { startMailCatcher, type CaughtMessage, type MailCatcher } from '../../runner/mail-catcher.js';
 import { freePort } from '../../runner/ports.js';
 

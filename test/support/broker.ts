@@ -171,7 +171,7 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, tim
   }
 }
 
-export { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 /** The AMQP URL pointed at a proxy on 127.0.0.1 instead (same credentials and vhost). */
 export function proxiedAmqpUrl(url: string, proxyPort: number): string {
