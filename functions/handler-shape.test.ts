@@ -40,6 +40,14 @@ describe('every function folder', () => {
   });
 });
 
+describe('every index.ts', () => {
+  it.each(INVENTORY.map((spec) => [spec.name, spec] as const))('%s: leaves the caller check to the route, which reads its inventory rule', async (_name, spec) => {
+    const source = await readFile(`${functionsDir}${spec.domain}/${spec.name}/index.ts`, 'utf8');
+    expect(source).not.toMatch(/verifyAuthorization|verifyServiceCaller|\bauthorization\b/i);
+    expect(source, 'the definition names its inventory entry').toContain(`specOf('${spec.name}')`);
+  });
+});
+
 describe('the shape, in the types', () => {
   it('is (deps, input) => Promise<output> for every function, and an outcome for CloudEvent ones', () => {
     expectTypeOf<Handle<{ a: 1 }, { b: 2 }, number>>().toEqualTypeOf<(deps: { a: 1 }, input: { b: 2 }) => Promise<number>>();

@@ -8,7 +8,7 @@ const functionsDir = fileURLToPath(new URL('.', import.meta.url));
 
 describe('the function inventory', () => {
   it('has one folder per function, whose definition carries the same name and vice versa', async () => {
-    // Every functions/<domain>/<name>/ with an index.ts is a function; shared/ and openapi/ hold none.
+    // Every functions/<domain>/<name>/ with an index.ts is a function; shared/ and contracts/ hold none.
     const folders: string[] = [];
     for (const domain of await readdir(functionsDir, { withFileTypes: true })) {
       if (!domain.isDirectory()) continue;
@@ -31,17 +31,33 @@ describe('the function inventory', () => {
     const routes = INVENTORY.filter((spec) => spec.trigger === 'http').map((spec) => `${spec.method} ${spec.path}`);
     expect(new Set(routes).size).toBe(routes.length);
   });
+
+  it('says who may call each function in a rule its trigger can serve: Knative calls a CloudEvent function, a service rule names functions of the inventory', () => {
+    const names: readonly string[] = INVENTORY.map((spec) => spec.name);
+    for (const spec of INVENTORY) {
+      const rule: FunctionSpec['callers'] = spec.callers;
+      const byKnative = rule.kind === 'broker' || rule.kind === 'ping-source';
+      expect(byKnative, spec.name).toBe(spec.trigger === 'cloudevent');
+      // The route checks tokens with the verifier, which only the functions that need `tokens` get.
+      if (rule.kind === 'bearer' || rule.kind === 'service') expect(spec.needs as readonly string[], spec.name).toContain('tokens');
+      if (rule.kind === 'service') {
+        expect(spec.visibility, spec.name).toBe('cluster-local');
+        expect(rule.callers.length, spec.name).toBeGreaterThan(0);
+        for (const caller of rule.callers) expect(names, `${spec.name} names its caller ${caller}`).toContain(caller);
+      }
+    }
+  });
 });
 
 /**
- * Who calls whom and waits for the answer: a cluster-local function's allowedCallers, and the
+ * Who calls whom and waits for the answer: the callers a service rule names, and the
  * function the signIn need calls (USERS_VERIFY_URL). Returns `caller → callee` where a warm caller
  * (minScale ≥ 1) calls a function that may scale to zero: its requests would pay that cold start.
  */
 function coldCallees(inventory: readonly FunctionSpec[]): string[] {
   const byName = new Map(inventory.map((spec) => [spec.name, spec]));
   const calls = new Set<string>();
-  for (const callee of inventory) for (const caller of callee.allowedCallers ?? []) calls.add(`${caller} → ${callee.name}`);
+  for (const callee of inventory) if (callee.callers.kind === 'service') for (const caller of callee.callers.callers) calls.add(`${caller} → ${callee.name}`);
   for (const caller of inventory) if (caller.needs.includes('signIn')) calls.add(`${caller.name} → ${USERS_VERIFY}`);
   return [...calls].filter((call) => {
     const [caller, callee] = call.split(' → ').map((name) => byName.get(name!));

@@ -7,12 +7,15 @@
 
 import type { DatabaseLogin } from '../migrations/logins.js';
 import type { Need } from './shared/config.js';
+import type { HttpMethod } from './shared/http/routes.js';
+import type { CallerRule } from './shared/runtime/callers.js';
+import type { FunctionEntry } from './shared/runtime/definition.js';
 
-export type Trigger = 'http' | 'cloudevent';
+export type { CallerRule, HttpMethod };
+export type Trigger = FunctionEntry['trigger'];
 export type Visibility = 'public' | 'cluster-local';
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
-export interface FunctionSpec {
+export interface FunctionSpec extends FunctionEntry {
   /** Knative Service name, functions-framework target and folder name (`functions/<domain>/<name>/`). */
   readonly name: string;
   /** The folder it lives in, its tag in the API document, its database role. */
@@ -25,13 +28,11 @@ export interface FunctionSpec {
   /** Configuration sections (and so shared dependencies and secrets) the function needs. */
   readonly needs: readonly Need[];
   readonly summary: string;
-  /** Who may call it, as the README's function table says. */
-  readonly callers: string;
   /**
-   * For a cluster-local HTTP function: the functions whose service token it accepts (anything
-   * else answers 401). Cluster-local hides a function from the internet, not from other pods.
+   * Who may call it: the route checks it (HTTP), the API document, the README's function table and
+   * the network policies say it. A service rule names functions of this inventory.
    */
-  readonly allowedCallers?: readonly string[];
+  readonly callers: CallerRule;
   /** For a CloudEvent function: where its events come from. */
   readonly eventSource?: string;
   /** Knative autoscaling: concurrent requests per instance the autoscaler aims for. */
@@ -66,12 +67,37 @@ const DEFAULTS = {
   timeoutSeconds: 30,
 } as const;
 
-/** What a CloudEvent function is besides: it takes events on POST / from inside the cluster. */
-const CLOUDEVENT = { trigger: 'cloudevent', method: 'POST', path: '/', visibility: 'cluster-local' } as const;
+/** What a CloudEvent function is besides: it takes events on POST / from inside the cluster, delivered by the broker. */
+const CLOUDEVENT = { trigger: 'cloudevent', method: 'POST', path: '/', visibility: 'cluster-local', callers: { kind: 'broker' } } as const;
+
+/** Who may call: anyone; a user's access token, acting on themself (or an admin on anyone); an admin's. */
+const ANYONE = { kind: 'anyone' } as const;
+const SELF_OR_ADMIN = { kind: 'bearer', access: 'self-or-admin' } as const;
+
+/** Every request runs a bcrypt hash or compare (CPU-bound): few requests per instance, and scale out early. */
+const BCRYPT_BOUND = { autoscalingTarget: 4, containerConcurrency: 8 } as const;
+
+/** The email requests answer after a fixed time whatever they found. */
+const EMAIL_REQUEST = {
+  needs: ['database', 'clients', 'emailRequests', 'emailTokens', 'seal', 'sink'],
+  callers: ANYONE,
+  autoscalingTarget: 50,
+  maxScale: 5,
+  scalingNote: 'answers after a fixed time whatever it found: requests mostly wait, so many per instance',
+} as const;
+
+/** A notify function that sends an email per event. */
+const MAILER = {
+  autoscalingTarget: 20,
+  maxScale: 5,
+  scalingNote: "waits on the mail server: I/O-bound, the Trigger's parallelism bounds the load",
+  timeoutSeconds: 60,
+} as const;
 
 export const INVENTORY = [
   {
     ...DEFAULTS,
+    ...BCRYPT_BOUND,
     name: 'users-create',
     domain: 'users',
     trigger: 'http',
@@ -79,9 +105,7 @@ export const INVENTORY = [
     path: '/users',
     needs: ['database', 'passwords', 'clients', 'registration', 'emailTokens', 'seal', 'sink'],
     summary: 'Register a user account; emits email_verification_requested',
-    callers: 'anyone (registration)',
-    autoscalingTarget: 4,
-    containerConcurrency: 8,
+    callers: ANYONE,
     scalingNote: 'CPU-bound: every request runs a bcrypt hash, so few requests per instance and scale out early',
   },
   {
@@ -93,7 +117,7 @@ export const INVENTORY = [
     path: '/users/{id}',
     needs: ['database', 'tokens'],
     summary: 'Read one user (self or admin)',
-    callers: 'the user themself, or an admin',
+    callers: SELF_OR_ADMIN,
     autoscalingTarget: 80,
     // The busiest reader: 80 requests per instance, each one query.
     dbPoolMax: 4,
@@ -108,7 +132,7 @@ export const INVENTORY = [
     path: '/users',
     needs: ['database', 'tokens'],
     summary: 'List and search users (admin)',
-    callers: 'admin',
+    callers: { kind: 'bearer', access: 'admin' },
     autoscalingTarget: 50,
     scalingNote: 'a paged read: I/O-bound, many requests per instance',
   },
@@ -121,7 +145,7 @@ export const INVENTORY = [
     path: '/users/{id}',
     needs: ['database', 'passwords', 'tokens', 'lockout', 'clients', 'emailTokens', 'seal', 'sink'],
     summary: 'Change a user (self or admin, If-Match); an email change emits email_verification_requested, and email_changed if the old address was verified',
-    callers: 'the user themself, or an admin',
+    callers: SELF_OR_ADMIN,
     autoscalingTarget: 20,
     scalingNote: 'mostly cheap writes, a bcrypt hash only when the password changes',
   },
@@ -134,13 +158,14 @@ export const INVENTORY = [
     path: '/users/{id}',
     needs: ['database', 'tokens'],
     summary: 'Delete a user (self or admin)',
-    callers: 'the user themself, or an admin',
+    callers: SELF_OR_ADMIN,
     autoscalingTarget: 50,
     maxScale: 5,
     scalingNote: 'a cheap write: I/O-bound, many requests per instance',
   },
   {
     ...DEFAULTS,
+    ...BCRYPT_BOUND,
     name: 'users-verify',
     domain: 'users',
     trigger: 'http',
@@ -149,10 +174,7 @@ export const INVENTORY = [
     visibility: 'cluster-local',
     needs: ['database', 'passwords', 'tokens'],
     summary: 'Check an email and password (internal, for sign-in)',
-    callers: 'auth-login only, with its service token',
-    allowedCallers: ['auth-login'],
-    autoscalingTarget: 4,
-    containerConcurrency: 8,
+    callers: { kind: 'service', callers: ['auth-login'] },
     minScale: 1,
     scalingNote: "CPU-bound: every request runs a bcrypt compare, so few per instance; every sign-in waits on it, so one warm instance like auth-login's",
   },
@@ -165,7 +187,7 @@ export const INVENTORY = [
     path: '/auth/login',
     needs: ['database', 'signing', 'sink', 'signIn', 'lockout', 'clients', 'sessions', 'verification'],
     summary: 'Sign in: email and password for an access token and a refresh token (a new session); emits user_login_event',
-    callers: 'anyone; emits `user_login_event`',
+    callers: ANYONE,
     autoscalingTarget: 10,
     minScale: 1,
     scalingNote: "waits on users-verify's bcrypt; one warm instance so sign-in never pays a cold start",
@@ -179,7 +201,7 @@ export const INVENTORY = [
     path: '/auth/jwks',
     needs: ['tokens'],
     summary: 'Public keys that verify access tokens (JWKS)',
-    callers: 'anyone (public keys that verify tokens)',
+    callers: ANYONE,
     maxScale: 5,
     scalingNote: 'a constant document served from memory: very many requests per instance',
   },
@@ -190,7 +212,7 @@ export const INVENTORY = [
     domain: 'auth',
     needs: ['database', 'sink', 'retention'],
     summary: 'Publishes pending outbox events and prunes personal data past its retention (started by a PingSource)',
-    callers: 'the ping source',
+    callers: { kind: 'ping-source' },
     eventSource: 'PingSource, every minute',
     autoscalingTarget: 1,
     containerConcurrency: 1,
@@ -201,16 +223,12 @@ export const INVENTORY = [
   {
     ...DEFAULTS,
     ...CLOUDEVENT,
+    ...MAILER,
     name: 'notify-login-email',
     domain: 'notify',
     needs: ['database', 'mail', 'tokens', 'retention'],
     summary: 'Emails the user about a new sign-in (Trigger on user_login_event)',
-    callers: 'the broker',
     eventSource: 'Trigger on `user_login_event`',
-    autoscalingTarget: 20,
-    maxScale: 5,
-    scalingNote: "waits on the mail server: I/O-bound, the Trigger's parallelism bounds the load",
-    timeoutSeconds: 60,
   },
   {
     ...DEFAULTS,
@@ -219,7 +237,6 @@ export const INVENTORY = [
     domain: 'notify',
     needs: ['database', 'retention'],
     summary: "Keeps events whose delivery failed for good (the Triggers' dead-letter sink)",
-    callers: 'the broker',
     eventSource: "the Triggers' dead-letter sink",
     autoscalingTarget: 20,
     maxScale: 2,
@@ -234,7 +251,7 @@ export const INVENTORY = [
     path: '/auth/refresh',
     needs: ['database', 'signing', 'sessions'],
     summary: 'A refresh token for a new access token and refresh token (rotation, reuse detection)',
-    callers: 'anyone with a refresh token',
+    callers: { kind: 'anyone', holding: 'a refresh token' },
     autoscalingTarget: 50,
     dbPoolMax: 3,
     scalingNote: 'one row lock and an ES256 signature per request: light, many per instance',
@@ -248,23 +265,19 @@ export const INVENTORY = [
     path: '/auth/logout',
     needs: ['database'],
     summary: 'Ends the session of a refresh token',
-    callers: 'anyone with a refresh token',
+    callers: { kind: 'anyone', holding: 'a refresh token' },
     maxScale: 5,
     scalingNote: 'one update per request',
   },
   {
     ...DEFAULTS,
+    ...EMAIL_REQUEST,
     name: 'users-email-verification-request',
     domain: 'users',
     trigger: 'http',
     method: 'POST',
     path: '/auth/email-verifications',
-    needs: ['database', 'clients', 'emailRequests', 'emailTokens', 'seal', 'sink'],
     summary: 'Sends a fresh verification email (202 whether or not the account exists)',
-    callers: 'anyone; emits `email_verification_requested`',
-    autoscalingTarget: 50,
-    maxScale: 5,
-    scalingNote: 'answers after a fixed time whatever it found: requests mostly wait, so many per instance',
   },
   {
     ...DEFAULTS,
@@ -275,26 +288,23 @@ export const INVENTORY = [
     path: '/auth/email-verifications/confirm',
     needs: ['database'],
     summary: 'Confirms an address with the token of its verification email',
-    callers: 'anyone with the emailed token',
+    callers: { kind: 'anyone', holding: 'the emailed token' },
     maxScale: 5,
     scalingNote: 'two indexed updates per request',
   },
   {
     ...DEFAULTS,
+    ...EMAIL_REQUEST,
     name: 'users-password-reset-request',
     domain: 'users',
     trigger: 'http',
     method: 'POST',
     path: '/auth/password-resets',
-    needs: ['database', 'clients', 'emailRequests', 'emailTokens', 'seal', 'sink'],
     summary: 'Sends a password reset email (202 whether or not the account exists)',
-    callers: 'anyone; emits `password_reset_requested`',
-    autoscalingTarget: 50,
-    maxScale: 5,
-    scalingNote: 'answers after a fixed time whatever it found: requests mostly wait, so many per instance',
   },
   {
     ...DEFAULTS,
+    ...BCRYPT_BOUND,
     name: 'users-password-reset-confirm',
     domain: 'users',
     trigger: 'http',
@@ -302,53 +312,39 @@ export const INVENTORY = [
     path: '/auth/password-resets/confirm',
     needs: ['database', 'passwords'],
     summary: 'Sets a new password with the token of a reset email; ends every session',
-    callers: 'anyone with the emailed token',
-    autoscalingTarget: 4,
-    containerConcurrency: 8,
+    callers: { kind: 'anyone', holding: 'the emailed token' },
     maxScale: 5,
     scalingNote: 'CPU-bound: every request runs a bcrypt hash',
   },
   {
     ...DEFAULTS,
     ...CLOUDEVENT,
+    ...MAILER,
     name: 'notify-verification-email',
     domain: 'notify',
     needs: ['database', 'mail', 'seal', 'links', 'retention'],
     summary: 'Emails the link that verifies an address (Trigger on email_verification_requested)',
-    callers: 'the broker',
     eventSource: 'Trigger on `email_verification_requested`',
-    autoscalingTarget: 20,
-    maxScale: 5,
-    scalingNote: "waits on the mail server: I/O-bound, the Trigger's parallelism bounds the load",
-    timeoutSeconds: 60,
   },
   {
     ...DEFAULTS,
     ...CLOUDEVENT,
+    ...MAILER,
     name: 'notify-password-reset-email',
     domain: 'notify',
     needs: ['database', 'mail', 'seal', 'links', 'retention'],
     summary: 'Emails the link that resets a password (Trigger on password_reset_requested)',
-    callers: 'the broker',
     eventSource: 'Trigger on `password_reset_requested`',
-    autoscalingTarget: 20,
-    maxScale: 5,
-    scalingNote: "waits on the mail server: I/O-bound, the Trigger's parallelism bounds the load",
-    timeoutSeconds: 60,
   },
   {
     ...DEFAULTS,
     ...CLOUDEVENT,
+    ...MAILER,
     name: 'notify-email-changed-email',
     domain: 'notify',
     needs: ['database', 'mail', 'seal', 'retention'],
     summary: "Tells the old address that the account's email changed (Trigger on email_changed)",
-    callers: 'the broker',
     eventSource: 'Trigger on `email_changed`',
-    autoscalingTarget: 20,
-    maxScale: 5,
-    scalingNote: "waits on the mail server: I/O-bound, the Trigger's parallelism bounds the load",
-    timeoutSeconds: 60,
   },
 ] as const satisfies readonly FunctionSpec[];
 

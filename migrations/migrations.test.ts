@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { findDestructiveStatements } from './destructive-statements.js';
+import { findDestructiveStatements } from '../test/support/destructive-statements.js';
 import { MIGRATIONS } from './index.js';
 
 const FOLDER = fileURLToPath(new URL('.', import.meta.url));

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INVENTORY } from '../functions/inventory.js';
-import { buildOpenApiDocument } from '../functions/openapi/document.js';
+import { buildOpenApiDocument } from '../scripts/codegen/openapi/document.js';
 import { connectMigrator, migrateAll } from '../migrations/migrate.js';
 import { ensureBundles, keepInUse } from '../scripts/bundle-cache.js';
 import type { RunningPostgres } from './embedded-postgres.js';

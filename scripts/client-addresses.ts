@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { parseTrustedProxyCidrs } from '../functions/shared/client-address.js';
-import type { IngressName } from './manifests.js';
+import { CLIENT_ADDRESSES_CONFIGMAP, type IngressName } from './manifests.js';
 
 /**
  * What makes a client's address trustworthy in the cluster (DEPLOY.md, "Client addresses"):
@@ -11,9 +11,6 @@ import type { IngressName } from './manifests.js';
  *   ConfigMap `accounts-client-addresses`, written by `make deploy` from TRUSTED_PROXY_CIDRS, which
  *   every such Service reads (a function in a cluster without it refuses to start).
  */
-
-/** The ConfigMap every function that needs `clients` reads TRUSTED_PROXY_CIDRS from. */
-export const CLIENT_ADDRESSES_CONFIGMAP = { name: 'accounts-client-addresses', key: 'trusted-proxy-cidrs' } as const;
 
 /** A field of the ingress's own resources that the functions depend on, applied as a merge patch. */
 export interface IngressSetting {

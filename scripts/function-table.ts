@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { INVENTORY, type FunctionSpec } from '../functions/inventory.js';
+import { INVENTORY, type CallerRule, type FunctionSpec } from '../functions/inventory.js';
 
 /**
  * `npm run readme`: writes the README's function table from the inventory, between its two
@@ -13,9 +13,25 @@ export const README_FILE = join(ROOT, 'README.md');
 export const TABLE_START = '<!-- function table: generated from functions/inventory.ts by `npm run readme` -->';
 export const TABLE_END = '<!-- end of function table -->';
 
+/** Who may call, in words, from the inventory's caller rule. */
+export function callersText(rule: CallerRule): string {
+  switch (rule.kind) {
+    case 'anyone':
+      return rule.holding ? `anyone with ${rule.holding}` : 'anyone';
+    case 'bearer':
+      return rule.access === 'admin' ? 'an admin (access token)' : 'the user themself, or an admin (access token)';
+    case 'service':
+      return `${rule.callers.join(', ')} only, with its service token`;
+    case 'broker':
+      return 'the broker';
+    case 'ping-source':
+      return 'the ping source';
+  }
+}
+
 function row(spec: FunctionSpec): string {
   const trigger = spec.trigger === 'http' ? 'HTTP' : `CloudEvent (${spec.eventSource ?? 'events'})`;
-  return `| ${spec.name} | ${trigger} | \`${spec.method} ${spec.path}\` | ${spec.callers} | ${spec.visibility} |`;
+  return `| ${spec.name} | ${trigger} | \`${spec.method} ${spec.path}\` | ${callersText(spec.callers)} | ${spec.visibility} |`;
 }
 
 /** The table, markers included. */

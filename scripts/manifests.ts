@@ -7,7 +7,6 @@ import { databaseLoginOf, INVENTORY, type FunctionSpec } from '../functions/inve
 import type { Need } from '../functions/shared/config.js';
 import { READINESS_CHECK_TIMEOUT_MS } from '../functions/shared/runtime/readiness.js';
 import { DATABASE_LOGINS, LOGIN_ROLES, type DatabaseLogin } from '../migrations/logins.js';
-import { CLIENT_ADDRESSES_CONFIGMAP } from './client-addresses.js';
 import { ROLLOUT_STATE_FILE, readRolloutState, sortedEnv, type FunctionRollout, type RevisionInputs, type RolloutState } from './rollout-state.js';
 
 /**
@@ -23,6 +22,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DEFAULT_IMAGE = 'ghcr.io/knative-accounts/functions';
 export const NAMESPACE = 'accounts';
 export const PART_OF = 'knative-accounts';
+/** The ConfigMap every function that needs `clients` reads TRUSTED_PROXY_CIDRS from (scripts/client-addresses.ts writes it). */
+export const CLIENT_ADDRESSES_CONFIGMAP = { name: 'accounts-client-addresses', key: 'trusted-proxy-cidrs' } as const;
 
 export interface ManifestOptions extends RevisionInputs {
   /** The ingress whose gateway pods the network policies let in (default: Kourier). */

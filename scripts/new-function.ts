@@ -7,8 +7,9 @@ import { parseArgs } from 'node:util';
 
 /**
  * `npm run new-function -- NAME --domain D --http METHOD PATH` (or `--cloudevent TYPE`): writes
- * `functions/D/NAME/` with a working, tested skeleton (wiring, handler, schema, API description
- * and tests), adds the function's inventory entry, and regenerates what derives from the
+ * `functions/D/NAME/` with a working, tested skeleton (declaration, handler, schema and tests) and,
+ * for HTTP, its words in the API document (scripts/codegen/openapi/operations/D/NAME.ts), adds the
+ * function's inventory entry, and regenerates what derives from the
  * inventory (its Knative Service and rollout state, openapi.yaml, the README's function table), and for a CloudEvent
  * function its Trigger in eventing/. The function then
  * serves under `make dev`, is documented and deployable, and `make test` passes, before its logic
@@ -52,6 +53,9 @@ export function parseScaffoldArgs(argv: readonly string[]): Scaffold {
     : { kind: 'cloudevent', name: name as string, domain: values.domain as string, eventType: values.cloudevent as string };
 }
 
+/** Where the API document's words for each domain and HTTP function live. */
+const OPERATION_DOCS = 'scripts/codegen/openapi/operations';
+
 const pascal = (name: string) => name.replace(/(^|-)([a-z0-9])/g, (_match, _dash: string, letter: string) => letter.toUpperCase());
 const camel = (name: string) => pascal(name).replace(/^./, (letter) => letter.toLowerCase());
 const paramsOf = (path: string) => [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] as string);
@@ -69,7 +73,7 @@ export function inventoryEntry(scaffold: Scaffold): string {
       `    method: '${scaffold.method}',`,
       `    path: '${scaffold.path}',`,
       `    summary: '${scaffold.name}: answers what it is sent (a scaffold: say what it does)',`,
-      "    callers: 'anyone',",
+      "    callers: ANYONE,",
       "    scalingNote: 'the defaults of a new function: set them once it does real work',",
       '  },',
     ].join('\n');
@@ -80,7 +84,6 @@ export function inventoryEntry(scaffold: Scaffold): string {
     '    ...CLOUDEVENT,',
     ...common,
     `    summary: '${scaffold.name}: takes ${scaffold.eventType} (a scaffold: say what it does)',`,
-    "    callers: 'the broker',",
     `    eventSource: 'Trigger on \`${scaffold.eventType}\`',`,
     "    scalingNote: 'the defaults of a new function: set them once it does real work',",
     '  },',
@@ -98,11 +101,9 @@ function httpFiles(scaffold: Extract<Scaffold, { kind: 'http' }>): Record<string
   const schema = `${camel(name)}${hasBody(method) ? 'Body' : 'Query'}`;
   const params = paramsOf(path);
   const paramTypes = params.map((param) => `  readonly ${param}: string;\n`).join('');
-  const paramValues = params.map((param) => `    ${param}: request.params['${param}'] ?? '',\n`).join('');
+  const paramValues = params.map((param) => `    ${param}: request.params.${param},\n`).join('');
   const where = hasBody(method) ? 'request body' : 'query';
-  const read = hasBody(method) ? `requireJsonBody(request)` : 'request.query';
   const examplePath = path.replace(/\{(\w+)\}/g, 'example');
-  const exampleParams = Object.fromEntries(params.map((param) => [param, 'example']));
   return {
     'schema.ts': `import { z } from 'zod';
 
@@ -111,7 +112,7 @@ export const ${schema} = z.strictObject({
   message: z.string().trim().min(1).max(200)${hasBody(method) ? '' : '.optional()'},
 });
 
-/** What ${name} answers. */
+${params.length > 0 ? `/** The parameters of ${name}'s path. */\nexport const ${camel(name)}Params = z.object({\n${params.map((param) => `  ${param}: z.string(),\n`).join('')}});\n\n` : ''}/** What ${name} answers. */
 export const ${camel(name)}Response = z.strictObject({
   message: z.string()${hasBody(method) ? '' : '.optional()'},
 ${params.map((param) => `  ${param}: z.string(),\n`).join('')}  receivedAt: z.iso.datetime(),
@@ -135,57 +136,24 @@ export async function handle(deps: ${type}Deps, input: ${type}Input): Promise<${
   return { ...input, receivedAt: deps.now().toISOString() };
 }
 `,
-    'index.ts': `import { requireJsonBody, type RouteResult } from '../../shared/http/json-route.js';
-import { parseInput } from '../../shared/http/validation.js';
-import { defineHttpFunction } from '../../shared/runtime/definition.js';
+    'index.ts': `import { specOf } from '../../inventory.js';
+${params.length > 0 ? "import { HttpProblems } from '../../shared/http/errors.js';\n" : ''}import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle } from './handler.js';
-import { ${schema} } from './schema.js';
+import { ${camel(name)}Response, ${schema}${params.length > 0 ? `, ${camel(name)}Params` : ''} } from './schema.js';
 
-export const definition = defineHttpFunction({
-  name: '${name}',
-  input: (request) => ({
-    ...parseInput(${schema}, ${read}, '${where}'),
+export const definition = defineHttpFunction(specOf('${name}'), {
+  request: { ${params.length > 0 ? `params: ${camel(name)}Params, ` : ''}${hasBody(method) ? 'body' : 'query'}: ${schema} },
+  answers: { 200: { body: ${camel(name)}Response } },
+${params.length > 0 ? '  // A path parameter that is not percent-encoded UTF-8 names nothing here.\n  problems: [HttpProblems.notFound],\n' : ''}  input: (request) => ({
+    ...request.${hasBody(method) ? 'body' : 'query'},
 ${paramValues}  }),
   handle,
-  output: (result): RouteResult => ({ status: 200, body: result }),
+  output: (result) => ({ status: 200, body: result }),
 });
 
 // Importing this module registers the function with functions-framework under its name.
 registerFunction(definition);
-`.replace("import { requireJsonBody, type RouteResult }", hasBody(method) ? 'import { requireJsonBody, type RouteResult }' : 'import type { RouteResult }'),
-    'openapi.ts': `import type { OperationDoc } from '../../openapi/operation.js';
-import { internalError, invalidInput${hasBody(method) ? ', jsonBodyProblems' : ''}${params.length > 0 ? ', problemDoc' : ''} } from '../../openapi/problems.js';
-${params.length > 0 ? "import { HttpProblems } from '../../shared/http/errors.js';\n" : ''}import { ${camel(name)}Response, ${schema} } from './schema.js';
-
-/** ${name} in the API description. */
-export const operation: OperationDoc = {
-  description: '${name} answers what it is sent, with the time it arrived. (Scaffolded by \`npm run new-function\`: say what it does.)',
-  auth: 'none',
-${params.length > 0 ? `  pathParameters: {\n${params.map((param) => `    ${param}: { description: 'The ${param} of the path.', example: 'example' },\n`).join('')}  },\n` : ''}${
-      hasBody(method)
-        ? `  requestBody: {
-    component: '${type}Request',
-    schema: ${schema},
-    examples: { hello: { summary: 'A message', value: { message: 'hello' } } },
-  },\n`
-        : `  query: { schema: ${schema}, parameters: { message: { description: 'Anything to say; it comes back.', example: 'hello' } } },\n`
-    }  responses: [
-    {
-      status: 200,
-      description: 'What it was sent, with the time it arrived.',
-      body: {
-        component: '${type}Response',
-        schema: ${camel(name)}Response,
-        examples: { hello: { summary: 'The message back', value: ${JSON.stringify({ message: 'hello', ...exampleParams, receivedAt: '2026-11-28T10:00:00.000Z' })} } },
-      },
-    },
-  ],
-  problems: [
-    invalidInput('${where}', ${schema}, { message: '' }),${params.length > 0 ? "\n    problemDoc('No such path: a parameter that is not percent-encoded UTF-8, say.', HttpProblems.notFound)," : ''}${hasBody(method) ? '\n    ...jsonBodyProblems(),' : ''}
-    internalError,
-  ],
-};
 `,
     [`${name}.test.ts`]: `import { describe, expect, it } from 'vitest';
 import { useFunctionSuite } from '../../../test/support/function-suite.js';
@@ -257,7 +225,8 @@ export async function handle(deps: ${type}Deps, input: ${type}Input): Promise<Ev
   return 'handled';
 }
 `,
-    'index.ts': `import { readEventData } from '../../shared/events/event-data.js';
+    'index.ts': `import { specOf } from '../../inventory.js';
+import { readEventData } from '../../shared/events/event-data.js';
 import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle } from './handler.js';
@@ -265,8 +234,7 @@ import { ${dataSchema} } from './schema.js';
 
 export const EVENT_TYPE = '${eventType}';
 
-export const definition = defineCloudEventFunction({
-  name: '${name}',
+export const definition = defineCloudEventFunction(specOf('${name}'), {
   input: (event) => readEventData(event, { type: EVENT_TYPE, data: ${dataSchema} }),
   handle,
 });
@@ -313,9 +281,40 @@ describe('${name}', () => {
   };
 }
 
-/** A new domain gets its folder's API description (its tag). */
+/** What the API document says of a new HTTP function beyond its declaration (scripts/codegen/openapi/operations/<domain>/<name>.ts). */
+export function operationDocFile(scaffold: Extract<Scaffold, { kind: 'http' }>): string {
+  const { name, method, path } = scaffold;
+  const type = pascal(name);
+  const params = paramsOf(path);
+  const exampleParams = Object.fromEntries(params.map((param) => [param, 'example']));
+  const parameters = [
+    ...params.map((param) => `    ${param}: { description: 'The ${param} of the path.', example: 'example' },\n`),
+    ...(hasBody(method) ? [] : ["    message: { description: 'Anything to say; it comes back.', example: 'hello' },\n"]),
+  ];
+  return `import type { OperationDoc } from '../../operation.js';
+
+/** ${name} in the API description: its words and examples (its declaration is functions/${scaffold.domain}/${name}/index.ts). */
+export const operation: OperationDoc = {
+  description: '${name} answers what it is sent, with the time it arrived. (Scaffolded by \`npm run new-function\`: say what it does.)',
+${parameters.length > 0 ? `  parameters: {\n${parameters.join('')}  },\n` : ''}${
+    hasBody(method) ? `  requestBody: { component: '${type}Request', examples: { hello: { summary: 'A message', value: { message: 'hello' } } } },\n` : ''
+  }  invalidInput: { message: '' },
+  answers: {
+    200: {
+      description: 'What it was sent, with the time it arrived.',
+      body: {
+        component: '${type}Response',
+        examples: { hello: { summary: 'The message back', value: ${JSON.stringify({ message: 'hello', ...exampleParams, receivedAt: '2026-11-28T10:00:00.000Z' })} } },
+      },
+    },
+  },
+${params.length > 0 ? "  problems: { 404: 'No such path: a parameter that is not percent-encoded UTF-8, say.' },\n" : ''}};
+`;
+}
+
+/** A new domain gets its API description (its tag). */
 function domainFile(domain: string): string {
-  return `import type { DomainDoc } from '../openapi/operation.js';
+  return `import type { DomainDoc } from '../../operation.js';
 
 /** The ${domain} domain in the API description. */
 export const domain: DomainDoc = {
@@ -359,10 +358,16 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
 
   const written: string[] = [];
   await mkdir(folder, { recursive: true });
-  const domainDoc = join(root, 'functions', scaffold.domain, 'openapi.ts');
-  if (!(await exists(domainDoc))) {
-    await writeFile(domainDoc, domainFile(scaffold.domain));
-    written.push(`functions/${scaffold.domain}/openapi.ts`);
+  // The API document's words for the domain and the function live with its generator, outside the shipped tree.
+  const docs = join(root, OPERATION_DOCS, scaffold.domain);
+  await mkdir(docs, { recursive: true });
+  if (!(await exists(join(docs, 'domain.ts')))) {
+    await writeFile(join(docs, 'domain.ts'), domainFile(scaffold.domain));
+    written.push(`${OPERATION_DOCS}/${scaffold.domain}/domain.ts`);
+  }
+  if (scaffold.kind === 'http') {
+    await writeFile(join(docs, `${scaffold.name}.ts`), operationDocFile(scaffold));
+    written.push(`${OPERATION_DOCS}/${scaffold.domain}/${scaffold.name}.ts`);
   }
   for (const [file, text] of Object.entries(folderFiles(scaffold))) {
     await writeFile(join(folder, file), text);

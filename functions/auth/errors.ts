@@ -2,7 +2,7 @@ import { defineProblems } from '../shared/http/problem.js';
 
 /**
  * Every problem the auth domain answers, defined once: handlers throw them, the API document shows
- * them. A wrong password is the users domain's `UsersProblems.invalidCredentials`; the lockout's 429 is
+ * them. A wrong password is users-verify's `CredentialProblems.invalidCredentials` (functions/contracts); the lockout's 429 is
  * `LockoutProblems.tooManyAttempts` (shared with users-update).
  */
 export const AuthProblems = defineProblems({

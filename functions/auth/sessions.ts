@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../shared/database.js';
-import type { Role } from '../shared/tokens.js';
+import type { Role } from '../contracts/tokens.js';
 
 /**
  * Sessions and their rotating refresh tokens.

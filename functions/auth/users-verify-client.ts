@@ -1,23 +1,9 @@
 import type { Span, Tracer } from '@opentelemetry/api';
 import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT, ATTR_URL_FULL } from '@opentelemetry/semantic-conventions';
-import { z } from 'zod';
+import { verifiedUserSchema, type VerifiedUser, type VerifyCredentialsInput } from '../contracts/users-verify.js';
 import { inClientSpan } from '../shared/telemetry/telemetry.js';
 import { currentTrace, formatTraceparent } from '../shared/trace-context.js';
 import { AuthProblems } from './errors.js';
-
-/** What users-verify answers for matching credentials. */
-export const verifiedUserSchema = z.object({
-  id: z.uuid(),
-  email: z.string(),
-  name: z.string(),
-  surname: z.string(),
-  role: z.enum(['user', 'admin']),
-  // An older users-verify answers neither: an unverified account at the first token version.
-  emailVerified: z.boolean().default(false),
-  tokenVersion: z.number().int().default(1),
-});
-
-export type VerifiedUser = z.output<typeof verifiedUserSchema>;
 
 export interface UsersVerifyClient {
   /** The user for these credentials, or undefined when they do not match. */
@@ -53,7 +39,7 @@ export function createUsersVerifyClient(
       send(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${credential}`, ...traceHeaders(span) },
-        body: JSON.stringify({ email, password }),
+        body: JSON.stringify({ email, password } satisfies VerifyCredentialsInput),
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       }),
     );

@@ -1,7 +1,8 @@
 import { decodeJwt, decodeProtectedHeader, exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from './http/problem.js';
-import { createTokenSigner, createTokenVerifier, VerifiedTokenCache, type Principal, type TokenSigner, type TokenVerifier } from './tokens.js';
+import type { Principal } from '../contracts/tokens.js';
+import { createTokenSigner, createTokenVerifier, VerifiedTokenCache, type TokenSigner, type TokenVerifier } from './tokens.js';
 
 const COMMON = { algorithm: 'ES256', issuer: 'knative-accounts', audience: 'knative-accounts' } as const;
 const ADA: Principal = { userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a', role: 'user', tokenVersion: 1 };

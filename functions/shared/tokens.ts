@@ -1,21 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CompactSign, compactVerify, errors as joseErrors, exportJWK, importPKCS8, importSPKI, jwtVerify, SignJWT, type CryptoKey, type JWK, type KeyObject } from 'jose';
+import type { Principal } from '../contracts/tokens.js';
 import { HttpProblems } from './http/errors.js';
 import { AppError } from './http/problem.js';
-
-export type Role = 'user' | 'admin';
-
-/** Who is calling, as proven by a verified access token. */
-export interface Principal {
-  readonly userId: string;
-  readonly role: Role;
-  /**
-   * The user's token version when the token was issued (claim `ver`). The functions that read the
-   * user compare it with the user's row: a password change or reset, or a role change, moves the
-   * row's on, and every token issued before answers 401 from then on.
-   */
-  readonly tokenVersion: number;
-}
 
 /**
  * The JWS `typ` of each kind of token the auth key signs. Every verifier demands its own, so one

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../shared/database.js';
 import { HttpProblems } from '../shared/http/errors.js';
 import type { ProblemType } from '../shared/http/problem.js';
-import type { Principal } from '../shared/tokens.js';
+import type { Principal } from '../contracts/tokens.js';
 import { UsersProblems } from './errors.js';
 import type { UserRecord } from './user.js';
 import { findUserById } from './user-repository.js';

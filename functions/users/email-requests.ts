@@ -1,13 +1,14 @@
 import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
-import { clientKey } from '../shared/client-address.js';
+import { clientKey, type ClientAddressResolver } from '../shared/client-address.js';
 import type { SectionConfig } from '../shared/config.js';
 import type { Database } from '../shared/database.js';
 import { publishCommitted } from '../shared/events/outbox.js';
 import type { EventPublisher, StoredEvent } from '../shared/events/publisher.js';
 import type { Logger } from '../shared/logging.js';
 import { hitRateLimit, type RateLimit } from '../shared/rate-limit.js';
-import type { AccountEmailRecipient, AccountEmailSettings } from './account-emails.js';
+import type { DepsFor } from '../shared/runtime/dependencies.js';
+import { accountEmailSettingsOf, type AccountEmailRecipient, type AccountEmailSettings } from './account-emails.js';
 import { UsersProblems } from './errors.js';
 import { answerSteadily, awaitWithinFloor } from './steady-answer.js';
 import type { UserRecord } from './user.js';
@@ -69,6 +70,45 @@ export interface EmailRequestDeps {
   /** How long after the request the answer leaves at the earliest (EMAIL_REQUEST_ANSWER_MS; 0 in unit tests). */
   readonly steadyAnswerMs: number;
 }
+
+/** What an email request function needs (its inventory entry's `needs`). */
+type EmailRequestNeed = 'database' | 'clients' | 'emailRequests' | 'emailTokens' | 'seal' | 'sink';
+
+/**
+ * What both email requests declare besides their inventory entry, body and logic: their
+ * dependencies, their one answer whatever the address, their refusal, and their input.
+ */
+export function emailRequestDeclaration(kind: 'email-verification' | 'password-reset', eventSource: string) {
+  return {
+    deps: (shared: DepsFor<EmailRequestNeed>) => ({
+      ...shared,
+      limits: emailRequestLimitsOf(shared.config, kind),
+      accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, eventSource, now, shared.logger),
+      steadyAnswerMs: shared.config.EMAIL_REQUEST_ANSWER_MS,
+    }),
+    answers: { 202: { body: emailRequestAcceptedSchema } },
+    problems: [UsersProblems.tooManyEmailRequests],
+    input: (request: EmailRequestRequest, deps: { readonly clients: ClientAddressResolver }): EmailRequestInput => ({
+      email: request.body.email,
+      clientAddress: deps.clients.resolve(request.remoteAddress, (name) => request.header(name)),
+    }),
+    output: () => ({ status: 202, body: EMAIL_REQUEST_ACCEPTED }) as const,
+  } as const;
+}
+
+/** What an email request reads of its request. */
+interface EmailRequestRequest {
+  readonly body: { readonly email: string };
+  readonly remoteAddress: string | undefined;
+  header(name: string): string | undefined;
+}
+
+/** What both confirms (of an email's token) declare besides their inventory entry, body and logic. */
+export const EMAIL_TOKEN_CONFIRMATION = {
+  answers: { 204: {} },
+  problems: [UsersProblems.invalidEmailToken],
+  output: () => ({ status: 204 }) as const,
+} as const;
 
 export interface EmailRequestInput {
   readonly email: string;

@@ -38,12 +38,6 @@ export const UsersProblems = defineProblems({
     detail: 'The user changed meanwhile; read it again.',
     summary: 'Changed between the check and the delete',
   },
-  invalidCredentials: {
-    status: 401,
-    code: 'invalid-credentials',
-    detail: 'The email or password is not correct.',
-    summary: 'Wrong password or unknown email',
-  },
   tooManyRegistrations: {
     status: 429,
     code: 'too-many-registrations',

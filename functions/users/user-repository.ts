@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isUniqueViolation, type Database, type UsersTable } from '../shared/database.js';
-import type { Role } from '../shared/tokens.js';
+import type { Role } from '../contracts/tokens.js';
 import { endEmailTokens } from './email-tokens.js';
 import { UsersProblems } from './errors.js';
 import { isUserId, type UserRecord, type UserResource } from './user.js';

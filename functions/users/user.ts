@@ -1,58 +1,8 @@
 import { z } from 'zod';
-import { characterCount, hasControlCharacters, isStorableText } from '../shared/text.js';
-import type { Role } from '../shared/tokens.js';
+import type { Role } from '../contracts/tokens.js';
+import { emailField, personNameField, roleField } from '../contracts/user-fields.js';
 
-/** A user: the fields every users function checks the same way, and the stored and the shown forms. */
-
-export const emailField = z.email({ message: 'must be an email address' }).max(254).meta({ description: 'An email address, at most 254 characters.' });
-
-/** bcrypt reads at most 72 bytes; longer passwords would be silently cut, so they are refused. */
-export const passwordField = z
-  .string()
-  .refine((value) => Buffer.byteLength(value, 'utf8') >= 8, 'must be at least 8 bytes')
-  .refine((value) => Buffer.byteLength(value, 'utf8') <= 72, 'must be at most 72 bytes (bcrypt ignores the rest)')
-  // A lone surrogate would be hashed as U+FFFD, so two different passwords would match each other.
-  .refine(isStorableText, 'must be valid Unicode text without U+0000')
-  .meta({
-    description:
-      'A password of 8 to 72 bytes in UTF-8. bcrypt reads no more than 72 bytes, so a longer one is refused rather than ' +
-      'silently cut. It may hold any character but U+0000 and lone surrogates.',
-  });
-
-export const PERSON_NAME_MAX_CHARACTERS = 100;
-
-/**
- * A person's name or surname, wherever it comes from (a body or a query filter): trimmed, 1 to 100
- * characters, on one line, valid Unicode. One message per fault, the most basic first.
- */
-export const personNameField = z
-  .string()
-  .trim()
-  .superRefine((value, context) => {
-    const fault =
-      value.length === 0
-        ? 'must not be empty'
-        : !value.isWellFormed()
-          ? 'must be valid Unicode text (no lone surrogates)'
-          : hasControlCharacters(value)
-            ? 'must not contain control characters or line breaks'
-            : characterCount(value) > PERSON_NAME_MAX_CHARACTERS
-              ? `must be at most ${PERSON_NAME_MAX_CHARACTERS} characters`
-              : undefined;
-    if (fault) context.addIssue({ code: 'custom', message: fault });
-  })
-  .meta({
-    description:
-      '1 to 100 characters once surrounding spaces are trimmed, on one line: no control characters (U+0000 to U+001F, ' +
-      'U+007F to U+009F) or line separators (U+2028, U+2029), and no lone surrogates.',
-    // JSON Schema counts characters as code points, as the refinement does.
-    minLength: 1,
-    maxLength: PERSON_NAME_MAX_CHARACTERS,
-  });
-
-export const roleField = z
-  .enum(['user', 'admin'])
-  .meta({ description: '`admin` may read, list, change and delete every user and change roles; `user` only themself.' });
+/** A user: the stored and the shown forms. */
 
 /**
  * A user as stored, without the password hash: most users functions cannot even read that column
@@ -72,21 +22,9 @@ export interface UserRecord {
   readonly updatedAt: Date;
 }
 
-/** A user as the API shows it: never the hash, the version travels as the ETag. */
-export interface UserResource {
-  readonly id: string;
-  readonly email: string;
-  readonly name: string;
-  readonly surname: string;
-  readonly role: Role;
-  readonly emailVerified: boolean;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
-
 /**
- * The JSON shape of a UserResource, as the API description publishes it and the contract tests
- * check responses against it. Strict: a response with any other field (a hash) does not match.
+ * A user as the API shows it: never the hash, the version travels as the ETag. Strict: a response
+ * with any other field (a hash) does not match.
  */
 export const userResourceSchema = z
   .strictObject({
@@ -101,7 +39,9 @@ export const userResourceSchema = z
     createdAt: z.iso.datetime().meta({ description: 'When the user registered (UTC).' }),
     updatedAt: z.iso.datetime().meta({ description: 'When the user last changed (UTC).' }),
   })
-  .meta({ description: 'A user as the API shows it: never the password hash; its version travels as the `ETag` header.' }) satisfies z.ZodType<UserResource>;
+  .meta({ description: 'A user as the API shows it: never the password hash; its version travels as the `ETag` header.' });
+
+export type UserResource = Readonly<z.output<typeof userResourceSchema>>;
 
 export function toUserResource(user: UserRecord): UserResource {
   return {
@@ -126,3 +66,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUserId(value: string | undefined): value is string {
   return value !== undefined && UUID.test(value);
 }
+
+/** The path parameters of a user's own path (`/users/{id}`). Any text is taken: one that is no UUID names no user (404). */
+export const userPathParams = z.object({
+  id: z.string().meta({ format: 'uuid' }),
+});

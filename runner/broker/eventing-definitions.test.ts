@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { destinationUrl, loadEventingDefinitions, parseEventingDefinitions, parseIsoDuration } from './eventing-definitions.js';
-import { writeEventingDir } from './test-support.js';
+import { writeEventingDir } from '../../test/support/broker.js';
 
 const EVENTING_DIR = fileURLToPath(new URL('../../eventing', import.meta.url));
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
 import { loadEventingDefinitions } from './eventing-definitions.js';
 import { startLocalBroker } from './local-broker.js';
-import { deleteRabbitTopology, postBinary, startSubscriber, TEST_RABBITMQ_URL, waitUntil, type TestSubscriber } from './test-support.js';
+import { deleteRabbitTopology, postBinary, startSubscriber, TEST_RABBITMQ_URL, waitUntil, type TestSubscriber } from '../../test/support/broker.js';
 
 /**
  * The routes eventing/ lays out, as the local broker follows them with no setup of its own: every

@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError, type BrokerEvent } from './broker-event.js';
 import { parseHttpEvent, startIngress, type Ingress, type Readiness } from './ingress.js';
-import { postBinary, postStructured, without } from './test-support.js';
+import { postBinary, postStructured, without } from '../../test/support/broker.js';
 
 const attributes = { specversion: '1.0', id: 'evt-1', type: 'user_login_event', source: 'auth-login' };
 

@@ -14,7 +14,7 @@ import {
   writeEventingDir,
   type TestSubscriber,
   type TriggerYaml,
-} from './test-support.js';
+} from '../../test/support/broker.js';
 
 const BROKER = 'test-events';
 const LOGIN = 'user_login_event';

@@ -19,7 +19,7 @@ import {
   type TcpProxy,
   type TestSubscriber,
   type TriggerYaml,
-} from './test-support.js';
+} from '../../test/support/broker.js';
 
 /**
  * The broker on a RabbitMQ connection that is cut and comes back, as when RabbitMQ restarts: the

@@ -7,7 +7,7 @@ import { withTestClient } from '../support/database-clients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
 import { loadEventingDefinitions } from '../../runner/broker/eventing-definitions.js';
-import { deleteRabbitTopology, TEST_RABBITMQ_URL } from '../../runner/broker/test-support.js';
+import { deleteRabbitTopology, TEST_RABBITMQ_URL } from '../support/broker.js';
 import { call } from '../support/http.js';
 import { createTestDatabase, testPostgresServers } from '../support/postgres.js';
 import { isAlive, isolatedRunnerEnv, ROOT, runScript, startRunner, type RunnerProcess } from '../support/runner-process.js';

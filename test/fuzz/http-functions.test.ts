@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildOpenApiDocument } from '../../functions/openapi/document.js';
+import { buildOpenApiDocument } from '../../scripts/codegen/openapi/document.js';
 import { problemSchema } from '../../functions/shared/http/problem.js';
 import { createPasswordHasher, type PasswordHasher } from '../../functions/shared/passwords/password-hasher.js';
 import { hasControlCharacters, isStorableText } from '../../functions/shared/text.js';

@@ -21,7 +21,7 @@ import { testAccountEmailSettings } from '../support/account-email-settings.js';
 import { redeemEmailToken } from '../../functions/users/email-tokens.js';
 import { insertUser } from '../../functions/users/user-repository.js';
 import { startLocalBroker, type LocalBroker } from '../../runner/broker/local-broker.js';
-import { deleteRabbitTopology, TEST_RABBITMQ_URL } from '../../runner/broker/test-support.js';
+import { deleteRabbitTopology, TEST_RABBITMQ_URL } from '../support/broker.js';
 import { startMailCatcher, type MailCatcher } from '../../runner/mail-catcher.js';
 import { startTestFunction, TEST_ACCOUNT_LINKS_URL, TEST_SEAL_KEY, type RunningFunction } from '../support/function-harness.js';
 import { FAKE_HASH } from '../support/function-suite.js';

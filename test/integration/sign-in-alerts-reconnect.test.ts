@@ -12,7 +12,7 @@ import { createPasswordHasher, type PasswordHasher } from '../../functions/share
 import { insertUser } from '../../functions/users/user-repository.js';
 import { definition as usersVerify } from '../../functions/users/users-verify/index.js';
 import { startLocalBroker, type LocalBroker } from '../../runner/broker/local-broker.js';
-import { amqpTarget, deleteRabbitTopology, proxiedAmqpUrl, startTcpProxy, TEST_RABBITMQ_URL, type TcpProxy } from '../../runner/broker/test-support.js';
+import { amqpTarget, deleteRabbitTopology, proxiedAmqpUrl, startTcpProxy, TEST_RABBITMQ_URL, type TcpProxy } from '../support/broker.js';
 import { startMailCatcher, type MailCatcher } from '../../runner/mail-catcher.js';
 import { startTestFunction, type RunningFunction } from '../support/function-harness.js';
 import { call } from '../support/http.js';

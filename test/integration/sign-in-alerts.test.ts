@@ -12,7 +12,7 @@ import { buildUserLoginEvent } from '../../functions/shared/events/user-login-ev
 import { createPasswordHasher, type PasswordHasher } from '../../functions/shared/passwords/password-hasher.js';
 import { insertUser } from '../../functions/users/user-repository.js';
 import { definition as usersVerify } from '../../functions/users/users-verify/index.js';
-import { deleteRabbitTopology, TEST_RABBITMQ_URL } from '../../runner/broker/test-support.js';
+import { deleteRabbitTopology, TEST_RABBITMQ_URL } from '../support/broker.js';
 import { startLocalBroker, type LocalBroker } from '../../runner/broker/local-broker.js';
 import { startMailCatcher, type MailCatcher } from '../../runner/mail-catcher.js';
 import { freePort } from '../../runner/ports.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { createTokenVerifier, type Role, type TokenVerifier } from '../../functions/shared/tokens.js';
+import type { Role } from '../../functions/contracts/tokens.js';
+import { createTokenVerifier, type TokenVerifier } from '../../functions/shared/tokens.js';
 
 export const TEST_ISSUER = 'knative-accounts';
 export const TEST_AUDIENCE = 'knative-accounts';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { publicJwkOf } from '../../shared/tokens.js';
-import type { JwkSet } from './schema.js';
+import { jwkSetSchema, type JwkSet } from './schema.js';
 
 /** The key set and its version (a hash of its content). */
 export interface JwksDocument {
@@ -13,9 +13,9 @@ export interface JwksDeps {
   readonly jwks: Promise<JwksDocument>;
 }
 
-/** The JWK set that verifies access tokens, with its ETag. */
+/** The JWK set that verifies access tokens, with its ETag; checked against its schema once, so no private part is ever published. */
 export async function buildJwks(publicKeyPem: string, algorithm: 'ES256' | 'EdDSA', keyId: string): Promise<JwksDocument> {
-  const keySet = { keys: [await publicJwkOf(publicKeyPem, algorithm, keyId)] };
+  const keySet = jwkSetSchema.parse({ keys: [await publicJwkOf(publicKeyPem, algorithm, keyId)] });
   const etag = `"${createHash('sha256').update(JSON.stringify(keySet)).digest('base64url').slice(0, 27)}"`;
   return { keySet, etag };
 }

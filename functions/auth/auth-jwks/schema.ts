@@ -17,11 +17,8 @@ export const jwkSchema = z
   .meta({ description: 'A public key that verifies access tokens.' }) satisfies z.ZodType<JWK>;
 
 /** A JWK set (RFC 7517 §5): the public keys that verify access tokens. */
-export interface JwkSet {
-  readonly keys: readonly JWK[];
-}
-
-/** The JSON shape of the JWK set, for the API description and the contract tests. */
 export const jwkSetSchema = z
   .strictObject({ keys: z.array(jwkSchema).min(1) })
-  .meta({ description: 'A JWK set (RFC 7517 §5) of public keys; never a private part.' }) satisfies z.ZodType<JwkSet>;
+  .meta({ description: 'A JWK set (RFC 7517 §5) of public keys; never a private part.' });
+
+export type JwkSet = z.output<typeof jwkSetSchema>;

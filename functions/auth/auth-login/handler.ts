@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { CredentialProblems } from '../../contracts/users-verify.js';
 import type { Database } from '../../shared/database.js';
 import { signEvent } from '../../shared/events/event-signature.js';
 import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
@@ -9,7 +10,6 @@ import { clearFailures, forgetAttempt, LockoutProblems, startPasswordAttempt, ty
 import type { Telemetry } from '../../shared/telemetry/telemetry.js';
 import type { SignedToken, TokenSigner } from '../../shared/tokens.js';
 import { currentTrace, formatTraceparent } from '../../shared/trace-context.js';
-import { UsersProblems } from '../../users/errors.js';
 import { addToOutbox, publishCommitted } from '../../shared/events/outbox.js';
 import { AuthProblems } from '../errors.js';
 import { createSession } from '../sessions.js';
@@ -77,7 +77,7 @@ export async function handle(deps: LoginDeps, input: LoginInput): Promise<LoginR
   }
   if (!user) {
     metrics.countSignIn('failed');
-    throw UsersProblems.invalidCredentials.error();
+    throw CredentialProblems.invalidCredentials.error();
   }
   if (deps.requireVerifiedEmail && !user.emailVerified) {
     // The password was right: no failure to count, and no sign-in to record.

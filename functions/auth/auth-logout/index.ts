@@ -1,15 +1,15 @@
-import { requireJsonBody, type RouteResult } from '../../shared/http/json-route.js';
-import { parseInput } from '../../shared/http/validation.js';
+import { specOf } from '../../inventory.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle } from './handler.js';
 import { logoutBody } from './schema.js';
 
-export const definition = defineHttpFunction({
-  name: 'auth-logout',
-  input: (request) => ({ refreshToken: parseInput(logoutBody, requireJsonBody(request), 'request body').refresh_token }),
+export const definition = defineHttpFunction(specOf('auth-logout'), {
+  request: { body: logoutBody },
+  answers: { 204: {} },
+  input: (request) => ({ refreshToken: request.body.refresh_token }),
   handle,
-  output: (): RouteResult => ({ status: 204 }),
+  output: () => ({ status: 204 }),
 });
 
 // Importing this module registers the function with functions-framework under its name.

@@ -1,4 +1,5 @@
 import type { CloudEventV1 } from 'cloudevents';
+import { specOf } from '../../inventory.js';
 import { defineCloudEventFunction, type EventInput } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle } from './handler.js';
@@ -28,8 +29,7 @@ export function parsePing(event: CloudEventV1<unknown>): EventInput<undefined> {
   return { ok: true, value: undefined };
 }
 
-export const definition = defineCloudEventFunction({
-  name: 'outbox-relay',
+export const definition = defineCloudEventFunction(specOf('outbox-relay'), {
   deps: (shared) => ({
     ...shared,
     relay: { batchSize: shared.config.OUTBOX_BATCH_SIZE, budgetMs: RUN_BUDGET_MS, minIntervalSeconds: RELAY_MIN_INTERVAL_SECONDS },

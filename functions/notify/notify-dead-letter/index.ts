@@ -1,5 +1,6 @@
 import type { CloudEventV1 } from 'cloudevents';
 import { eventDigest } from '../../shared/events/event-signature.js';
+import { specOf } from '../../inventory.js';
 import { defineCloudEventFunction, type EventInput } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle, type DeadLetter } from './handler.js';
@@ -55,8 +56,7 @@ export function toDeadLetter(event: CloudEventV1<unknown>): EventInput<DeadLette
   };
 }
 
-export const definition = defineCloudEventFunction({
-  name: 'notify-dead-letter',
+export const definition = defineCloudEventFunction(specOf('notify-dead-letter'), {
   input: toDeadLetter,
   handle,
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EMAIL_CHANGED, type SealedContent } from '../../shared/events/account-email-events.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
-import { accountEmailEvent, deliver, useAccountEmailSuite } from '../account-email-testing.js';
+import { accountEmailEvent, deliver, useAccountEmailSuite } from '../../../test/support/account-email-testing.js';
 import { buildEmailChangedEmail, EMAIL_CHANGED_SUBJECT } from './email.js';
 import { definition } from './index.js';
 

@@ -2,6 +2,7 @@ import type { CloudEventV1 } from 'cloudevents';
 import { readEventData } from '../../shared/events/event-data.js';
 import { hasValidSignature } from '../../shared/events/event-signature.js';
 import { USER_LOGIN_EVENT_DATASCHEMA, USER_LOGIN_EVENT_TYPE, userLoginEventData } from '../../shared/events/user-login-event.js';
+import { specOf } from '../../inventory.js';
 import { defineCloudEventFunction, type EventInput } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle, type LoginEmailInput } from './handler.js';
@@ -18,8 +19,7 @@ export function parseLoginEvent(event: CloudEventV1<unknown>): EventInput<LoginE
   return { ok: true, value: { ...read.value, eventTime } };
 }
 
-export const definition = defineCloudEventFunction({
-  name: 'notify-login-email',
+export const definition = defineCloudEventFunction(specOf('notify-login-email'), {
   input: async (event, deps) => {
     // A forged event (anyone in the cluster can post one to the broker or here) sends nothing.
     if (!(await hasValidSignature(event, deps.tokens))) return { ok: false, reason: 'not signed by auth-login' };

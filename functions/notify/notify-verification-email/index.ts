@@ -1,10 +1,10 @@
 import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
+import { specOf } from '../../inventory.js';
 import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle } from './handler.js';
 
-export const definition = defineCloudEventFunction({
-  name: 'notify-verification-email',
+export const definition = defineCloudEventFunction(specOf('notify-verification-email'), {
   // An event that does not open (forged, altered, sealed for another event or type) sends nothing.
   input: (event, deps) => openAccountEmailEvent(event, EMAIL_VERIFICATION_REQUESTED, deps.config.EVENT_SEAL_KEY),
   handle,

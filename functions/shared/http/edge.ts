@@ -3,7 +3,6 @@ import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROU
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { FunctionSpec } from '../../inventory.js';
 import type { Logger } from '../logging.js';
 import { ATTRIBUTES, linksTo, markFailed, NO_TELEMETRY, remoteParent, type Telemetry } from '../telemetry/telemetry.js';
 import { formatTraceparent, parseTraceparent, runInTrace, startTrace } from '../trace-context.js';
@@ -11,7 +10,7 @@ import { BODY_LIMIT_BYTES, HttpProblems } from './errors.js';
 import { answerFailure } from './failure.js';
 import { sendJson, sendProblem } from './respond.js';
 import { readBoundedBody } from './body.js';
-import { createRouter } from './routes.js';
+import { createRouter, type HttpMethod } from './routes.js';
 
 /**
  * Everything between the socket and a function's handler, on the plain `node:http` path: a bounded
@@ -34,8 +33,17 @@ export interface ReadinessReport {
   readonly checks: Record<string, ReadinessCheck>;
 }
 
+/** What the edge reads of the function it serves (its inventory entry). */
+export interface ServedFunction {
+  readonly name: string;
+  readonly trigger: 'http' | 'cloudevent';
+  readonly method: HttpMethod;
+  /** REST path the function owns; `{param}` marks a path parameter. */
+  readonly path: string;
+}
+
 export interface EdgeOptions {
-  readonly spec: FunctionSpec;
+  readonly spec: ServedFunction;
   readonly logger: Logger;
   readonly readiness: () => Promise<ReadinessReport>;
   readonly isDraining: () => boolean;

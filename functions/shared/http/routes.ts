@@ -1,4 +1,5 @@
-import type { HttpMethod } from '../../inventory.js';
+/** The methods a function may own (HEAD is answered as GET). */
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface Route {
   readonly method: HttpMethod;

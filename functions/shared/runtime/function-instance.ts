@@ -1,6 +1,5 @@
 import type { CloudEventV1 } from 'cloudevents';
 import type { RequestListener } from 'node:http';
-import { findFunction } from '../../inventory.js';
 import { parseConfig, type Need, type RuntimeConfig } from '../config.js';
 import { cloudEventRoute } from '../events/event-route.js';
 import { withEdge, type HttpHandler } from '../http/edge.js';
@@ -8,6 +7,8 @@ import { createLogger, type Logger } from '../logging.js';
 import { startTelemetry, telemetrySettingsOf } from '../telemetry/telemetry.js';
 import { createDependencies, type BuiltDependencies } from './dependencies.js';
 import type { FunctionDefinition } from './definition.js';
+import { createEventHandler } from './event-function.js';
+import { createHttpHandler } from './http-function.js';
 
 /**
  * One running function: its handler behind the edge, ready for any server to hand requests to
@@ -30,16 +31,13 @@ export interface FunctionInstance {
 
 /** Puts a function's handler behind the edge, with dependencies already built. */
 export function createFunctionInstance<N extends Need>(definition: FunctionDefinition<N>, built: BuiltDependencies<N>): FunctionInstance {
-  const spec = findFunction(definition.name);
-  if (!spec) throw new Error(`${definition.name} is not in the inventory`);
-  if (spec.trigger !== definition.kind) throw new Error(`${definition.name} is a ${spec.trigger} function in the inventory`);
   let draining = false;
   let handler: HttpHandler;
   let handleEvent: FunctionInstance['handleEvent'];
   if (definition.kind === 'http') {
-    handler = definition.createHandler(built.deps);
+    handler = createHttpHandler(definition, built.deps);
   } else {
-    handleEvent = definition.createHandler(built.deps);
+    handleEvent = createEventHandler(definition, built.deps);
     handler = cloudEventRoute(handleEvent);
   }
   const logger = built.deps.logger;
@@ -47,7 +45,7 @@ export function createFunctionInstance<N extends Need>(definition: FunctionDefin
     name: definition.name,
     logger,
     runtime: built.deps.config,
-    listener: withEdge({ spec, logger, readiness: built.readiness, isDraining: () => draining, telemetry: built.deps.telemetry }, handler),
+    listener: withEdge({ spec: definition.entry, logger, readiness: built.readiness, isDraining: () => draining, telemetry: built.deps.telemetry }, handler),
     handleEvent,
     startDraining: () => {
       draining = true;

@@ -5,7 +5,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from '../logging.js';
-import type { TelemetryProviders, TelemetrySettings } from './telemetry.js';
+import type { TelemetryProviders, TelemetrySettings } from './providers.js';
 
 /**
  * The OpenTelemetry SDK, imported only when telemetry is on: bundled on its own (dist/telemetry.js),

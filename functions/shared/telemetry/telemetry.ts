@@ -23,6 +23,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import { randomUUID } from 'node:crypto';
 import type { RuntimeConfig } from '../config.js';
+import type { TelemetryProviders, TelemetrySettings } from './providers.js';
 import type { Logger } from '../logging.js';
 import { currentTrace, parseTraceparent } from '../trace-context.js';
 
@@ -33,24 +34,7 @@ import { currentTrace, parseTraceparent } from '../trace-context.js';
  * and every instrument is the API's no-op.
  */
 
-/** Where telemetry goes and what it says about where it comes from. */
-export interface TelemetrySettings {
-  /** OTLP/HTTP traces endpoint; undefined: no traces. */
-  readonly tracesUrl: string | undefined;
-  /** OTLP/HTTP metrics endpoint; undefined: no metrics. */
-  readonly metricsUrl: string | undefined;
-  readonly metricIntervalMs: number;
-  /** The resource's attributes: service.name, service.version, service.instance.id and OTEL_RESOURCE_ATTRIBUTES. */
-  readonly resource: Readonly<Record<string, string>>;
-}
-
-/** What the SDK hands back: a tracer and a meter for the signals that are on. */
-export interface TelemetryProviders {
-  readonly tracer: Tracer | undefined;
-  readonly meter: Meter | undefined;
-  /** Exports what is still buffered, then stops. */
-  shutdown(): Promise<void>;
-}
+export type { TelemetryProviders, TelemetrySettings } from './providers.js';
 
 export type SignInOutcome = 'succeeded' | 'failed' | 'locked';
 /** Why an email was not sent: the mail server refused it for good, for now, or it expired before it could go. */

@@ -1,16 +1,15 @@
-import { requireJsonBody, type RouteResult } from '../../shared/http/json-route.js';
-import { parseInput } from '../../shared/http/validation.js';
+import { specOf } from '../../inventory.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { accountEmailSettingsOf } from '../account-emails.js';
-import { etagOf, toUserResource } from '../user.js';
+import { UsersProblems } from '../errors.js';
+import { etagOf, toUserResource, userResourceSchema } from '../user.js';
 import { handle } from './handler.js';
 import { createUserBody } from './schema.js';
 
 const EVENT_SOURCE = '/functions/users-create';
 
-export const definition = defineHttpFunction({
-  name: 'users-create',
+export const definition = defineHttpFunction(specOf('users-create'), {
   deps: (shared) => ({
     ...shared,
     registrationLimit: {
@@ -20,16 +19,15 @@ export const definition = defineHttpFunction({
     },
     accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, EVENT_SOURCE, now, shared.logger),
   }),
+  request: { body: createUserBody },
+  answers: { 201: { body: userResourceSchema, headers: ['Location', 'ETag'] } },
+  problems: [UsersProblems.emailTaken, UsersProblems.tooManyRegistrations],
   input: (request, deps) => ({
-    user: parseInput(createUserBody, requireJsonBody(request), 'request body'),
+    user: request.body,
     clientAddress: deps.clients.resolve(request.remoteAddress, (name) => request.header(name)),
   }),
   handle,
-  output: (user): RouteResult => ({
-    status: 201,
-    body: toUserResource(user),
-    headers: { Location: `/users/${user.id}`, ETag: etagOf(user) },
-  }),
+  output: (user) => ({ status: 201, body: toUserResource(user), headers: { Location: `/users/${user.id}`, ETag: etagOf(user) } }),
 });
 
 // Importing this module registers the function with functions-framework under its name.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emailField, passwordField, personNameField } from '../user.js';
+import { emailField, passwordField, personNameField } from '../../contracts/user-fields.js';
 
 export const createUserBody = z
   .strictObject({

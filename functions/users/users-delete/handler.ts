@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
-import type { Principal } from '../../shared/tokens.js';
+import type { Principal } from '../../contracts/tokens.js';
 import { UsersProblems } from '../errors.js';
 import { authorizeSelfOrAdmin } from '../access.js';
 import { etagOf } from '../user.js';

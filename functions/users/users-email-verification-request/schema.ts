@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emailField } from '../user.js';
+import { emailField } from '../../contracts/user-fields.js';
 
 export const emailVerificationRequestBody = z
   .strictObject({ email: emailField })

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
-import type { Principal } from '../../shared/tokens.js';
+import type { Principal } from '../../contracts/tokens.js';
 import { authorizeAdmin } from '../access.js';
 import { isUserId, type UserResource } from '../user.js';
 import { listUsers } from '../user-repository.js';

@@ -1,18 +1,17 @@
-import type { RouteResult } from '../../shared/http/json-route.js';
-import { parseInput } from '../../shared/http/validation.js';
+import { specOf } from '../../inventory.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
+import { UsersProblems } from '../errors.js';
 import { handle } from './handler.js';
-import { listUsersQuery } from './schema.js';
+import { listUsersQuery, userListSchema } from './schema.js';
 
-export const definition = defineHttpFunction({
-  name: 'users-list',
-  input: async (request, deps) => ({
-    principal: await deps.tokens.verifyAuthorization(request.header('authorization')),
-    query: parseInput(listUsersQuery, request.query, 'query'),
-  }),
+export const definition = defineHttpFunction(specOf('users-list'), {
+  request: { query: listUsersQuery },
+  answers: { 200: { body: userListSchema, cacheControl: 'no-store' } },
+  problems: [UsersProblems.unknownCursor, UsersProblems.notAdmin],
+  input: (request) => ({ principal: request.principal, query: request.query }),
   handle,
-  output: (list): RouteResult => ({ status: 200, body: list, headers: { 'Cache-Control': 'no-store' } }),
+  output: (list) => ({ status: 200, body: list }),
 });
 
 // Importing this module registers the function with functions-framework under its name.

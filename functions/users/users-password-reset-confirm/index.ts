@@ -1,15 +1,15 @@
-import { requireJsonBody, type RouteResult } from '../../shared/http/json-route.js';
-import { parseInput } from '../../shared/http/validation.js';
+import { specOf } from '../../inventory.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
+import { EMAIL_TOKEN_CONFIRMATION } from '../email-requests.js';
 import { handle } from './handler.js';
 import { passwordResetConfirmBody } from './schema.js';
 
-export const definition = defineHttpFunction({
-  name: 'users-password-reset-confirm',
-  input: (request) => parseInput(passwordResetConfirmBody, requireJsonBody(request), 'request body'),
+export const definition = defineHttpFunction(specOf('users-password-reset-confirm'), {
+  ...EMAIL_TOKEN_CONFIRMATION,
+  request: { body: passwordResetConfirmBody },
+  input: (request) => request.body,
   handle,
-  output: (): RouteResult => ({ status: 204 }),
 });
 
 // Importing this module registers the function with functions-framework under its name.

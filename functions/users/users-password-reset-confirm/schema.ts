@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { emailTokenField } from '../email-requests.js';
-import { passwordField } from '../user.js';
+import { passwordField } from '../../contracts/user-fields.js';
 
 export const passwordResetConfirmBody = z
   .strictObject({ token: emailTokenField, password: passwordField })

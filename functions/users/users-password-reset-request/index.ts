@@ -1,28 +1,14 @@
-import { requireJsonBody, type RouteResult } from '../../shared/http/json-route.js';
-import { parseInput } from '../../shared/http/validation.js';
+import { specOf } from '../../inventory.js';
 import { defineHttpFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
-import { accountEmailSettingsOf } from '../account-emails.js';
-import { EMAIL_REQUEST_ACCEPTED, emailRequestLimitsOf } from '../email-requests.js';
+import { emailRequestDeclaration } from '../email-requests.js';
 import { handle } from './handler.js';
 import { passwordResetRequestBody } from './schema.js';
 
-const EVENT_SOURCE = '/functions/users-password-reset-request';
-
-export const definition = defineHttpFunction({
-  name: 'users-password-reset-request',
-  deps: (shared) => ({
-    ...shared,
-    limits: emailRequestLimitsOf(shared.config, 'password-reset'),
-    accountEmails: (now: Date) => accountEmailSettingsOf(shared.config, EVENT_SOURCE, now, shared.logger),
-    steadyAnswerMs: shared.config.EMAIL_REQUEST_ANSWER_MS,
-  }),
-  input: (request, deps) => ({
-    email: parseInput(passwordResetRequestBody, requireJsonBody(request), 'request body').email,
-    clientAddress: deps.clients.resolve(request.remoteAddress, (name) => request.header(name)),
-  }),
+export const definition = defineHttpFunction(specOf('users-password-reset-request'), {
+  ...emailRequestDeclaration('password-reset', '/functions/users-password-reset-request'),
+  request: { body: passwordResetRequestBody },
   handle,
-  output: (): RouteResult => ({ status: 202, body: EMAIL_REQUEST_ACCEPTED }),
 });
 
 // Importing this module registers the function with functions-framework under its name.

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
 import type { PasswordHasher } from '../../shared/passwords/password-hasher.js';
 import { forgetAttempt, startPasswordAttempt, type LockoutPolicy } from '../../shared/sign-in-lockout.js';
-import type { Principal } from '../../shared/tokens.js';
+import type { Principal } from '../../contracts/tokens.js';
 import { publishCommitted } from '../../shared/events/outbox.js';
 import type { EventPublisher } from '../../shared/events/publisher.js';
 import type { Logger } from '../../shared/logging.js';

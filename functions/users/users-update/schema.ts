@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emailField, passwordField, personNameField, roleField } from '../user.js';
+import { emailField, passwordField, personNameField, roleField } from '../../contracts/user-fields.js';
 
 export const updateUserBody = z
   .strictObject({

@@ -1,43 +1,22 @@
 import type { Kysely } from 'kysely';
+import { CredentialProblems, verifiedUserSchema, type VerifiedUser, type VerifyCredentialsInput } from '../../contracts/users-verify.js';
 import type { Database } from '../../shared/database.js';
 import type { PasswordHasher } from '../../shared/passwords/password-hasher.js';
-import type { Role } from '../../shared/tokens.js';
-import { UsersProblems } from '../errors.js';
 import { findCredentialsByEmail } from '../user-repository.js';
-import type { VerifyCredentialsInput } from './schema.js';
 
 export interface VerifyCredentialsDeps {
   readonly database: Kysely<Database>;
   readonly passwords: PasswordHasher;
 }
 
-export interface VerifiedUser {
-  readonly id: string;
-  readonly email: string;
-  readonly name: string;
-  readonly surname: string;
-  readonly role: Role;
-  readonly emailVerified: boolean;
-  /** What the access tokens minted for this sign-in carry. */
-  readonly tokenVersion: number;
-}
-
 /**
  * Answers the user whose email and password match, or 401. An unknown email runs a full bcrypt
- * compare too, so the answer takes the same time either way.
+ * compare too, so the answer takes the same time either way. The answer is the user as the
+ * contract shapes it: its fields only, never the hash.
  */
 export async function handle(deps: VerifyCredentialsDeps, input: VerifyCredentialsInput): Promise<VerifiedUser> {
   const found = await findCredentialsByEmail(deps.database, input.email);
   const matches = await deps.passwords.verify(input.password, found?.passwordHash ?? null);
-  if (!found || !matches) throw UsersProblems.invalidCredentials.error();
-  const { user } = found;
-  return {
-    id: user.id,
-    email: user.email,
-    name: user.name,
-    surname: user.surname,
-    role: user.role,
-    emailVerified: user.emailVerified,
-    tokenVersion: user.tokenVersion,
-  };
+  if (!found || !matches) throw CredentialProblems.invalidCredentials.error();
+  return verifiedUserSchema.parse(found.user);
 }
