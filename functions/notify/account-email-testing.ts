@@ -10,7 +10,7 @@ import {
   PASSWORD_RESET_REQUESTED,
   type AccountEmailEventType,
   type SealedContent,
-} from '../shared/events/account-email-events.js';
+} from '../contracts/events/account-email-events.js';
 import { seal } from '../shared/events/sealed.js';
 import type { CloudEventFunctionDefinition } from '../shared/runtime/definition.js';
 import type { Need } from '../shared/config.js';

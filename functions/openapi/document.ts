@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import packageJson from '../../package.json' with { type: 'json' };
 import { INVENTORY, type FunctionSpec } from '../inventory.js';
-import type { AccountEmailEventType } from '../shared/events/account-email-events.js';
-import { USER_LOGIN_EVENT_TYPE } from '../shared/events/user-login-event.js';
+import type { AccountEmailEventType } from '../contracts/events/account-email-events.js';
+import { USER_LOGIN_EVENT_TYPE } from '../contracts/events/user-login-event.js';
 import { BODY_LIMIT_BYTES } from '../shared/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from '../shared/http/problem.js';
 import { ADA_ETAG, ALAN } from './examples.js';

@@ -7,7 +7,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
 import { EVENT_SOURCE } from '../auth/auth-login/handler.js';
 import { INVENTORY } from '../inventory.js';
-import { buildUserLoginEvent, userLoginEventData } from '../shared/events/user-login-event.js';
+import { buildUserLoginEvent, userLoginEventData } from '../contracts/events/user-login-event.js';
 import { signEvent } from '../shared/events/event-signature.js';
 import { userResourceSchema, type UserResource } from '../users/user.js';
 import { listUsersQuery } from '../users/users-list/schema.js';

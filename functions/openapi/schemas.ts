@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { accountEmailEventData } from '../shared/events/account-email-events.js';
-import { userLoginEventData } from '../shared/events/user-login-event.js';
+import { accountEmailEventData } from '../contracts/events/account-email-events.js';
+import { userLoginEventData } from '../contracts/events/user-login-event.js';
 import { fieldErrorSchema, problemSchema } from '../shared/http/problem.js';
 
 /**

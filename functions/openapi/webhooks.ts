@@ -5,12 +5,12 @@ import {
   EMAIL_VERIFICATION_REQUESTED,
   PASSWORD_RESET_REQUESTED,
   type AccountEmailEventType,
-} from '../shared/events/account-email-events.js';
+} from '../contracts/events/account-email-events.js';
 import {
   USER_LOGIN_EVENT_DATASCHEMA,
   USER_LOGIN_EVENT_TYPE,
   type UserLoginEventData,
-} from '../shared/events/user-login-event.js';
+} from '../contracts/events/user-login-event.js';
 import { ADA, EXAMPLE_CLIENT_ADDRESS, EXAMPLE_EVENT_ID, EXAMPLE_EVENT_SIGNATURE, EXAMPLE_TRACEPARENT, EXAMPLE_USER_AGENT } from './examples.js';
 import { SIGNATURE_ATTRIBUTE } from '../shared/events/event-signature.js';
 import { bodyTooLarge, problemDoc } from './problems.js';

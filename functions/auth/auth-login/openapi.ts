@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ADA, EXAMPLE_ACCESS_TOKEN } from '../../openapi/examples.js';
 import type { OperationDoc } from '../../openapi/operation.js';
 import { dependencyUnavailable, internalError, invalidInput, jsonBodyProblems, problemDoc } from '../../openapi/problems.js';
-import { USER_LOGIN_EVENT_TYPE } from '../../shared/events/user-login-event.js';
+import { USER_LOGIN_EVENT_TYPE } from '../../contracts/events/user-login-event.js';
 import { LockoutProblems } from '../../shared/sign-in-lockout.js';
 import { UsersProblems } from '../../users/errors.js';
 import { AuthProblems } from '../errors.js';

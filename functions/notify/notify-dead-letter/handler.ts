@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
-import { EMAIL_CHANGED, EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED } from '../../shared/events/account-email-events.js';
+import { EMAIL_CHANGED, EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED } from '../../contracts/events/account-email-events.js';
 import { checkEventAge } from '../../shared/events/event-age.js';
 import { eventDigest } from '../../shared/events/event-signature.js';
 import { findPublishedEvent } from '../../shared/events/outbox.js';
-import { USER_LOGIN_EVENT_TYPE } from '../../shared/events/user-login-event.js';
+import { USER_LOGIN_EVENT_TYPE } from '../../contracts/events/user-login-event.js';
 import type { EventOutcome } from '../../shared/runtime/definition.js';
 import type { Logger } from '../../shared/logging.js';
 import type { EventRefusal, Telemetry } from '../../shared/telemetry/telemetry.js';

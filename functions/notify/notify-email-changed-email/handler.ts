@@ -1,4 +1,4 @@
-import { EMAIL_CHANGED, type OpenedAccountEmailEvent } from '../../shared/events/account-email-events.js';
+import { EMAIL_CHANGED, type OpenedAccountEmailEvent } from '../../contracts/events/account-email-events.js';
 import type { EventOutcome } from '../../shared/runtime/definition.js';
 import { deliverEmailOnce, type EmailDeliveryDeps } from '../email-delivery.js';
 import { buildEmailChangedEmail } from './email.js';

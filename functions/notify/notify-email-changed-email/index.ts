@@ -1,4 +1,4 @@
-import { EMAIL_CHANGED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
+import { EMAIL_CHANGED, openAccountEmailEvent } from '../../contracts/events/account-email-events.js';
 import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle } from './handler.js';

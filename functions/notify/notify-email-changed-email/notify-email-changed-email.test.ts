@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EMAIL_CHANGED, type SealedContent } from '../../shared/events/account-email-events.js';
+import { EMAIL_CHANGED, type SealedContent } from '../../contracts/events/account-email-events.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { accountEmailEvent, deliver, useAccountEmailSuite } from '../account-email-testing.js';
 import { buildEmailChangedEmail, EMAIL_CHANGED_SUBJECT } from './email.js';

@@ -1,7 +1,7 @@
 import type { CloudEventV1 } from 'cloudevents';
 import { readEventData } from '../../shared/events/event-data.js';
 import { hasValidSignature } from '../../shared/events/event-signature.js';
-import { USER_LOGIN_EVENT_DATASCHEMA, USER_LOGIN_EVENT_TYPE, userLoginEventData } from '../../shared/events/user-login-event.js';
+import { USER_LOGIN_EVENT_DATASCHEMA, USER_LOGIN_EVENT_TYPE, userLoginEventData } from '../../contracts/events/user-login-event.js';
 import { defineCloudEventFunction, type EventInput } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle, type LoginEmailInput } from './handler.js';

@@ -5,7 +5,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signEvent } from '../../shared/events/event-signature.js';
-import { buildUserLoginEvent, USER_LOGIN_EVENT_DATASCHEMA, type UserLoginEventData } from '../../shared/events/user-login-event.js';
+import { buildUserLoginEvent, USER_LOGIN_EVENT_DATASCHEMA, type UserLoginEventData } from '../../contracts/events/user-login-event.js';
 import { createTestSigningKeys } from '../../../test/support/signing.js';
 import { startTestFunction } from '../../../test/support/function-harness.js';
 import { connectAsFunction } from '../../../test/support/function-database.js';

@@ -1,4 +1,4 @@
-import { PASSWORD_RESET_REQUESTED, type OpenedAccountEmailEvent } from '../../shared/events/account-email-events.js';
+import { PASSWORD_RESET_REQUESTED, type OpenedAccountEmailEvent } from '../../contracts/events/account-email-events.js';
 import type { EventOutcome } from '../../shared/runtime/definition.js';
 import { deliverEmailOnce, type EmailDeliveryDeps } from '../email-delivery.js';
 import { buildPasswordResetEmail } from './email.js';

@@ -1,4 +1,4 @@
-import { openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../shared/events/account-email-events.js';
+import { openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../contracts/events/account-email-events.js';
 import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle } from './handler.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EMAIL_VERIFICATION_REQUESTED, type SealedContent } from '../../shared/events/account-email-events.js';
+import { EMAIL_VERIFICATION_REQUESTED, type SealedContent } from '../../contracts/events/account-email-events.js';
 import { TEST_ACCOUNT_LINKS_URL } from '../../../test/support/function-harness.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { accountEmailEvent, deliver, inOneHour, linksOf, newToken, useAccountEmailSuite } from '../account-email-testing.js';

@@ -5,7 +5,7 @@ import { FAKE_HASH, seedPeople, useFunctionSuite } from '../../../test/support/f
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import type { Database } from '../../shared/database.js';
-import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
+import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../contracts/events/account-email-events.js';
 import { addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
 import { testAccountEmailSettings } from '../../../test/support/account-email-settings.js';
 import type { UserRecord } from '../user.js';

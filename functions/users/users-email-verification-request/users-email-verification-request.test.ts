@@ -7,7 +7,7 @@ import { startTestFunction, type RunningFunction } from '../../../test/support/f
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import type { Database } from '../../shared/database.js';
-import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
+import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../contracts/events/account-email-events.js';
 import type { StoredEvent } from '../../shared/events/publisher.js';
 import type { UserRecord } from '../user.js';
 import { definition as confirmDefinition } from '../users-email-verification-confirm/index.js';

@@ -6,7 +6,7 @@ import { useFunctionSuite } from '../../../test/support/function-suite.js';
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import type { Database } from '../../shared/database.js';
-import { openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../shared/events/account-email-events.js';
+import { openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../contracts/events/account-email-events.js';
 import { createPasswordHasher, type PasswordHasher } from '../../shared/passwords/password-hasher.js';
 import { addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
 import { testAccountEmailSettings } from '../../../test/support/account-email-settings.js';

@@ -7,7 +7,7 @@ import { startTestFunction, type RunningFunction } from '../../../test/support/f
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import type { Database } from '../../shared/database.js';
-import { openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../shared/events/account-email-events.js';
+import { openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../contracts/events/account-email-events.js';
 import type { StoredEvent } from '../../shared/events/publisher.js';
 import { createPasswordHasher, type PasswordHasher } from '../../shared/passwords/password-hasher.js';
 import type { UserRecord } from '../user.js';
