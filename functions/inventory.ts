@@ -32,7 +32,11 @@ export interface FunctionSpec {
    * else answers 401). Cluster-local hides a function from the internet, not from other pods.
    */
   readonly allowedCallers?: readonly string[];
-  /** For a CloudEvent function: where its events come from. */
+  /**
+   * For a CloudEvent function no Trigger feeds: where its events come from (a PingSource, the
+   * dead-letter sink). A Trigger's subscriber is named in the event catalogue
+   * (functions/contracts/events/catalogue.ts) instead, as a consumer of its event type.
+   */
   readonly eventSource?: string;
   /** Knative autoscaling: concurrent requests per instance the autoscaler aims for. */
   readonly autoscalingTarget: number;
@@ -206,7 +210,6 @@ export const INVENTORY = [
     needs: ['database', 'mail', 'tokens', 'retention'],
     summary: 'Emails the user about a new sign-in (Trigger on user_login_event)',
     callers: 'the broker',
-    eventSource: 'Trigger on `user_login_event`',
     autoscalingTarget: 20,
     maxScale: 5,
     scalingNote: "waits on the mail server: I/O-bound, the Trigger's parallelism bounds the load",
@@ -316,7 +319,6 @@ export const INVENTORY = [
     needs: ['database', 'mail', 'seal', 'links', 'retention'],
     summary: 'Emails the link that verifies an address (Trigger on email_verification_requested)',
     callers: 'the broker',
-    eventSource: 'Trigger on `email_verification_requested`',
     autoscalingTarget: 20,
     maxScale: 5,
     scalingNote: "waits on the mail server: I/O-bound, the Trigger's parallelism bounds the load",
@@ -330,7 +332,6 @@ export const INVENTORY = [
     needs: ['database', 'mail', 'seal', 'links', 'retention'],
     summary: 'Emails the link that resets a password (Trigger on password_reset_requested)',
     callers: 'the broker',
-    eventSource: 'Trigger on `password_reset_requested`',
     autoscalingTarget: 20,
     maxScale: 5,
     scalingNote: "waits on the mail server: I/O-bound, the Trigger's parallelism bounds the load",
@@ -344,7 +345,6 @@ export const INVENTORY = [
     needs: ['database', 'mail', 'seal', 'retention'],
     summary: "Tells the old address that the account's email changed (Trigger on email_changed)",
     callers: 'the broker',
-    eventSource: 'Trigger on `email_changed`',
     autoscalingTarget: 20,
     maxScale: 5,
     scalingNote: "waits on the mail server: I/O-bound, the Trigger's parallelism bounds the load",

@@ -1,28 +1,16 @@
 import type { z } from 'zod';
 import packageJson from '../../package.json' with { type: 'json' };
 import { INVENTORY, type FunctionSpec } from '../inventory.js';
-import type { AccountEmailEventType } from '../contracts/events/account-email-events.js';
-import { USER_LOGIN_EVENT_TYPE } from '../contracts/events/user-login-event.js';
 import { BODY_LIMIT_BYTES } from '../shared/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from '../shared/http/problem.js';
 import { ADA_ETAG, ALAN } from './examples.js';
 import type { BodyDoc, DomainDoc, OperationDoc, ProblemDoc, SuccessDoc } from './operation.js';
 import { componentSchemas, inputProperties, type JsonSchema } from './schemas.js';
-import {
-  exampleLoginEventData,
-  USER_LOGIN_EVENT_DELIVERY,
-  ACCOUNT_EMAIL_DELIVERIES,
-  accountEmailEventDescription,
-  accountEmailEventHeaders,
-  exampleAccountEmailEventData,
-  userLoginEventDescription,
-  userLoginEventHeaders,
-  userLoginEventProblems,
-} from './webhooks.js';
+import { eventWebhooks } from './webhooks.js';
 
 /**
- * The OpenAPI 3.1 description of every HTTP function, and of the `user_login_event` CloudEvent as a
- * webhook. Paths, methods, operation ids, tags and summaries come from the inventory; each
+ * The OpenAPI 3.1 description of every HTTP function, and of every CloudEvent of the event catalogue
+ * as a webhook (webhooks.ts). Paths, methods, operation ids, tags and summaries come from the inventory; each
  * operation's description from its folder (`functions/<domain>/<name>/openapi.ts`), each tag's
  * from its domain's (`functions/<domain>/openapi.ts`); request bodies and query parameters from the
  * functions' own zod schemas; responses from zod response schemas. `npm run openapi` writes it to
@@ -104,10 +92,7 @@ export async function buildOpenApiDocument(options: OpenApiOptions = {}): Promis
     servers: [{ url: options.serverUrl ?? DEFAULT_SERVER_URL, description: 'make dev gateway' }],
     tags: domains.map((domain) => ({ name: domain, description: domainDocs.get(domain)?.description })),
     paths,
-    webhooks: {
-      [USER_LOGIN_EVENT_TYPE]: { post: userLoginEventOperation() },
-      ...Object.fromEntries(ACCOUNT_EMAIL_EVENT_TYPES.map((type) => [type, { post: accountEmailEventOperation(type) }])),
-    },
+    webhooks: eventWebhooks({ schemaRef, problemResponse }),
     components: {
       schemas: componentSchemas(requests, responses),
       headers: HEADERS,
@@ -327,88 +312,6 @@ function problemResponse(problem: ProblemDoc): Json {
       [PROBLEM_CONTENT_TYPE]: {
         schema: problemSchemaFor(problem),
         examples: Object.fromEntries(Object.entries(problem.examples).map(([name, example]) => [name, { ...example }])),
-      },
-    },
-  };
-}
-
-const ACCOUNT_EMAIL_EVENT_TYPES = Object.keys(ACCOUNT_EMAIL_DELIVERIES) as AccountEmailEventType[];
-
-function accountEmailEventOperation(type: AccountEmailEventType): Json {
-  const delivery = ACCOUNT_EMAIL_DELIVERIES[type];
-  return {
-    operationId: type,
-    tags: ['notify'],
-    summary: `${type}: ${delivery.what} (delivered to ${delivery.subscriber})`,
-    description: accountEmailEventDescription(type),
-    'x-knative': {
-      broker: USER_LOGIN_EVENT_DELIVERY.broker,
-      trigger: delivery.trigger,
-      subscribers: [delivery.subscriber],
-      deadLetterSink: USER_LOGIN_EVENT_DELIVERY.deadLetterSink,
-      publishers: [...delivery.publishers],
-    },
-    security: [],
-    parameters: accountEmailEventHeaders(type).map((header) => ({ in: 'header', ...header })),
-    requestBody: {
-      required: true,
-      description: 'The event data (binary content mode: the attributes are the `ce-` headers).',
-      content: {
-        'application/json': {
-          schema: schemaRef('AccountEmailEventData'),
-          examples: { sealed: { summary: "Ada's account, its content sealed", value: exampleAccountEmailEventData } },
-        },
-      },
-    },
-    responses: {
-      '204': {
-        description:
-          'Acknowledged: emailed, or ignored as a duplicate (same `ce-id`), as content that does not open with the ' +
-          'seal key (forged, altered, another event\'s), or as a token that expired before it could be sent.',
-      },
-      ...Object.fromEntries(userLoginEventProblems.map((problem) => [String(problem.status), problemResponse(problem)])),
-      '500': {
-        description: `Not emailed now (the mail server did not take it): the broker delivers it again, then to ${USER_LOGIN_EVENT_DELIVERY.deadLetterSink}. The body is not part of the contract.`,
-      },
-    },
-  };
-}
-
-function userLoginEventOperation(): Json {
-  const delivery = USER_LOGIN_EVENT_DELIVERY;
-  return {
-    operationId: USER_LOGIN_EVENT_TYPE,
-    tags: ['notify'],
-    summary: `${USER_LOGIN_EVENT_TYPE}: a user signed in (delivered to ${delivery.subscribers.join(', ')})`,
-    description: userLoginEventDescription(),
-    'x-knative': {
-      broker: delivery.broker,
-      trigger: delivery.trigger,
-      subscribers: [...delivery.subscribers],
-      deadLetterSink: delivery.deadLetterSink,
-      publishers: [...delivery.publishers],
-    },
-    security: [],
-    parameters: userLoginEventHeaders.map((header) => ({ in: 'header', ...header })),
-    requestBody: {
-      required: true,
-      description: 'The event data (binary content mode: the attributes are the `ce-` headers).',
-      content: {
-        'application/json': {
-          schema: schemaRef('UserLoginEventData'),
-          examples: { 'ada-signs-in': { summary: 'Ada signed in', value: exampleLoginEventData } },
-        },
-      },
-    },
-    responses: {
-      '204': {
-        description:
-          'Acknowledged: handled, or ignored as a duplicate (same `ce-id`) or as an event that can never be handled ' +
-          '(wrong type or dataschema, data not matching the schema). The broker does not deliver it again.',
-      },
-      ...Object.fromEntries(userLoginEventProblems.map((problem) => [String(problem.status), problemResponse(problem)])),
-      '500': {
-        description: `Not handled now (the mail server did not take the email, say): the broker delivers it again, then to ${delivery.deadLetterSink}. The body is not part of the contract.`,
       },
     },
   };

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { accountEmailEventData } from '../contracts/events/account-email-events.js';
-import { userLoginEventData } from '../contracts/events/user-login-event.js';
+import { eventDataSchemas } from '../contracts/events/catalogue.js';
 import { fieldErrorSchema, problemSchema } from '../shared/http/problem.js';
 
 /**
@@ -52,8 +51,7 @@ export function componentSchemas(requests: ReadonlyMap<string, z.ZodType>, respo
     ...responses,
     ['Problem', problemSchema],
     ['FieldError', fieldErrorSchema],
-    ['UserLoginEventData', userLoginEventData],
-    ['AccountEmailEventData', accountEmailEventData],
+    ...eventDataSchemas(),
   ]);
   const result: Record<string, JsonSchema> = {};
   for (const [io, named] of [
