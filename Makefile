@@ -111,7 +111,7 @@ deploy: install ## Full rollout of VERSION with TRUSTED_PROXY_CIDRS (every funct
 	  echo "kubectl apply -k eventing --selector $(NEEDS_OIDC)$(if $(filter 1,$(DRY_RUN)),   # only where knative-eventing's config-features sets authentication-oidc: enabled)"; \
 	  $(if $(filter 1,$(DRY_RUN)),:,kubectl apply -k eventing --selector $(NEEDS_OIDC)); \
 	else echo "authentication-oidc is off in knative-eventing: the EventPolicy in eventing/ is left out (see DEPLOY.md)"; fi
-	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=Ready --timeout=300s broker/user-login-event
+	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=Ready --timeout=300s broker/accounts-events
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/services
 
 # The order of a release: make canary runs the new version's expand migrations before its revision takes

@@ -33,7 +33,11 @@ export interface FunctionSpec extends FunctionEntry {
    * the network policies say it. A service rule names functions of this inventory.
    */
   readonly callers: CallerRule;
-  /** For a CloudEvent function: where its events come from. */
+  /**
+   * For a CloudEvent function no Trigger feeds: where its events come from (a PingSource, the
+   * dead-letter sink). A Trigger's subscriber is named in the event catalogue
+   * (functions/contracts/events/catalogue.ts) instead, as a consumer of its event type.
+   */
   readonly eventSource?: string;
   /** Knative autoscaling: concurrent requests per instance the autoscaler aims for. */
   readonly autoscalingTarget: number;
@@ -228,7 +232,6 @@ export const INVENTORY = [
     domain: 'notify',
     needs: ['database', 'mail', 'tokens', 'retention'],
     summary: 'Emails the user about a new sign-in (Trigger on user_login_event)',
-    eventSource: 'Trigger on `user_login_event`',
   },
   {
     ...DEFAULTS,
@@ -324,7 +327,6 @@ export const INVENTORY = [
     domain: 'notify',
     needs: ['database', 'mail', 'seal', 'links', 'retention'],
     summary: 'Emails the link that verifies an address (Trigger on email_verification_requested)',
-    eventSource: 'Trigger on `email_verification_requested`',
   },
   {
     ...DEFAULTS,
@@ -334,7 +336,6 @@ export const INVENTORY = [
     domain: 'notify',
     needs: ['database', 'mail', 'seal', 'links', 'retention'],
     summary: 'Emails the link that resets a password (Trigger on password_reset_requested)',
-    eventSource: 'Trigger on `password_reset_requested`',
   },
   {
     ...DEFAULTS,
@@ -344,7 +345,6 @@ export const INVENTORY = [
     domain: 'notify',
     needs: ['database', 'mail', 'seal', 'retention'],
     summary: "Tells the old address that the account's email changed (Trigger on email_changed)",
-    eventSource: 'Trigger on `email_changed`',
   },
 ] as const satisfies readonly FunctionSpec[];
 

@@ -1,11 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { eventSourceText } from '../functions/contracts/events/catalogue.js';
 import { INVENTORY, type CallerRule, type FunctionSpec } from '../functions/inventory.js';
 
 /**
- * `npm run readme`: writes the README's function table from the inventory, between its two
- * markers. A test fails when the README's table and the inventory disagree.
+ * `npm run readme`: writes the README's function table from the inventory (and, for the functions a
+ * Trigger feeds, the event catalogue), between its two markers. A test fails when the README's table and the inventory disagree.
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -30,7 +31,7 @@ export function callersText(rule: CallerRule): string {
 }
 
 function row(spec: FunctionSpec): string {
-  const trigger = spec.trigger === 'http' ? 'HTTP' : `CloudEvent (${spec.eventSource ?? 'events'})`;
+  const trigger = spec.trigger === 'http' ? 'HTTP' : `CloudEvent (${eventSourceText(spec) ?? 'events'})`;
   return `| ${spec.name} | ${trigger} | \`${spec.method} ${spec.path}\` | ${callersText(spec.callers)} | ${spec.visibility} |`;
 }
 

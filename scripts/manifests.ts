@@ -3,6 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { BROKER, eventPublishers, eventSourceText } from '../functions/contracts/events/catalogue.js';
 import { databaseLoginOf, INVENTORY, type FunctionSpec } from '../functions/inventory.js';
 import type { Need } from '../functions/shared/config.js';
 import { READINESS_CHECK_TIMEOUT_MS } from '../functions/shared/runtime/readiness.js';
@@ -283,11 +284,13 @@ function renderServiceText(spec: FunctionSpec, options: RevisionInputs, revision
     `    app.kubernetes.io/version: ${JSON.stringify(options.version)}`,
   ];
   if (spec.visibility === 'cluster-local') labels.push('    # Reachable only inside the cluster.', '    networking.knative.dev/visibility: cluster-local');
-  if (spec.needs.includes('sink')) labels.push('    # The SinkBinding in eventing/ gives labelled Services their K_SINK.', '    accounts.knative.dev/publishes-events: "true"');
+  // The event catalogue's publishers: the SinkBinding in eventing/ selects them by this label.
+  const publishes = eventPublishers().includes(spec.name);
+  if (publishes) labels.push('    # The SinkBinding in eventing/ gives labelled Services their K_SINK.', `    ${POD_LABELS.publishesEvents}: "true"`);
   const podLabels = [`        app.kubernetes.io/name: ${spec.name}`, `        app.kubernetes.io/part-of: ${PART_OF}`];
   // The network policies (knative/network/) select pods by these; labels of the Service itself never reach its pods.
   podLabels.push('        # Who connects to these pods, and where they connect: the policies in knative/network/ select on these.', `        ${POD_LABELS.calledBy}: ${calledBy(spec)}`);
-  if (spec.needs.includes('sink')) podLabels.push(`        ${POD_LABELS.publishesEvents}: "true"`);
+  if (publishes) podLabels.push(`        ${POD_LABELS.publishesEvents}: "true"`);
   if (spec.needs.includes('signIn')) podLabels.push(`        ${POD_LABELS.callsUsersVerify}: "true"`);
   if (spec.needs.includes('mail')) podLabels.push(`        ${POD_LABELS.sendsMail}: "true"`);
   if (spec.needs.includes('database')) podLabels.push('        # The NetworkPolicy lets only pods with this label reach Postgres.', `        ${POD_LABELS.databaseClient}: "true"`);
@@ -428,8 +431,8 @@ export const POD_LABELS = {
 
 /** The function the `signIn` need calls (its USERS_VERIFY_URL). */
 export const USERS_VERIFY = 'users-verify';
-/** Names eventing/ gives the Broker and the RabbitmqCluster behind it. */
-export const BROKER = 'user-login-event';
+/** The Broker (named in the event catalogue, as eventing/ names it) and the RabbitmqCluster behind it. */
+export { BROKER };
 
 /** Where the RabbitMQ broker takes events: its ingress Service, `<broker>-broker-ingress` (eventing-rabbitmq's Broker status address). */
 export function brokerIngressUrl(): string {
@@ -442,12 +445,13 @@ export type CalledBy = 'ingress' | 'functions' | 'broker' | 'ping-source';
 /**
  * Who opens connections to a function's pods: the ingress gateway (public functions), other
  * functions (cluster-local HTTP ones), the broker's dispatchers or the PingSource adapter (CloudEvent
- * functions, told apart by the Knative resource their inventory entry's eventSource names).
+ * functions, told apart by the Knative resource that feeds them: a Trigger of the event catalogue, or
+ * what their inventory entry's eventSource names).
  */
 export function calledBy(spec: FunctionSpec): CalledBy {
   if (spec.visibility === 'public') return 'ingress';
   if (spec.trigger === 'http') return 'functions';
-  const source = spec.eventSource ?? '';
+  const source = eventSourceText(spec) ?? '';
   if (/^PingSource\b/.test(source)) return 'ping-source';
   if (/\bTriggers?\b/.test(source)) return 'broker';
   throw new Error(`${spec.name}: its eventSource (${JSON.stringify(source)}) names neither a PingSource nor a Trigger, so no policy knows who delivers its events`);

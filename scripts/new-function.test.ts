@@ -6,7 +6,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseScaffoldArgs } from './new-function.js';
+import { EVENT_CATALOGUE, type EventEntry } from '../functions/contracts/events/catalogue.js';
+import { catalogueWithConsumer, eventDataModule, eventTypeNames, parseScaffoldArgs } from './new-function.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SHARED = join(ROOT, '..', 'shared');
@@ -38,6 +39,49 @@ describe('npm run new-function: the command line', () => {
   ])('refuses %j, saying what is wrong and how to call it', (argv, message) => {
     expect(() => parseScaffoldArgs(argv)).toThrow(message);
     expect(() => parseScaffoldArgs(argv)).toThrow('usage: npm run new-function');
+  });
+});
+
+describe('npm run new-function: the event catalogue', () => {
+  const source = () => readFile(join(ROOT, 'functions/contracts/events/catalogue.ts'), 'utf8');
+  const consumer = (name: string, eventType: string) => ({ kind: 'cloudevent', name, domain: 'notify', eventType }) as const;
+  /** The catalogue with the entry of `type` taking events anyone may post: the only kind a scaffolded consumer can take as it is. */
+  const open = (type: string) => EVENT_CATALOGUE.map((entry): EventEntry => (entry.type === type ? { ...entry, authenticity: { kind: 'none' } } : entry));
+
+  it('adds a consumer to the entry of a type it has, where the parser finds its consumers, and nothing else', async () => {
+    const before = await source();
+    const after = catalogueWithConsumer(before, open('user_login_event'), consumer('notify-second-look', 'user_login_event'));
+    const added = "{ function: 'notify-second-look', trigger: 'notify-second-look', does: 'takes it (a scaffold: say what it does)' }";
+    expect(after.replace(`, ${added}`, '')).toBe(before);
+    const at = after.indexOf(added);
+    expect(after.slice(after.lastIndexOf('    type: ', at), at)).toMatch(/^ {4}type: USER_LOGIN_EVENT_TYPE,/);
+  });
+
+  it('says what to do when the entry of the type is not written out as an object (a helper builds it)', async () => {
+    const text = await source();
+    expect(() => catalogueWithConsumer(text, open('email_changed'), consumer('notify-another', 'email_changed'))).toThrow(
+      /the catalogue entry of email_changed is not an object with a consumers array: add notify-another to its consumers by hand/,
+    );
+    expect(() => catalogueWithConsumer('', open('user_login_event'), consumer('notify-another', 'user_login_event'))).toThrow(/has no EVENT_CATALOGUE array/);
+  });
+
+  it('adds a new type as an entry of its own, importing its data module', async () => {
+    const after = catalogueWithConsumer(await source(), EVENT_CATALOGUE, consumer('notify-hello', 'hello.world-event'));
+    expect(after).toContain("import { HELLO_WORLD_EVENT_DATASCHEMA, HELLO_WORLD_EVENT_TYPE, helloWorldEventData } from './hello-world-event.js';");
+    expect(after).toMatch(/ {2}\{\n {4}type: HELLO_WORLD_EVENT_TYPE,[\s\S]*consumers: \[\{ function: 'notify-hello', trigger: 'notify-hello',[\s\S]*\n {2}\},\n\] as const satisfies/);
+    expect(eventTypeNames('hello.world-event')).toEqual({
+      file: 'hello-world-event.ts',
+      type: 'HELLO_WORLD_EVENT_TYPE',
+      dataschema: 'HELLO_WORLD_EVENT_DATASCHEMA',
+      schema: 'helloWorldEventData',
+      dataName: 'HelloWorldEventData',
+    });
+    expect(eventDataModule('hello.world-event')).toContain("export const HELLO_WORLD_EVENT_TYPE = 'hello.world-event';");
+  });
+
+  it('refuses a consumer of a signed or sealed type: a skeleton cannot check its signature or open its seal', async () => {
+    expect(() => catalogueWithConsumer('', EVENT_CATALOGUE, consumer('notify-another', 'user_login_event'))).toThrow(/user_login_event is signed/);
+    expect(() => catalogueWithConsumer('', EVENT_CATALOGUE, consumer('notify-another', 'email_changed'))).toThrow(/email_changed is sealed/);
   });
 });
 
@@ -95,7 +139,7 @@ describe('npm run new-function: in a copy of the project', () => {
     expect(http.code, http.output).toBe(0);
     const event = await run(copy, ['--import', 'tsx', 'scripts/new-function.ts', 'notify-hello', '--domain', 'notify', '--cloudevent', 'hello_event']);
     expect(event.code, event.output).toBe(0);
-    expect(event.output).toContain('Its Trigger (filter type hello_event) is in eventing/');
+    expect(event.output).toContain('its Trigger (filter type hello_event) is in eventing/');
 
     const after = await hashesUnder(copy);
     const changed = [...after.keys()].filter((file) => before.get(file) !== after.get(file)).sort();
@@ -104,11 +148,12 @@ describe('npm run new-function: in a copy of the project', () => {
         'README.md',
         'eventing/340-trigger-notify-hello.yaml',
         'eventing/kustomization.yaml',
+        'functions/contracts/events/catalogue.ts',
+        'functions/contracts/events/hello-event.ts',
         'functions/inventory.ts',
         'functions/notify/notify-hello/handler.ts',
         'functions/notify/notify-hello/index.ts',
         'functions/notify/notify-hello/notify-hello.test.ts',
-        'functions/notify/notify-hello/schema.ts',
         'functions/reports/reports-echo/handler.ts',
         'functions/reports/reports-echo/index.ts',
         'functions/reports/reports-echo/reports-echo.test.ts',
@@ -126,7 +171,9 @@ describe('npm run new-function: in a copy of the project', () => {
     const inventory = await readFile(join(copy, 'functions/inventory.ts'), 'utf8');
     expect(inventory).toContain("name: 'reports-echo'");
     expect(inventory).toContain("path: '/reports/{id}/echo'");
-    expect(inventory).toContain("eventSource: 'Trigger on `hello_event`'");
+    const catalogue = await readFile(join(copy, 'functions/contracts/events/catalogue.ts'), 'utf8');
+    expect(catalogue).toContain("consumers: [{ function: 'notify-hello', trigger: 'notify-hello',");
+    expect(catalogue).toContain("import { HELLO_EVENT_DATASCHEMA, HELLO_EVENT_TYPE, helloEventData } from './hello-event.js';");
     const rollout = await readFile(join(copy, 'knative/rollout.yaml'), 'utf8');
     const service = await readFile(join(copy, 'knative/services/reports-echo.yaml'), 'utf8');
     const revision = /name: (reports-echo-v[\w-]+)/.exec(service)?.[1];
@@ -148,6 +195,7 @@ describe('npm run new-function: in a copy of the project', () => {
         '--reporter=verbose',
         'functions/reports',
         'functions/notify/notify-hello',
+        'functions/contracts/events/catalogue.test.ts',
         'scripts/codegen/openapi',
         'functions/inventory.test.ts',
         'functions/handler-shape.test.ts',

@@ -2,18 +2,21 @@ import { spawn } from 'node:child_process';
 import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import ts from 'typescript';
+import type { EventEntry } from '../functions/contracts/events/catalogue.js';
 
 /**
  * `npm run new-function -- NAME --domain D --http METHOD PATH` (or `--cloudevent TYPE`): writes
  * `functions/D/NAME/` with a working, tested skeleton (declaration, handler, schema and tests) and,
- * for HTTP, its words in the API document (scripts/codegen/openapi/operations/D/NAME.ts), adds the
- * function's inventory entry, and regenerates what derives from the
- * inventory (its Knative Service and rollout state, openapi.yaml, the README's function table), and for a CloudEvent
- * function its Trigger in eventing/. The function then
- * serves under `make dev`, is documented and deployable, and `make test` passes, before its logic
- * is written. Knative's `func create` is the model.
+ * for HTTP, its words in the API document (scripts/codegen/openapi/operations/D/NAME.ts); adds the
+ * function's inventory entry and, for a CloudEvent function, makes it a consumer of TYPE in the
+ * event catalogue (a new TYPE gets its entry there and its data schema beside it); then regenerates
+ * what derives from both (its Knative Service and rollout state, its Trigger in eventing/,
+ * openapi.yaml, the README's function table). The function then serves under `make dev`, is
+ * documented and deployable, and `make test` passes, before its logic is written. Knative's
+ * `func create` is the model.
  */
 
 const HTTP_METHODS = ['GET', 'POST', 'PATCH', 'DELETE'] as const;
@@ -44,8 +47,8 @@ export function parseScaffoldArgs(argv: readonly string[]): Scaffold {
   if (values.http !== undefined) {
     if (!(HTTP_METHODS as readonly string[]).includes(values.http.toUpperCase())) problems.push(`METHOD must be one of ${HTTP_METHODS.join(', ')}`);
     if (!path || !/^\/[A-Za-z0-9\-._~/{}]*$/.test(path) || /\{(?!\w+\})/.test(path)) problems.push('PATH must start with / and name its parameters as {param}');
-  } else if (values.cloudevent !== undefined && !/^[\w.-]+$/.test(values.cloudevent)) {
-    problems.push('TYPE must be a CloudEvent type: letters, digits, dots, dashes and underscores');
+  } else if (values.cloudevent !== undefined && !/^[A-Za-z][\w.-]*$/.test(values.cloudevent)) {
+    problems.push('TYPE must be a CloudEvent type: a letter, then letters, digits, dots, dashes and underscores');
   }
   if (problems.length > 0) throw new Error(`${problems.join('\n')}\n${USAGE}`);
   return values.http !== undefined
@@ -84,7 +87,6 @@ export function inventoryEntry(scaffold: Scaffold): string {
     '    ...CLOUDEVENT,',
     ...common,
     `    summary: '${scaffold.name}: takes ${scaffold.eventType} (a scaffold: say what it does)',`,
-    `    eventSource: 'Trigger on \`${scaffold.eventType}\`',`,
     "    scalingNote: 'the defaults of a new function: set them once it does real work',",
     '  },',
   ].join('\n');
@@ -191,20 +193,10 @@ describe('${name}', () => {
 function cloudEventFiles(scaffold: Extract<Scaffold, { kind: 'cloudevent' }>): Record<string, string> {
   const { name, eventType } = scaffold;
   const type = pascal(name);
-  const dataSchema = `${camel(name)}Data`;
   return {
-    'schema.ts': `import { z } from 'zod';
-
-/** The data of a \`${eventType}\` event, as ${name} reads it. */
-export const ${dataSchema} = z.strictObject({
-  message: z.string().min(1).max(200),
-});
-
-export type ${type}Data = z.output<typeof ${dataSchema}>;
-`,
-    'handler.ts': `import type { EventOutcome } from '../../shared/runtime/definition.js';
+    'handler.ts': `import type { EventDataOf } from '../../contracts/events/catalogue.js';
+import type { EventOutcome } from '../../shared/runtime/definition.js';
 import type { Logger } from '../../shared/logging.js';
-import type { ${type}Data } from './schema.js';
 
 /** What ${name} needs; add what its logic uses (database, mail, ...) and name it in its inventory entry. */
 export interface ${type}Deps {
@@ -213,7 +205,7 @@ export interface ${type}Deps {
 
 export interface ${type}Input {
   readonly eventId: string;
-  readonly data: ${type}Data;
+  readonly data: EventDataOf<'${eventType}'>;
 }
 
 /**
@@ -225,17 +217,18 @@ export async function handle(deps: ${type}Deps, input: ${type}Input): Promise<Ev
   return 'handled';
 }
 `,
-    'index.ts': `import { specOf } from '../../inventory.js';
+    'index.ts': `import { catalogueEntry } from '../../contracts/events/catalogue.js';
+import { specOf } from '../../inventory.js';
 import { readEventData } from '../../shared/events/event-data.js';
 import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
 import { handle } from './handler.js';
-import { ${dataSchema} } from './schema.js';
 
-export const EVENT_TYPE = '${eventType}';
+/** The event it takes, as the event catalogue defines it (type, dataschema, data schema); the catalogue names ${name} its consumer. */
+export const EVENT = catalogueEntry('${eventType}');
 
 export const definition = defineCloudEventFunction(specOf('${name}'), {
-  input: (event) => readEventData(event, { type: EVENT_TYPE, data: ${dataSchema} }),
+  input: (event) => readEventData(event, EVENT),
   handle,
 });
 
@@ -244,28 +237,33 @@ registerFunction(definition);
 `,
     [`${name}.test.ts`]: `import { CloudEvent, HTTP } from 'cloudevents';
 import { describe, expect, it } from 'vitest';
+import type { EventDataOf } from '../../contracts/events/catalogue.js';
 import { createLogger } from '../../shared/logging.js';
 import { useFunctionSuite } from '../../../test/support/function-suite.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { handle } from './handler.js';
-import { definition, EVENT_TYPE } from './index.js';
+import { definition, EVENT } from './index.js';
+
+/** The example of its data schema (the one the API document shows). */
+const EXAMPLE = ((EVENT.data.meta() as { examples?: unknown[] } | undefined)?.examples?.[0] ?? {}) as EventDataOf<'${eventType}'>;
 
 describe('${name}', () => {
   const suite = useFunctionSuite(definition, testPostgresServers()[0]!.adminUrl, () => ({}));
   const deliver = async (type: string, data: unknown): Promise<number> => {
-    const message = HTTP.binary(new CloudEvent({ id: crypto.randomUUID(), source: '/test', type, datacontenttype: 'application/json', data }));
+    const event = new CloudEvent({ id: crypto.randomUUID(), source: '/test', type, dataschema: EVENT.dataschema, datacontenttype: 'application/json', data });
+    const message = HTTP.binary(event);
     const response = await fetch(\`\${suite.fn.url}/\`, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
     return response.status;
   };
 
   it('acknowledges a ${eventType} event (204) and handles it', async () => {
-    expect(await deliver(EVENT_TYPE, { message: 'hello' })).toBe(204);
-    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventType: EVENT_TYPE, outcome: 'handled' }));
+    expect(await deliver(EVENT.type, EXAMPLE)).toBe(204);
+    expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventType: EVENT.type, outcome: 'handled' }));
   });
 
-  it('acknowledges without effect an event of another type or with data it cannot read, saying why', async () => {
-    expect(await deliver('something_else', { message: 'hello' })).toBe(204);
-    expect(await deliver(EVENT_TYPE, { message: '' })).toBe(204);
+  it('acknowledges without effect an event of another type or with data its schema refuses, saying why', async () => {
+    expect(await deliver('something_else', EXAMPLE)).toBe(204);
+    expect(await deliver(EVENT.type, { unexpected: true })).toBe(204);
     expect(suite.fn.logs.filter((line) => line['message'] === 'malformed event ignored').map((line) => line['reason'])).toEqual([
       'unexpected type',
       'the data does not match the schema',
@@ -274,7 +272,7 @@ describe('${name}', () => {
 
   it('keeps its logic free of CloudEvents: handle takes plain input', async () => {
     const logger = createLogger({ service: '${name}', revision: 'test', write: () => undefined });
-    expect(await handle({ logger }, { eventId: 'e-1', data: { message: 'hi' } })).toBe('handled');
+    expect(await handle({ logger }, { eventId: 'e-1', data: EXAMPLE })).toBe('handled');
   });
 });
 `,
@@ -312,7 +310,116 @@ ${params.length > 0 ? "  problems: { 404: 'No such path: a parameter that is not
 `;
 }
 
-/** A new domain gets its API description (its tag). */
+
+/** The names a new event type's data module gives its type, dataschema and schema, and the module's file. */
+export function eventTypeNames(eventType: string): { file: string; type: string; dataschema: string; schema: string; dataName: string } {
+  const words = eventType.split(/[^A-Za-z0-9]+/).filter((word) => word !== '');
+  const upper = words.map((word) => word.toUpperCase()).join('_');
+  const pascalWords = words.map((word) => word[0]!.toUpperCase() + word.slice(1)).join('');
+  return {
+    file: `${words.map((word) => word.toLowerCase()).join('-')}.ts`,
+    type: `${upper}_TYPE`,
+    dataschema: `${upper}_DATASCHEMA`,
+    schema: `${pascalWords[0]!.toLowerCase()}${pascalWords.slice(1)}Data`,
+    dataName: `${pascalWords}Data`,
+  };
+}
+
+/** The data module of a new event type, beside the catalogue: its type, its dataschema and its data schema (with an example). */
+export function eventDataModule(eventType: string): string {
+  const names = eventTypeNames(eventType);
+  return `import { z } from 'zod';
+
+/**
+ * \`${eventType}\`: the contract between its producers and its consumers (the event catalogue names
+ * both). A new data shape gets a new \`dataschema\` version. (Scaffolded by \`npm run new-function\`:
+ * say what it reports.)
+ */
+export const ${names.type} = '${eventType}';
+export const ${names.dataschema} = 'https://knative-accounts.dev/schemas/events/${eventType}/v1.json';
+
+export const ${names.schema} = z
+  .strictObject({
+    message: z.string().min(1).max(200).meta({ description: 'What it says.' }),
+  })
+  .meta({ description: 'The data of a \`${eventType}\` event.', examples: [{ message: 'hello' }] });
+`;
+}
+
+/** The array literal of EVENT_CATALOGUE in catalogue.ts. */
+function catalogueArray(file: ts.SourceFile): ts.ArrayLiteralExpression {
+  let found: ts.ArrayLiteralExpression | undefined;
+  const visit = (node: ts.Node): void => {
+    if (ts.isVariableDeclaration(node) && node.name.getText(file) === 'EVENT_CATALOGUE') {
+      let value = node.initializer;
+      while (value && (ts.isSatisfiesExpression(value) || ts.isAsExpression(value) || ts.isParenthesizedExpression(value))) value = value.expression;
+      if (value && ts.isArrayLiteralExpression(value)) found = value;
+    }
+    node.forEachChild(visit);
+  };
+  visit(file);
+  if (!found) throw new Error('functions/contracts/events/catalogue.ts has no EVENT_CATALOGUE array');
+  return found;
+}
+
+const insert = (text: string, at: number, added: string) => `${text.slice(0, at)}${added}${text.slice(at)}`;
+
+/**
+ * catalogue.ts (`source`, whose entries `catalogue` holds) with the scaffolded function as a
+ * consumer of its event type: in that type's entry when the catalogue has one, else in a new entry
+ * (whose data module, `eventDataModule`, is imported beside it). Edited where the TypeScript parser
+ * finds the array and its entries, so the rest of the file stays as written. A signed or sealed type
+ * is refused: its consumer must check the signature or open the seal, which a skeleton cannot do.
+ */
+export function catalogueWithConsumer(source: string, catalogue: readonly EventEntry[], scaffold: Extract<Scaffold, { kind: 'cloudevent' }>): string {
+  const index = catalogue.findIndex((entry) => entry.type === scaffold.eventType);
+  const known = catalogue[index];
+  if (known && known.authenticity.kind !== 'none') {
+    throw new Error(`${scaffold.eventType} is ${known.authenticity.kind}: its consumers check that before anything else (see its consumers in functions/contracts/events/catalogue.ts); write this one by hand`);
+  }
+  const file = ts.createSourceFile('catalogue.ts', source, ts.ScriptTarget.Latest, true);
+  const array = catalogueArray(file);
+  if (array.elements.length !== catalogue.length) throw new Error('EVENT_CATALOGUE must list its entries one by one, as object literals');
+  const consumer = `{ function: '${scaffold.name}', trigger: '${scaffold.name}', does: 'takes it (a scaffold: say what it does)' }`;
+  if (known) {
+    const element = array.elements[index] as ts.Expression;
+    const consumers = ts.isObjectLiteralExpression(element)
+      ? element.properties.find((property): property is ts.PropertyAssignment => ts.isPropertyAssignment(property) && property.name.getText(file) === 'consumers')
+      : undefined;
+    if (!consumers || !ts.isArrayLiteralExpression(consumers.initializer)) {
+      throw new Error(`the catalogue entry of ${scaffold.eventType} is not an object with a consumers array: add ${scaffold.name} to its consumers by hand`);
+    }
+    const list = consumers.initializer;
+    const last = list.elements[list.elements.length - 1];
+    // After the last element itself: a list's end takes in a trailing comma.
+    return last ? insert(source, last.end, `, ${consumer}`) : insert(source, list.getStart(file) + 1, consumer);
+  }
+  const names = eventTypeNames(scaffold.eventType);
+  const entry = [
+    '  {',
+    `    type: ${names.type},`,
+    `    dataschema: ${names.dataschema},`,
+    `    data: ${names.schema},`,
+    `    dataName: '${names.dataName}',`,
+    "    // Anyone in the cluster may post one: make it signed or sealed before it carries anything that matters.",
+    "    authenticity: { kind: 'none' },",
+    `    when: '${scaffold.eventType} happens (a scaffold: say when)',`,
+    "    time: 'When it happened.',",
+    '    // The functions that make it, through their outbox (each needs `sink`).',
+    '    producers: [],',
+    `    consumers: [${consumer}],`,
+    '    delivery: STANDARD_DELIVERY,',
+    '  }',
+  ].join('\n');
+  const last = array.elements[array.elements.length - 1];
+  const withEntry = last ? insert(source, last.end, `,\n${entry}`) : insert(source, array.getStart(file) + 1, `\n${entry},\n`);
+  const imports = file.statements.filter(ts.isImportDeclaration);
+  const afterImports = imports.length > 0 ? (imports[imports.length - 1] as ts.ImportDeclaration).end : 0;
+  const line = `\nimport { ${names.dataschema}, ${names.type}, ${names.schema} } from './${names.file.replace(/\.ts$/, '.js')}';`;
+  return insert(withEntry, afterImports, line);
+}
+
+/** A new domain gets its folder's API description (its tag). */
 function domainFile(domain: string): string {
   return `import type { DomainDoc } from '../../operation.js';
 
@@ -340,9 +447,31 @@ function run(root: string, script: string, args: readonly string[] = [], env: No
   });
 }
 
+/** The files of a folder and their contents, to say which ones a step changed. */
+async function snapshot(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const file of await readdir(dir)) files.set(file, await readFile(join(dir, file), 'utf8'));
+  return files;
+}
+
 /**
- * Writes the folder and the inventory entry under `root` (the project), then regenerates the
- * files that derive from the inventory. Refuses a name or a route the inventory already has.
+ * For a CloudEvent function: the event catalogue with the function as a consumer of its type, and
+ * the new type's data module when the catalogue has no such type. Refuses before anything is written.
+ */
+async function catalogueChange(root: string, scaffold: Extract<Scaffold, { kind: 'cloudevent' }>): Promise<{ file: string; text: string }[]> {
+  const catalogueFile = join(root, 'functions', 'contracts', 'events', 'catalogue.ts');
+  const { EVENT_CATALOGUE } = (await import(pathToFileURL(catalogueFile).href)) as { EVENT_CATALOGUE: readonly EventEntry[] };
+  const changes = [{ file: 'functions/contracts/events/catalogue.ts', text: catalogueWithConsumer(await readFile(catalogueFile, 'utf8'), EVENT_CATALOGUE, scaffold) }];
+  if (EVENT_CATALOGUE.some((entry) => entry.type === scaffold.eventType)) return changes;
+  const dataModule = `functions/contracts/events/${eventTypeNames(scaffold.eventType).file}`;
+  if (await exists(join(root, dataModule))) throw new Error(`${dataModule} already exists`);
+  return [...changes, { file: dataModule, text: eventDataModule(scaffold.eventType) }];
+}
+
+/**
+ * Writes the folder and the inventory entry under `root` (the project), for a CloudEvent function
+ * its place in the event catalogue, then regenerates the files that derive from them. Refuses a
+ * name or a route the inventory already has.
  */
 export async function scaffoldFunction(root: string, scaffold: Scaffold): Promise<string[]> {
   const inventoryFile = join(root, 'functions', 'inventory.ts');
@@ -355,6 +484,7 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
   if (await exists(folder)) throw new Error(`functions/${scaffold.domain}/${scaffold.name} already exists`);
   const END = '] as const satisfies readonly FunctionSpec[];';
   if (!inventory.includes(END)) throw new Error(`functions/inventory.ts does not end its INVENTORY with "${END}"`);
+  const catalogue = scaffold.kind === 'cloudevent' ? await catalogueChange(root, scaffold) : [];
 
   const written: string[] = [];
   await mkdir(folder, { recursive: true });
@@ -375,9 +505,15 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
   }
   await writeFile(inventoryFile, inventory.replace(END, `${inventoryEntry(scaffold)}\n${END}`));
   written.push('functions/inventory.ts');
-  if (scaffold.kind === 'cloudevent') written.push(...(await addTrigger(root, scaffold)));
-  // What derives from the inventory: the Knative Service, the API document, the README's table.
-  for (const script of ['scripts/manifests.ts', 'scripts/openapi.ts', 'scripts/function-table.ts']) await run(root, script);
+  for (const { file, text } of catalogue) {
+    await writeFile(join(root, file), text);
+    written.push(file);
+  }
+  // What derives from the inventory and the catalogue: the Knative Service, eventing/, the API document, the README's table.
+  const eventingDir = join(root, 'eventing');
+  const eventingBefore = await snapshot(eventingDir);
+  for (const script of ['scripts/manifests.ts', 'scripts/eventing.ts', 'scripts/openapi.ts', 'scripts/function-table.ts']) await run(root, script);
+  for (const [file, text] of await snapshot(eventingDir)) if (eventingBefore.get(file) !== text) written.push(`eventing/${file}`);
   // The rollout state records the new function's revision (no cluster involved), as after any template change.
   // A deploy wants TRUSTED_PROXY_CIDRS: its ConfigMap goes with the scratch folder, any network will do.
   const deployDir = await mkdtemp(join(tmpdir(), 'accounts-new-function-'));
@@ -390,55 +526,6 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
   return written;
 }
 
-/**
- * The Trigger that brings the function its events, in eventing/ after the others (numbered in
- * apply order) and in its kustomization: the same delivery as every Trigger of the system.
- */
-async function addTrigger(root: string, scaffold: Extract<Scaffold, { kind: 'cloudevent' }>): Promise<string[]> {
-  const dir = join(root, 'eventing');
-  const numbers = (await readdir(dir)).map((file) => /^3(\d\d)-trigger-/.exec(file)?.[1]).filter((n): n is string => n !== undefined).map(Number);
-  const file = `3${String(Math.max(0, ...numbers) + 10).padStart(2, '0')}-trigger-${scaffold.name}.yaml`;
-  const broker = (/^\s*broker:\s*(\S+)/m.exec(await readFile(join(dir, '300-trigger-login-email-notification.yaml'), 'utf8')) ?? [])[1] ?? 'user-login-event';
-  await writeFile(
-    join(dir, file),
-    `# Brings ${scaffold.name} the ${scaffold.eventType} events (npm run new-function): rename it after the kind of message it carries.
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata:
-  name: ${scaffold.name}
-  annotations:
-    # Concurrent deliveries from this Trigger's queue (RabbitMQ broker dispatcher workers).
-    rabbitmq.eventing.knative.dev/parallelism: "4"
-spec:
-  broker: ${broker}
-  # The RabbitMQ broker filters on spec.filter.attributes (exact match) and ignores spec.filters.
-  filter:
-    attributes:
-      type: ${scaffold.eventType}
-  subscriber:
-    ref:
-      apiVersion: serving.knative.dev/v1
-      kind: Service
-      name: ${scaffold.name}
-  delivery:
-    retry: 5
-    backoffPolicy: exponential
-    backoffDelay: PT0.5S
-    deadLetterSink:
-      ref:
-        apiVersion: serving.knative.dev/v1
-        kind: Service
-        name: notify-dead-letter
-`,
-  );
-  const kustomization = join(dir, 'kustomization.yaml');
-  const lines = (await readFile(kustomization, 'utf8')).split('\n');
-  const lastTrigger = lines.findLastIndex((line) => /^\s*- 3\d\d-trigger-/.test(line));
-  lines.splice(lastTrigger + 1, 0, `  - ${file}`);
-  await writeFile(kustomization, lines.join('\n'));
-  return [`eventing/${file}`, 'eventing/kustomization.yaml'];
-}
-
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     const root = fileURLToPath(new URL('..', import.meta.url));
@@ -447,9 +534,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.stdout.write(`${written.map((file) => `  ${file}`).join('\n')}\n`);
     process.stdout.write(
       `\n${scaffold.name} serves, is documented and tested. Next: write its logic in functions/${scaffold.domain}/${scaffold.name}/handler.ts, ` +
-        `its input in schema.ts, what it needs in its inventory entry; run \`make test\`.\n` +
+        `${scaffold.kind === 'http' ? 'its input in schema.ts' : 'its event in the event catalogue (functions/contracts/events/)'}, what it needs in its inventory entry; run \`make test\`.\n` +
         (scaffold.kind === 'cloudevent'
-          ? `Its Trigger (filter type ${scaffold.eventType}) is in eventing/: the local broker delivers its events under make dev; a producer writes them to the outbox.\n`
+          ? `It consumes ${scaffold.eventType} in the event catalogue, and its Trigger (filter type ${scaffold.eventType}) is in eventing/: the local broker ` +
+            'delivers its events under make dev; name the producers in the catalogue (they write the events to their outbox).\n'
           : ''),
     );
   } catch (error) {

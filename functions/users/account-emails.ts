@@ -5,7 +5,7 @@ import {
   EMAIL_CHANGED,
   EMAIL_VERIFICATION_REQUESTED,
   PASSWORD_RESET_REQUESTED,
-} from '../shared/events/account-email-events.js';
+} from '../contracts/events/account-email-events.js';
 import { addToOutbox } from '../shared/events/outbox.js';
 import type { StoredEvent } from '../shared/events/publisher.js';
 import type { Logger } from '../shared/logging.js';

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { BROKER as EVENT_BROKER } from '../../functions/contracts/events/catalogue.js';
 import { destinationUrl, loadEventingDefinitions, parseEventingDefinitions, parseIsoDuration } from './eventing-definitions.js';
 import { writeEventingDir } from '../../test/support/broker.js';
 
@@ -24,13 +25,13 @@ describe('loadEventingDefinitions over eventing/', () => {
   it('reads the Broker, the Triggers and the PingSource and skips the other kinds', async () => {
     const definitions = await loadEventingDefinitions(EVENTING_DIR);
     expect(definitions.brokers).toEqual([
-      expect.objectContaining({ name: 'user-login-event', deadLetterSink: service('notify-dead-letter') }),
+      expect.objectContaining({ name: EVENT_BROKER, deadLetterSink: service('notify-dead-letter') }),
     ]);
     // One Trigger per message, each its own queue, all with the same delivery: 5 retries from 0.5 s, dead letters kept.
     const trigger = (file: string, name: string, type: string, subscriber: string) => ({
       file: expect.stringMatching(new RegExp(`${file}$`)),
       name,
-      broker: 'user-login-event',
+      broker: EVENT_BROKER,
       filter: { type },
       ignoredFilters: false,
       subscriber: service(subscriber),

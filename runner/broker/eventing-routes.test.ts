@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventConsumedBy } from '../../functions/contracts/events/catalogue.js';
 import { INVENTORY } from '../../functions/inventory.js';
 import { loadEventingDefinitions } from './eventing-definitions.js';
 import { startLocalBroker } from './local-broker.js';
@@ -14,14 +15,10 @@ import { deleteRabbitTopology, postBinary, startSubscriber, TEST_RABBITMQ_URL, w
 
 const EVENTING_DIR = fileURLToPath(new URL('../../eventing', import.meta.url));
 
-/** The event type an inventory entry's eventSource names (`Trigger on \`email_changed\``), if any. */
-function triggerTypeOf(eventSource: string | undefined): string | undefined {
-  return /^Trigger on `([a-z_]+)`$/.exec(eventSource ?? '')?.[1];
-}
-
+/** Each event type an inventory function takes, by the event catalogue, and that function. */
 const ROUTES = INVENTORY.flatMap((spec) => {
-  const type = triggerTypeOf('eventSource' in spec ? spec.eventSource : undefined);
-  return type ? [{ type, subscriber: spec.name }] : [];
+  const entry = eventConsumedBy(spec.name);
+  return entry ? [{ type: entry.type, subscriber: spec.name }] : [];
 });
 
 const cleanups: (() => Promise<void>)[] = [];

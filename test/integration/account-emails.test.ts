@@ -13,7 +13,7 @@ import {
   EMAIL_CHANGED,
   EMAIL_VERIFICATION_REQUESTED,
   PASSWORD_RESET_REQUESTED,
-} from '../../functions/shared/events/account-email-events.js';
+} from '../../functions/contracts/events/account-email-events.js';
 import { publishPending } from '../../functions/shared/events/outbox.js';
 import { createEventPublisher, type EventPublisher } from '../../functions/shared/events/publisher.js';
 import { addVerificationEmail } from '../../functions/users/account-emails.js';

@@ -8,7 +8,7 @@ import { definition as notifyDeadLetter } from '../../functions/notify/notify-de
 import { definition as notifyLoginEmail } from '../../functions/notify/notify-login-email/index.js';
 import { signEvent } from '../../functions/shared/events/event-signature.js';
 import { createEventPublisher } from '../../functions/shared/events/publisher.js';
-import { buildUserLoginEvent } from '../../functions/shared/events/user-login-event.js';
+import { buildUserLoginEvent } from '../../functions/contracts/events/user-login-event.js';
 import { createPasswordHasher, type PasswordHasher } from '../../functions/shared/passwords/password-hasher.js';
 import { insertUser } from '../../functions/users/user-repository.js';
 import { definition as usersVerify } from '../../functions/users/users-verify/index.js';

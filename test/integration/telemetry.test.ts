@@ -16,7 +16,7 @@ import { openTestDatabase } from '../support/database-clients.js';
 import { addToOutbox } from '../../functions/shared/events/outbox.js';
 import { signEvent } from '../../functions/shared/events/event-signature.js';
 import { createEventPublisher } from '../../functions/shared/events/publisher.js';
-import { buildUserLoginEvent, USER_LOGIN_EVENT_TYPE } from '../../functions/shared/events/user-login-event.js';
+import { buildUserLoginEvent, USER_LOGIN_EVENT_TYPE } from '../../functions/contracts/events/user-login-event.js';
 import { createPasswordHasher, type PasswordHasher } from '../../functions/shared/passwords/password-hasher.js';
 import { METRIC_NAMES } from '../../functions/shared/telemetry/telemetry.js';
 import type { UserRecord } from '../../functions/users/user.js';

@@ -237,7 +237,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       'kubectl apply -k eventing --selector accounts.knative.dev/requires-feature!=authentication-oidc',
       // ...and then the EventPolicy, where the cluster has the feature on (a dry run cannot ask, so it says so).
       "kubectl apply -k eventing --selector accounts.knative.dev/requires-feature=authentication-oidc   # only where knative-eventing's config-features sets authentication-oidc: enabled",
-      'kubectl --namespace accounts wait --for=condition=Ready --timeout=300s broker/user-login-event',
+      'kubectl --namespace accounts wait --for=condition=Ready --timeout=300s broker/accounts-events',
       'kubectl apply -k .deploy/services',
     ]);
 

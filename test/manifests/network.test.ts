@@ -620,7 +620,7 @@ describe('the EventPolicy of the Broker', () => {
   it('validates against the EventPolicy schema, as committed and as kustomize builds eventing/', () => {
     const committed = eventing.filter((document) => document.object.kind === 'EventPolicy');
     expect(committed).toHaveLength(1);
-    expect(committed[0]!.source).toBe('eventing/600-eventpolicy-user-login-event.yaml');
+    expect(committed[0]!.source).toBe('eventing/600-eventpolicy-accounts-events.yaml');
     expect(problemsOf(committed)).toEqual([]);
     const result = kustomize('eventing');
     expect(result.status).toBe(0);
@@ -647,9 +647,9 @@ describe('the EventPolicy of the Broker', () => {
   it('is labelled so that make deploy applies it only where authentication-oidc is on, and says so', async () => {
     const policy = only(eventing, 'eventing.knative.dev/v1alpha1', 'EventPolicy');
     expect(policy.metadata.labels['accounts.knative.dev/requires-feature']).toBe('authentication-oidc');
-    const text = await readFile(join(ROOT, 'eventing/600-eventpolicy-user-login-event.yaml'), 'utf8');
+    const text = await readFile(join(ROOT, 'eventing/600-eventpolicy-accounts-events.yaml'), 'utf8');
     expect(text).toMatch(/^# .*Enforced only where Knative Eventing's authentication-oidc feature is on.*inert otherwise\.$/m);
     const kustomization = await readFile(join(ROOT, 'eventing/kustomization.yaml'), 'utf8');
-    expect(kustomization).toMatch(/^ {2}- 600-eventpolicy-user-login-event\.yaml$/m);
+    expect(kustomization).toMatch(/^ {2}- 600-eventpolicy-accounts-events\.yaml$/m);
   });
 });

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { eventConsumedBy } from '../../functions/contracts/events/catalogue.js';
 import { INVENTORY } from '../../functions/inventory.js';
 import { ROOT, containersOf, field, loadManifests, nameOf, named, podSpecOf, selectorMatches, type KubeObject, type ManifestDocument } from './manifest-support.js';
 
@@ -39,11 +40,11 @@ function expectCloudEventService(ref: any, what: string): void {
   expect(ref.namespace, what).toBeUndefined();
 }
 
-/** The event types the inventory's functions take from a Trigger (`eventSource: Trigger on \`type\``), and who takes each. */
+/** The event types the inventory's functions take from a Trigger (by the event catalogue), and who takes each. */
 const SUBSCRIBED_TYPES = new Map(
   INVENTORY.flatMap((spec) => {
-    const type = /^Trigger on `([^`]+)`$/.exec((spec as { eventSource?: string }).eventSource ?? '')?.[1];
-    return type ? [[type, spec.name] as const] : [];
+    const entry = eventConsumedBy(spec.name);
+    return entry ? [[entry.type, spec.name] as const] : [];
   }),
 );
 

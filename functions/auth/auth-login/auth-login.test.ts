@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { CloudEventV1 } from 'cloudevents';
 import { hasValidSignature } from '../../shared/events/event-signature.js';
 import { createEventPublisher } from '../../shared/events/publisher.js';
-import { USER_LOGIN_EVENT_DATASCHEMA } from '../../shared/events/user-login-event.js';
+import { USER_LOGIN_EVENT_DATASCHEMA } from '../../contracts/events/user-login-event.js';
 import { call } from '../../../test/support/http.js';
 import { clientAddressesTrusting, startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
 import { client, TEST_CLUSTER, throughKnative } from '../../../test/support/proxy-chain.js';

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { CredentialProblems } from '../../contracts/users-verify.js';
 import type { Database } from '../../shared/database.js';
 import { signEvent } from '../../shared/events/event-signature.js';
-import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
+import { buildUserLoginEvent } from '../../contracts/events/user-login-event.js';
 import type { EventPublisher } from '../../shared/events/publisher.js';
 import { AppError } from '../../shared/http/problem.js';
 import type { Logger } from '../../shared/logging.js';

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEventPublisher, type EventPublisher } from '../../shared/events/publisher.js';
-import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
+import { buildUserLoginEvent } from '../../contracts/events/user-login-event.js';
 import { startTestFunction } from '../../../test/support/function-harness.js';
 import { useFunctionSuite } from '../../../test/support/function-suite.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';

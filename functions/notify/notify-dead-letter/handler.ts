@@ -1,10 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../shared/database.js';
-import { EMAIL_CHANGED, EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED } from '../../shared/events/account-email-events.js';
 import { checkEventAge } from '../../shared/events/event-age.js';
 import { eventDigest } from '../../shared/events/event-signature.js';
 import { findPublishedEvent } from '../../shared/events/outbox.js';
-import { USER_LOGIN_EVENT_TYPE } from '../../shared/events/user-login-event.js';
+import { EVENT_CATALOGUE } from '../../contracts/events/catalogue.js';
 import type { EventOutcome } from '../../shared/runtime/definition.js';
 import type { Logger } from '../../shared/logging.js';
 import type { EventRefusal, Telemetry } from '../../shared/telemetry/telemetry.js';
@@ -19,8 +18,8 @@ export interface NotifyDeadLetterDeps {
   readonly config: { readonly RETENTION_DAYS: number };
 }
 
-/** The types the functions publish; anything else is counted as `other` (whoever posts an event picks its type). */
-const KNOWN_EVENT_TYPES = new Set([USER_LOGIN_EVENT_TYPE, EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED, EMAIL_CHANGED]);
+/** The types of the event catalogue; anything else is counted as `other` (whoever posts an event picks its type). */
+const KNOWN_EVENT_TYPES = new Set<string>(EVENT_CATALOGUE.map((entry) => entry.type));
 
 /** An event the broker gave up on, as it arrived: what identifies it, what it says, and what the broker says about the failure (bounded, see index.ts). */
 export interface DeadLetter {

@@ -1,4 +1,4 @@
-import type { EMAIL_CHANGED, SealedContent } from '../../shared/events/account-email-events.js';
+import type { EMAIL_CHANGED, SealedContent } from '../../contracts/events/account-email-events.js';
 import { composeEmail, formatUtcTime, type OutgoingEmail } from '../email-text.js';
 
 export const EMAIL_CHANGED_SUBJECT = "Your account's email address was changed";

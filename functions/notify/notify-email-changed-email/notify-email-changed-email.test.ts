@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EMAIL_CHANGED, type SealedContent } from '../../shared/events/account-email-events.js';
-import { testPostgresServers } from '../../../test/support/postgres.js';
-import { accountEmailEvent, deliver, useAccountEmailSuite } from '../../../test/support/account-email-testing.js';
+import { EMAIL_CHANGED, type SealedContent } from '../../contracts/events/account-email-events.js';
+import { accountEmailEvent, deliver, describeAccountEmailFunction, expectBothPartsToSay, newContent } from '../../../test/support/account-email-testing.js';
 import { buildEmailChangedEmail, EMAIL_CHANGED_SUBJECT } from './email.js';
 import { definition } from './index.js';
 
@@ -14,18 +13,11 @@ describe('the email changed notice', () => {
 
   it('tells the old address the new one and when, in UTC', () => {
     expect(email.subject).toBe("Your account's email address was changed");
-    for (const part of [email.text, email.html]) {
-      expect(part).toContain('Hello,');
-      expect(part).toContain('was changed from ada@example.com to ada@new.example on Thursday, 26 November 2026, 14:03:07 UTC.');
-    }
+    expectBothPartsToSay(email, 'Hello,', 'was changed from ada@example.com to ada@new.example on Thursday, 26 November 2026, 14:03:07 UTC.');
   });
 
   it('says what to do if it was not you: change the password, contact support', () => {
-    for (const part of [email.text, email.html]) {
-      expect(part).toContain('If this was not you');
-      expect(part).toContain('change your password');
-      expect(part).toContain('contact support');
-    }
+    expectBothPartsToSay(email, 'If this was not you', 'change your password', 'contact support');
   });
 
   it('links nowhere and carries no token', () => {
@@ -41,25 +33,20 @@ describe('the email changed notice', () => {
   );
 });
 
-describe.each(testPostgresServers())('notify-email-changed-email on $name', ({ adminUrl }) => {
-  const content = (): Content => ({ previousEmail: 'ada@example.com', newEmail: `ada.${crypto.randomUUID()}@new.example`, name: 'Ada', changedAt: new Date().toISOString() });
-  const { suite, catcher } = useAccountEmailSuite(adminUrl, {
-    definition,
-    type: EMAIL_CHANGED,
-    content,
-    recipient: (sealed) => sealed.previousEmail,
-    subject: EMAIL_CHANGED_SUBJECT,
-    messageKind: 'email-changed',
-  });
-
-  it('emails the previous address, never the new one, naming the new one', async () => {
-    const sealed = content();
-    expect(await deliver(suite.fn.url, await accountEmailEvent(EMAIL_CHANGED, sealed))).toBe(204);
-    const messages = catcher().messages();
-    expect(messages.map((message) => message.to)).toEqual([['ada@example.com']]);
-    for (const part of [messages[0]?.text, messages[0]?.html]) {
-      expect(part).toContain(`to ${sealed.newEmail} on`);
-      expect(part).toContain('contact support');
-    }
-  });
-});
+describeAccountEmailFunction(
+  definition,
+  EMAIL_CHANGED,
+  { subject: EMAIL_CHANGED_SUBJECT, messageKind: 'email-changed', recipient: (sealed) => sealed.previousEmail },
+  ({ suite, catcher }) => {
+    it('emails the previous address, never the new one, naming the new one', async () => {
+      const sealed = newContent(EMAIL_CHANGED);
+      expect(await deliver(suite.fn.url, await accountEmailEvent(EMAIL_CHANGED, sealed))).toBe(204);
+      const messages = catcher().messages();
+      expect(messages.map((message) => message.to)).toEqual([['ada@example.com']]);
+      for (const part of [messages[0]?.text, messages[0]?.html]) {
+        expect(part).toContain(`to ${sealed.newEmail} on`);
+        expect(part).toContain('contact support');
+      }
+    });
+  },
+);

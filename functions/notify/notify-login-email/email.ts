@@ -1,4 +1,4 @@
-import type { UserLoginEventData } from '../../shared/events/user-login-event.js';
+import type { UserLoginEventData } from '../../contracts/events/user-login-event.js';
 import { composeEmail, formatUtcTime, oneLine, type OutgoingEmail } from '../email-text.js';
 import { describeDevice } from './device.js';
 

@@ -1,5 +1,5 @@
 import type { EventOutcome } from '../../shared/runtime/definition.js';
-import { USER_LOGIN_EVENT_TYPE, type UserLoginEventData } from '../../shared/events/user-login-event.js';
+import { USER_LOGIN_EVENT_TYPE, type UserLoginEventData } from '../../contracts/events/user-login-event.js';
 import { deliverEmailOnce, type EmailDeliveryDeps } from '../email-delivery.js';
 import { buildLoginEmail } from './email.js';
 

@@ -3,17 +3,17 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signEvent } from '../../shared/events/event-signature.js';
-import { buildUserLoginEvent, USER_LOGIN_EVENT_DATASCHEMA, type UserLoginEventData } from '../../shared/events/user-login-event.js';
+import { buildUserLoginEvent, USER_LOGIN_EVENT_DATASCHEMA, type UserLoginEventData } from '../../contracts/events/user-login-event.js';
 import { createTestSigningKeys } from '../../../test/support/signing.js';
 import { startTestFunction } from '../../../test/support/function-harness.js';
 import { connectAsFunction } from '../../../test/support/function-database.js';
 import { FAKE_HASH, useFunctionSuite } from '../../../test/support/function-suite.js';
 import { deleteUser } from '../../users/user-repository.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
-import { startMailCatcher, type MailCatcher } from '../../../runner/mail-catcher.js';
 import { freePort } from '../../../runner/ports.js';
+import { useMailCatcher } from '../../../test/support/account-email-testing.js';
 import { classifyMailFailure } from '../email-delivery.js';
 import { formatUtcTime } from '../email-text.js';
 import { buildLoginEmail, LOGIN_EMAIL_SUBJECT } from './email.js';
@@ -193,25 +193,14 @@ describe('classifyMailFailure', () => {
 });
 
 describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl }) => {
-  let catcher: MailCatcher;
-  let mail: Transporter;
-
-  // Registered before the suite's hooks, so the mail catcher runs before the function starts and stops after it.
-  beforeAll(async () => {
-    catcher = await startMailCatcher();
-    mail = nodemailer.createTransport(catcher.smtpUrl);
-  });
-  afterAll(async () => {
-    mail?.close();
-    await catcher?.stop();
-  });
+  const mailbox = useMailCatcher();
   let verifier: TokenVerifier;
   beforeAll(async () => {
     verifier = (await keys).verifier;
   });
-  const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db, mail, tokens: verifier }), { config: CONFIG, now: () => NOW });
+  const suite = useFunctionSuite(definition, adminUrl, (database) => ({ database: database.db, mail: mailbox.mail(), tokens: verifier }), { config: CONFIG, now: () => NOW });
   beforeEach(() => {
-    catcher.clear();
+    mailbox.catcher().clear();
     suite.fn.logs.splice(0);
   });
 
@@ -231,7 +220,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     const event = loginEvent();
     expect(await deliver(suite.fn.url, event)).toBe(204);
 
-    const messages = catcher.messages();
+    const messages = mailbox.catcher().messages();
     expect(messages).toHaveLength(1);
     const [message] = messages;
     expect(message?.to).toEqual(['ada@example.com']);
@@ -268,18 +257,18 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
       } finally {
         await usersDelete.destroy();
       }
-      catcher.clear();
+      mailbox.catcher().clear();
     };
 
     it('sends nothing for a genuine event delivered before and replayed after: its id is still known, nothing else of Ada', async () => {
       const event = loginEvent();
       await withAdaDeleted(async () => {
         expect(await deliver(suite.fn.url, event)).toBe(204);
-        expect(catcher.messages()).toHaveLength(1);
+        expect(mailbox.catcher().messages()).toHaveLength(1);
       });
       expect(await deliveries()).toEqual([expect.objectContaining({ event_id: event.id, recipient: null, user_id: null, status: 'sent', last_error: null })]);
       expect(await deliver(suite.fn.url, event)).toBe(204);
-      expect(catcher.messages()).toEqual([]);
+      expect(mailbox.catcher().messages()).toEqual([]);
       expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'duplicate event ignored', eventId: event.id }));
     });
 
@@ -290,7 +279,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
         await suite.database.db.insertInto('auth.outbox').values({ id: event.id, event_type: event.type, event: JSON.stringify(event) }).execute();
       });
       expect(await deliverAsIs(suite.fn.url, event)).toBe(204);
-      expect(catcher.messages()).toEqual([]);
+      expect(mailbox.catcher().messages()).toEqual([]);
       expect(await deliveries()).toEqual([expect.objectContaining({ event_id: event.id, recipient: null, user_id: null, status: 'failed', last_error: 'account deleted' })]);
     });
   });
@@ -310,7 +299,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
   ])('sends nothing for %s, and acknowledges it', async (_case, forge) => {
     const forged = await forge(loginEvent());
     expect(await deliverAsIs(suite.fn.url, forged)).toBe(204);
-    expect(catcher.messages()).toEqual([]);
+    expect(mailbox.catcher().messages()).toEqual([]);
     expect(await deliveries()).toEqual([]);
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'malformed event ignored', eventId: forged.id, reason: 'not signed by auth-login' }));
   });
@@ -319,7 +308,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
   it('sends nothing for a genuine signed event older than deliveries are remembered (a replay after the prune), and acknowledges it', async () => {
     const event = loginEventAgo(90 * DAY_MS - 30 * 60_000);
     expect(await deliver(suite.fn.url, event)).toBe(204);
-    expect(catcher.messages()).toEqual([]);
+    expect(mailbox.catcher().messages()).toEqual([]);
     expect(await deliveries()).toEqual([]);
     expect(suite.fn.logs).toContainEqual(
       expect.objectContaining({ severity: 'WARNING', message: 'login email refused: the event is older than the retention period', eventId: event.id }),
@@ -330,34 +319,34 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
   it('emails a genuine signed event within the retention period', async () => {
     const event = loginEventAgo(90 * DAY_MS - 2 * 3_600_000);
     expect(await deliver(suite.fn.url, event)).toBe(204);
-    expect(catcher.messages().map((message) => message.to)).toEqual([['ada@example.com']]);
+    expect(mailbox.catcher().messages().map((message) => message.to)).toEqual([['ada@example.com']]);
   });
 
   it('sends nothing for a genuine signed event dated more than a few minutes in the future', async () => {
     const event = loginEventAgo(-3_600_000);
     expect(await deliver(suite.fn.url, event)).toBe(204);
-    expect(catcher.messages()).toEqual([]);
+    expect(mailbox.catcher().messages()).toEqual([]);
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'login email refused: the event is dated in the future', eventId: event.id }));
   });
 
   it('takes the signed time only: an old event re-dated by whoever replays it fails the signature', async () => {
     const signed = await signEvent(loginEventAgo(200 * DAY_MS), (await keys).signer);
     expect(await deliverAsIs(suite.fn.url, { ...signed, time: NOW.toISOString() })).toBe(204);
-    expect(catcher.messages()).toEqual([]);
+    expect(mailbox.catcher().messages()).toEqual([]);
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'malformed event ignored', eventId: signed.id, reason: 'not signed by auth-login' }));
   });
 
   it('reads data that arrives as text (a content type other than JSON)', async () => {
     const event = loginEvent({ datacontenttype: 'text/plain' }, JSON.stringify(ADA));
     expect(await deliver(suite.fn.url, event)).toBe(204);
-    expect(catcher.messages().map((message) => message.to)).toEqual([['ada@example.com']]);
+    expect(mailbox.catcher().messages().map((message) => message.to)).toEqual([['ada@example.com']]);
   });
 
   it('sends no second email when the same event is delivered again', async () => {
     const event = loginEvent();
     expect(await deliver(suite.fn.url, event)).toBe(204);
     expect(await deliver(suite.fn.url, event)).toBe(204);
-    expect(catcher.messages()).toHaveLength(1);
+    expect(mailbox.catcher().messages()).toHaveLength(1);
     expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 1 })]);
     expect(suite.fn.logs).toContainEqual(expect.objectContaining({ message: 'event', eventId: event.id, outcome: 'ignored' }));
   });
@@ -368,7 +357,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     // A crash between the mail server's accept and the commit leaves the delivery as it was before the send.
     await suite.database.db.updateTable('notify.deliveries').set({ status: 'sending', attempts: 0 }).where('event_id', '=', event.id).execute();
     expect(await deliver(suite.fn.url, event)).toBe(204);
-    const ids = catcher.messages().map((message) => message.messageId);
+    const ids = mailbox.catcher().messages().map((message) => message.messageId);
     expect(ids).toEqual([`<login-alert.${event.id}@accounts.test>`, `<login-alert.${event.id}@accounts.test>`]);
     expect(await deliveries()).toEqual([expect.objectContaining({ user_id: ADA.userId })]);
   });
@@ -377,7 +366,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     const event = loginEvent();
     const statuses = await Promise.all(Array.from({ length: 5 }, () => deliver(suite.fn.url, event)));
     expect(statuses).toEqual([204, 204, 204, 204, 204]);
-    expect(catcher.messages()).toHaveLength(1);
+    expect(mailbox.catcher().messages()).toHaveLength(1);
     expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 1 })]);
   });
 
@@ -385,7 +374,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     const first = loginEvent({ id: randomUUID() });
     const second = loginEvent({ id: randomUUID() });
     expect(await Promise.all([deliver(suite.fn.url, first), deliver(suite.fn.url, second)])).toEqual([204, 204]);
-    expect(catcher.messages()).toHaveLength(2);
+    expect(mailbox.catcher().messages()).toHaveLength(2);
   });
 
   const withoutDataschema = (): CloudEventV1<unknown> => {
@@ -403,7 +392,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
   ])('acknowledges an event with %s without sending, and logs a warning without the data', async (_case, makeEvent, reason) => {
     const event = makeEvent();
     expect(await deliver(suite.fn.url, event)).toBe(204);
-    expect(catcher.messages()).toEqual([]);
+    expect(mailbox.catcher().messages()).toEqual([]);
     expect(await deliveries()).toEqual([]);
     expect(suite.fn.logs).toContainEqual(
       expect.objectContaining({ severity: 'WARNING', message: 'malformed event ignored', eventId: event.id, reason }),
@@ -429,17 +418,17 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     } finally {
       await unreachable.close();
     }
-    expect(catcher.messages()).toEqual([]);
+    expect(mailbox.catcher().messages()).toEqual([]);
     const [failed] = await deliveries();
     expect(failed).toMatchObject({ event_id: event.id, status: 'sending', attempts: 1, sent_at: null });
     expect(failed?.last_error).toMatch(/ECONNREFUSED|ESOCKET|ECONNECTION/);
 
     // The broker's retry, once mail is back.
     expect(await deliver(suite.fn.url, event)).toBe(204);
-    expect(catcher.messages()).toHaveLength(1);
+    expect(mailbox.catcher().messages()).toHaveLength(1);
     expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })]);
     expect(await deliver(suite.fn.url, event)).toBe(204);
-    expect(catcher.messages()).toHaveLength(1);
+    expect(mailbox.catcher().messages()).toHaveLength(1);
   });
 
   it('sends one email when redeliveries of a failed attempt arrive at once (the row lock, not the insert, keeps them apart)', async () => {
@@ -452,7 +441,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
     }
     const statuses = await Promise.all(Array.from({ length: 5 }, () => deliver(suite.fn.url, event)));
     expect(statuses).toEqual([204, 204, 204, 204, 204]);
-    expect(catcher.messages()).toHaveLength(1);
+    expect(mailbox.catcher().messages()).toHaveLength(1);
     expect(await deliveries()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })]);
   });
 
@@ -486,7 +475,7 @@ describe.each(testPostgresServers())('notify-login-email on $name', ({ adminUrl 
       expect(await deliver(withRejecting.url, event)).toBe(204);
       expect(await deliver(suite.fn.url, event)).toBe(204);
       expect(rejecting.attempts()).toBe(1);
-      expect(catcher.messages()).toEqual([]);
+      expect(mailbox.catcher().messages()).toEqual([]);
     } finally {
       await withRejecting.close();
       await rejecting.stop();

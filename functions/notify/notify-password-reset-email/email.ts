@@ -1,4 +1,4 @@
-import type { PASSWORD_RESET_REQUESTED, SealedContent } from '../../shared/events/account-email-events.js';
+import type { PASSWORD_RESET_REQUESTED, SealedContent } from '../../contracts/events/account-email-events.js';
 import { accountLink, composeEmail, formatDuration, formatUtcTime, type OutgoingEmail } from '../email-text.js';
 
 export const PASSWORD_RESET_EMAIL_SUBJECT = 'Reset your password';

@@ -1,12 +1,12 @@
-import { openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../shared/events/account-email-events.js';
 import { specOf } from '../../inventory.js';
 import { defineCloudEventFunction } from '../../shared/runtime/definition.js';
 import { registerFunction } from '../../shared/runtime/register.js';
+import { accountEmailInput } from '../account-email.js';
 import { handle } from './handler.js';
 
 export const definition = defineCloudEventFunction(specOf('notify-password-reset-email'), {
-  // An event that does not open (forged, altered, sealed for another event or type) sends nothing.
-  input: (event, deps) => openAccountEmailEvent(event, PASSWORD_RESET_REQUESTED, deps.config.EVENT_SEAL_KEY),
+  // The event type the catalogue brings it; one that does not open (forged, altered, sealed for another event or type) sends nothing.
+  input: accountEmailInput('notify-password-reset-email'),
   handle,
 });
 

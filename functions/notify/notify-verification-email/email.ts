@@ -1,4 +1,4 @@
-import type { EMAIL_VERIFICATION_REQUESTED, SealedContent } from '../../shared/events/account-email-events.js';
+import type { EMAIL_VERIFICATION_REQUESTED, SealedContent } from '../../contracts/events/account-email-events.js';
 import { accountLink, composeEmail, formatDuration, formatUtcTime, type OutgoingEmail } from '../email-text.js';
 
 export const VERIFICATION_EMAIL_SUBJECT = 'Confirm your email address';

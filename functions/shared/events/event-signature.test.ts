@@ -2,7 +2,7 @@ import { CloudEvent, HTTP } from 'cloudevents';
 import { describe, expect, it } from 'vitest';
 import { createTestSigningKeys } from '../../../test/support/signing.js';
 import { canonicalJson, eventDigest, hasValidSignature, signEvent } from './event-signature.js';
-import { buildUserLoginEvent } from './user-login-event.js';
+import { buildUserLoginEvent } from '../../contracts/events/user-login-event.js';
 
 const DATA = {
   userId: '6f1c2b9e-8a44-4b7e-9d0a-1f2e3d4c5b6a',

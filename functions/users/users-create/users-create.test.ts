@@ -4,7 +4,7 @@ import { call } from '../../../test/support/http.js';
 import { clientAddressesTrusting, startTestFunction, type RunningFunction } from '../../../test/support/function-harness.js';
 import { client, TEST_CLUSTER, throughKnative } from '../../../test/support/proxy-chain.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../../test/support/postgres.js';
-import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
+import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../contracts/events/account-email-events.js';
 import type { StoredEvent } from '../../shared/events/publisher.js';
 import { TEST_SEAL_KEY } from '../../../test/support/function-harness.js';
 import { hashEmailToken } from '../email-tokens.js';

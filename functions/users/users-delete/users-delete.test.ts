@@ -4,7 +4,7 @@ import { seedPeople, useFunctionSuite } from '../../../test/support/function-sui
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { sql } from 'kysely';
-import { buildUserLoginEvent } from '../../shared/events/user-login-event.js';
+import { buildUserLoginEvent } from '../../contracts/events/user-login-event.js';
 import { etagOf, type UserRecord } from '../user.js';
 import { findUserById } from '../user-repository.js';
 import { definition } from './index.js';

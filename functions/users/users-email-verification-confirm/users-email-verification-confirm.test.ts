@@ -1,17 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { FAKE_HASH, seedPeople, useFunctionSuite } from '../../../test/support/function-suite.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { FAKE_HASH, seedPeople } from '../../../test/support/function-suite.js';
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
-import type { Database } from '../../shared/database.js';
-import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
-import { addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
-import { testAccountEmailSettings } from '../../../test/support/account-email-settings.js';
+import { EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED } from '../../contracts/events/account-email-events.js';
 import type { UserRecord } from '../user.js';
 import { insertUser, updateUser } from '../user-repository.js';
 import { definition } from './index.js';
-import { connectAsFunction } from '../../../test/support/function-database.js';
+import { emailedToken as emailedTokenOf, useOwnRoleSuite } from '../../../test/support/email-token-fixtures.js';
 
 const ISSUED_AT = new Date('2026-11-28T10:00:00Z');
 const DAY_MS = 24 * 3600 * 1000;
@@ -20,17 +16,7 @@ const INVALID_TOKEN = 'https://problems.knative-accounts.dev/invalid-token';
 describe.each(testPostgresServers())('users-email-verification-confirm on $name', ({ adminUrl }) => {
   const sealKey = new Uint8Array(randomBytes(32));
   let clock = ISSUED_AT;
-  let functionDatabase: Kysely<Database>;
-  const suite = useFunctionSuite(
-    definition,
-    adminUrl,
-    (database) => {
-      functionDatabase = connectAsFunction(database.url, definition.name);
-      return { database: functionDatabase };
-    },
-    { now: () => clock },
-  );
-  afterAll(() => functionDatabase?.destroy());
+  const suite = useOwnRoleSuite(definition, adminUrl, undefined, { now: () => clock });
   let ada: UserRecord;
   let grace: UserRecord;
   beforeEach(async () => {
@@ -38,15 +24,8 @@ describe.each(testPostgresServers())('users-email-verification-confirm on $name'
     ({ ada, grace } = await seedPeople(suite.database.db));
   });
 
-  const settings = () => testAccountEmailSettings(sealKey, ISSUED_AT);
   /** A verification email for the user, as the request function writes it; its token, as the email carries it. */
-  const emailedToken = async (user: UserRecord): Promise<string> => {
-    const event = await suite.database.db.transaction().execute((trx) => addVerificationEmail(trx, settings(), user));
-    if (!event) throw new Error('no verification email');
-    const opened = await openAccountEmailEvent(event, EMAIL_VERIFICATION_REQUESTED, sealKey);
-    if (!opened.ok) throw new Error(opened.reason);
-    return opened.value.content.token;
-  };
+  const emailedToken = (user: UserRecord) => emailedTokenOf(suite.database.db, EMAIL_VERIFICATION_REQUESTED, user, sealKey, ISSUED_AT);
   const confirm = (body: unknown) => call(`${suite.fn.url}/auth/email-verifications/confirm`, { method: 'POST', body });
   const userRow = (id: string) =>
     suite.database.db.selectFrom('users.users').select(['email_verified', 'version', 'updated_at']).where('id', '=', id).executeTakeFirstOrThrow();
@@ -122,10 +101,8 @@ describe.each(testPostgresServers())('users-email-verification-confirm on $name'
   });
 
   it('does not take the token of a password reset email', async () => {
-    const event = await suite.database.db.transaction().execute((trx) => addPasswordResetEmail(trx, settings(), ada));
-    const opened = await openAccountEmailEvent(event, 'password_reset_requested', sealKey);
-    if (!opened.ok) throw new Error(opened.reason);
-    expect(await confirm({ token: opened.value.content.token })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
+    const token = await emailedTokenOf(suite.database.db, PASSWORD_RESET_REQUESTED, ada, sealKey, ISSUED_AT);
+    expect(await confirm({ token })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
     expect((await userRow(ada.id)).email_verified).toBe(false);
   });
 

@@ -1,19 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestFunction } from '../../../test/support/function-harness.js';
-import { useFunctionSuite } from '../../../test/support/function-suite.js';
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
-import type { Database } from '../../shared/database.js';
-import { openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../shared/events/account-email-events.js';
+import { EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED } from '../../contracts/events/account-email-events.js';
 import { createPasswordHasher, type PasswordHasher } from '../../shared/passwords/password-hasher.js';
-import { addPasswordResetEmail, addVerificationEmail } from '../account-emails.js';
-import { testAccountEmailSettings } from '../../../test/support/account-email-settings.js';
 import type { UserRecord } from '../user.js';
 import { insertUser, updateUser } from '../user-repository.js';
 import { definition } from './index.js';
-import { connectAsFunction } from '../../../test/support/function-database.js';
+import { emailedToken as emailedTokenOf, useOwnRoleSuite } from '../../../test/support/email-token-fixtures.js';
 
 const ISSUED_AT = new Date('2026-11-28T10:00:00Z');
 const HOUR_MS = 3600 * 1000;
@@ -25,20 +21,8 @@ describe.each(testPostgresServers())('users-password-reset-confirm on $name', ({
   const sealKey = new Uint8Array(randomBytes(32));
   const passwords: PasswordHasher = createPasswordHasher({ cost: 4, threads: 2 });
   let clock = ISSUED_AT;
-  let functionDatabase: Kysely<Database>;
-  const suite = useFunctionSuite(
-    definition,
-    adminUrl,
-    (database) => {
-      functionDatabase = connectAsFunction(database.url, definition.name);
-      return { database: functionDatabase, passwords };
-    },
-    { now: () => clock },
-  );
-  afterAll(async () => {
-    await functionDatabase?.destroy();
-    await passwords.close();
-  });
+  const suite = useOwnRoleSuite(definition, adminUrl, () => ({ passwords }), { now: () => clock });
+  afterAll(() => passwords.close());
 
   let oldHash: string;
   let ada: UserRecord;
@@ -52,14 +36,8 @@ describe.each(testPostgresServers())('users-password-reset-confirm on $name', ({
     grace = await insertUser(suite.database.db, { email: 'grace@example.com', name: 'Grace', surname: 'Hopper', passwordHash: oldHash });
   });
 
-  const settings = () => testAccountEmailSettings(sealKey, ISSUED_AT);
   /** A reset email for the user, as the request function writes it; its token, as the email carries it. */
-  const emailedToken = async (user: UserRecord): Promise<string> => {
-    const event = await suite.database.db.transaction().execute((trx) => addPasswordResetEmail(trx, settings(), user));
-    const opened = await openAccountEmailEvent(event, PASSWORD_RESET_REQUESTED, sealKey);
-    if (!opened.ok) throw new Error(opened.reason);
-    return opened.value.content.token;
-  };
+  const emailedToken = (user: UserRecord) => emailedTokenOf(suite.database.db, PASSWORD_RESET_REQUESTED, user, sealKey, ISSUED_AT);
   const reset = (body: unknown) => call(`${suite.fn.url}/auth/password-resets/confirm`, { method: 'POST', body });
   const userRow = (id: string) =>
     suite.database.db
@@ -134,13 +112,13 @@ describe.each(testPostgresServers())('users-password-reset-confirm on $name', ({
   });
 
   it('ends every other verification and reset link of the account, and no one else’s', async () => {
-    const verification = await suite.database.db.transaction().execute((trx) => addVerificationEmail(trx, settings(), ada));
+    const verification = await emailedTokenOf(suite.database.db, EMAIL_VERIFICATION_REQUESTED, ada, sealKey, ISSUED_AT);
     const token = await emailedToken(ada);
     await emailedToken(grace);
     expect((await reset({ token, password: NEW_PASSWORD })).status).toBe(204);
     const left = await suite.database.db.selectFrom('users.email_tokens').select(['user_id', 'purpose']).execute();
     expect(left).toEqual([{ user_id: grace.id, purpose: 'password-reset' }]);
-    expect(verification?.subject).toBe(ada.id);
+    expect(verification).not.toBe(token);
   });
 
   it('lets a reset that went first finish while an email change waits for it, without a deadlock', async () => {
@@ -153,7 +131,7 @@ describe.each(testPostgresServers())('users-password-reset-confirm on $name', ({
     const gated = await startTestFunction(
       definition,
       {
-        database: functionDatabase,
+        database: suite.functionDatabase(),
         passwords: {
           hash: async (password: string) => {
             hashing();
@@ -266,11 +244,8 @@ describe.each(testPostgresServers())('users-password-reset-confirm on $name', ({
   });
 
   it('does not take the token of a verification email', async () => {
-    const event = await suite.database.db.transaction().execute((trx) => addVerificationEmail(trx, settings(), ada));
-    if (!event) throw new Error('no verification email');
-    const opened = await openAccountEmailEvent(event, 'email_verification_requested', sealKey);
-    if (!opened.ok) throw new Error(opened.reason);
-    expect(await reset({ token: opened.value.content.token, password: NEW_PASSWORD })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
+    const token = await emailedTokenOf(suite.database.db, EMAIL_VERIFICATION_REQUESTED, ada, sealKey, ISSUED_AT);
+    expect(await reset({ token, password: NEW_PASSWORD })).toMatchObject({ status: 400, body: { type: INVALID_TOKEN } });
     expect((await userRow(ada.id)).password_hash).toBe(oldHash);
   });
 

@@ -5,7 +5,7 @@ import { createPasswordHasher, type PasswordHasher } from '../../shared/password
 import { call } from '../../../test/support/http.js';
 import { testPostgresServers } from '../../../test/support/postgres.js';
 import { sql } from 'kysely';
-import { EMAIL_CHANGED, EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../shared/events/account-email-events.js';
+import { EMAIL_CHANGED, EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent } from '../../contracts/events/account-email-events.js';
 import type { StoredEvent } from '../../shared/events/publisher.js';
 import { startTestFunction, TEST_SEAL_KEY } from '../../../test/support/function-harness.js';
 import { hashEmailToken, issueEmailToken } from '../email-tokens.js';

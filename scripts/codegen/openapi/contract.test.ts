@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../../functions/inventory.js';
 import type { CloudEvent} from 'cloudevents';
 import { HTTP } from 'cloudevents';
-import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../../functions/shared/events/account-email-events.js';
+import { EMAIL_VERIFICATION_REQUESTED, openAccountEmailEvent, PASSWORD_RESET_REQUESTED } from '../../../functions/contracts/events/account-email-events.js';
 import { signEvent, SIGNATURE_ATTRIBUTE } from '../../../functions/shared/events/event-signature.js';
 import type { StoredEvent } from '../../../functions/shared/events/publisher.js';
 import { createEventPublisher } from '../../../functions/shared/events/publisher.js';

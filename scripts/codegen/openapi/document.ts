@@ -1,8 +1,6 @@
 import type { z } from 'zod';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { INVENTORY, type FunctionSpec } from '../../../functions/inventory.js';
-import type { AccountEmailEventType } from '../../../functions/shared/events/account-email-events.js';
-import { USER_LOGIN_EVENT_TYPE } from '../../../functions/shared/events/user-login-event.js';
 import { BODY_LIMIT_BYTES } from '../../../functions/shared/http/errors.js';
 import { PROBLEM_CONTENT_TYPE, problemFor, type ProblemType } from '../../../functions/shared/http/problem.js';
 import type { AnswerDeclaration, HttpFunctionDefinition, SuccessStatus } from '../../../functions/shared/runtime/definition.js';
@@ -19,25 +17,16 @@ import {
   type ImpliedProblems,
 } from './problems.js';
 import { componentSchemas, inputProperties, type JsonSchema } from './schemas.js';
-import {
-  exampleLoginEventData,
-  USER_LOGIN_EVENT_DELIVERY,
-  ACCOUNT_EMAIL_DELIVERIES,
-  accountEmailEventDescription,
-  accountEmailEventHeaders,
-  exampleAccountEmailEventData,
-  userLoginEventDescription,
-  userLoginEventHeaders,
-  userLoginEventProblems,
-} from './webhooks.js';
+import { eventWebhooks } from './webhooks.js';
 
 /**
- * The OpenAPI 3.1 description of every HTTP function, and of the CloudEvents as webhooks, derived
- * from the functions' declarations: paths, methods, operation ids, tags, summaries and who may
- * call from the inventory; parameters, bodies, answers (statuses, schemas, headers) and problems
- * from each function's index.ts; what only words can say (descriptions, examples, component names)
- * from `operations/<domain>/<name>.ts`, each tag's from `operations/<domain>/domain.ts`.
- * `npm run openapi` writes it to openapi.yaml; the local gateway serves it as JSON.
+ * The OpenAPI 3.1 description of every HTTP function, and of every CloudEvent of the event catalogue
+ * as a webhook (webhooks.ts), derived from the declarations: paths, methods, operation ids, tags,
+ * summaries and who may call from the inventory; parameters, bodies, answers (statuses, schemas,
+ * headers) and problems from each function's index.ts; what only words can say (descriptions,
+ * examples, component names) from `operations/<domain>/<name>.ts`, each tag's from
+ * `operations/<domain>/domain.ts`. `npm run openapi` writes it to openapi.yaml; the local gateway
+ * serves it as JSON.
  */
 
 /** An HTTP function as the document sees it: its inventory entry, its declaration and its words. */
@@ -125,10 +114,7 @@ export async function buildOpenApiDocument(options: OpenApiOptions = {}): Promis
     servers: [{ url: options.serverUrl ?? DEFAULT_SERVER_URL, description: 'make dev gateway' }],
     tags: domains.map((domain) => ({ name: domain, description: domainDocs.get(domain)?.description })),
     paths,
-    webhooks: {
-      [USER_LOGIN_EVENT_TYPE]: { post: userLoginEventOperation() },
-      ...Object.fromEntries(ACCOUNT_EMAIL_EVENT_TYPES.map((type) => [type, { post: accountEmailEventOperation(type) }])),
-    },
+    webhooks: eventWebhooks({ schemaRef, problemResponse }),
     components: {
       schemas: componentSchemas(requests, responses),
       headers: HEADERS,
@@ -430,88 +416,6 @@ function problemResponse(problem: ProblemDoc): Json {
       [PROBLEM_CONTENT_TYPE]: {
         schema: problemSchemaFor(problem),
         examples: Object.fromEntries(Object.entries(problem.examples).map(([name, example]) => [name, { ...example }])),
-      },
-    },
-  };
-}
-
-const ACCOUNT_EMAIL_EVENT_TYPES = Object.keys(ACCOUNT_EMAIL_DELIVERIES) as AccountEmailEventType[];
-
-function accountEmailEventOperation(type: AccountEmailEventType): Json {
-  const delivery = ACCOUNT_EMAIL_DELIVERIES[type];
-  return {
-    operationId: type,
-    tags: ['notify'],
-    summary: `${type}: ${delivery.what} (delivered to ${delivery.subscriber})`,
-    description: accountEmailEventDescription(type),
-    'x-knative': {
-      broker: USER_LOGIN_EVENT_DELIVERY.broker,
-      trigger: delivery.trigger,
-      subscribers: [delivery.subscriber],
-      deadLetterSink: USER_LOGIN_EVENT_DELIVERY.deadLetterSink,
-      publishers: [...delivery.publishers],
-    },
-    security: [],
-    parameters: accountEmailEventHeaders(type).map((header) => ({ in: 'header', ...header })),
-    requestBody: {
-      required: true,
-      description: 'The event data (binary content mode: the attributes are the `ce-` headers).',
-      content: {
-        'application/json': {
-          schema: schemaRef('AccountEmailEventData'),
-          examples: { sealed: { summary: "Ada's account, its content sealed", value: exampleAccountEmailEventData } },
-        },
-      },
-    },
-    responses: {
-      '204': {
-        description:
-          'Acknowledged: emailed, or ignored as a duplicate (same `ce-id`), as content that does not open with the ' +
-          'seal key (forged, altered, another event\'s), or as a token that expired before it could be sent.',
-      },
-      ...Object.fromEntries(userLoginEventProblems.map((problem) => [String(problem.status), problemResponse(problem)])),
-      '500': {
-        description: `Not emailed now (the mail server did not take it): the broker delivers it again, then to ${USER_LOGIN_EVENT_DELIVERY.deadLetterSink}. The body is not part of the contract.`,
-      },
-    },
-  };
-}
-
-function userLoginEventOperation(): Json {
-  const delivery = USER_LOGIN_EVENT_DELIVERY;
-  return {
-    operationId: USER_LOGIN_EVENT_TYPE,
-    tags: ['notify'],
-    summary: `${USER_LOGIN_EVENT_TYPE}: a user signed in (delivered to ${delivery.subscribers.join(', ')})`,
-    description: userLoginEventDescription(),
-    'x-knative': {
-      broker: delivery.broker,
-      trigger: delivery.trigger,
-      subscribers: [...delivery.subscribers],
-      deadLetterSink: delivery.deadLetterSink,
-      publishers: [...delivery.publishers],
-    },
-    security: [],
-    parameters: userLoginEventHeaders.map((header) => ({ in: 'header', ...header })),
-    requestBody: {
-      required: true,
-      description: 'The event data (binary content mode: the attributes are the `ce-` headers).',
-      content: {
-        'application/json': {
-          schema: schemaRef('UserLoginEventData'),
-          examples: { 'ada-signs-in': { summary: 'Ada signed in', value: exampleLoginEventData } },
-        },
-      },
-    },
-    responses: {
-      '204': {
-        description:
-          'Acknowledged: handled, or ignored as a duplicate (same `ce-id`) or as an event that can never be handled ' +
-          '(wrong type or dataschema, data not matching the schema). The broker does not deliver it again.',
-      },
-      ...Object.fromEntries(userLoginEventProblems.map((problem) => [String(problem.status), problemResponse(problem)])),
-      '500': {
-        description: `Not handled now (the mail server did not take the email, say): the broker delivers it again, then to ${delivery.deadLetterSink}. The body is not part of the contract.`,
       },
     },
   };

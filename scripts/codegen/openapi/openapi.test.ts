@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CloudEvent, HTTP } from 'cloudevents';
@@ -7,7 +8,9 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
 import { EVENT_SOURCE } from '../../../functions/auth/auth-login/handler.js';
 import { INVENTORY } from '../../../functions/inventory.js';
-import { buildUserLoginEvent, userLoginEventData } from '../../../functions/shared/events/user-login-event.js';
+import { buildAccountEmailEvent, type AccountEmailEventType } from '../../../functions/contracts/events/account-email-events.js';
+import { EVENT_CATALOGUE, eventSourceOf } from '../../../functions/contracts/events/catalogue.js';
+import { buildUserLoginEvent, userLoginEventData } from '../../../functions/contracts/events/user-login-event.js';
 import { signEvent } from '../../../functions/shared/events/event-signature.js';
 import { userResourceSchema, type UserResource } from '../../../functions/users/user.js';
 import { listUsersQuery } from '../../../functions/users/users-list/schema.js';
@@ -18,7 +21,7 @@ import { ROOT } from '../../../test/support/runner-process.js';
 import { buildOpenApiDocument, describeOperation, loadOperations, type DocumentedFunction } from './document.js';
 import { EXAMPLE_TRACEPARENT } from './examples.js';
 import type { JsonSchema } from './schemas.js';
-import { ACCOUNT_EMAIL_DELIVERIES, exampleLoginEventData, USER_LOGIN_EVENT_DELIVERY } from './webhooks.js';
+import { exampleAccountEmailEventData, exampleLoginEventData } from './webhooks.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const document = (await buildOpenApiDocument()) as any;
@@ -228,49 +231,39 @@ describe('the operations, derived from the declarations', () => {
   });
 });
 
-describe('the account email webhooks', () => {
-  it('name for each event type the Trigger of eventing/ that filters on it, its subscriber and dead-letter sink, and publishers that publish', async () => {
+describe('the webhooks', () => {
+  it('are one per event type of the catalogue, naming the Broker and the Triggers eventing/ has for it, its subscribers, dead-letter sink and publishers', async () => {
     const { readdir } = await import('node:fs/promises');
     const files = (await readdir(join(ROOT, 'eventing'))).filter((file) => /trigger/.test(file));
     const triggers = await Promise.all(files.map(async (file) => parse(await readFile(join(ROOT, 'eventing', file), 'utf8'))));
-    for (const [type, delivery] of Object.entries(ACCOUNT_EMAIL_DELIVERIES)) {
-      const trigger = triggers.find((candidate) => candidate.spec.filter.attributes.type === type);
-      expect(trigger, type).toBeDefined();
-      const webhook = document.webhooks[type].post;
-      expect(webhook['x-knative']).toMatchObject({ trigger: trigger.metadata.name, subscribers: [trigger.spec.subscriber.ref.name], deadLetterSink: trigger.spec.delivery.deadLetterSink.ref.name });
-      expect(trigger.metadata.name).toBe(delivery.trigger);
-      for (const name of delivery.publishers) expect(INVENTORY.find((spec) => spec.name === name)?.needs as readonly string[] | undefined, name).toContain('sink');
-      expect(webhook.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/AccountEmailEventData' });
+    const broker = parse(await readFile(join(ROOT, 'eventing/200-broker.yaml'), 'utf8'));
+    expect(Object.keys(document.webhooks)).toEqual(EVENT_CATALOGUE.map((entry) => entry.type));
+    for (const entry of EVENT_CATALOGUE) {
+      const webhook = document.webhooks[entry.type].post;
+      const its = triggers.filter((trigger) => trigger.spec.filter.attributes.type === entry.type);
+      expect(webhook['x-knative'], entry.type).toEqual({
+        broker: broker.metadata.name,
+        triggers: its.map((trigger) => trigger.metadata.name),
+        subscribers: its.map((trigger) => trigger.spec.subscriber.ref.name),
+        deadLetterSink: its[0].spec.delivery.deadLetterSink.ref.name,
+        publishers: [...entry.producers, 'outbox-relay'],
+      });
+      for (const trigger of its) expect(trigger.spec.broker).toBe(broker.metadata.name);
+      for (const name of webhook['x-knative'].publishers) expect(INVENTORY.find((spec) => spec.name === name)?.needs as readonly string[] | undefined, name).toContain('sink');
+      for (const name of [...webhook['x-knative'].subscribers, webhook['x-knative'].deadLetterSink]) {
+        expect(INVENTORY.find((spec) => spec.name === name)?.trigger, name).toBe('cloudevent');
+        expect(webhook.description, name).toContain(name);
+      }
+      for (const name of [...webhook['x-knative'].triggers, 'outbox-relay', broker.metadata.name]) expect(webhook.description, name).toContain(name);
+      expect(webhook.requestBody.content['application/json'].schema).toEqual({ $ref: `#/components/schemas/${entry.dataName}` });
+      expect(entry.data.safeParse(Object.values<any>(webhook.requestBody.content['application/json'].examples)[0].value).success, entry.type).toBe(true);
     }
+    expect(document.webhooks.email_changed.post['x-knative'].triggers).toEqual(['email-changed-notice']);
   });
 });
 
 describe('the user_login_event webhook', () => {
   const webhook = document.webhooks.user_login_event.post;
-
-  it('names the Broker, the Trigger and its subscriber and dead-letter sink as eventing/ defines them', async () => {
-    const trigger = parse(await readFile(join(ROOT, 'eventing/300-trigger-login-email-notification.yaml'), 'utf8'));
-    const broker = parse(await readFile(join(ROOT, 'eventing/200-broker.yaml'), 'utf8'));
-    expect(webhook['x-knative']).toEqual({
-      broker: broker.metadata.name,
-      trigger: trigger.metadata.name,
-      subscribers: [trigger.spec.subscriber.ref.name],
-      deadLetterSink: trigger.spec.delivery.deadLetterSink.ref.name,
-      publishers: ['auth-login', 'outbox-relay'],
-    });
-    expect(trigger.spec.broker).toBe(broker.metadata.name);
-    expect(trigger.spec.filter.attributes.type).toBe('user_login_event');
-    expect(trigger.spec.delivery.retry).toBe(USER_LOGIN_EVENT_DELIVERY.retry);
-    for (const name of [...USER_LOGIN_EVENT_DELIVERY.subscribers, USER_LOGIN_EVENT_DELIVERY.deadLetterSink]) {
-      expect(INVENTORY.find((spec) => spec.name === name)?.trigger, name).toBe('cloudevent');
-    }
-    for (const name of USER_LOGIN_EVENT_DELIVERY.publishers) {
-      expect(INVENTORY.find((spec) => spec.name === name)?.needs as readonly string[] | undefined, name).toContain('sink');
-    }
-    for (const name of ['notify-login-email', 'notify-dead-letter', 'outbox-relay', 'login-email-notification']) {
-      expect(webhook.description).toContain(name);
-    }
-  });
 
   it('documents every header of the binary content mode, as the CloudEvents SDK writes them for a signed event', async () => {
     const keys = await createTestSigningKeys();
@@ -287,6 +280,23 @@ describe('the user_login_event webhook', () => {
     expect(userLoginEventData.safeParse(webhook.requestBody.content['application/json'].examples['ada-signs-in'].value).success).toBe(true);
     expect(webhook.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/UserLoginEventData' });
   });
+});
+
+describe('the account email webhooks', () => {
+  it.each(EVENT_CATALOGUE.filter((entry) => entry.authenticity.kind === 'sealed').map((entry) => [entry.type, entry] as const))(
+    '%s: documents every header of the binary content mode, as each producer writes them',
+    async (type, entry) => {
+      const webhook = document.webhooks[type].post;
+      const documented = webhook.parameters.filter((parameter: any) => parameter.in === 'header');
+      const content = { email: 'ada@example.com', name: 'Ada', token: 'x'.repeat(43), expiresAt: '2026-11-27T10:30:00.000Z', previousEmail: 'ada@example.com', newEmail: 'ada@new.example', changedAt: '2026-11-27T09:30:00.000Z' };
+      for (const producer of entry.producers) {
+        const event = await buildAccountEmailEvent(type as AccountEmailEventType, eventSourceOf(producer), exampleAccountEmailEventData.userId, content as never, new Uint8Array(randomBytes(32)), { traceparent: EXAMPLE_TRACEPARENT });
+        const sent = Object.entries(HTTP.binary(new CloudEvent(event)).headers as Record<string, string>).filter(([name]) => name.startsWith('ce-'));
+        expect(documented.map((parameter: any) => parameter.name).sort(), producer).toEqual(sent.map(([name]) => name).sort());
+        for (const [name, value] of sent) expect(validator.errors(documented.find((parameter: any) => parameter.name === name).schema, value), `${producer} ${name}`).toEqual([]);
+      }
+    },
+  );
 });
 
 function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { accountEmailEventData } from '../../../functions/shared/events/account-email-events.js';
-import { userLoginEventData } from '../../../functions/shared/events/user-login-event.js';
+import { eventDataSchemas } from '../../../functions/contracts/events/catalogue.js';
 import { fieldErrorSchema, problemSchema } from '../../../functions/shared/http/problem.js';
 
 /**
@@ -52,8 +51,7 @@ export function componentSchemas(requests: ReadonlyMap<string, z.ZodType>, respo
     ...responses,
     ['Problem', problemSchema],
     ['FieldError', fieldErrorSchema],
-    ['UserLoginEventData', userLoginEventData],
-    ['AccountEmailEventData', accountEmailEventData],
+    ...eventDataSchemas(),
   ]);
   const result: Record<string, JsonSchema> = {};
   for (const [io, named] of [

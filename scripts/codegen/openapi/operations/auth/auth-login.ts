@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { USER_LOGIN_EVENT_TYPE } from '../../../../../functions/shared/events/user-login-event.js';
+import { USER_LOGIN_EVENT_TYPE } from '../../../../../functions/contracts/events/user-login-event.js';
 import type { TokenResponse } from '../../../../../functions/auth/token-answer.js';
 import { ADA, EXAMPLE_ACCESS_TOKEN } from '../../examples.js';
 import type { OperationDoc } from '../../operation.js';

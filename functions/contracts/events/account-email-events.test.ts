@@ -1,7 +1,7 @@
 import { CompactEncrypt } from 'jose';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../config.js';
+import { ConfigError, parseConfig } from '../../shared/config.js';
 import {
   ACCOUNT_EMAIL_DATASCHEMAS,
   buildAccountEmailEvent,

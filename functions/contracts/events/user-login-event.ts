@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { StoredEvent } from './publisher.js';
+import type { StoredEvent } from '../../shared/events/publisher.js';
 
 /**
  * `user_login_event`: the contract between auth-login (producer) and the notify functions

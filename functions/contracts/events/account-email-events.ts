@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { CloudEventV1 } from 'cloudevents';
 import { z } from 'zod';
-import type { EventInput } from '../runtime/definition.js';
-import { readEventData } from './event-data.js';
-import type { StoredEvent } from './publisher.js';
-import { seal, unseal } from './sealed.js';
+import type { EventInput } from '../../shared/runtime/definition.js';
+import { readEventData } from '../../shared/events/event-data.js';
+import type { StoredEvent } from '../../shared/events/publisher.js';
+import { seal, unseal } from '../../shared/events/sealed.js';
 
 /**
  * The account email events: the contract between the users functions that produce them (in the
