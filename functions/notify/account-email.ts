@@ -5,8 +5,7 @@ import {
   type OpenedAccountEmailEvent,
   type SealedContent,
 } from '../contracts/events/account-email-events.js';
-import { eventConsumedBy, type EventTypeConsumedBy } from '../contracts/events/catalogue.js';
-import type { FunctionName } from '../inventory.js';
+import { eventConsumedBy, type ConsumerName, type EventTypeConsumedBy } from '../contracts/events/catalogue.js';
 import type { EventInput, EventOutcome, Handle } from '../shared/runtime/definition.js';
 import { deliverEmailOnce, type EmailDeliveryDeps } from './email-delivery.js';
 import type { OutgoingEmail } from './email-text.js';
@@ -89,8 +88,8 @@ export function tokenEmail(
 
 /** The functions the catalogue brings an account email event. */
 export type AccountEmailFunction = {
-  [N in FunctionName]: [EventTypeConsumedBy<N>] extends [never] ? never : EventTypeConsumedBy<N> extends AccountEmailEventType ? N : never;
-}[FunctionName];
+  [N in ConsumerName]: [EventTypeConsumedBy<N>] extends [never] ? never : EventTypeConsumedBy<N> extends AccountEmailEventType ? N : never;
+}[ConsumerName];
 
 /**
  * The input of an account email function: the event of the type the catalogue brings it, its

@@ -1,5 +1,4 @@
 import type { z } from 'zod';
-import type { FunctionName, FunctionSpec } from '../../inventory.js';
 import {
   ACCOUNT_EMAIL_DATASCHEMAS,
   accountEmailEventData,
@@ -21,6 +20,12 @@ import { USER_LOGIN_EVENT_DATASCHEMA, USER_LOGIN_EVENT_TYPE, userLoginEventData 
  * one entry here plus its data schema beside this file.
  */
 
+/**
+ * A function of the inventory, by name. Contracts sit below the inventory (which names the
+ * functions), so the catalogue holds names as text; catalogue.test.ts holds every one to the inventory.
+ */
+export type FunctionName = string;
+
 /** The Knative Broker every event travels through (class RabbitMQBroker), named for what it carries. */
 export const BROKER = 'accounts-events';
 
@@ -28,7 +33,7 @@ export const BROKER = 'accounts-events';
  * Publishes what producers wrote to their outbox but the broker did not take at once: every event
  * goes through it, so it publishes every type (keeping each event's `source`).
  */
-export const OUTBOX_RELAY = 'outbox-relay' satisfies FunctionName;
+export const OUTBOX_RELAY = 'outbox-relay';
 
 /** How the broker hands an event to each of its consumers (one Trigger, one queue, per consumer). */
 export interface DeliveryPolicy {
@@ -145,6 +150,9 @@ export const EVENT_CATALOGUE = [
 
 export type EventType = (typeof EVENT_CATALOGUE)[number]['type'];
 
+/** The functions the catalogue names as consumers. */
+export type ConsumerName = (typeof EVENT_CATALOGUE)[number]['consumers'][number]['function'];
+
 /** The catalogue's entry of an event type, with its own data schema's type. */
 export type CatalogueEntry<T extends EventType> = Extract<(typeof EVENT_CATALOGUE)[number], { readonly type: T }>;
 
@@ -203,7 +211,7 @@ export function catalogueEntry<T extends EventType>(type: T): CatalogueEntry<T> 
  * Trigger on its event type for a consumer in the catalogue, else its inventory entry's eventSource
  * (a PingSource, the dead-letter sink).
  */
-export function eventSourceText(spec: Pick<FunctionSpec, 'name' | 'eventSource'>, catalogue: readonly EventEntry[] = EVENT_CATALOGUE): string | undefined {
+export function eventSourceText(spec: { readonly name: string; readonly eventSource?: string }, catalogue: readonly EventEntry[] = EVENT_CATALOGUE): string | undefined {
   const entry = eventConsumedBy(spec.name, catalogue);
   return entry ? `Trigger on \`${entry.type}\`` : spec.eventSource;
 }
