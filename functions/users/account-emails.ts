@@ -85,28 +85,31 @@ export async function addVerificationEmail(
     });
     return undefined;
   }
-  const { token, expiresAt } = await issueEmailToken(trx, {
-    userId: user.id,
-    purpose: 'email-verification',
-    email: user.email,
-    ttlMs: settings.verificationTtlMs,
-    now: settings.now,
-  });
-  const content = { email: user.email, name: user.name, token, expiresAt: expiresAt.toISOString() };
-  return addEvent(trx, await buildAccountEmailEvent(EMAIL_VERIFICATION_REQUESTED, settings.source, user.id, content, settings.sealKey, eventOptions(settings)));
+  return addTokenEmail(trx, settings, user, 'email-verification');
 }
 
 /** A password reset email (a new token replaces any before). */
 export async function addPasswordResetEmail(trx: Transaction<Database>, settings: AccountEmailSettings, user: AccountEmailRecipient): Promise<StoredEvent> {
-  const { token, expiresAt } = await issueEmailToken(trx, {
-    userId: user.id,
-    purpose: 'password-reset',
-    email: user.email,
-    ttlMs: settings.resetTtlMs,
-    now: settings.now,
-  });
+  return addTokenEmail(trx, settings, user, 'password-reset');
+}
+
+/** The event type and lifetime of each purpose's token. */
+const TOKEN_EMAILS = {
+  'email-verification': { type: EMAIL_VERIFICATION_REQUESTED, ttlMs: (settings: AccountEmailSettings) => settings.verificationTtlMs },
+  'password-reset': { type: PASSWORD_RESET_REQUESTED, ttlMs: (settings: AccountEmailSettings) => settings.resetTtlMs },
+} as const;
+
+/** A new token of the purpose for the user's current address, and the sealed event that mails it. */
+async function addTokenEmail(
+  trx: Transaction<Database>,
+  settings: AccountEmailSettings,
+  user: AccountEmailRecipient,
+  purpose: keyof typeof TOKEN_EMAILS,
+): Promise<StoredEvent> {
+  const { type, ttlMs } = TOKEN_EMAILS[purpose];
+  const { token, expiresAt } = await issueEmailToken(trx, { userId: user.id, purpose, email: user.email, ttlMs: ttlMs(settings), now: settings.now });
   const content = { email: user.email, name: user.name, token, expiresAt: expiresAt.toISOString() };
-  return addEvent(trx, await buildAccountEmailEvent(PASSWORD_RESET_REQUESTED, settings.source, user.id, content, settings.sealKey, eventOptions(settings)));
+  return addEvent(trx, await buildAccountEmailEvent(type, settings.source, user.id, content, settings.sealKey, eventOptions(settings)));
 }
 
 /** A notice to the address the account just left, naming the new one. */
