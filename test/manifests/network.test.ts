@@ -18,7 +18,7 @@ import {
   renderService,
   writeManifests,
   type IngressName,
-} from '../../scripts/manifests.js';
+} from '../../scripts/deploy/manifests.js';
 import { ROOT, field, kustomize, loadManifests, nameOf, named, parseDocuments, selectorMatches, type KubeObject, type ManifestDocument } from './manifest-support.js';
 import { allows, namespaceLabels, type Endpoint, type External, type Pod, type Protocol, type StoredPolicy } from './network-policy-model.js';
 import { loadSchemaSet, validateObject, type SchemaSet } from './schema-validation.js';
@@ -564,7 +564,7 @@ describe('the generator', () => {
   });
 
   it('`INGRESS=<other>` is refused with the names it knows', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/manifests.ts', '--out', join(tmpdir(), 'accounts-never-written')], {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy/manifests.ts', '--out', join(tmpdir(), 'accounts-never-written')], {
       cwd: ROOT,
       env: { ...process.env, INGRESS: 'nginx' },
       encoding: 'utf8',

@@ -161,7 +161,7 @@ describe('the structure of the code', () => {
     ['shipped code importing the document builder', 'functions/users/users-get/index.ts', 'scripts/codegen/openapi/examples.ts', /nothing outside functions/],
     ['shipped code importing package.json', 'functions/main.ts', 'package.json', /nothing outside functions/],
     ['shipped code importing a test helper', 'functions/shared/config.ts', 'test/support/tokens.ts', /test code/],
-    ['a command importing a test file', 'scripts/openapi.ts', 'scripts/codegen/openapi/openapi.test.ts', /test code/],
+    ['a command importing a test file', 'scripts/codegen/openapi.ts', 'scripts/codegen/openapi/openapi.test.ts', /test code/],
     ['an import circle', 'functions/shared/http/problem.ts', 'functions/shared/http/errors.ts', /an import circle: .*errors\.ts.*problem\.ts/],
   ])('fails on %s', (_what, from, to, message) => {
     expect(structureViolations(withImport(from, to)).join('\n')).toMatch(message);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import ts from 'typescript';
-import type { EventEntry } from '../functions/contracts/events/catalogue.js';
+import type { EventEntry } from '../../functions/contracts/events/catalogue.js';
 
 /**
  * `npm run new-function -- NAME --domain D --http METHOD PATH` (or `--cloudevent TYPE`): writes
@@ -512,13 +512,13 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
   // What derives from the inventory and the catalogue: the Knative Service, eventing/, the API document, the README's table.
   const eventingDir = join(root, 'eventing');
   const eventingBefore = await snapshot(eventingDir);
-  for (const script of ['scripts/manifests.ts', 'scripts/eventing.ts', 'scripts/openapi.ts', 'scripts/function-table.ts']) await run(root, script);
+  for (const script of ['scripts/deploy/manifests.ts', 'scripts/deploy/eventing.ts', 'scripts/codegen/openapi.ts', 'scripts/codegen/function-table.ts']) await run(root, script);
   for (const [file, text] of await snapshot(eventingDir)) if (eventingBefore.get(file) !== text) written.push(`eventing/${file}`);
   // The rollout state records the new function's revision (no cluster involved), as after any template change.
   // A deploy wants TRUSTED_PROXY_CIDRS: its ConfigMap goes with the scratch folder, any network will do.
   const deployDir = await mkdtemp(join(tmpdir(), 'accounts-new-function-'));
   try {
-    await run(root, 'scripts/rollout.ts', ['deploy'], { DEPLOY_DIR: deployDir, ROLLOUT_STATE: join(root, 'knative', 'rollout.yaml'), TRUSTED_PROXY_CIDRS: '10.0.0.0/8' });
+    await run(root, 'scripts/deploy/rollout.ts', ['deploy'], { DEPLOY_DIR: deployDir, ROLLOUT_STATE: join(root, 'knative', 'rollout.yaml'), TRUSTED_PROXY_CIDRS: '10.0.0.0/8' });
   } finally {
     await rm(deployDir, { recursive: true, force: true });
   }
@@ -528,7 +528,7 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
-    const root = fileURLToPath(new URL('..', import.meta.url));
+    const root = fileURLToPath(new URL('../..', import.meta.url));
     const scaffold = parseScaffoldArgs(process.argv.slice(2));
     const written = await scaffoldFunction(root, scaffold);
     process.stdout.write(`${written.map((file) => `  ${file}`).join('\n')}\n`);

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { parseTrustedProxyCidrs } from '../functions/shared/client-address.js';
+import { parseTrustedProxyCidrs } from '../../functions/shared/client-address.js';
 import { CLIENT_ADDRESSES_CONFIGMAP, type IngressName } from './manifests.js';
 
 /**

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { INVENTORY, type FunctionSpec } from '../functions/inventory.js';
+import { INVENTORY, type FunctionSpec } from '../../functions/inventory.js';
 import {
   DEFAULT_IMAGE,
   DEFAULT_INGRESS,
@@ -42,7 +42,7 @@ import {
  *   rollback FN         the canary goes, the stable revision takes all the traffic again
  *   contract            the contract migrations, once every function runs one version and no canary is in flight
  *   status              every service's revisions and traffic, as the cluster has them (kn)
- *   ingress             patches INGRESS's settings the client addresses depend on (scripts/client-addresses.ts)
+ *   ingress             patches INGRESS's settings the client addresses depend on (scripts/deploy/client-addresses.ts)
  * deploy also writes the ConfigMap of TRUSTED_PROXY_CIDRS (required) into DEPLOY_DIR/client-addresses.
  * Each changes the state, regenerates the manifests from it and applies the Service (`kubectl apply`);
  * every cluster command is printed before it runs; DRY_RUN=1 prints them and runs none, but still
