@@ -6,7 +6,7 @@ import { databaseLoginOf, INVENTORY } from '../functions/inventory.js';
 import { runMigrateCommand } from '../scripts/ops/migrate.js';
 import { openTestClient, openTestDatabase, openTestKysely, withTestClient } from '../test/support/database-clients.js';
 import { parse } from 'yaml';
-import { renderMigrationJob } from '../scripts/deploy/manifests.js';
+import { renderMigrationJob } from '../scripts/deploy/jobs.js';
 import { createTestDatabase, dropDatabase, testPostgresServers, withDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { MIGRATIONS } from './index.js';
 import * as domainRoles from './2026-11-26-003-domain-roles.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
 import { BROKER, EVENT_CATALOGUE, eventPublishers, type EventEntry } from '../../functions/contracts/events/catalogue.js';
-import { NAMESPACE, POD_LABELS } from './manifests.js';
+import { NAMESPACE, POD_LABELS } from './namespace.js';
 
 /**
  * `npm run manifests` (after knative/): writes what eventing/ holds about events from the event

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { DATABASE_LOGINS } from '../../migrations/logins.js';
-import { databaseSecretName } from '../../scripts/deploy/manifests.js';
+import { databaseSecretName } from '../../scripts/deploy/namespace.js';
 import { ROOT, containersOf, field, kustomize, nameOf, named, parseDocuments, podSpecOf, type KubeObject, type ManifestDocument } from './manifest-support.js';
 import { allows, type Endpoint, type Pod, type StoredPolicy } from './network-policy-model.js';
 import { crdRootSchema, loadSchemaSet, schemaKey, sharedSchemasDir, validateObject, withSchema, type SchemaSet } from './schema-validation.js';

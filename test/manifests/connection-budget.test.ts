@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, type FunctionSpec } from '../../functions/inventory.js';
-import { DEFAULT_IMAGE, packageVersion, renderService } from '../../scripts/deploy/manifests.js';
+import { packageVersion } from '../../scripts/deploy/manifests.js';
+import { DEFAULT_IMAGE } from '../../scripts/deploy/namespace.js';
+import { renderService } from '../../scripts/deploy/services.js';
 import { MIGRATOR_CONNECTIONS } from '../../migrations/migrate.js';
 import {
   clientConnections,
