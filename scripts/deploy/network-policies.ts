@@ -299,7 +299,6 @@ export function networkPolicies(ingress: IngressName = DEFAULT_INGRESS, inventor
   return policies.filter((policy): policy is NetworkPolicySpec => policy !== false);
 }
 
-
 /** The label selector as the API takes it; an empty one selects every pod of the namespace. */
 function selectorObject(selector: LabelSelectorSpec): Record<string, unknown> {
   return { matchLabels: selector.matchLabels, matchExpressions: selector.matchExpressions };

@@ -26,7 +26,6 @@ export interface TrafficTarget {
   readonly tag: 'stable' | 'canary';
 }
 
-
 const NAME_LIMIT = 63;
 
 /**
@@ -87,7 +86,6 @@ export function serviceOptionsOf(spec: FunctionSpec, rollout: FunctionRollout): 
 export function uniformRollout(inputs: RevisionInputs, inventory: readonly FunctionSpec[] = INVENTORY): RolloutState {
   return Object.fromEntries(inventory.map((spec) => [spec.name, { stable: { image: inputs.image, version: inputs.version, revision: templateRevisionName(spec, inputs) } }]));
 }
-
 
 type EnvEntry = { name: string; value: string } | { name: string; secret: string; key: string } | { name: string; configMap: string; key: string };
 
@@ -156,7 +154,6 @@ function withEnvOverrides(spec: FunctionSpec, entries: EnvEntry[], overrides: Re
   }
   return result;
 }
-
 
 /**
  * The readiness probe's timeout: above the longest /readyz takes (each dependency check is bounded,
