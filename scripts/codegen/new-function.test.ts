@@ -185,7 +185,7 @@ describe('npm run new-function: in a copy of the project', () => {
     const again = await newFunction(copy, ['reports-echo', '--domain', 'reports', '--http', 'GET', '/x']);
     expect(again.code).toBe(2);
     expect(again.output).toContain('already has a function called reports-echo');
-  }, 120_000);
+  }, 240_000);
 
   it('leaves a project whose types check and whose tests pass for the new functions untouched', async () => {
     const types = await run(copy, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.']);
