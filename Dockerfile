@@ -10,10 +10,10 @@ COPY tsconfig.json ./
 COPY functions/ functions/
 COPY migrations/ migrations/
 COPY scripts/ scripts/
-RUN npx tsx scripts/build.ts
+RUN npx tsx scripts/build/build.ts
 # functions-framework stays outside the bundles (a function registers with the copy its process
 # loads): it and the packages it needs, at the lockfile's versions, and nothing else.
-RUN npx tsx scripts/runtime-modules.ts /runtime/node_modules
+RUN npx tsx scripts/build/runtime-modules.ts /runtime/node_modules
 
 # Runtime stage: distroless Node 22, no shell, no package manager, no build tools, non-root.
 # The bundles carry every other dependency.

@@ -22,7 +22,7 @@ GIVEN_IMAGE := $(if $(filter file,$(origin IMAGE)),,$(IMAGE))
 # ranges): make deploy writes them into the ConfigMap accounts-client-addresses (DEPLOY.md, "Client addresses").
 TRUSTED_PROXY_CIDRS ?=
 ROLLOUT = DRY_RUN=$(DRY_RUN) IMAGE='$(GIVEN_IMAGE)' VERSION='$(VERSION)' NAMESPACE=$(NAMESPACE) INGRESS='$(INGRESS)' \
-  ROLLOUT_STATE='$(ROLLOUT_STATE)' DEPLOY_DIR='$(DEPLOY_DIR)' TRUSTED_PROXY_CIDRS='$(TRUSTED_PROXY_CIDRS)' npx tsx scripts/rollout.ts
+  ROLLOUT_STATE='$(ROLLOUT_STATE)' DEPLOY_DIR='$(DEPLOY_DIR)' TRUSTED_PROXY_CIDRS='$(TRUSTED_PROXY_CIDRS)' npx tsx scripts/deploy/rollout.ts
 # Knative Eventing's webhook refuses an EventPolicy while its authentication-oidc feature is off: resources
 # labelled so are applied only when it is on.
 NEEDS_OIDC := accounts.knative.dev/requires-feature=authentication-oidc
@@ -58,11 +58,11 @@ typecheck: install
 	npm run typecheck
 
 services: ## Start the Postgres the tests use when it is not answering; install Debian's PgBouncer, which the tests start in front of it
-	@scripts/ensure-services.sh
-	@scripts/ensure-debian-package.sh /usr/sbin/pgbouncer pgbouncer
+	@scripts/ops/ensure-services.sh
+	@scripts/ops/ensure-debian-package.sh /usr/sbin/pgbouncer pgbouncer
 
 browser: ## Install Debian's Chromium for the browser tests when /usr/bin/chromium is missing
-	@scripts/ensure-debian-package.sh /usr/bin/chromium chromium
+	@scripts/ops/ensure-debian-package.sh /usr/bin/chromium chromium
 
 test: install services browser ## Lint, typecheck and run every test
 	npm run lint
@@ -70,11 +70,11 @@ test: install services browser ## Lint, typecheck and run every test
 	npm test
 
 bench: install services ## Each function against its peers in one run: req/s, p50/p99, cold start, memory, sign-in vs bcrypt (installs wrk)
-	@scripts/ensure-debian-package.sh wrk wrk
+	@scripts/ops/ensure-debian-package.sh wrk wrk
 	npm run bench
 
 profile: install services ## Where a function's busy time goes under load: make profile FN=users-get (or users-list)
-	@scripts/ensure-debian-package.sh wrk wrk
+	@scripts/ops/ensure-debian-package.sh wrk wrk
 	npm run profile -- $(or $(FN),users-get)
 
 manifests: install ## Regenerate knative/ from the inventory (commit the result)
@@ -89,7 +89,7 @@ push: ## Push the image built by make image
 	$(RUN) docker push $(IMAGE):$(VERSION)
 
 secrets: ## Create or update the Secrets from the environment (see DEPLOY.md)
-	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) scripts/create-secrets.sh
+	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) scripts/deploy/create-secrets.sh
 
 ingress: install ## Patch the ingress (INGRESS) so its Envoy appends the client's real address to X-Forwarded-For (see DEPLOY.md)
 	@$(ROLLOUT) ingress
@@ -129,4 +129,4 @@ contract: install ## Last step of a release, after every function is promoted to
 	@$(ROLLOUT) contract
 
 status: install ## Every service's revisions and traffic, as the cluster has them
-	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) npx tsx scripts/rollout.ts status
+	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) npx tsx scripts/deploy/rollout.ts status

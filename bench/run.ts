@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { INVENTORY } from '../functions/inventory.js';
 import { createPasswordHasher } from '../functions/shared/passwords/password-hasher.js';
-import { ensureBundles } from '../scripts/bundle-cache.js';
+import { ensureBundles } from '../scripts/build/bundle-cache.js';
 import { FRAMEWORK_CLI, median, memoryOf, startServer, type Server } from './processes.js';
 import { setUpBench, type BenchSetup } from './setup.js';
 import { measureTelemetryColdStart, startStubCollector } from './telemetry-cold-start.js';

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBundles } from '../scripts/bundle-cache.js';
+import { ensureBundles } from '../scripts/build/bundle-cache.js';
 import { median, startServer, type Server } from './processes.js';
 
 /**

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { USERS_VERIFY } from '../scripts/manifests.js';
+import { USERS_VERIFY } from '../scripts/deploy/namespace.js';
 import { INVENTORY, type FunctionSpec } from './inventory.js';
 
 const functionsDir = fileURLToPath(new URL('.', import.meta.url));

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runMigrateCommand } from '../scripts/migrate.js';
+import { runMigrateCommand } from '../scripts/ops/migrate.js';
 import { openTestKysely, withTestClient } from '../test/support/database-clients.js';
 import { createTestDatabase, dropDatabase, testPostgresServers, withDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { MIGRATIONS, migrationsOf, type PhasedMigration } from './index.js';

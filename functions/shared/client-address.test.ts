@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { INGRESS_SETTINGS } from '../../scripts/client-addresses.js';
-import { INGRESSES, type IngressName } from '../../scripts/manifests.js';
+import { INGRESS_SETTINGS } from '../../scripts/deploy/client-addresses.js';
+import { INGRESSES, type IngressName } from '../../scripts/deploy/network-policies.js';
 import {
   client,
   deployedIngress,

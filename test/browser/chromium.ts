@@ -2,7 +2,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 
 /**
  * Headless Chromium for the browser tests: Debian's /usr/bin/chromium, installed by
- * scripts/ensure-debian-package.sh (Playwright never downloads a browser).
+ * scripts/ops/ensure-debian-package.sh (Playwright never downloads a browser).
  */
 
 export const CHROMIUM = '/usr/bin/chromium';

@@ -10,7 +10,7 @@ import { launchChromium } from './chromium.js';
 
 /**
  * The API docs page as a person uses it: Swagger UI at the gateway's /docs in headless Chromium
- * (Debian's /usr/bin/chromium, installed by scripts/ensure-debian-package.sh; Playwright never downloads
+ * (Debian's /usr/bin/chromium, installed by scripts/ops/ensure-debian-package.sh; Playwright never downloads
  * a browser), against the whole local system started as `npm start` starts it.
  */
 

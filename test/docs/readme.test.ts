@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
 import { configVariableNames } from '../../functions/shared/config.js';
 import { runnerVariableNames } from '../../runner/runner-config.js';
-import { withFunctionTable } from '../../scripts/function-table.js';
+import { withFunctionTable } from '../../scripts/codegen/function-table.js';
 import { ROOT } from '../support/runner-process.js';
 
 describe('README', () => {

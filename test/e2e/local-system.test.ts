@@ -105,7 +105,7 @@ describe('the local runner with no settings (embedded Postgres)', () => {
     const id: string = created.body.id;
     expect((await call(`${gw}/users`, { method: 'POST', body: grace })).status).toBe(201);
 
-    const granted = await runScript('scripts/admin-grant.ts', [grace.email], env);
+    const granted = await runScript('scripts/ops/admin-grant.ts', [grace.email], env);
     expect(granted.code, granted.stderr).toBe(0);
     const adaToken = await signIn(ada.email, ada.password);
     const adminToken = await signIn(grace.email, grace.password);

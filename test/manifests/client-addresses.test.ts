@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
 import { parseConfig, type Need } from '../../functions/shared/config.js';
-import { INGRESS_SETTINGS, checkTrustedProxyCidrs, ingressSettingCommands, renderClientAddresses } from '../../scripts/client-addresses.js';
-import { CLIENT_ADDRESSES_CONFIGMAP, INGRESSES, NAMESPACE, PART_OF, type IngressName } from '../../scripts/manifests.js';
+import { INGRESS_SETTINGS, checkTrustedProxyCidrs, ingressSettingCommands, renderClientAddresses } from '../../scripts/deploy/client-addresses.js';
+import { CLIENT_ADDRESSES_CONFIGMAP, NAMESPACE, PART_OF } from '../../scripts/deploy/namespace.js';
+import { INGRESSES, type IngressName } from '../../scripts/deploy/network-policies.js';
 import { deployedIngress } from '../support/proxy-chain.js';
 import { field, loadManifests, nameOf, named, parseDocuments, type KubeObject } from './manifest-support.js';
 import { loadSchemaSet, validateObject, type SchemaSet } from './schema-validation.js';

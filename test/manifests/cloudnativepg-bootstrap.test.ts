@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_LOGINS, LOGIN_ROLES } from '../../migrations/logins.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../runner/embedded-postgres.js';
 import { freePort } from '../../runner/ports.js';
-import { runMigrateCommand } from '../../scripts/migrate.js';
+import { runMigrateCommand } from '../../scripts/ops/migrate.js';
 import { kustomize, named, parseDocuments } from './manifest-support.js';
 
 /**

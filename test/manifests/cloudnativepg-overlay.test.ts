@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { DATABASE_LOGINS } from '../../migrations/logins.js';
-import { databaseSecretName } from '../../scripts/manifests.js';
+import { databaseSecretName } from '../../scripts/deploy/namespace.js';
 import { ROOT, containersOf, field, kustomize, nameOf, named, parseDocuments, podSpecOf, type KubeObject, type ManifestDocument } from './manifest-support.js';
 import { allows, type Endpoint, type Pod, type StoredPolicy } from './network-policy-model.js';
 import { crdRootSchema, loadSchemaSet, schemaKey, sharedSchemasDir, validateObject, withSchema, type SchemaSet } from './schema-validation.js';
@@ -347,7 +347,7 @@ async function runCreateSecrets(env: Record<string, string>): Promise<CreatedSec
     BACKUP_S3_SECRET_ACCESS_KEY: 's3-dummy',
   };
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !['POSTGRES', 'DATABASE_HOST', 'NAMESPACE', 'DRY_RUN', ...Object.keys(values)].includes(key)));
-  const result = spawnSync('bash', [join(ROOT, 'scripts', 'create-secrets.sh')], {
+  const result = spawnSync('bash', [join(ROOT, 'scripts', 'deploy', 'create-secrets.sh')], {
     env: { ...inherited, ...values, ...env, PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? ''}`, KUBECTL_CALLS: join(dir, 'calls') },
     encoding: 'utf8',
     timeout: 20_000,

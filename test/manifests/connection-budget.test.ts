@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, type FunctionSpec } from '../../functions/inventory.js';
-import { DEFAULT_IMAGE, packageVersion, renderService } from '../../scripts/manifests.js';
+import { packageVersion } from '../../scripts/deploy/manifests.js';
+import { DEFAULT_IMAGE } from '../../scripts/deploy/namespace.js';
+import { renderService } from '../../scripts/deploy/services.js';
 import { MIGRATOR_CONNECTIONS } from '../../migrations/migrate.js';
 import {
   clientConnections,
@@ -22,7 +24,7 @@ import { ROOT, containersOf, kustomize, loadManifests, named, parseDocuments, po
  * the generated manifests, so a change to the inventory that breaks the budget fails here.
  */
 
-/** scripts/migrate.ts migrates through connectMigrator's pool; the Job's two containers run one after the other. */
+/** scripts/ops/migrate.ts migrates through connectMigrator's pool; the Job's two containers run one after the other. */
 const MIGRATION_CONNECTIONS = MIGRATOR_CONNECTIONS;
 /** CloudNativePG's instance manager and metrics exporter on each instance: a handful, counted generously. */
 const OPERATOR_CONNECTIONS = 10;
@@ -85,8 +87,8 @@ describe('the connection budget of the committed manifests', () => {
     expect(clientConnections(budget.clients)).toBeLessThanOrEqual(budget.statefulSet.maxConnections - budget.statefulSet.superuserReserved - MIGRATION_CONNECTIONS);
   });
 
-  it('counts the migration Job as the connections its command holds: scripts/migrate.ts migrates through connectMigrator', async () => {
-    const source = await readFile(join(ROOT, 'scripts', 'migrate.ts'), 'utf8');
+  it('counts the migration Job as the connections its command holds: scripts/ops/migrate.ts migrates through connectMigrator', async () => {
+    const source = await readFile(join(ROOT, 'scripts', 'ops', 'migrate.ts'), 'utf8');
     expect(source).toMatch(/connectMigrator\(databaseUrl\)/);
     expect(source).not.toMatch(/new pg\.(Pool|Client)\(/);
   });

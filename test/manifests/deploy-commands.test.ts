@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, specOf } from '../../functions/inventory.js';
-import { packageVersion } from '../../scripts/manifests.js';
-import { ROLLOUT_STATE_FILE, readRolloutState } from '../../scripts/rollout-state.js';
-import { applyServiceCommands, contractCommands, formatCommand, migrateCommands, statusCommands } from '../../scripts/rollout.js';
+import { packageVersion } from '../../scripts/deploy/manifests.js';
+import { ROLLOUT_STATE_FILE, readRolloutState } from '../../scripts/deploy/rollout-state.js';
+import { applyServiceCommands, contractCommands, formatCommand, migrateCommands, statusCommands } from '../../scripts/deploy/rollout.js';
 import { SECRET_VARIABLES, kustomize, make, parseDocuments, type MakeResult } from './manifest-support.js';
 
 /**
@@ -340,7 +340,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
   });
 });
 
-describe('scripts/rollout.ts commands', () => {
+describe('scripts/deploy/rollout.ts commands', () => {
   const context = { namespace: 'ns', dir: 'out' };
 
   it('migrate, apply, contract and status commands', () => {

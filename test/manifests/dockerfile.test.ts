@@ -6,8 +6,8 @@ import { dirname, join, posix, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY } from '../../functions/inventory.js';
 import { freePort } from '../../runner/ports.js';
-import { ensureBundles } from '../../scripts/bundle-cache.js';
-import { copyRuntimeModules } from '../../scripts/runtime-modules.js';
+import { ensureBundles } from '../../scripts/build/bundle-cache.js';
+import { copyRuntimeModules } from '../../scripts/build/runtime-modules.js';
 import { createTestSigningKeys } from '../support/signing.js';
 import { ROOT, loadManifests, named, parseImage, podSpecOf, containersOf } from './manifest-support.js';
 
@@ -170,10 +170,10 @@ describe('Dockerfile', () => {
     expect(copies).toHaveLength(2);
     const dist = copied('dist');
     expect(dist).toBeDefined();
-    // The folder scripts/runtime-modules.ts fills: functions-framework and what it needs, nothing else.
+    // The folder scripts/build/runtime-modules.ts fills: functions-framework and what it needs, nothing else.
     const modules = copied('node_modules');
     expect(modules?.sources).toEqual(['/runtime/node_modules/']);
-    expect(instructions(stages[0]!, 'RUN').map((run) => run.args)).toContain('npx tsx scripts/runtime-modules.ts /runtime/node_modules');
+    expect(instructions(stages[0]!, 'RUN').map((run) => run.args)).toContain('npx tsx scripts/build/runtime-modules.ts /runtime/node_modules');
 
     const cmd = execForm(instructions(runtime, 'CMD').at(-1)!.args);
     const script = cmd.find((part) => part.endsWith('.js'));
@@ -213,7 +213,7 @@ describe('.dockerignore', () => {
     expect(isIgnored(path)).toBe(true);
   });
 
-  it.each(['package.json', 'package-lock.json', 'tsconfig.json', 'functions/inventory.ts', 'functions/main.ts', 'scripts/build.ts', 'migrations/index.ts'])(
+  it.each(['package.json', 'package-lock.json', 'tsconfig.json', 'functions/inventory.ts', 'functions/main.ts', 'scripts/build/build.ts', 'migrations/index.ts'])(
     'lets %s in',
     (path) => {
       expect(isIgnored(path)).toBe(false);

@@ -4,21 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, type FunctionSpec } from '../../functions/inventory.js';
-import {
-  BROKER,
-  DEFAULT_IMAGE,
-  INGRESSES,
-  POD_LABELS,
-  RABBITMQ_CLUSTER,
-  USERS_VERIFY,
-  calledBy,
-  networkPolicies,
-  packageVersion,
-  renderNetworkPolicy,
-  renderService,
-  writeManifests,
-  type IngressName,
-} from '../../scripts/manifests.js';
+import { packageVersion, writeManifests } from '../../scripts/deploy/manifests.js';
+import { BROKER, DEFAULT_IMAGE, POD_LABELS, RABBITMQ_CLUSTER, USERS_VERIFY } from '../../scripts/deploy/namespace.js';
+import { calledBy, INGRESSES, type IngressName, networkPolicies, renderNetworkPolicy } from '../../scripts/deploy/network-policies.js';
+import { renderService } from '../../scripts/deploy/services.js';
 import { ROOT, field, kustomize, loadManifests, nameOf, named, parseDocuments, selectorMatches, type KubeObject, type ManifestDocument } from './manifest-support.js';
 import { allows, namespaceLabels, type Endpoint, type External, type Pod, type Protocol, type StoredPolicy } from './network-policy-model.js';
 import { loadSchemaSet, validateObject, type SchemaSet } from './schema-validation.js';
@@ -564,7 +553,7 @@ describe('the generator', () => {
   });
 
   it('`INGRESS=<other>` is refused with the names it knows', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/manifests.ts', '--out', join(tmpdir(), 'accounts-never-written')], {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/deploy/manifests.ts', '--out', join(tmpdir(), 'accounts-never-written')], {
       cwd: ROOT,
       env: { ...process.env, INGRESS: 'nginx' },
       encoding: 'utf8',

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, specOf, type FunctionSpec } from '../../functions/inventory.js';
-import { DEFAULT_IMAGE, packageVersion, renderService, serviceOptionsOf, templateRevisionName, uniformRollout } from '../../scripts/manifests.js';
-import { ROLLOUT_STATE_FILE, formatRolloutState, parseRolloutState, readRolloutState, type RolloutState } from '../../scripts/rollout-state.js';
+import { packageVersion } from '../../scripts/deploy/manifests.js';
+import { DEFAULT_IMAGE } from '../../scripts/deploy/namespace.js';
+import { renderService, serviceOptionsOf, templateRevisionName, uniformRollout } from '../../scripts/deploy/services.js';
+import { ROLLOUT_STATE_FILE, formatRolloutState, parseRolloutState, readRolloutState, type RolloutState } from '../../scripts/deploy/rollout-state.js';
 import { ROOT, make, type KubeObject, type MakeResult } from './manifest-support.js';
 import { loadSchemaSet, validateObject, type SchemaSet } from './schema-validation.js';
 

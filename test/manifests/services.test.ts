@@ -4,8 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, type FunctionSpec } from '../../functions/inventory.js';
 import { READINESS_CHECK_TIMEOUT_MS } from '../../functions/shared/runtime/readiness.js';
-import { DEFAULT_IMAGE, packageVersion, renderMigrationJob, renderService, writeManifests } from '../../scripts/manifests.js';
-import { ROLLOUT_STATE_FILE, readRolloutState } from '../../scripts/rollout-state.js';
+import { renderMigrationJob } from '../../scripts/deploy/jobs.js';
+import { packageVersion, writeManifests } from '../../scripts/deploy/manifests.js';
+import { DEFAULT_IMAGE } from '../../scripts/deploy/namespace.js';
+import { renderService } from '../../scripts/deploy/services.js';
+import { ROLLOUT_STATE_FILE, readRolloutState } from '../../scripts/deploy/rollout-state.js';
 import {
   ROOT,
   containersOf,

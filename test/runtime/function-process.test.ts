@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../runner/ports.js';
-import { ensureBundles } from '../../scripts/bundle-cache.js';
+import { ensureBundles } from '../../scripts/build/bundle-cache.js';
 import { call } from '../support/http.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../support/postgres.js';
 import { createTestTokens } from '../support/tokens.js';

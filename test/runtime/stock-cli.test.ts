@@ -8,7 +8,7 @@ import { INVENTORY } from '../../functions/inventory.js';
 import { addToOutbox } from '../../functions/shared/events/outbox.js';
 import { insertUser } from '../../functions/users/user-repository.js';
 import { freePort } from '../../runner/ports.js';
-import { ensureBundles } from '../../scripts/bundle-cache.js';
+import { ensureBundles } from '../../scripts/build/bundle-cache.js';
 import { call } from '../support/http.js';
 import { createTestDatabase, testPostgresServers, type TestDatabase } from '../support/postgres.js';
 import { createTestTokens, type TestTokens } from '../support/tokens.js';

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../runner/ports.js';
-import { TELEMETRY_BUNDLE } from '../../scripts/build.js';
-import { ensureBundles } from '../../scripts/bundle-cache.js';
-import { copyRuntimeModules } from '../../scripts/runtime-modules.js';
+import { TELEMETRY_BUNDLE } from '../../scripts/build/build.js';
+import { ensureBundles } from '../../scripts/build/bundle-cache.js';
+import { copyRuntimeModules } from '../../scripts/build/runtime-modules.js';
 import { createTestSigningKeys } from '../support/signing.js';
 
 /**

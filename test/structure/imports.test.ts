@@ -21,10 +21,14 @@ import { ROOT } from '../support/runner-process.js';
  * - No import circle anywhere.
  * - No module of a production folder (functions/, scripts/, runner/, migrations/, bench/) is there
  *   for tests only: those live under test/.
+ * - scripts/ is one folder per concern (deploy, build, codegen, ops); outside tests, a concern
+ *   imports nothing of another, nor a loose file at the top of scripts/.
  */
 
 const FOLDERS = ['functions', 'scripts', 'runner', 'migrations', 'bench', 'test'];
 const PRODUCTION = ['functions', 'scripts', 'runner', 'migrations', 'bench'];
+
+const SCRIPT_CONCERNS = ['deploy', 'build', 'codegen', 'ops'];
 
 const isTest = (file: string): boolean => file.endsWith('.test.ts') || file.startsWith('test/');
 const top = (file: string): string => file.split('/')[0] as string;
@@ -72,9 +76,20 @@ interface StructureFacts {
 /** Every way the structure is broken, one line each; empty when it holds. */
 function structureViolations({ graph, runtimePackages, roots }: StructureFacts): string[] {
   const found: string[] = [];
+  for (const file of graph.files) {
+    const [folder, concern, ...rest] = file.split('/');
+    if (folder === 'scripts' && (rest.length === 0 || !SCRIPT_CONCERNS.includes(concern as string))) {
+      found.push(`${file} is in no concern of scripts/ (${SCRIPT_CONCERNS.join(', ')})`);
+    }
+  }
   for (const [file, targets] of graph.imports) {
     for (const target of targets) {
       if (!isTest(file) && isTest(target)) found.push(`${file} imports ${target}, which is test code`);
+      const [fromTop, fromConcern] = file.split('/');
+      const [toTop, toConcern] = target.split('/');
+      if (!isTest(file) && fromTop === 'scripts' && toTop === 'scripts' && fromConcern !== toConcern) {
+        found.push(`${file} imports ${target}: a concern of scripts/ imports nothing of another`);
+      }
       if (top(file) !== 'functions' || isTest(file)) continue;
       if (top(target) !== 'functions' && top(target) !== 'migrations') {
         found.push(`${file} imports ${target}: shipped code imports nothing outside functions/ (and migrations/)`);
@@ -161,7 +176,9 @@ describe('the structure of the code', () => {
     ['shipped code importing the document builder', 'functions/users/users-get/index.ts', 'scripts/codegen/openapi/examples.ts', /nothing outside functions/],
     ['shipped code importing package.json', 'functions/main.ts', 'package.json', /nothing outside functions/],
     ['shipped code importing a test helper', 'functions/shared/config.ts', 'test/support/tokens.ts', /test code/],
-    ['a command importing a test file', 'scripts/openapi.ts', 'scripts/codegen/openapi/openapi.test.ts', /test code/],
+    ['a command importing a test file', 'scripts/codegen/openapi.ts', 'scripts/codegen/openapi/openapi.test.ts', /test code/],
+    ['a deploy script importing the build', 'scripts/deploy/manifests.ts', 'scripts/build/build.ts', /imports nothing of another/],
+    ['codegen importing an ops script', 'scripts/codegen/new-function.ts', 'scripts/ops/migrate.ts', /imports nothing of another/],
     ['an import circle', 'functions/shared/http/problem.ts', 'functions/shared/http/errors.ts', /an import circle: .*errors\.ts.*problem\.ts/],
   ])('fails on %s', (_what, from, to, message) => {
     expect(structureViolations(withImport(from, to)).join('\n')).toMatch(message);
@@ -169,6 +186,12 @@ describe('the structure of the code', () => {
 
   it('fails on shipped code importing a package that is no runtime dependency (vitest, say)', () => {
     expect(structureViolations(withPackage('functions/shared/config.ts', 'vitest'))).toEqual(['functions/shared/config.ts imports vitest, which is no runtime dependency']);
+  });
+
+  it('fails on a script outside the concerns of scripts/', () => {
+    const file = 'scripts/release.ts';
+    const violations = structureViolations({ ...facts, graph: { ...graph, files: [...graph.files, file] } });
+    expect(violations).toEqual([`${file} is in no concern of scripts/ (deploy, build, codegen, ops)`]);
   });
 
   it('fails on a production module that only tests use', () => {

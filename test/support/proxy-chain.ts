@@ -1,5 +1,5 @@
-import { INGRESS_SETTINGS, type IngressSetting } from '../../scripts/client-addresses.js';
-import type { IngressName } from '../../scripts/manifests.js';
+import { INGRESS_SETTINGS, type IngressSetting } from '../../scripts/deploy/client-addresses.js';
+import type { IngressName } from '../../scripts/deploy/network-policies.js';
 
 /**
  * What each proxy between a client and a function on Knative does to the request, as small pure

@@ -8,7 +8,7 @@ import type { ReadinessCheck, ReadinessReport } from '../http/edge.js';
  * also open to the internet. So:
  *
  * - the required checks (the function cannot serve without them) run together, each bounded by
- *   READINESS_CHECK_TIMEOUT_MS, well below the probe's timeout (scripts/manifests.ts sets it), and
+ *   READINESS_CHECK_TIMEOUT_MS, well below the probe's timeout (scripts/deploy/services.ts sets it), and
  *   their result is kept for READINESS_CACHE_MS: a flood of probes costs one check per interval,
  *   and probes that arrive while a check runs wait for that one;
  * - the background checks (the broker's ingress, which a publishing function serves without:

@@ -174,7 +174,7 @@ interface TelemetrySdk {
 
 /**
  * Telemetry as `settings` say: off without them, at no cost; with them, the SDK is imported (a
- * file of its own in the bundles: scripts/build.ts) and exports over OTLP/HTTP. An SDK that
+ * file of its own in the bundles: scripts/build/build.ts) and exports over OTLP/HTTP. An SDK that
  * cannot start is logged and leaves the function running without telemetry.
  */
 export async function startTelemetry(

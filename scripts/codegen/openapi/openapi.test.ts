@@ -14,7 +14,7 @@ import { buildUserLoginEvent, userLoginEventData } from '../../../functions/cont
 import { signEvent } from '../../../functions/shared/events/event-signature.js';
 import { userResourceSchema, type UserResource } from '../../../functions/users/user.js';
 import { listUsersQuery } from '../../../functions/users/users-list/schema.js';
-import { OPENAPI_FILE, renderOpenApiYaml } from '../../openapi.js';
+import { OPENAPI_FILE, renderOpenApiYaml } from '../openapi.js';
 import { createDocumentValidator } from '../../../test/support/openapi-validator.js';
 import { createTestSigningKeys } from '../../../test/support/signing.js';
 import { ROOT } from '../../../test/support/runner-process.js';

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { createDatabase } from '../functions/shared/database.js';
-import { setUserRoleByEmail } from '../functions/users/user-repository.js';
+import { createDatabase } from '../../functions/shared/database.js';
+import { setUserRoleByEmail } from '../../functions/users/user-repository.js';
 import { resolveDatabaseUrl } from './local-system-info.js';
 
 /** `npm run admin:grant -- EMAIL`: gives an existing user the admin role (their earlier tokens and sessions end, as with any role change). */

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { MIGRATION_PHASES, type PhasedMigration } from '../migrations/index.js';
-import { LOGIN_ROLES, DATABASE_LOGINS, loginPasswordsFromEnv, provisionLogins, type DatabaseLogin } from '../migrations/logins.js';
+import { MIGRATION_PHASES, type PhasedMigration } from '../../migrations/index.js';
+import { LOGIN_ROLES, DATABASE_LOGINS, loginPasswordsFromEnv, provisionLogins, type DatabaseLogin } from '../../migrations/logins.js';
 import type { MigrationResult } from 'kysely';
-import { connectMigrator, migrate, migrateUp, migrationStatus } from '../migrations/migrate.js';
+import { connectMigrator, migrate, migrateUp, migrationStatus } from '../../migrations/migrate.js';
 import { resolveDatabaseUrl } from './local-system-info.js';
 
 export const MIGRATE_COMMANDS = ['up', 'contract', 'down', 'status', 'provision-logins'] as const;

@@ -2,8 +2,8 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
-import { BROKER, EVENT_CATALOGUE, eventPublishers, type EventEntry } from '../functions/contracts/events/catalogue.js';
-import { NAMESPACE, POD_LABELS } from './manifests.js';
+import { BROKER, EVENT_CATALOGUE, eventPublishers, type EventEntry } from '../../functions/contracts/events/catalogue.js';
+import { NAMESPACE, POD_LABELS } from './namespace.js';
 
 /**
  * `npm run manifests` (after knative/): writes what eventing/ holds about events from the event
@@ -13,7 +13,7 @@ import { NAMESPACE, POD_LABELS } from './manifests.js';
  * kept as they are. The files are committed; a test fails when they and the catalogue disagree.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const EVENTING_DIR = join(ROOT, 'eventing');
 
 /** The first line of every file this writes: how it knows its own files from the hand-written ones. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findUserByEmail, insertUser } from '../functions/users/user-repository.js';
-import { createTestDatabase, testPostgresServers, type TestDatabase } from '../test/support/postgres.js';
-import { runScript } from '../test/support/runner-process.js';
+import { findUserByEmail, insertUser } from '../../functions/users/user-repository.js';
+import { createTestDatabase, testPostgresServers, type TestDatabase } from '../../test/support/postgres.js';
+import { runScript } from '../../test/support/runner-process.js';
 import { grantAdmin } from './admin-grant.js';
 
 describe('admin:grant against DATABASE_URL', () => {
@@ -28,13 +28,13 @@ describe('admin:grant against DATABASE_URL', () => {
   });
 
   it('exits 1 naming the email when no user has it', async () => {
-    const result = await runScript('scripts/admin-grant.ts', ['nobody@example.com'], { DATABASE_URL: database.url });
+    const result = await runScript('scripts/ops/admin-grant.ts', ['nobody@example.com'], { DATABASE_URL: database.url });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('no user has the email nobody@example.com');
   });
 
   it('exits 1 with what to do when there is neither DATABASE_URL nor a running local system', async () => {
-    const result = await runScript('scripts/admin-grant.ts', ['grace@example.com'], { DATABASE_URL: '', LOCAL_DATA_DIR: '/nonexistent-accounts-data' });
+    const result = await runScript('scripts/ops/admin-grant.ts', ['grace@example.com'], { DATABASE_URL: '', LOCAL_DATA_DIR: '/nonexistent-accounts-data' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('set DATABASE_URL, or start the local system first (make dev)');
   });

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { buildOpenApiDocument } from './codegen/openapi/document.js';
+import { buildOpenApiDocument } from './openapi/document.js';
 
 /**
  * `npm run openapi`: writes openapi.yaml at the repository root from the functions' declarations
@@ -10,7 +10,7 @@ import { buildOpenApiDocument } from './codegen/openapi/document.js';
  * The file is committed; a test fails when it and the code disagree.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const OPENAPI_FILE = join(ROOT, 'openapi.yaml');
 
 /** The document as committed: keys in the order the generator builds them, no YAML anchors. */

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { INVENTORY } from '../functions/inventory.js';
+import { INVENTORY } from '../../functions/inventory.js';
 
 /**
  * Bundles each function into one file, `dist/<name>.js`, started with plain `node` (no npx, no
@@ -12,7 +12,7 @@ import { INVENTORY } from '../functions/inventory.js';
  * beside them.
  */
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 export const DEFAULT_OUTDIR = `${root}dist`;
 
 // CommonJS dependencies bundled into ESM still call require(); give them one.
@@ -102,7 +102,7 @@ export async function bundleInto(outdir: string, options: { readonly minify?: bo
       outputs.push(outfile);
     }),
     build({ ...common, entryPoints: [`${root}functions/shared/passwords/password-worker.js`], outfile: join(outdir, 'password-worker.js') }),
-    build({ ...common, entryPoints: [`${root}scripts/migrate.ts`], outfile: join(outdir, 'migrate.js') }),
+    build({ ...common, entryPoints: [`${root}scripts/ops/migrate.ts`], outfile: join(outdir, 'migrate.js') }),
     // The SDK packages' ES module builds (esbuild prefers `main`, their CommonJS, on node): tree-shaken,
     // a third of the size, so turning telemetry on costs less at start.
     build({ ...common, mainFields: ['module', 'main'], entryPoints: [TELEMETRY_SDK], outfile: join(outdir, TELEMETRY_BUNDLE) }),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import ts from 'typescript';
-import type { EventEntry } from '../functions/contracts/events/catalogue.js';
+import type { EventEntry } from '../../functions/contracts/events/catalogue.js';
 
 /**
  * `npm run new-function -- NAME --domain D --http METHOD PATH` (or `--cloudevent TYPE`): writes
@@ -437,13 +437,16 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function run(root: string, script: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<void> {
+/** `npm run <script> -- <args>` in root: the commands the README names, so the scaffold regenerates as a person would. */
+function npmRun(root: string, script: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = ['run', '--silent', script, ...(args.length > 0 ? ['--', ...args] : [])];
+    const child = spawn('npm', argv, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${script} failed:\n${output}`))));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm run ${script} failed:\n${output}`))));
   });
 }
 
@@ -512,13 +515,13 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
   // What derives from the inventory and the catalogue: the Knative Service, eventing/, the API document, the README's table.
   const eventingDir = join(root, 'eventing');
   const eventingBefore = await snapshot(eventingDir);
-  for (const script of ['scripts/manifests.ts', 'scripts/eventing.ts', 'scripts/openapi.ts', 'scripts/function-table.ts']) await run(root, script);
+  for (const script of ['manifests', 'openapi', 'readme']) await npmRun(root, script);
   for (const [file, text] of await snapshot(eventingDir)) if (eventingBefore.get(file) !== text) written.push(`eventing/${file}`);
   // The rollout state records the new function's revision (no cluster involved), as after any template change.
   // A deploy wants TRUSTED_PROXY_CIDRS: its ConfigMap goes with the scratch folder, any network will do.
   const deployDir = await mkdtemp(join(tmpdir(), 'accounts-new-function-'));
   try {
-    await run(root, 'scripts/rollout.ts', ['deploy'], { DEPLOY_DIR: deployDir, ROLLOUT_STATE: join(root, 'knative', 'rollout.yaml'), TRUSTED_PROXY_CIDRS: '10.0.0.0/8' });
+    await npmRun(root, 'rollout', ['deploy'], { DEPLOY_DIR: deployDir, ROLLOUT_STATE: join(root, 'knative', 'rollout.yaml'), TRUSTED_PROXY_CIDRS: '10.0.0.0/8' });
   } finally {
     await rm(deployDir, { recursive: true, force: true });
   }
@@ -528,7 +531,7 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
-    const root = fileURLToPath(new URL('..', import.meta.url));
+    const root = fileURLToPath(new URL('../..', import.meta.url));
     const scaffold = parseScaffoldArgs(process.argv.slice(2));
     const written = await scaffoldFunction(root, scaffold);
     process.stdout.write(`${written.map((file) => `  ${file}`).join('\n')}\n`);

@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { BROKER, EVENT_CATALOGUE, eventDataSchemas, eventPublishers, type EventEntry } from '../functions/contracts/events/catalogue.js';
-import type { FunctionName } from '../functions/inventory.js';
-import { eventWebhooks } from './codegen/openapi/webhooks.js';
-import { parseEventingDefinitions } from '../runner/broker/eventing-definitions.js';
+import { BROKER, EVENT_CATALOGUE, eventDataSchemas, eventPublishers, type EventEntry } from '../../functions/contracts/events/catalogue.js';
+import type { FunctionName } from '../../functions/inventory.js';
+import { eventWebhooks } from '../codegen/openapi/webhooks.js';
+import { parseEventingDefinitions } from '../../runner/broker/eventing-definitions.js';
 import { backoffNote, EVENTING_DIR, eventingDrift, eventingFiles, GENERATED_HEADER, writeEventing } from './eventing.js';
-import { networkPolicies, POD_LABELS } from './manifests.js';
+import { POD_LABELS } from './namespace.js';
+import { networkPolicies } from './network-policies.js';
 
 const ROOT = join(EVENTING_DIR, '..');
 

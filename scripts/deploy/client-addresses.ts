@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
-import { parseTrustedProxyCidrs } from '../functions/shared/client-address.js';
-import { CLIENT_ADDRESSES_CONFIGMAP, type IngressName } from './manifests.js';
+import { parseTrustedProxyCidrs } from '../../functions/shared/client-address.js';
+import { CLIENT_ADDRESSES_CONFIGMAP } from './namespace.js';
+import { type IngressName } from './network-policies.js';
 
 /**
  * What makes a client's address trustworthy in the cluster (DEPLOY.md, "Client addresses"):

@@ -11,7 +11,7 @@ import { bundleFileNames, bundleInto, hasCode } from './build.js';
  * each is written to a temporary folder and renamed into place, complete, under its hash.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Git-ignored, and wiped by `npm ci` together with the dependencies the bundles were built from. */
 export const DEFAULT_CACHE_ROOT = join(ROOT, 'node_modules', '.cache', 'knative-accounts', 'bundles');
 

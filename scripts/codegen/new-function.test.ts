@@ -6,10 +6,10 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_CATALOGUE, type EventEntry } from '../functions/contracts/events/catalogue.js';
+import { EVENT_CATALOGUE, type EventEntry } from '../../functions/contracts/events/catalogue.js';
 import { catalogueWithConsumer, eventDataModule, eventTypeNames, parseScaffoldArgs } from './new-function.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SHARED = join(ROOT, '..', 'shared');
 
 describe('npm run new-function: the command line', () => {
@@ -106,15 +106,18 @@ async function hashesUnder(root: string): Promise<Map<string, string>> {
   return files;
 }
 
-function run(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+function run(cwd: string, args: string[], env: Record<string, string> = {}, command = process.execPath): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => resolve({ code, output }));
   });
 }
+
+/** `npm run new-function -- <args>` in `cwd`, as the README shows it: without the package.json script, it fails. */
+const newFunction = (cwd: string, args: string[]) => run(cwd, ['run', 'new-function', '--', ...args], {}, 'npm');
 
 describe('npm run new-function: in a copy of the project', () => {
   let copy: string;
@@ -135,9 +138,9 @@ describe('npm run new-function: in a copy of the project', () => {
   });
 
   it('writes only the new folders and the inventory entry, plus what derives from the inventory', async () => {
-    const http = await run(copy, ['--import', 'tsx', 'scripts/new-function.ts', 'reports-echo', '--domain', 'reports', '--http', 'POST', '/reports/{id}/echo']);
+    const http = await newFunction(copy, ['reports-echo', '--domain', 'reports', '--http', 'POST', '/reports/{id}/echo']);
     expect(http.code, http.output).toBe(0);
-    const event = await run(copy, ['--import', 'tsx', 'scripts/new-function.ts', 'notify-hello', '--domain', 'notify', '--cloudevent', 'hello_event']);
+    const event = await newFunction(copy, ['notify-hello', '--domain', 'notify', '--cloudevent', 'hello_event']);
     expect(event.code, event.output).toBe(0);
     expect(event.output).toContain('its Trigger (filter type hello_event) is in eventing/');
 
@@ -179,10 +182,10 @@ describe('npm run new-function: in a copy of the project', () => {
     const revision = /name: (reports-echo-v[\w-]+)/.exec(service)?.[1];
     expect(revision, 'the Service names its revision').toBeDefined();
     expect(rollout, 'the rollout state records the revision the Service serves').toContain(`revision: ${revision}`);
-    const again = await run(copy, ['--import', 'tsx', 'scripts/new-function.ts', 'reports-echo', '--domain', 'reports', '--http', 'GET', '/x']);
+    const again = await newFunction(copy, ['reports-echo', '--domain', 'reports', '--http', 'GET', '/x']);
     expect(again.code).toBe(2);
     expect(again.output).toContain('already has a function called reports-echo');
-  }, 120_000);
+  }, 240_000);
 
   it('leaves a project whose types check and whose tests pass for the new functions untouched', async () => {
     const types = await run(copy, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.']);

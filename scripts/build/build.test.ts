@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../test/support/runner-process.js';
+import { ROOT } from '../../test/support/runner-process.js';
 import { bundleFileNames, buildAll } from './build.js';
 import { ensureBundles, sourceHash, type Bundles, type SourceInputs } from './bundle-cache.js';
 
@@ -19,7 +19,7 @@ const children = new Set<ReturnType<typeof spawn>>();
 /** `ensureBundles()` in a process of its own, as a runner or another test file calls it. */
 function ensureBundlesElsewhere(cacheRoot: string, inputs: SourceInputs): Promise<Bundles> {
   const code = [
-    "import { ensureBundles } from './scripts/bundle-cache.js';",
+    "import { ensureBundles } from './scripts/build/bundle-cache.js';",
     'const bundles = await ensureBundles({ cacheRoot: process.env.TEST_CACHE_ROOT, inputs: JSON.parse(process.env.TEST_INPUTS) });',
     'process.stdout.write(JSON.stringify(bundles));',
   ].join('\n');

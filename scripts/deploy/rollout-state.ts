@@ -11,7 +11,7 @@ import { z } from 'zod';
  * another file (tests and dry runs work on a copy).
  */
 
-export const ROLLOUT_STATE_FILE = join(fileURLToPath(new URL('..', import.meta.url)), 'knative', 'rollout.yaml');
+export const ROLLOUT_STATE_FILE = join(fileURLToPath(new URL('../..', import.meta.url)), 'knative', 'rollout.yaml');
 
 /** What picks a revision's template besides the sources: the image, its version, variables set on top of the generated ones. */
 export interface RevisionInputs {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs a Debian package when the program it brings is missing:
-#   scripts/ensure-debian-package.sh /usr/bin/chromium chromium   (the browser tests drive it)
-#   scripts/ensure-debian-package.sh wrk wrk                       (make bench's load generator)
+#   scripts/ops/ensure-debian-package.sh /usr/bin/chromium chromium   (the browser tests drive it)
+#   scripts/ops/ensure-debian-package.sh wrk wrk                       (make bench's load generator)
 # No test tool downloads a binary of its own.
 set -euo pipefail
 

@@ -1,15 +1,15 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventSourceText } from '../functions/contracts/events/catalogue.js';
-import { INVENTORY, type CallerRule, type FunctionSpec } from '../functions/inventory.js';
+import { eventSourceText } from '../../functions/contracts/events/catalogue.js';
+import { INVENTORY, type CallerRule, type FunctionSpec } from '../../functions/inventory.js';
 
 /**
  * `npm run readme`: writes the README's function table from the inventory (and, for the functions a
  * Trigger feeds, the event catalogue), between its two markers. A test fails when the README's table and the inventory disagree.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const README_FILE = join(ROOT, 'README.md');
 export const TABLE_START = '<!-- function table: generated from functions/inventory.ts by `npm run readme` -->';
 export const TABLE_END = '<!-- end of function table -->';

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
  * registers with the one copy its process loads (the stock CLI's, when the CLI serves it).
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const RUNTIME_PACKAGES = ['@google-cloud/functions-framework'];
 
 interface LockEntry {
@@ -67,7 +67,7 @@ export async function copyRuntimeModules(target: string, root = ROOT): Promise<s
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const target = process.argv[2];
   if (!target) {
-    process.stderr.write('usage: tsx scripts/runtime-modules.ts <target node_modules folder>\n');
+    process.stderr.write('usage: tsx scripts/build/runtime-modules.ts <target node_modules folder>\n');
     process.exit(2);
   }
   const paths = await copyRuntimeModules(target);
