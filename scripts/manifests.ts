@@ -137,7 +137,7 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
     signIn: [{ name: 'USERS_VERIFY_URL', value: `http://users-verify.${NAMESPACE}.svc.cluster.local` }],
     lockout: [],
     // The networks of the proxies in front, one value for every function that counts per client: the
-    // ConfigMap `make deploy` writes from TRUSTED_PROXY_CIDRS (scripts/client-addresses.ts, DEPLOY.md).
+    // ConfigMap `make deploy` writes from TRUSTED_PROXY_CIDRS (scripts/client-addresses.ts, docs/deploying.md).
     clients: [{ name: 'TRUSTED_PROXY_CIDRS', configMap: CLIENT_ADDRESSES_CONFIGMAP.name, key: CLIENT_ADDRESSES_CONFIGMAP.key }],
     registration: [],
     sessions: [],
@@ -145,7 +145,7 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
     emailTokens: [],
     emailRequests: [],
     seal: [{ name: 'EVENT_SEAL_KEY', secret: 'accounts-event-seal', key: 'key' }],
-    // The page of your app that takes `?action=verify-email|reset-password&token=…` (DEPLOY.md).
+    // The page of your app that takes `?action=verify-email|reset-password&token=…` (docs/deploying.md).
     links: [{ name: 'ACCOUNT_LINKS_URL', value: 'https://accounts.example.com/account' }],
     retention: [{ name: 'RETENTION_DAYS', value: '90' }],
     // The Broker's address, written into the template: the SinkBinding cannot add it to a revision whose name is
@@ -512,7 +512,7 @@ const podsIn = (namespace: string, labels: Labels, comment: string): PolicyPeer 
 const KOURIER_GATEWAY = podsIn('kourier-system', { app: '3scale-kourier-gateway' }, "Kourier's gateway pods, for external and cluster-local URLs (net-kourier config/300-gateway.yaml).");
 const ISTIO_GATEWAY = podsIn('istio-system', { istio: 'ingressgateway' }, "Istio's ingress gateway pods, which knative-ingress-gateway and knative-local-gateway select (net-istio config/20*-gateway.yaml).");
 
-/** The ingresses DEPLOY.md covers; `INGRESS=<name> npm run manifests` picks one (Kourier by default, as DEPLOY.md installs). */
+/** The ingresses docs/deploying.md covers; `INGRESS=<name> npm run manifests` picks one (Kourier by default, as docs/deploying.md installs). */
 export const INGRESSES = {
   kourier: { title: 'Kourier', external: KOURIER_GATEWAY, local: KOURIER_GATEWAY, localPort: 8081 },
   istio: { title: 'Istio', external: ISTIO_GATEWAY, local: ISTIO_GATEWAY, localPort: 8081 },
