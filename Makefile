@@ -19,7 +19,7 @@ DEPLOY_DIR ?= .deploy
 # IMAGE as given on the command line or in the environment; left empty, a rollout keeps the image each function runs.
 GIVEN_IMAGE := $(if $(filter file,$(origin IMAGE)),,$(IMAGE))
 # The networks of the proxies in front of the functions (the cluster's pod networks, a load balancer's
-# ranges): make deploy writes them into the ConfigMap accounts-client-addresses (DEPLOY.md, "Client addresses").
+# ranges): make deploy writes them into the ConfigMap accounts-client-addresses (docs/deploying.md, "Client addresses").
 TRUSTED_PROXY_CIDRS ?=
 ROLLOUT = DRY_RUN=$(DRY_RUN) IMAGE='$(GIVEN_IMAGE)' VERSION='$(VERSION)' NAMESPACE=$(NAMESPACE) INGRESS='$(INGRESS)' \
   ROLLOUT_STATE='$(ROLLOUT_STATE)' DEPLOY_DIR='$(DEPLOY_DIR)' TRUSTED_PROXY_CIDRS='$(TRUSTED_PROXY_CIDRS)' npx tsx scripts/deploy/rollout.ts
@@ -88,10 +88,10 @@ push: ## Push the image built by make image
 	@test "$(VERSION)" != latest || { echo "VERSION must be a version, never latest"; exit 2; }
 	$(RUN) docker push $(IMAGE):$(VERSION)
 
-secrets: ## Create or update the Secrets from the environment (see DEPLOY.md)
+secrets: ## Create or update the Secrets from the environment (see docs/deploying.md)
 	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) scripts/deploy/create-secrets.sh
 
-ingress: install ## Patch the ingress (INGRESS) so its Envoy appends the client's real address to X-Forwarded-For (see DEPLOY.md)
+ingress: install ## Patch the ingress (INGRESS) so its Envoy appends the client's real address to X-Forwarded-For (see docs/deploying.md)
 	@$(ROLLOUT) ingress
 
 deploy: install ## Full rollout of VERSION with TRUSTED_PROXY_CIDRS (every function, all traffic; refused while a canary runs): namespace, network policies, ingress settings, secrets, client addresses, Postgres, expand migrations, eventing, services
@@ -110,7 +110,7 @@ deploy: install ## Full rollout of VERSION with TRUSTED_PROXY_CIDRS (every funct
 	@if [ "$(DRY_RUN)" = 1 ] || [ "$$(kubectl get configmap config-features --namespace knative-eventing -o jsonpath='{.data.authentication-oidc}' 2>/dev/null)" = enabled ]; then \
 	  echo "kubectl apply -k eventing --selector $(NEEDS_OIDC)$(if $(filter 1,$(DRY_RUN)),   # only where knative-eventing's config-features sets authentication-oidc: enabled)"; \
 	  $(if $(filter 1,$(DRY_RUN)),:,kubectl apply -k eventing --selector $(NEEDS_OIDC)); \
-	else echo "authentication-oidc is off in knative-eventing: the EventPolicy in eventing/ is left out (see DEPLOY.md)"; fi
+	else echo "authentication-oidc is off in knative-eventing: the EventPolicy in eventing/ is left out (see docs/deploying.md)"; fi
 	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=Ready --timeout=300s broker/accounts-events
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/services
 

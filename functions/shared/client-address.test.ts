@@ -91,7 +91,7 @@ describe('behind a cloud load balancer in front of Kourier', () => {
   const [, activator] = paths[1]!;
 
   it('takes the client from the PROXY protocol when the load balancer sends it (its traffic policy then no matter)', () => {
-    // The operator's choice (DEPLOY.md): the balancer's PROXY header, and Kourier's enable-proxy-protocol.
+    // The operator's choice (docs/deploying.md): the balancer's PROXY header, and Kourier's enable-proxy-protocol.
     const withProxyProtocol = deployedIngress('kourier', INGRESS_SETTINGS.kourier, { 'enable-proxy-protocol': 'true' });
     for (const path of [straight, activator]) {
       for (const start of [client(REAL_CLIENT), client(REAL_CLIENT, SPOOF)]) {

@@ -6,7 +6,7 @@ import { BlockList, isIP } from 'node:net';
  * the queue-proxy. The activator and the queue-proxy (Go's httputil.ReverseProxy) append the address
  * of their peer to X-Forwarded-For; Envoy appends its peer only when it uses the remote address
  * (Kourier's `use-remote-address`, on by default in Istio's gateways and Contour), which is why the
- * deploy sets it (DEPLOY.md, "Client addresses"). The function's own peer is the queue-proxy on
+ * deploy sets it (docs/deploying.md, "Client addresses"). The function's own peer is the queue-proxy on
  * 127.0.0.1.
  *
  * Walking the list from the right (the socket's peer is the last hop), every address inside the

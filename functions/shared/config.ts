@@ -223,7 +223,7 @@ const sectionChecks: Partial<Record<Need, (config: Record<string, unknown>) => s
   clients: (config) =>
     config['KUBERNETES_SERVICE_HOST'] !== undefined && (config['TRUSTED_PROXY_CIDRS'] as unknown[]).length === 0
       ? [
-          'TRUSTED_PROXY_CIDRS is required in a cluster: the networks of the proxies in front (the pod networks of the ingress gateway and the activator, a load balancer\'s ranges), from the ConfigMap accounts-client-addresses (DEPLOY.md, "Client addresses")',
+          'TRUSTED_PROXY_CIDRS is required in a cluster: the networks of the proxies in front (the pod networks of the ingress gateway and the activator, a load balancer\'s ranges), from the ConfigMap accounts-client-addresses (docs/deploying.md, "Client addresses")',
         ]
       : [],
 };

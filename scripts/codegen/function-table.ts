@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventSourceText } from '../../functions/contracts/events/catalogue.js';
 import { INVENTORY, type CallerRule, type FunctionSpec } from '../../functions/inventory.js';
+import { withArchitectureDiagram } from './architecture-diagram.js';
 
 /**
  * `npm run readme`: writes the README's function table from the inventory (and, for the functions a
- * Trigger feeds, the event catalogue), between its two markers. A test fails when the README's table and the inventory disagree.
+ * Trigger feeds, the event catalogue), between its two markers, and its architecture diagram
+ * (codegen/architecture-diagram.ts). A test fails when the README's table and the inventory disagree.
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -55,6 +57,6 @@ export function withFunctionTable(readme: string): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await writeFile(README_FILE, withFunctionTable(await readFile(README_FILE, 'utf8')));
-  process.stdout.write(`wrote the function table of ${README_FILE}\n`);
+  await writeFile(README_FILE, withArchitectureDiagram(withFunctionTable(await readFile(README_FILE, 'utf8'))));
+  process.stdout.write(`wrote the function table and the architecture diagram of ${README_FILE}\n`);
 }

@@ -4,7 +4,7 @@ import { CLIENT_ADDRESSES_CONFIGMAP } from './namespace.js';
 import { type IngressName } from './network-policies.js';
 
 /**
- * What makes a client's address trustworthy in the cluster (DEPLOY.md, "Client addresses"):
+ * What makes a client's address trustworthy in the cluster (docs/deploying.md, "Client addresses"):
  * - the ingress's Envoy appends the address of its peer to X-Forwarded-For, and that peer is the
  *   client (not a node that source-NATed it): the settings below, which `make deploy` applies to the
  *   ingress as patches;
@@ -75,7 +75,7 @@ export function ingressSettingCommands(ingress: IngressName): string[][] {
 export function checkTrustedProxyCidrs(text: string | undefined): string {
   if (!text || text.trim() === '') {
     throw new Error(
-      'TRUSTED_PROXY_CIDRS must name the networks of the proxies in front of the functions: the pod networks of the cluster (the ingress gateway and the activator run there), and a load balancer\'s ranges if one proxies HTTP in front; see DEPLOY.md, "Client addresses"',
+      'TRUSTED_PROXY_CIDRS must name the networks of the proxies in front of the functions: the pod networks of the cluster (the ingress gateway and the activator run there), and a load balancer\'s ranges if one proxies HTTP in front; see docs/deploying.md, "Client addresses"',
     );
   }
   const { cidrs, problems } = parseTrustedProxyCidrs(text);

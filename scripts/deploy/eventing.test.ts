@@ -77,8 +77,8 @@ describe('eventing/ and the event catalogue', () => {
     expect(await readFile(join(ROOT, 'Makefile'), 'utf8')).toContain(`broker/${BROKER}\n`);
   });
 
-  it("keeps DEPLOY.md's move from the old Broker in step with the network policies it copies and deletes", async () => {
-    const guide = await readFile(join(ROOT, 'DEPLOY.md'), 'utf8');
+  it("keeps docs/deploying.md's move from the old Broker in step with the network policies it copies and deletes", async () => {
+    const guide = await readFile(join(ROOT, 'docs/deploying.md'), 'utf8');
     const copied = [...guide.matchAll(/knative\/network\/(\d{3})-\*\.yaml/g)].map((match) => match[1]);
     expect(copied).toEqual(['240', '410', '500']);
     const policies = networkPolicies();

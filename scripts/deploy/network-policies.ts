@@ -83,7 +83,7 @@ const podsIn = (namespace: string, labels: Labels, comment: string): PolicyPeer 
 const KOURIER_GATEWAY = podsIn('kourier-system', { app: '3scale-kourier-gateway' }, "Kourier's gateway pods, for external and cluster-local URLs (net-kourier config/300-gateway.yaml).");
 const ISTIO_GATEWAY = podsIn('istio-system', { istio: 'ingressgateway' }, "Istio's ingress gateway pods, which knative-ingress-gateway and knative-local-gateway select (net-istio config/20*-gateway.yaml).");
 
-/** The ingresses DEPLOY.md covers; `INGRESS=<name> npm run manifests` picks one (Kourier by default, as DEPLOY.md installs). */
+/** The ingresses docs/deploying.md covers; `INGRESS=<name> npm run manifests` picks one (Kourier by default, as docs/deploying.md installs). */
 export const INGRESSES = {
   kourier: { title: 'Kourier', external: KOURIER_GATEWAY, local: KOURIER_GATEWAY, localPort: 8081 },
   istio: { title: 'Istio', external: ISTIO_GATEWAY, local: ISTIO_GATEWAY, localPort: 8081 },

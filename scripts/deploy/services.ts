@@ -112,7 +112,7 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
     signIn: [{ name: 'USERS_VERIFY_URL', value: `http://users-verify.${NAMESPACE}.svc.cluster.local` }],
     lockout: [],
     // The networks of the proxies in front, one value for every function that counts per client: the
-    // ConfigMap `make deploy` writes from TRUSTED_PROXY_CIDRS (scripts/deploy/client-addresses.ts, DEPLOY.md).
+    // ConfigMap `make deploy` writes from TRUSTED_PROXY_CIDRS (scripts/deploy/client-addresses.ts, docs/deploying.md).
     clients: [{ name: 'TRUSTED_PROXY_CIDRS', configMap: CLIENT_ADDRESSES_CONFIGMAP.name, key: CLIENT_ADDRESSES_CONFIGMAP.key }],
     registration: [],
     sessions: [],
@@ -120,7 +120,7 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
     emailTokens: [],
     emailRequests: [],
     seal: [{ name: 'EVENT_SEAL_KEY', secret: 'accounts-event-seal', key: 'key' }],
-    // The page of your app that takes `?action=verify-email|reset-password&token=…` (DEPLOY.md).
+    // The page of your app that takes `?action=verify-email|reset-password&token=…` (docs/deploying.md).
     links: [{ name: 'ACCOUNT_LINKS_URL', value: 'https://accounts.example.com/account' }],
     retention: [{ name: 'RETENTION_DAYS', value: '90' }],
     // The Broker's address, written into the template: the SinkBinding cannot add it to a revision whose name is

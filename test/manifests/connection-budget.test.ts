@@ -83,7 +83,7 @@ describe('the connection budget of the committed manifests', () => {
 
   it('fits: the StatefulSet, the Pooler with one instance down, and the Cluster behind the Pooler', () => {
     expect(connectionBudgetProblems(budget)).toEqual([]);
-    // The figures DEPLOY.md quotes.
+    // The figures docs/deploying.md quotes.
     expect(clientConnections(budget.clients)).toBeLessThanOrEqual(budget.statefulSet.maxConnections - budget.statefulSet.superuserReserved - MIGRATION_CONNECTIONS);
   });
 

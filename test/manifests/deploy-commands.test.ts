@@ -216,7 +216,7 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       'kubectl apply -k .deploy/namespace',
       // The network policies before anything in the namespace starts: the default deny, then the allowed flows.
       'kubectl apply -k .deploy/network',
-      // Kourier's Envoy appends the client it saw, which the load balancer leaves as the source (DEPLOY.md, "Client addresses").
+      // Kourier's Envoy appends the client it saw, which the load balancer leaves as the source (docs/deploying.md, "Client addresses").
       `kubectl patch configmap/config-kourier --namespace knative-serving --type merge --patch '{"data":{"use-remote-address":"true"}}'`,
       `kubectl patch service/kourier --namespace kourier-system --type merge --patch '{"spec":{"externalTrafficPolicy":"Local"}}'`,
       secret('accounts-postgres', '--from-literal=password=… --from-literal=url=…'),

@@ -404,7 +404,7 @@ describe.each(Object.keys(INGRESSES) as IngressName[])('behind %s', (ingress) =>
     }
   });
 
-  it('cannot tell callers apart behind the shared local gateway: a pod elsewhere that may reach it gets to users-verify (DEPLOY.md)', () => {
+  it('cannot tell callers apart behind the shared local gateway: a pod elsewhere that may reach it gets to users-verify (docs/deploying.md)', () => {
     // The gateway proxies every cluster-local URL of the cluster; only its caller's own namespace (or the
     // gateway's) can stop that caller. users-verify's answers must not depend on being hidden.
     expect(allows(policies, cluster.get('random:default'), cluster.get('gateway:local'), INGRESSES[ingress].localPort)).toBe(true);

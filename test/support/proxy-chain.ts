@@ -127,7 +127,7 @@ export const TEST_CLUSTER = {
   activatorPod: '10.244.2.7',
   gatewayPod6: 'fd00:10:244:1::e',
   activatorPod6: 'fd00:10:244:2::7',
-  /** What DEPLOY.md has the operator put into TRUSTED_PROXY_CIDRS: the pod networks, not the nodes'. */
+  /** What docs/deploying.md has the operator put into TRUSTED_PROXY_CIDRS: the pod networks, not the nodes'. */
   podNetworks: '10.244.0.0/16,fd00:10:244::/56',
 };
 
