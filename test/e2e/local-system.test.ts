@@ -252,5 +252,6 @@ describe('the local runner with DATABASE_URL and RABBITMQ_URL', () => {
       await database.drop();
       await rm(dataDir, { recursive: true, force: true });
     }
-  });
+    // A whole system starts and stops: as long as the other runner tests give it.
+  }, 120_000);
 });
