@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { isUniqueViolation, type Database, type UsersTable } from '../shared/database.js';
+import { compileOnly, isUniqueViolation, withParameters, type Database, type UsersTable } from '../shared/database.js';
 import type { Role } from '../contracts/tokens.js';
 import { endEmailTokens } from './email-tokens.js';
 import { UsersProblems } from './errors.js';
@@ -101,9 +101,12 @@ export async function insertUser(db: Db, user: NewUser): Promise<UserRecord> {
   }
 }
 
+/** Every users function that checks a caller reads their row, on each request: compiled once. */
+const USER_BY_ID = compileOnly.selectFrom('users.users').select(USER_COLUMNS).where('id', '=', '').compile();
+
 export async function findUserById(db: Db, id: string): Promise<UserRecord | undefined> {
-  const row = await db.selectFrom('users.users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst();
-  return row && toUserRecord(row);
+  const { rows } = await db.executeQuery(withParameters(USER_BY_ID, [id]));
+  return rows[0] && toUserRecord(rows[0]);
 }
 
 /** The user with this id; 404 `user-not-found` when there is none (or the id is not a user id at all). */
