@@ -46,7 +46,8 @@ export function createLogger(options: LoggerOptions): Logger {
       ...(trace ? { requestId: trace.requestId, traceId: trace.traceId, spanId: trace.spanId } : {}),
       ...fields,
     };
-    write(`${JSON.stringify(entry, replaceErrors)}\n`);
+    // A replacer makes JSON.stringify call back for every key; a line of plain values (every request's) needs none.
+    write(`${hasObjects(fields) ? JSON.stringify(entry, replaceErrors) : JSON.stringify(entry)}\n`);
   };
   return {
     debug: (message, fields) => log('DEBUG', message, fields),
@@ -79,6 +80,16 @@ function stdoutLines(): (line: string) => void {
       setImmediate(flush);
     }
   };
+}
+
+/** True when a field holds an object (an Error, or something that might hold one). */
+function hasObjects(fields: LogFields | undefined): boolean {
+  if (fields === undefined) return false;
+  for (const key in fields) {
+    const value = fields[key];
+    if (typeof value === 'object' && value !== null) return true;
+  }
+  return false;
 }
 
 /** Errors are logged by name, message and stack; never with attached request data. */
