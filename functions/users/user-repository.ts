@@ -152,27 +152,18 @@ const isoTime = (column: 'created_at' | 'updated_at') =>
  * them) and never a hash.
  */
 export async function listUsers(db: Db, filter: UserFilter, limit: number, after?: PagePosition, asAdmin?: AdminCaller): Promise<UserPage> {
-  let query = db
-    .selectFrom('users.users')
-    .select(['id', 'email', 'name', 'surname', 'role', 'email_verified as emailVerified', isoTime('created_at').as('createdAt'), isoTime('updated_at').as('updatedAt')])
-    // Full microsecond precision, which a JS Date would lose, so the next page starts exactly here.
-    .select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('position_time'));
-  if (filter.email !== undefined) query = query.where(sql<string>`lower(email)`, '=', filter.email.toLowerCase());
-  if (filter.namePrefix !== undefined) query = query.where(sql<string>`lower(name)`, 'like', likePrefix(filter.namePrefix));
-  if (filter.surnamePrefix !== undefined) {
-    query = query.where(sql<string>`lower(surname)`, 'like', likePrefix(filter.surnamePrefix));
-  }
-  if (after) {
-    query = query.where(sql<boolean>`(created_at, id) > (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
-  }
-  if (asAdmin) {
-    // The caller's check rides in the page's query (Postgres runs it once, as an InitPlan): no
-    // round trip of its own. A page that comes back empty says nothing about why.
-    query = query.where(
-      sql<boolean>`exists (select from users.users as caller where caller.id = ${asAdmin.userId}::uuid and caller.role = 'admin' and caller.token_version = ${asAdmin.tokenVersion})`,
-    );
-  }
-  const rows = await query.orderBy('created_at').orderBy('id').limit(limit + 1).execute();
+  const values: Record<ListSlot, unknown> = {
+    email: filter.email?.toLowerCase(),
+    namePrefix: filter.namePrefix === undefined ? undefined : likePrefix(filter.namePrefix),
+    surnamePrefix: filter.surnamePrefix === undefined ? undefined : likePrefix(filter.surnamePrefix),
+    afterTime: after?.createdAt,
+    afterId: after?.id,
+    callerId: asAdmin?.userId,
+    callerVersion: asAdmin?.tokenVersion,
+    rows: limit + 1,
+  };
+  const { statement, slots } = listStatementFor(values);
+  const { rows } = await db.executeQuery(withParameters(statement, slots.map((slot) => values[slot])));
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
@@ -180,6 +171,53 @@ export async function listUsers(db: Db, filter: UserFilter, limit: number, after
     next: rows.length > limit && last ? { createdAt: last.position_time, id: last.id } : undefined,
   };
 }
+
+/** The values a page's statement may take; which of them it takes depends on the filter. */
+type ListSlot = 'email' | 'namePrefix' | 'surnamePrefix' | 'afterTime' | 'afterId' | 'callerId' | 'callerVersion' | 'rows';
+const SLOT_MARK = '\u0000slot:';
+
+/**
+ * The page's statement for the parts of `values` that are set, compiled once per combination
+ * (there are 32): built with a mark in place of each value, the compiled statement's parameters
+ * say which value goes where.
+ */
+const listStatements = new Map<string, { statement: ReturnType<typeof compiledListQuery>; slots: ListSlot[] }>();
+function listStatementFor(values: Readonly<Record<ListSlot, unknown>>) {
+  const shape = (Object.keys(values) as ListSlot[]).filter((slot) => values[slot] !== undefined);
+  const key = shape.join(',');
+  let found = listStatements.get(key);
+  if (!found) {
+    const statement = compiledListQuery(new Set(shape));
+    const slots = statement.parameters.map((parameter) => String(parameter).slice(SLOT_MARK.length) as ListSlot);
+    found = { statement, slots };
+    listStatements.set(key, found);
+  }
+  return found;
+}
+
+function compiledListQuery(present: ReadonlySet<ListSlot>) {
+  const mark = (slot: ListSlot) => `${SLOT_MARK}${slot}` as never;
+  let query = compileOnly
+    .selectFrom('users.users')
+    .select(['id', 'email', 'name', 'surname', 'role', 'email_verified as emailVerified', isoTime('created_at').as('createdAt'), isoTime('updated_at').as('updatedAt')])
+    // Full microsecond precision, which a JS Date would lose, so the next page starts exactly here.
+    .select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('position_time'));
+  if (present.has('email')) query = query.where(sql<string>`lower(email)`, '=', mark('email'));
+  if (present.has('namePrefix')) query = query.where(sql<string>`lower(name)`, 'like', mark('namePrefix'));
+  if (present.has('surnamePrefix')) query = query.where(sql<string>`lower(surname)`, 'like', mark('surnamePrefix'));
+  if (present.has('afterTime')) {
+    query = query.where(sql<boolean>`(created_at, id) > (${mark('afterTime')}::timestamptz, ${mark('afterId')}::uuid)`);
+  }
+  if (present.has('callerId')) {
+    // The caller's check rides in the page's query (Postgres runs it once, as an InitPlan): no
+    // round trip of its own. A page that comes back empty says nothing about why.
+    query = query.where(
+      sql<boolean>`exists (select from users.users as caller where caller.id = ${mark('callerId')}::uuid and caller.role = 'admin' and caller.token_version = ${mark('callerVersion')})`,
+    );
+  }
+  return query.orderBy('created_at').orderBy('id').limit(mark('rows')).compile();
+}
+
 
 /**
  * Applies changes only if the stored version is still `expectedVersion`, bumping the version.
