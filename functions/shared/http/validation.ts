@@ -2,11 +2,14 @@ import type { z } from 'zod';
 import { HttpProblems } from './errors.js';
 import type { AppError, FieldError } from './problem.js';
 
+/** A missing field says so; every other issue keeps zod's message. One object for every parse. */
+const PARSE_OPTIONS: z.core.ParseContext<z.core.$ZodIssue> = {
+  error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined),
+};
+
 /** Parses input at the edge; a failure answers 400 listing every field at fault. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value, {
-    error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined),
-  });
+  const result = schema.safeParse(value, PARSE_OPTIONS);
   if (result.success) return result.data;
   const errors = result.error.issues.flatMap(toFieldErrors);
   throw invalidFields(what, errors);
