@@ -13,6 +13,8 @@ import { runWrk } from './wrk.js';
  * `npm run profile -- users-get` (or users-list): a CPU profile (`node --cpu-prof`) of the function
  * under wrk load, summarised as where the busy time goes: by package or part of this project, and
  * the functions that take the most time themselves. The .cpuprofile is kept for Chrome DevTools.
+ * VERIFIED_TOKEN_CACHE_SIZE, when set, is handed to the function (0: every request checks its
+ * token's signature).
  */
 
 interface ProfileNode {
@@ -29,6 +31,11 @@ interface Profile {
 const name = process.argv[2] ?? 'users-get';
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const out = (line = '') => process.stdout.write(`${line}\n`);
+
+/** The named settings this process has, for the function. */
+function passedOn(names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(names.flatMap((key) => (process.env[key] === undefined ? [] : [[key, process.env[key] as string]])));
+}
 
 const maps = new Map<string, SourceMap | undefined>();
 
@@ -62,7 +69,7 @@ try {
   const server = await startServer(
     name,
     ['--enable-source-maps', '--cpu-prof', `--cpu-prof-dir=${profileDir}`, join(bundles, 'main.js')],
-    { FUNCTION_TARGET: name, DATABASE_URL: setup.databaseUrl, JWT_PUBLIC_KEY: setup.publicKeyPem, DB_POOL_MAX: '10' },
+    { FUNCTION_TARGET: name, DATABASE_URL: setup.databaseUrl, JWT_PUBLIC_KEY: setup.publicKeyPem, DB_POOL_MAX: '10', ...passedOn(['VERIFIED_TOKEN_CACHE_SIZE']) },
   );
   const path = name === 'users-list' ? '/users' : `/users/${setup.reader.id}`;
   const token = name === 'users-list' ? setup.adminToken : setup.readerToken;
@@ -93,7 +100,7 @@ try {
   out(`\nbusy time by area (${(busy / 1e6).toFixed(1)} s busy):`);
   for (const [area, micros] of [...areas].sort((a, b) => b[1] - a[1]).slice(0, 20)) out(`${percent(micros)}  ${area}`);
   out('\nfunctions by self time:');
-  for (const [key, micros] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, 25)) out(`${percent(micros)}  ${key}`);
+  for (const [key, micros] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env['PROFILE_TOP'] ?? 25))) out(`${percent(micros)}  ${key}`);
   out(`\nprofile: ${join(profileDir, file)} (open it in Chrome DevTools > Performance)`);
 } finally {
   await setup.drop();
