@@ -77,7 +77,7 @@ profile: install services ## Where a function's busy time goes under load: make 
 	@scripts/ops/ensure-debian-package.sh wrk wrk
 	npm run profile -- $(or $(FN),users-get)
 
-manifests: install ## Regenerate knative/ from the inventory (commit the result)
+manifests: install ## Regenerate knative/, eventing/ and gitops/ from the inventory (commit the result)
 	npm run manifests
 
 image: ## Build the image: make image IMAGE=registry/name VERSION=1.2.3
