@@ -21,6 +21,13 @@ import type { Need } from '../functions/shared/config.js';
 import { freePort } from './ports.js';
 import type { RunnerConfig } from './runner-config.js';
 
+/**
+ * How long every function has to answer /healthz after the runner starts them all at once: twenty
+ * node processes loading their bundles on a laptop's few cores, or a busy CI machine, take far
+ * longer than one does alone.
+ */
+const FUNCTIONS_START_TIMEOUT_MS = 60_000;
+
 export interface LocalSystem {
   readonly gatewayUrl: string;
   /** The docs page (Swagger UI) whose try-it-out calls go to this system. */
@@ -157,7 +164,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         }),
       );
     }
-    await Promise.all(processes.map((child) => child.waitUntilHealthy(20_000)));
+    await Promise.all(processes.map((child) => child.waitUntilHealthy(FUNCTIONS_START_TIMEOUT_MS)));
 
     const { pingSources, namespace } = await loadEventingDefinitions(eventingDir);
     // The namespace eventing/ is applied to, as the cluster's PingSource names it in the event's source (outbox-relay checks it).

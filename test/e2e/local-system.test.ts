@@ -46,7 +46,8 @@ describe('the local runner with no settings (embedded Postgres)', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'accounts-runner-'));
     env = await isolatedRunnerEnv(dataDir);
     runner = await startRunner(env);
-  });
+    // The runner's own start budget, and then some: every function starts at once.
+  }, 150_000);
 
   afterAll(async () => {
     await runner?.stop();

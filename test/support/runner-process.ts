@@ -14,7 +14,7 @@ export interface RunnerProcess {
 }
 
 /** Starts `npm start`'s program as a user would, and waits for the gateway line on the console. */
-export async function startRunner(env: Record<string, string>, timeoutMs = 60_000): Promise<RunnerProcess> {
+export async function startRunner(env: Record<string, string>, timeoutMs = 120_000): Promise<RunnerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'runner/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, ...env },
