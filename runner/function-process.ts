@@ -17,6 +17,8 @@ export interface FunctionProcess {
   pid(): number | undefined;
   /** Resolves once `GET /healthz` answers 200. */
   waitUntilHealthy(timeoutMs: number): Promise<void>;
+  /** From now on an exit is final (no restart); the process keeps serving until stop. */
+  retire(): void;
   /** SIGTERM, then SIGKILL after `graceMs`; no restart afterwards. */
   stop(graceMs: number): Promise<void>;
 }
@@ -81,6 +83,10 @@ export function superviseFunction(options: FunctionProcessOptions): FunctionProc
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       throw new Error(`${options.name} did not answer /healthz within ${timeoutMs} ms`);
+    },
+    retire: () => {
+      stopping = true;
+      clearTimeout(restartTimer);
     },
     stop: (graceMs) => {
       stopping = true;

@@ -91,3 +91,44 @@ function forward(req: IncomingMessage, res: ServerResponse, target: GatewayRoute
   });
   req.pipe(upstream);
 }
+
+export interface RequestTracker {
+  /** Requests received and not yet answered in full. */
+  inFlight(): number;
+  /**
+   * Resolves once no request has been in flight for `quietMs`, or after `maxMs` whatever comes.
+   * The server keeps accepting meanwhile.
+   */
+  quiet(quietMs: number, maxMs: number): Promise<void>;
+}
+
+/**
+ * Counts the server's requests in flight, for a stop that drains as queue-proxy does in the cluster:
+ * the gateway keeps answering until the traffic has gone quiet, and only then are the functions
+ * stopped. Stopping them at once reset most of the requests a load had in flight.
+ */
+export function trackRequests(server: Server): RequestTracker {
+  let inFlight = 0;
+  let lastBusy = Date.now();
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    inFlight += 1;
+    lastBusy = Date.now();
+    res.once('close', () => {
+      inFlight -= 1;
+      lastBusy = Date.now();
+    });
+  });
+  return {
+    inFlight: () => inFlight,
+    quiet: (quietMs, maxMs) =>
+      new Promise<void>((resolve) => {
+        const giveUpAt = Date.now() + maxMs;
+        const check = (): void => {
+          const now = Date.now();
+          if ((inFlight === 0 && now - lastBusy >= quietMs) || now >= giveUpAt) return resolve();
+          setTimeout(check, Math.min(50, quietMs));
+        };
+        check();
+      }),
+  };
+}

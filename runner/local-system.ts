@@ -9,7 +9,7 @@ import { ensureBundles, keepInUse } from '../scripts/build/bundle-cache.js';
 import type { RunningPostgres } from './embedded-postgres.js';
 import { superviseFunction, type FunctionProcess } from './function-process.js';
 import { DOCS_PATH, OPENAPI_PATH } from './docs/page.js';
-import { createGateway, type FunctionListing } from './gateway.js';
+import { createGateway, trackRequests, type FunctionListing, type RequestTracker } from './gateway.js';
 import { publishLocalSystemInfo } from '../scripts/ops/local-system-info.js';
 import { ensureLocalSealKey, ensureLocalSigningKey, LOCAL_KEY_ID, LOCAL_SIGNING_ALGORITHM } from './keys.js';
 import { startLocalBroker } from './broker/local-broker.js';
@@ -48,7 +48,12 @@ export interface LocalSystemOptions {
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** How long a function has after SIGTERM to finish its requests in flight before SIGKILL. */
 const STOP_GRACE_MS = 10_000;
+/** As queue-proxy drains a pod: the gateway keeps serving until this long passes with no request in flight. */
+const DRAIN_QUIET_MS = 1_000;
+/** The most a stop waits for quiet: the longest a request may take. */
+const DRAIN_MAX_MS = Math.max(...INVENTORY.map((spec) => spec.requestSeconds)) * 1000;
 
 /**
  * Brings the whole system up on this machine as the cluster runs it: Postgres (embedded unless
@@ -60,9 +65,14 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   const dataDir = resolve(config.LOCAL_DATA_DIR);
   const cleanups: (() => Promise<void>)[] = [];
   const processes: FunctionProcess[] = [];
+  let gatewayRequests: RequestTracker | undefined;
   const stopAll = async (): Promise<void> => {
     // First, and synchronously: a function that exits from now on is not restarted (Ctrl-C in a
     // terminal signals the functions at the same moment as the runner).
+    for (const child of processes) child.retire();
+    // The requests on their way through the gateway are answered, and new ones still taken, until the
+    // traffic goes quiet; only then do the functions get SIGTERM (each finishes what it still has).
+    await gatewayRequests?.quiet(DRAIN_QUIET_MS, DRAIN_MAX_MS);
     const stoppingFunctions = Promise.all(processes.map((child) => child.stop(STOP_GRACE_MS)));
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
     await stoppingFunctions;
@@ -197,6 +207,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       // Asked for only once the gateway listens, so the document names its real public URL.
       openApiDocument: () => buildOpenApiDocument({ serverUrl: gatewayUrl }),
     });
+    gatewayRequests = trackRequests(gateway);
     await new Promise<void>((resolveListen, reject) => {
       gateway.once('error', reject);
       gateway.listen(gatewayPort, '127.0.0.1', () => resolveListen());
