@@ -54,8 +54,13 @@ export interface FunctionSpec extends FunctionEntry {
    * max_client_conn (test/manifests/connection-budget.test.ts).
    */
   readonly dbPoolMax: number;
-  /** Longest a request may take before Knative answers 504. */
-  readonly timeoutSeconds: number;
+  /**
+   * The request bound: the longest a request may take to start its answer (Knative answers 504
+   * after it), and the time the function gives in-flight requests after SIGTERM. The revision's
+   * timeoutSeconds, which is also the pod's termination grace, is derived from it
+   * (scripts/deploy/services.ts).
+   */
+  readonly requestSeconds: number;
 }
 
 /** What every function is unless its entry says otherwise. */
@@ -68,7 +73,7 @@ const DEFAULTS = {
   maxScale: 10,
   // Queries take a millisecond or two and requests make them one after another: two per instance keep up.
   dbPoolMax: 2,
-  timeoutSeconds: 30,
+  requestSeconds: 30,
 } as const;
 
 /** What a CloudEvent function is besides: it takes events on POST / from inside the cluster, delivered by the broker. */
@@ -95,7 +100,7 @@ const MAILER = {
   autoscalingTarget: 20,
   maxScale: 5,
   scalingNote: "waits on the mail server: I/O-bound, the Trigger's parallelism bounds the load",
-  timeoutSeconds: 60,
+  requestSeconds: 60,
 } as const;
 
 export const INVENTORY = [
@@ -179,8 +184,8 @@ export const INVENTORY = [
     needs: ['database', 'passwords', 'tokens'],
     summary: 'Check an email and password (internal, for sign-in)',
     callers: { kind: 'service', callers: ['auth-login'] },
-    minScale: 1,
-    scalingNote: "CPU-bound: every request runs a bcrypt compare, so few per instance; every sign-in waits on it, so one warm instance like auth-login's",
+    minScale: 2,
+    scalingNote: "CPU-bound: every request runs a bcrypt compare, so few per instance; every sign-in waits on it, so two warm instances like auth-login's",
   },
   {
     ...DEFAULTS,
@@ -193,8 +198,8 @@ export const INVENTORY = [
     summary: 'Sign in: email and password for an access token and a refresh token (a new session); emits user_login_event',
     callers: ANYONE,
     autoscalingTarget: 10,
-    minScale: 1,
-    scalingNote: "waits on users-verify's bcrypt; one warm instance so sign-in never pays a cold start",
+    minScale: 2,
+    scalingNote: "waits on users-verify's bcrypt; two warm instances so sign-in never pays a cold start, nor stops when a node drains",
   },
   {
     ...DEFAULTS,
@@ -222,7 +227,7 @@ export const INVENTORY = [
     containerConcurrency: 1,
     maxScale: 2,
     scalingNote: 'one relay run at a time per instance; row locks keep parallel runs apart',
-    timeoutSeconds: 60,
+    requestSeconds: 60,
   },
   {
     ...DEFAULTS,

@@ -146,6 +146,8 @@ export function renderGitopsTree(environment: GitopsEnvironment): Map<string, st
             ? waveOf(SYNC_WAVES.broker, eventPolicy, 'eventing.knative.dev/v1alpha1')
             : { target: eventPolicy, patch: stringify({ $patch: 'delete', apiVersion: 'eventing.knative.dev/v1alpha1', kind: 'EventPolicy', metadata: { name: 'any' } }) },
           waveOf(SYNC_WAVES.services, { group: 'serving.knative.dev', kind: 'Service' }, 'serving.knative.dev/v1'),
+          // The disruption budgets of the warm functions, with the Services whose pods they select.
+          waveOf(SYNC_WAVES.services, { group: 'policy', kind: 'PodDisruptionBudget' }, 'policy/v1'),
           waveOf(SYNC_WAVES.routing, { group: 'eventing.knative.dev', kind: 'Trigger' }, 'eventing.knative.dev/v1'),
           waveOf(SYNC_WAVES.routing, { group: 'sources.knative.dev', kind: 'PingSource' }, 'sources.knative.dev/v1'),
         ],

@@ -98,8 +98,8 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
     ],
     passwords: [
       { name: 'BCRYPT_COST', value: '12' },
-      // As many bcrypt threads as CPUs in the limit below.
-      { name: 'PASSWORD_HASH_THREADS', value: '2' },
+      // As many bcrypt threads as the CPUs the pod requests (resources below): each thread gets a whole core.
+      { name: 'PASSWORD_HASH_THREADS', value: String(HASHING_CPUS) },
     ],
     tokens: [
       { name: 'JWT_PUBLIC_KEY', secret: 'accounts-jwt', key: 'public-key' },
@@ -135,6 +135,8 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
   const entries: EnvEntry[] = [
     { name: 'FUNCTION_TARGET', value: spec.name },
     { name: 'NODE_ENV', value: 'production' },
+    { name: 'NODE_OPTIONS', value: `--max-old-space-size=${heapCeilingMiB(memoryLimitMiB(spec))}` },
+    { name: 'SHUTDOWN_TIMEOUT_MS', value: String(spec.requestSeconds * 1000) },
   ];
   for (const need of spec.needs) {
     for (const entry of byNeed[need]) if (!entries.some((known) => known.name === entry.name)) entries.push(entry);
@@ -170,10 +172,17 @@ function envVar(entry: EnvEntry) {
   return { name: entry.name, valueFrom: { configMapKeyRef: { name: entry.configMap, key: entry.key } } };
 }
 
+/**
+ * The liveness probe a busy pod still meets: /healthz is answered from the event loop while bcrypt
+ * runs on worker threads (test/runtime/function-process.test.ts), but on a node whose CPU is all in
+ * use the answer may take a few seconds; Kubernetes' 1 s timeout would restart a pod for being busy.
+ */
+export const LIVENESS_PROBE = { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 } as const;
+
 function probes(spec: FunctionSpec) {
   if (spec.trigger === 'http') {
     return {
-      livenessProbe: { httpGet: { path: '/healthz' }, periodSeconds: 10 },
+      livenessProbe: { httpGet: { path: '/healthz' }, ...LIVENESS_PROBE },
       readinessProbe: noted(
         "queue-proxy runs it against the container, with this timeout (above /readyz's own bound on its\n" +
           'checks); a Postgres restart of a few seconds leaves the pods ready, answering 503 with\n' +
@@ -183,16 +192,62 @@ function probes(spec: FunctionSpec) {
     };
   }
   return {
-    livenessProbe: noted('CloudEvent functions answer POST only (as functions-framework serves them): TCP probes.', { tcpSocket: { port: 8080 }, periodSeconds: 10 }),
+    livenessProbe: noted('CloudEvent functions answer POST only (as functions-framework serves them): TCP probes.', { tcpSocket: { port: 8080 }, ...LIVENESS_PROBE }),
     readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 5 },
   };
 }
 
-/** The functions that hash passwords get the CPU bcrypt needs (PASSWORD_HASH_THREADS matches the limit). */
+/**
+ * CPUs a password-hashing pod requests, and its bcrypt threads: the capacity model (docs/deploying.md)
+ * counts 2 hash threads per pod, which only hold when the scheduler reserves 2 CPUs for them; with a
+ * smaller request a packed node gives each pod a fraction of that.
+ */
+export const HASHING_CPUS = 2;
+
+const hashesPasswords = (spec: FunctionSpec): boolean => (spec.needs as readonly Need[]).includes('passwords');
+
+/** The container's memory limit, in MiB. */
+export function memoryLimitMiB(spec: FunctionSpec): number {
+  return hashesPasswords(spec) ? 384 : 256;
+}
+
+/** What V8 allocates besides the old space: the young generation's semi-spaces (3 × 16 MiB on 64-bit node 20). */
+const YOUNG_GENERATION_MIB = 48;
+
+/**
+ * `--max-old-space-size` for a memory limit: V8 sizes its heap from the host's memory, not the
+ * container's, so without a ceiling it grows past the limit and the kernel kills the pod before a
+ * full collection runs. A quarter of the limit stays for what is not heap (code, stacks, buffers,
+ * the bcrypt threads), then the young generation: 144 MiB for 256Mi, 240 MiB for 384Mi.
+ */
+export function heapCeilingMiB(memoryLimit: number): number {
+  return Math.floor(memoryLimit * 0.75) - YOUNG_GENERATION_MIB;
+}
+
 function resources(spec: FunctionSpec) {
-  return spec.needs.includes('passwords')
-    ? { requests: { cpu: '500m', memory: '192Mi' }, limits: { cpu: '2', memory: '384Mi' } }
-    : { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } };
+  const memory = `${memoryLimitMiB(spec)}Mi`;
+  return hashesPasswords(spec)
+    ? { requests: { cpu: String(HASHING_CPUS), memory: '192Mi' }, limits: { cpu: String(HASHING_CPUS), memory } }
+    : { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory } };
+}
+
+/**
+ * What queue-proxy spends draining a pod before the function hears of it: on termination its preStop
+ * hook keeps the pod serving until no request has come for its drain period (30 s by default), and
+ * only then does the kubelet send the container SIGTERM.
+ */
+export const QUEUE_PROXY_DRAIN_SECONDS = 30;
+/** For the function's own close (pools, telemetry flush) after its last request. */
+const EXIT_MARGIN_SECONDS = 5;
+
+/**
+ * The revision's timeoutSeconds. Knative makes it the pod's terminationGracePeriodSeconds as well,
+ * and the grace counts from the start of queue-proxy's drain: it must hold the drain, then the
+ * function's SHUTDOWN_TIMEOUT_MS (the request bound) for the requests in flight, then the exit.
+ * The request itself is bounded by responseStartTimeoutSeconds instead.
+ */
+export function revisionTimeoutSeconds(spec: FunctionSpec): number {
+  return QUEUE_PROXY_DRAIN_SECONDS + spec.requestSeconds + EXIT_MARGIN_SECONDS;
 }
 
 const TRUE = 'true';
@@ -238,7 +293,11 @@ function serviceObject(spec: FunctionSpec, inputs: RevisionInputs, revision: str
         },
         spec: {
           containerConcurrency: spec.containerConcurrency,
-          timeoutSeconds: spec.timeoutSeconds,
+          timeoutSeconds: noted(
+            "Also the pod's termination grace: queue-proxy's drain, then SHUTDOWN_TIMEOUT_MS for the requests in flight, then the exit.",
+            revisionTimeoutSeconds(spec),
+          ),
+          responseStartTimeoutSeconds: noted('The request bound: an answer not started by then is a 504.', spec.requestSeconds),
           enableServiceLinks: noted('Service links put an environment variable per Service in the namespace: slower cold starts, no use here.', false),
           containers: [
             {

@@ -142,6 +142,11 @@ export async function loadSchemaSet(dir = sharedSchemasDir(), crdFolders: readon
     objectMeta ??= (schema['properties'] as Node)['metadata'];
   }
   if (objectMeta === undefined) throw new Error(`no k8s schema in ${dir}/k8s-schemas to take ObjectMeta from`);
+  if (!entries.has(PDB_KEY)) {
+    const networkPolicy = JSON.parse(await readFile(join(dir, 'k8s-schemas', NETWORK_POLICY_SCHEMA), 'utf8')) as Node;
+    const labelSelector = ((networkPolicy['properties'] as Node)['spec'] as { properties: Node }).properties['podSelector'];
+    add(PDB_KEY, PDB_ORIGIN, podDisruptionBudgetSchema(objectMeta, labelSelector));
+  }
 
   const crdFiles: string[] = [];
   for (const folder of crdFolders) {
@@ -162,6 +167,43 @@ export async function loadSchemaSet(dir = sharedSchemasDir(), crdFolders: readon
   }
 
   return { dir, entries, objectMeta };
+}
+
+const PDB_KEY = schemaKey('policy/v1', 'PodDisruptionBudget');
+const PDB_ORIGIN = 'test/manifests/schema-validation.ts (policy/v1 PodDisruptionBudget, written here)';
+/** The strict schema of a built-in kind whose LabelSelector (spec.podSelector) the PDB schema reuses. */
+const NETWORK_POLICY_SCHEMA = 'networkpolicy-networking-v1.json';
+
+/**
+ * policy/v1 PodDisruptionBudget, strict, as the shared folder holds no schema for it: written from
+ * the Kubernetes v1.30 API reference (PodDisruptionBudgetSpec: minAvailable and maxUnavailable,
+ * IntOrString and mutually exclusive; selector, a LabelSelector; unhealthyPodEvictionPolicy,
+ * IfHealthyBudget or AlwaysAllow), with ObjectMeta and LabelSelector taken from the shared
+ * built-in schemas. The status is the API server's to write.
+ */
+export function podDisruptionBudgetSchema(objectMeta: unknown, labelSelector: unknown): Node {
+  const intOrString = { anyOf: [{ type: 'integer' }, { type: 'string' }] };
+  return {
+    type: 'object',
+    required: ['apiVersion', 'kind', 'metadata', 'spec'],
+    additionalProperties: false,
+    properties: {
+      apiVersion: { type: 'string', enum: ['policy/v1'] },
+      kind: { type: 'string', enum: ['PodDisruptionBudget'] },
+      metadata: objectMeta,
+      spec: {
+        type: 'object',
+        additionalProperties: false,
+        not: { required: ['minAvailable', 'maxUnavailable'] },
+        properties: {
+          minAvailable: intOrString,
+          maxUnavailable: intOrString,
+          selector: labelSelector,
+          unhealthyPodEvictionPolicy: { type: 'string', enum: ['IfHealthyBudget', 'AlwaysAllow'] },
+        },
+      },
+    },
+  };
 }
 
 /** The set with one more schema (compiled here), for a kind whose CRD the shared folder lacks. */

@@ -114,6 +114,23 @@ describe('validation bites', () => {
     expect(validateObject(schemas, statefulSet).map((problem) => problem.message).join('\n')).toMatch(/\/spec must NOT have additional properties \(replica\)/);
   });
 
+  it('checks a PodDisruptionBudget against the policy/v1 schema written for it: a typo, both bounds at once, an unknown eviction policy', () => {
+    const problems = (budget: any) => validateObject(schemas, budget).map((problem) => problem.message).join('\n');
+    expect(problems(copyOf('policy/v1', 'PodDisruptionBudget'))).toBe('');
+    const typo = copyOf('policy/v1', 'PodDisruptionBudget');
+    typo.spec.maxUnavailble = 1;
+    expect(problems(typo)).toMatch(/\/spec must NOT have additional properties \(maxUnavailble\)/);
+    const both = copyOf('policy/v1', 'PodDisruptionBudget');
+    both.spec.minAvailable = 1;
+    expect(problems(both)).toMatch(/\/spec must NOT be valid/);
+    const policy = copyOf('policy/v1', 'PodDisruptionBudget');
+    policy.spec.unhealthyPodEvictionPolicy = 'Always';
+    expect(problems(policy)).toMatch(/unhealthyPodEvictionPolicy must be equal to one of the allowed values/);
+    const selector = copyOf('policy/v1', 'PodDisruptionBudget');
+    selector.spec.selector.matchLabel = selector.spec.selector.matchLabels;
+    expect(problems(selector)).toMatch(/\/spec\/selector must NOT have additional properties \(matchLabel\)/);
+  });
+
   it('rejects an unknown field in a CRD object that does not preserve unknown fields (a Trigger subscriber typo)', () => {
     const trigger = copyOf('eventing.knative.dev/v1', 'Trigger');
     trigger.spec.subscriber.ref.nmae = trigger.spec.subscriber.ref.name;

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, type FunctionSpec } from '../../functions/inventory.js';
 import { READINESS_CHECK_TIMEOUT_MS } from '../../functions/shared/runtime/readiness.js';
@@ -25,6 +27,7 @@ import {
 
 /** The generated Knative Services (and migration Job) as an operator meets them in the cluster. */
 
+const execFileAsync = promisify(execFile);
 const AUTOSCALING = 'autoscaling.knative.dev/';
 const CLUSTER_LOCAL = 'networking.knative.dev/visibility';
 
@@ -62,6 +65,12 @@ function serviceOf(name: string): KubeObject {
 const containerOf = (name: string): any => field(serviceOf(name), 'spec', 'template', 'spec', 'containers', 0);
 const envOf = (name: string): any[] => containerOf(name).env ?? [];
 const envValue = (name: string, variable: string): unknown => envOf(name).find((entry) => entry.name === variable);
+const cpus = (quantity: string): number => (quantity.endsWith('m') ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity));
+const mebibytes = (quantity: string): number => {
+  const found = /^(\d+)(Mi|Gi)$/.exec(quantity);
+  if (!found) throw new Error(`unexpected memory quantity ${quantity}`);
+  return Number(found[1]) * (found[2] === 'Gi' ? 1024 : 1);
+};
 const templateAnnotations = (name: string): Record<string, string> => field(serviceOf(name), 'spec', 'template', 'metadata', 'annotations') ?? {};
 
 describe('the committed manifests and the generator', () => {
@@ -81,7 +90,7 @@ describe('the committed manifests and the generator', () => {
     ['minScale', (spec) => ({ ...spec, minScale: spec.minScale + 1 })],
     ['maxScale', (spec) => ({ ...spec, maxScale: spec.maxScale + 1 })],
     ['containerConcurrency', (spec) => ({ ...spec, containerConcurrency: spec.containerConcurrency + 1 })],
-    ['timeoutSeconds', (spec) => ({ ...spec, timeoutSeconds: spec.timeoutSeconds + 1 })],
+    ['requestSeconds', (spec) => ({ ...spec, requestSeconds: spec.requestSeconds + 1 })],
     ['scalingNote', (spec) => ({ ...spec, scalingNote: `${spec.scalingNote}, changed` })],
     ['visibility', (spec) => ({ ...spec, visibility: spec.visibility === 'public' ? 'cluster-local' : 'public' })],
     ['needs', (spec) => ({ ...spec, needs: spec.needs.filter((need) => need !== 'database') })],
@@ -143,7 +152,7 @@ describe('one Knative Service per inventory function', () => {
     expect(template.spec.enableServiceLinks).toBe(false);
     expect(template.metadata.name).toMatch(new RegExp(`^${name}-v${version.split('.').join('-')}-[0-9a-f]{7}$`));
     expect(field(serviceOf(name), 'spec', 'traffic')).toEqual([{ revisionName: template.metadata.name, percent: 100, tag: 'stable' }]);
-    expect(template.spec.timeoutSeconds).toBe(spec.timeoutSeconds);
+    expect(template.spec.responseStartTimeoutSeconds).toBe(spec.requestSeconds);
     expect(template.spec.containerConcurrency).toBe(spec.containerConcurrency);
   });
 
@@ -173,20 +182,35 @@ describe('one Knative Service per inventory function', () => {
     expect(Math.max(...cpuBound)).toBeLessThan(Math.min(...reads));
   });
 
-  it('keeps one instance of sign-in (auth-login and the users-verify it calls) warm and lets every other function scale to zero', () => {
+  it('keeps two instances of sign-in (auth-login and the users-verify it calls) warm, so losing one pod never stops sign-in, and lets every other function scale to zero', () => {
     const warm = ['auth-login', 'users-verify'];
-    for (const spec of INVENTORY) expect(templateAnnotations(spec.name)[`${AUTOSCALING}min-scale`], spec.name).toBe(warm.includes(spec.name) ? '1' : '0');
+    for (const spec of INVENTORY) expect(templateAnnotations(spec.name)[`${AUTOSCALING}min-scale`], spec.name).toBe(warm.includes(spec.name) ? '2' : '0');
   });
 
-  it.each(INVENTORY.map((spec) => [spec.name, spec] as const))('%s sets resource requests and limits, and bcrypt threads match the CPU limit', (name, spec) => {
+  it.each(INVENTORY.map((spec) => [spec.name, spec] as const))('%s sets resource requests and limits; a hashing pod requests a whole CPU per bcrypt thread', (name, spec) => {
     const { requests, limits } = containerOf(name).resources;
     for (const resource of ['cpu', 'memory']) {
       expect(requests?.[resource], `requests.${resource}`).toBeTruthy();
       expect(limits?.[resource], `limits.${resource}`).toBeTruthy();
     }
     if ((spec.needs as readonly string[]).includes('passwords')) {
-      expect(envValue(name, 'PASSWORD_HASH_THREADS')).toEqual({ name: 'PASSWORD_HASH_THREADS', value: String(Number(limits.cpu)) });
+      // The capacity model's 2 hash threads per pod hold only if the scheduler reserves their CPUs: on a
+      // packed node a pod gets its request, not its limit.
+      const threads = Number((envValue(name, 'PASSWORD_HASH_THREADS') as { value: string }).value);
+      expect(threads).toBeGreaterThanOrEqual(2);
+      expect(cpus(requests.cpu)).toBe(threads);
+      expect(cpus(limits.cpu)).toBe(threads);
+    } else {
+      expect(envValue(name, 'PASSWORD_HASH_THREADS')).toBeUndefined();
     }
+  });
+
+  it.each(INVENTORY.map((spec) => [spec.name] as const))('%s has a liveness probe a busy pod still meets: 5 s to answer, three misses before a restart', (name) => {
+    const { livenessProbe } = containerOf(name);
+    expect(livenessProbe.timeoutSeconds).toBeGreaterThanOrEqual(5);
+    expect(livenessProbe.failureThreshold).toBeGreaterThanOrEqual(3);
+    expect(livenessProbe.failureThreshold).toBeLessThanOrEqual(6);
+    expect(livenessProbe.periodSeconds).toBeGreaterThan(livenessProbe.timeoutSeconds);
   });
 
   const hardened = (container: any, where: string) => {
@@ -208,6 +232,80 @@ describe('one Knative Service per inventory function', () => {
     const containers = containersOf(podSpecOf(job));
     expect(containers.length).toBe(2);
     for (const container of containers) hardened(container, container.name);
+  });
+});
+
+describe('stopping a pod under load', () => {
+  it.each(INVENTORY.map((spec) => [spec.name, spec] as const))("%s: the pod's grace holds queue-proxy's 30 s drain and then the function's own shutdown", (name, spec) => {
+    const template = field(serviceOf(name), 'spec', 'template');
+    const shutdownMs = Number((envValue(name, 'SHUTDOWN_TIMEOUT_MS') as { value: string }).value);
+    // Knative sets terminationGracePeriodSeconds from timeoutSeconds; the drain comes out of it first.
+    expect(template.spec.timeoutSeconds).toBeGreaterThanOrEqual(30 + shutdownMs / 1000);
+    // In-flight requests may take as long as a request may take to start its answer.
+    expect(shutdownMs).toBe(template.spec.responseStartTimeoutSeconds * 1000);
+    expect(template.spec.responseStartTimeoutSeconds).toBe(spec.requestSeconds);
+  });
+
+  it('gives the mail senders and the outbox relay a longer request bound than a plain HTTP function', () => {
+    const timeout = (name: string) => field(serviceOf(name), 'spec', 'template', 'spec', 'timeoutSeconds');
+    expect(timeout('users-get')).toBe(65);
+    for (const name of ['outbox-relay', 'notify-login-email', 'notify-verification-email', 'notify-password-reset-email', 'notify-email-changed-email']) expect(timeout(name), name).toBe(95);
+  });
+});
+
+describe('memory', () => {
+  const heapCeilingOf = (name: string): string => {
+    const options = (envValue(name, 'NODE_OPTIONS') as { value: string } | undefined)?.value ?? '';
+    expect(options, `${name} NODE_OPTIONS`).toMatch(/^--max-old-space-size=\d+$/);
+    return options;
+  };
+
+  it.each(INVENTORY.map((spec) => [spec.name] as const))('%s caps the V8 heap below its memory limit (NODE_OPTIONS)', (name) => {
+    const limit = mebibytes(containerOf(name).resources.limits.memory);
+    const ceiling = Number(heapCeilingOf(name).split('=')[1]);
+    expect(ceiling).toBeLessThan(limit * 0.7);
+  });
+
+  it('node started with each NODE_OPTIONS the Services set gets a heap limit of 60 to 80% of the memory limit', async () => {
+    const pairs = new Map<string, number>();
+    for (const spec of INVENTORY) pairs.set(heapCeilingOf(spec.name), mebibytes(containerOf(spec.name).resources.limits.memory));
+    expect(pairs.size).toBeGreaterThanOrEqual(2);
+    for (const [options, limit] of pairs) {
+      const { stdout } = await execFileAsync(process.execPath, ['-e', 'process.stdout.write(String(require("node:v8").getHeapStatistics().heap_size_limit))'], {
+        env: { PATH: process.env['PATH'] ?? '', NODE_OPTIONS: options },
+      });
+      const heapMiB = Number(stdout) / 1024 / 1024;
+      expect(heapMiB, `${options} for a ${limit} MiB limit`).toBeGreaterThanOrEqual(limit * 0.6);
+      expect(heapMiB, `${options} for a ${limit} MiB limit`).toBeLessThanOrEqual(limit * 0.8);
+    }
+  });
+});
+
+describe('disruption budgets', () => {
+  const budgets = () => named(documents.filter((document) => document.source.startsWith('knative/services/')), 'policy/v1', 'PodDisruptionBudget');
+
+  it('one per function that keeps warm instances, selecting the pods of every revision by their template label, one pod at a time', () => {
+    const warm = INVENTORY.filter((spec) => spec.minScale >= 1);
+    expect(warm.map((spec) => spec.name).sort()).toEqual(['auth-login', 'users-verify']);
+    expect(budgets().map(nameOf).sort()).toEqual(warm.map((spec) => spec.name).sort());
+    for (const spec of warm) {
+      const budget = budgets().find((entry) => nameOf(entry) === spec.name)!;
+      const podLabels = field(serviceOf(spec.name), 'spec', 'template', 'metadata', 'labels');
+      const selector = field(budget, 'spec', 'selector', 'matchLabels') as Record<string, string>;
+      expect(selector).toEqual({ 'app.kubernetes.io/name': spec.name });
+      for (const [key, value] of Object.entries(selector)) expect(podLabels[key], `${spec.name} pods carry ${key}`).toBe(value);
+      expect(field(budget, 'spec', 'maxUnavailable')).toBe(1);
+      expect(field(budget, 'spec', 'minAvailable')).toBeUndefined();
+      // A pod that never got ready must not block a node drain.
+      expect(field(budget, 'spec', 'unhealthyPodEvictionPolicy')).toBe('AlwaysAllow');
+      // With min-scale 2, maxUnavailable 1 always leaves a warm pod.
+      expect(spec.minScale).toBeGreaterThan(1);
+    }
+  });
+
+  it('are in the services kustomization, so make deploy and the GitOps tree apply them', async () => {
+    const kustomization = await readFile(join(ROOT, 'knative/services/kustomization.yaml'), 'utf8');
+    expect(kustomization).toMatch(/^ {2}- disruption-budgets\.yaml$/m);
   });
 });
 
