@@ -247,7 +247,11 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
     // What those kubectl apply -k would apply: the requested image, and a Job the wait selects.
     const services = kustomize('.deploy/services');
     expect(services.status).toBe(0);
-    for (const { object } of parseDocuments(services.stdout, '.deploy/services')) {
+    const applied = parseDocuments(services.stdout, '.deploy/services').map(({ object }) => object);
+    expect(applied.filter((object) => object.kind === 'Service')).toHaveLength(INVENTORY.length);
+    // Besides the Services, only the disruption budgets of the warm functions.
+    expect(new Set(applied.filter((object) => object.kind !== 'Service').map((object) => `${object.apiVersion} ${object.kind}`))).toEqual(new Set(['policy/v1 PodDisruptionBudget']));
+    for (const object of applied.filter((entry) => entry.kind === 'Service')) {
       expect((object as any).spec.template.spec.containers[0].image).toBe('registry.example.com/accounts:0.2.0');
     }
     const clientAddresses = kustomize('.deploy/client-addresses');
