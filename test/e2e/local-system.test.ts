@@ -221,7 +221,8 @@ describe('the local runner with no settings (embedded Postgres)', () => {
     const adminToken = await signIn(grace.email, grace.password);
     const listed = await call(`${runner.gatewayUrl}/users?email=${grace.email}`, { headers: { authorization: adminToken } });
     expect(listed.body.items).toHaveLength(1);
-  });
+    // A stop (its drain waits a quiet second) and a whole second start, as long as the first may take.
+  }, 150_000);
 });
 
 describe('the local runner with DATABASE_URL and RABBITMQ_URL', () => {
