@@ -66,6 +66,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   const cleanups: (() => Promise<void>)[] = [];
   const processes: FunctionProcess[] = [];
   let gatewayRequests: RequestTracker | undefined;
+  let stopAccepting: (() => void) | undefined;
   const stopAll = async (): Promise<void> => {
     // First, and synchronously: a function that exits from now on is not restarted (Ctrl-C in a
     // terminal signals the functions at the same moment as the runner).
@@ -73,6 +74,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     // The requests on their way through the gateway are answered, and new ones still taken, until the
     // traffic goes quiet; only then do the functions get SIGTERM (each finishes what it still has).
     await gatewayRequests?.quiet(DRAIN_QUIET_MS, DRAIN_MAX_MS);
+    // No new connection from here on: one would reach a function that is stopping.
+    stopAccepting?.();
     const stoppingFunctions = Promise.all(processes.map((child) => child.stop(STOP_GRACE_MS)));
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
     await stoppingFunctions;
@@ -208,6 +211,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       openApiDocument: () => buildOpenApiDocument({ serverUrl: gatewayUrl }),
     });
     gatewayRequests = trackRequests(gateway);
+    stopAccepting = () => gateway.close();
     await new Promise<void>((resolveListen, reject) => {
       gateway.once('error', reject);
       gateway.listen(gatewayPort, '127.0.0.1', () => resolveListen());
