@@ -214,6 +214,8 @@ describe('a new event type', () => {
     expect(webhook.parameters.map((parameter: any) => parameter.name)).toEqual(['ce-specversion', 'ce-id', 'ce-type', 'ce-source', 'ce-time', 'ce-dataschema', 'ce-traceparent']);
     expect(webhook.parameters.find((parameter: any) => parameter.name === 'ce-source').schema).toEqual({ type: 'string', const: '/functions/users-get' });
     expect(webhook.description).toContain('Not authenticated');
+    // The waits as the RabbitMQ broker makes them: 0.5 s doubled before the first retry, and again before the second.
+    expect(webhook.description).toContain('up to 2 retries with exponential backoff (waits of 1 s up to 2 s, 3 s in all), each try cut after 10 s');
     expect(eventDataSchemas(catalogue)).toContainEqual(['HelloEventData', helloEventData]);
   });
 });
