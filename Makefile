@@ -130,3 +130,7 @@ contract: install ## Last step of a release, after every function is promoted to
 
 status: install ## Every service's revisions and traffic, as the cluster has them
 	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) npx tsx scripts/deploy/rollout.ts status
+
+.PHONY: replay-dead-letters
+replay-dead-letters: install ## Send the dead letters back through the broker, once each: make replay-dead-letters [TYPE=user_login_event] [SINCE=2026-12-03T10:00:00Z] [LIMIT=100] [DRY_RUN=1]
+	npm run replay-dead-letters -- $(if $(TYPE),--type "$(TYPE)") $(if $(SINCE),--since "$(SINCE)") $(if $(LIMIT),--limit "$(LIMIT)") $(if $(filter 1,$(DRY_RUN)),--dry-run)

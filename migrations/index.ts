@@ -10,6 +10,7 @@ import * as leastPrivilege from './2026-12-03-001-least-privilege.js';
 import * as leastPrivilegeContract from './2026-12-03-002-least-privilege-contract.js';
 import * as deadLettersFromTheOutbox from './2026-12-03-003-dead-letters-from-the-outbox.js';
 import * as relayPasses from './2026-12-03-004-relay-passes.js';
+import * as deadLetterReplays from './2026-12-03-005-dead-letter-replays.js';
 
 /**
  * `expand`: safe while two revisions of a function serve side by side during a canary (additive
@@ -43,6 +44,7 @@ export const MIGRATIONS: readonly PhasedMigration[] = [
   { name: '2026-12-03-002-least-privilege-contract', phase: 'contract', migration: leastPrivilegeContract },
   { name: '2026-12-03-003-dead-letters-from-the-outbox', phase: 'expand', migration: deadLettersFromTheOutbox },
   { name: '2026-12-03-004-relay-passes', phase: 'expand', migration: relayPasses },
+  { name: '2026-12-03-005-dead-letter-replays', phase: 'expand', migration: deadLetterReplays },
 ];
 
 /** The migrations of one phase, keyed by name, as kysely's MigrationProvider hands them over. */

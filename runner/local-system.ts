@@ -225,7 +225,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     );
     const gatewayUrl = `http://${host}:${(gateway.address() as AddressInfo).port}`;
 
-    cleanups.push(await publishLocalSystemInfo(dataDir, { databaseUrl, gatewayUrl, pid: process.pid }));
+    cleanups.push(await publishLocalSystemInfo(dataDir, { databaseUrl, gatewayUrl, brokerUrl: broker.url, pid: process.pid }));
 
     return { gatewayUrl, docsUrl: `${gatewayUrl}${DOCS_PATH}`, databaseUrl, functions, mailCatcher, brokerUrl: broker.url, stop: stopAll };
   } catch (error) {

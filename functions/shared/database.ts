@@ -139,6 +139,8 @@ export interface DeadLettersTable {
   error_code: string | null;
   error_data: string | null;
   received_at: ColumnType<Date, never, never>;
+  /** When the replay sent it back through the broker; null while it waits for one. */
+  replayed_at: ColumnType<Date | null, never, Date | null>;
 }
 
 export interface Database {

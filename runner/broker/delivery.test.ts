@@ -94,9 +94,9 @@ describe('classifyStatus', () => {
 
 describe('backoffMs', () => {
   it.each([
-    ['exponential', 0, 500],
-    ['exponential', 1, 1000],
-    ['exponential', 4, 8000],
+    ['exponential', 0, 1000],
+    ['exponential', 1, 2000],
+    ['exponential', 4, 16000],
     ['linear', 0, 500],
     ['linear', 1, 1000],
     ['linear', 4, 2500],
@@ -139,7 +139,7 @@ describe('deliverEvent', () => {
     const result = await deliverEvent(event, target(), deps, running());
     expect(result).toEqual({ outcome: 'delivered', attempts: 4, status: 200 });
     expect(calls.map((call) => call.headers['ce-id'])).toEqual(['evt-1', 'evt-1', 'evt-1', 'evt-1']);
-    expect(sleeps).toEqual([100, 200, 400]);
+    expect(sleeps).toEqual([200, 400, 800]);
   });
 
   it('waits linearly with a linear backoff policy', async () => {

@@ -59,9 +59,12 @@ export function classifyStatus(status: number): 'delivered' | 'retry' | 'final' 
   return 'retry';
 }
 
-/** Wait before retry `n` (0 for the first retry): exponential `delay·2ⁿ`, linear `delay·(n+1)`. */
+/**
+ * Wait before retry `n` (0 for the first retry), as the RabbitMQ broker's dispatcher waits (cloudevents
+ * sdk-go's retry, which counts retries from 1): exponential `delay·2ⁿ⁺¹`, linear `delay·(n+1)`.
+ */
 export function backoffMs(policy: Pick<DeliveryPolicy, 'backoffPolicy' | 'backoffDelayMs'>, n: number): number {
-  return policy.backoffPolicy === 'exponential' ? policy.backoffDelayMs * 2 ** n : policy.backoffDelayMs * (n + 1);
+  return policy.backoffPolicy === 'exponential' ? policy.backoffDelayMs * 2 ** (n + 1) : policy.backoffDelayMs * (n + 1);
 }
 
 /** The real wait, cut short by the signal. */

@@ -27,7 +27,7 @@ describe('loadEventingDefinitions over eventing/', () => {
     expect(definitions.brokers).toEqual([
       expect.objectContaining({ name: EVENT_BROKER, deadLetterSink: service('notify-dead-letter') }),
     ]);
-    // One Trigger per message, each its own queue, all with the same delivery: 5 retries from 0.5 s, dead letters kept.
+    // One Trigger per message, each its own queue, all with the same delivery: 10 retries from 0.5 s (30 s a try), dead letters kept.
     const trigger = (file: string, name: string, type: string, subscriber: string) => ({
       file: expect.stringMatching(new RegExp(`${file}$`)),
       name,
@@ -35,8 +35,8 @@ describe('loadEventingDefinitions over eventing/', () => {
       filter: { type },
       ignoredFilters: false,
       subscriber: service(subscriber),
-      delivery: { retry: 5, backoffPolicy: 'exponential', backoffDelayMs: 500, timeoutMs: undefined, deadLetterSink: service('notify-dead-letter') },
-      parallelism: 4,
+      delivery: { retry: 10, backoffPolicy: 'exponential', backoffDelayMs: 500, timeoutMs: 30_000, deadLetterSink: service('notify-dead-letter') },
+      parallelism: 10,
     });
     expect(definitions.triggers).toEqual([
       trigger('300-trigger-login-email-notification\\.yaml', 'login-email-notification', 'user_login_event', 'notify-login-email'),

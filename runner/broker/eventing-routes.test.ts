@@ -36,9 +36,9 @@ describe('the Triggers of eventing/', () => {
       const [trigger] = matching;
       expect(trigger?.subscriber.ref?.name, type).toBe(subscriber);
       expect(trigger?.filter, `${type}: filtered on the type alone`).toEqual({ type });
-      expect(trigger?.delivery, type).toMatchObject({ retry: 5, backoffPolicy: 'exponential', backoffDelayMs: 500 });
+      expect(trigger?.delivery, type).toMatchObject({ retry: 10, backoffPolicy: 'exponential', backoffDelayMs: 500 });
       expect(trigger?.delivery.deadLetterSink?.ref?.name, type).toBe('notify-dead-letter');
-      expect(trigger?.parallelism, type).toBe(4);
+      expect(trigger?.parallelism, type).toBe(10);
     }
     // Every Trigger is one of those routes: none delivers to a function that does not expect it.
     expect(triggers).toHaveLength(ROUTES.length);

@@ -8,7 +8,20 @@ import { BROKER, EVENT_CATALOGUE, eventDataSchemas, eventPublishers, type EventE
 import type { FunctionName } from '../../functions/inventory.js';
 import { eventWebhooks } from '../codegen/openapi/webhooks.js';
 import { parseEventingDefinitions } from '../../runner/broker/eventing-definitions.js';
-import { backoffNote, EVENTING_DIR, eventingDrift, eventingFiles, GENERATED_HEADER, writeEventing } from './eventing.js';
+import { INVENTORY } from '../../functions/inventory.js';
+import { SMTP_TIMEOUTS_MS } from '../../functions/shared/runtime/dependencies.js';
+import {
+  backoffNote,
+  EVENTING_DIR,
+  eventingDrift,
+  eventingFiles,
+  GENERATED_HEADER,
+  longestDeliveryMs,
+  RABBITMQ_CONSUMER_TIMEOUT_MS,
+  retryWaitsMs,
+  secondsDurationMs,
+  writeEventing,
+} from './eventing.js';
 import { POD_LABELS } from './namespace.js';
 import { networkPolicies } from './network-policies.js';
 
@@ -37,7 +50,7 @@ describe('eventing/ and the event catalogue', () => {
   it('notices a generated file edited by hand, one missing and one the catalogue no longer has, and a run puts them right', async () => {
     const folder = await copyOfEventing();
     const trigger = join(folder, '310-trigger-verification-email.yaml');
-    await writeFile(trigger, (await readFile(trigger, 'utf8')).replace('retry: 5', 'retry: 6'));
+    await writeFile(trigger, (await readFile(trigger, 'utf8')).replace('retry: 10', 'retry: 11'));
     await rm(join(folder, '200-broker.yaml'));
     await writeFile(join(folder, '390-trigger-gone.yaml'), `#${GENERATED_HEADER}\nkind: Trigger\n`);
     const pingSource = await readFile(join(folder, '400-pingsource-outbox-relay.yaml'), 'utf8');
@@ -61,17 +74,22 @@ describe('eventing/ and the event catalogue', () => {
       filter: { attributes: { type: 'user_login_event' } },
       subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'notify-login-email' } },
       delivery: {
-        retry: 5,
+        retry: 10,
         backoffPolicy: 'exponential',
         backoffDelay: 'PT0.5S',
+        timeout: 'PT30S',
         deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'notify-dead-letter' } },
       },
     });
-    expect(files.get('300-trigger-login-email-notification.yaml')).toContain('# 0.5 s, 1 s, 2 s, 4 s, 8 s between tries.\n    backoffDelay: PT0.5S');
+    expect(files.get('300-trigger-login-email-notification.yaml')).toContain(
+      '# 1 s, 2 s, 4 s, 8 s, 16 s, 32 s, 64 s, 128 s, 256 s, 512 s between tries (17 min in all).\n    backoffDelay: PT0.5S',
+    );
     const delivery = EVENT_CATALOGUE[0].delivery;
+    expect(backoffNote({ ...delivery, retry: 3, backoffDelay: 'PT1S' })).toBe('2 s, 4 s, 8 s between tries.');
     expect(backoffNote({ ...delivery, backoffPolicy: 'linear', retry: 3, backoffDelay: 'PT2S' })).toBe('2 s, 4 s, 6 s between tries.');
-    expect(backoffNote({ ...delivery, backoffDelay: 'PT1M' })).toBe('PT1M before the first retry, doubled at each one.');
+    expect(backoffNote({ ...delivery, backoffDelay: 'PT1M' })).toBe('PT1M per retry, doubled at each one.');
   });
+
 
   it('names the Broker the Makefile waits for', async () => {
     expect(await readFile(join(ROOT, 'Makefile'), 'utf8')).toContain(`broker/${BROKER}\n`);
@@ -90,6 +108,53 @@ describe('eventing/ and the event catalogue', () => {
       return `old-broker-${policy?.name}`;
     });
     expect(deleted).toEqual(names);
+  });
+});
+
+/** Deliveries one consumer can take at once: each holds a database connection through its send, so dbPoolMax per instance (or fewer, by containerConcurrency), times maxScale. */
+function deliveriesAtOnce(consumer: string): number {
+  const spec = INVENTORY.find((candidate) => candidate.name === consumer);
+  if (!spec) throw new Error(`${consumer} is not in the inventory`);
+  const perInstance = spec.containerConcurrency > 0 ? Math.min(spec.containerConcurrency, spec.dbPoolMax) : spec.dbPoolMax;
+  return perInstance * spec.maxScale;
+}
+
+describe('the delivery of every Trigger, sized for an outage of the mail server', () => {
+  const triggers = EVENT_CATALOGUE.flatMap((entry) => entry.consumers.map((consumer) => ({ entry, consumer })));
+
+  it.each(triggers.map(({ entry, consumer }) => [consumer.trigger, entry, consumer.function] as const))(
+    '%s keeps retrying for 10 minutes at least, each try cut at its timeout, all before RabbitMQ takes the message back',
+    (_trigger, entry, consumer) => {
+      const waits = retryWaitsMs(entry.delivery).reduce((sum, wait) => sum + wait, 0);
+      expect(waits).toBeGreaterThanOrEqual(10 * 60_000);
+      const timeout = secondsDurationMs(entry.delivery.timeout ?? '');
+      expect(timeout).toBeLessThan(waits);
+      // The mail server's slowest answer fails inside one try, so the function answers 503 rather than the broker cutting it off.
+      expect(SMTP_TIMEOUTS_MS.connectionTimeout + SMTP_TIMEOUTS_MS.greetingTimeout + SMTP_TIMEOUTS_MS.socketTimeout).toBeLessThan(timeout);
+      expect(INVENTORY.find((spec) => spec.name === consumer)?.timeoutSeconds, 'Knative lets a try run its whole timeout').toBeGreaterThanOrEqual(timeout / 1000);
+      expect(longestDeliveryMs(entry.delivery)).toBeLessThan(RABBITMQ_CONSUMER_TIMEOUT_MS);
+    },
+  );
+
+  it.each(triggers.map(({ entry, consumer }) => [consumer.trigger, entry.delivery.parallelism, consumer.function] as const))(
+    '%s sends at most %d events at once, what %s can take at its largest',
+    (_trigger, parallelism, consumer) => {
+      expect(parallelism).toBeGreaterThan(1);
+      expect(parallelism).toBeLessThanOrEqual(deliveriesAtOnce(consumer));
+    },
+  );
+
+  it('counts the longest delivery as the RabbitMQ broker makes it: every wait, and every try at its timeout', () => {
+    expect(longestDeliveryMs({ ...EVENT_CATALOGUE[0].delivery, retry: 2, backoffDelay: 'PT1S', timeout: 'PT10S' })).toBe(2_000 + 4_000 + 3 * 10_000);
+    expect(longestDeliveryMs({ ...EVENT_CATALOGUE[0].delivery, retry: 11 }), 'one more retry outlasts the consumer timeout').toBeGreaterThan(RABBITMQ_CONSUMER_TIMEOUT_MS);
+  });
+
+  it('runs RabbitMQ on three nodes with the consumer timeout the retries are sized for', () => {
+    const cluster = parse(byFile(EVENT_CATALOGUE).get('100-rabbitmq-cluster.yaml') as string);
+    expect(cluster.kind).toBe('RabbitmqCluster');
+    expect(cluster.spec.replicas).toBe(3);
+    expect(cluster.spec.rabbitmq.additionalConfig).toContain(`consumer_timeout = ${RABBITMQ_CONSUMER_TIMEOUT_MS}`);
+    expect(parse(byFile(EVENT_CATALOGUE).get('kustomization.yaml') as string).resources).toContain('100-rabbitmq-cluster.yaml');
   });
 });
 
@@ -128,7 +193,7 @@ describe('a new event type', () => {
       name: 'hello-notice',
       subscriber: { ref: { name: 'notify-hello' } },
       delivery: { retry: 2, backoffDelayMs: 500, timeoutMs: 10_000 },
-      parallelism: 4,
+      parallelism: 10,
     });
   });
 
@@ -149,6 +214,8 @@ describe('a new event type', () => {
     expect(webhook.parameters.map((parameter: any) => parameter.name)).toEqual(['ce-specversion', 'ce-id', 'ce-type', 'ce-source', 'ce-time', 'ce-dataschema', 'ce-traceparent']);
     expect(webhook.parameters.find((parameter: any) => parameter.name === 'ce-source').schema).toEqual({ type: 'string', const: '/functions/users-get' });
     expect(webhook.description).toContain('Not authenticated');
+    // The waits as the RabbitMQ broker makes them: 0.5 s doubled before the first retry, and again before the second.
+    expect(webhook.description).toContain('up to 2 retries with exponential backoff (waits of 1 s up to 2 s, 3 s in all), each try cut after 10 s');
     expect(eventDataSchemas(catalogue)).toContainEqual(['HelloEventData', helloEventData]);
   });
 });

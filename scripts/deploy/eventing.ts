@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
 import { BROKER, EVENT_CATALOGUE, eventPublishers, type EventEntry } from '../../functions/contracts/events/catalogue.js';
-import { NAMESPACE, POD_LABELS } from './namespace.js';
+import { NAMESPACE, POD_LABELS, RABBITMQ_CLUSTER } from './namespace.js';
 
 /**
  * `npm run manifests` (after knative/): writes what eventing/ holds about events from the event
- * catalogue (functions/contracts/events/catalogue.ts): the Broker, one Trigger per consumer, the
- * SinkBinding that gives the publishers K_SINK, the EventPolicy that lets only them send, and the
- * kustomization. The RabbitMQ cluster, the broker's config and the PingSource are written by hand and
- * kept as they are. The files are committed; a test fails when they and the catalogue disagree.
+ * catalogue (functions/contracts/events/catalogue.ts): the RabbitMQ cluster (its consumer timeout
+ * must outlast the Triggers' retries), the Broker, one Trigger per consumer, the SinkBinding that
+ * gives the publishers K_SINK, the EventPolicy that lets only them send, and the kustomization. The
+ * broker's config and the PingSource are written by hand and kept as they are. The files are committed; a test fails when they and the catalogue disagree.
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -20,7 +20,18 @@ export const EVENTING_DIR = join(ROOT, 'eventing');
 export const GENERATED_HEADER = ' Generated from functions/contracts/events/catalogue.ts by `npm run manifests`; edit the catalogue, not this file.';
 
 /** The hand-written files of eventing/, in apply order around the generated ones. */
-const HAND_WRITTEN = { before: ['100-rabbitmq-cluster.yaml', '150-rabbitmq-broker-config.yaml'], after: ['400-pingsource-outbox-relay.yaml'] } as const;
+const HAND_WRITTEN = { before: ['150-rabbitmq-broker-config.yaml'], after: ['400-pingsource-outbox-relay.yaml'] } as const;
+/**
+ * RabbitMQ nodes: three, so the broker's quorum queues (150-rabbitmq-broker-config.yaml) keep a
+ * majority, and so every accepted event, through the loss or the rolling restart of one node.
+ */
+export const RABBITMQ_REPLICAS = 3;
+/**
+ * How long RabbitMQ lets a consumer hold a message unacknowledged before it closes the channel and
+ * redelivers it (RabbitMQ's default, pinned here): the Trigger dispatcher holds each message through
+ * all its retries, so a Trigger's longest delivery must end before it (eventing.test.ts checks it).
+ */
+export const RABBITMQ_CONSUMER_TIMEOUT_MS = 30 * 60 * 1000;
 /** The RabbitmqBrokerConfig of 150-rabbitmq-broker-config.yaml. */
 const BROKER_CONFIG = 'accounts-broker-config';
 const SINK_BINDING = 'event-publishers';
@@ -55,6 +66,27 @@ export function triggerFile(index: number, trigger: string): string {
   return `${300 + 10 * index}-trigger-${trigger}.yaml`;
 }
 
+function renderRabbitmqCluster(): string {
+  return render(
+    {
+      apiVersion: 'rabbitmq.com/v1beta1',
+      kind: 'RabbitmqCluster',
+      metadata: { name: RABBITMQ_CLUSTER },
+      spec: {
+        replicas: RABBITMQ_REPLICAS,
+        rabbitmq: { additionalConfig: `consumer_timeout = ${RABBITMQ_CONSUMER_TIMEOUT_MS}\n` },
+        persistence: { storage: '5Gi' },
+        resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+      },
+    },
+    ['The RabbitMQ server behind the broker, run by the RabbitMQ cluster operator.'],
+    [
+      [['spec', 'replicas'], 'Three nodes: a quorum queue keeps its majority, and its events, while one node is down or restarting.'],
+      [['spec', 'rabbitmq'], "Longer than any Trigger's retries: the dispatcher keeps each message unacknowledged until it is delivered or dead-lettered."],
+    ],
+  );
+}
+
 function renderBroker(catalogue: readonly EventEntry[]): string {
   return render(
     {
@@ -71,13 +103,37 @@ function renderBroker(catalogue: readonly EventEntry[]): string {
   );
 }
 
-/** The waits between tries a delivery policy gives (`0.5 s, 1 s, 2 s, 4 s, 8 s between tries.`), when its delay is in seconds. */
+/** ISO-8601 durations of seconds only (`PT1S`, `PT0.5S`, `PT30S`) in milliseconds; NaN for any other. */
+export function secondsDurationMs(duration: string): number {
+  return Number(/^PT(\d+(?:\.\d+)?)S$/.exec(duration)?.[1] ?? Number.NaN) * 1000;
+}
+
+/**
+ * The waits before each retry, in ms, as the RabbitMQ broker's dispatcher makes them (cloudevents
+ * sdk-go's retry: `delay·2ⁿ` before retry n = 1, 2 … when exponential, `delay·n` when linear).
+ */
+export function retryWaitsMs(delivery: EventEntry['delivery']): number[] {
+  const delay = secondsDurationMs(delivery.backoffDelay);
+  return Array.from({ length: delivery.retry }, (_, index) => delay * (delivery.backoffPolicy === 'exponential' ? 2 ** (index + 1) : index + 1));
+}
+
+/**
+ * The longest a Trigger keeps one event before it is delivered or dead-lettered: every wait between
+ * tries plus every try cut at its timeout (a missing timeout counts as the broker's 30 s).
+ */
+export function longestDeliveryMs(delivery: EventEntry['delivery']): number {
+  const tries = (delivery.retry + 1) * secondsDurationMs(delivery.timeout ?? 'PT30S');
+  return retryWaitsMs(delivery).reduce((sum, wait) => sum + wait, 0) + tries;
+}
+
+/** The waits between tries a delivery policy gives (`1 s, 2 s, 4 s, 8 s, 16 s between tries.`), when its delay is in seconds. */
 export function backoffNote(delivery: EventEntry['delivery']): string {
-  const seconds = Number(/^PT(\d+(?:\.\d+)?)S$/.exec(delivery.backoffDelay)?.[1] ?? Number.NaN);
   const step = delivery.backoffPolicy === 'exponential' ? 'doubled' : 'added';
-  if (Number.isNaN(seconds)) return `${delivery.backoffDelay} before the first retry, ${step} at each one.`;
-  const waits = Array.from({ length: delivery.retry }, (_, index) => seconds * (delivery.backoffPolicy === 'exponential' ? 2 ** index : index + 1));
-  return `${waits.map((wait) => `${wait} s`).join(', ')} between tries.`;
+  if (Number.isNaN(secondsDurationMs(delivery.backoffDelay))) return `${delivery.backoffDelay} per retry, ${step} at each one.`;
+  const waits = retryWaitsMs(delivery);
+  const total = waits.reduce((sum, wait) => sum + wait, 0) / 1000;
+  const span = total >= 120 ? ` (${Math.round(total / 60)} min in all)` : '';
+  return `${waits.map((wait) => `${wait / 1000} s`).join(', ')} between tries${span}.`;
 }
 
 function renderTrigger(entry: EventEntry, consumer: EventEntry['consumers'][number]): string {
@@ -159,6 +215,7 @@ function renderEventPolicy(): string {
 export function eventingFiles(catalogue: readonly EventEntry[] = EVENT_CATALOGUE): EventingFile[] {
   const consumers = catalogue.flatMap((entry) => entry.consumers.map((consumer) => ({ entry, consumer })));
   const files: EventingFile[] = [
+    { file: '100-rabbitmq-cluster.yaml', text: renderRabbitmqCluster() },
     { file: '200-broker.yaml', text: renderBroker(catalogue) },
     ...consumers.map(({ entry, consumer }, index) => ({ file: triggerFile(index, consumer.trigger), text: renderTrigger(entry, consumer) })),
     { file: `500-sinkbinding-${SINK_BINDING}.yaml`, text: renderSinkBinding(catalogue) },

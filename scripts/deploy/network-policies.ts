@@ -102,6 +102,19 @@ export function isIngressName(name: string): name is IngressName {
   return Object.hasOwn(INGRESSES, name);
 }
 
+/**
+ * The namespace whose pods may scrape metrics (Prometheus, as kube-prometheus-stack and the
+ * Prometheus Operator install it): every pod of it, selected by the name label the API server puts on
+ * every namespace. To scrape from another namespace, change it here, run `npm run manifests`, and
+ * change the same name in knative/overlays/cloudnativepg/postgres/300-network-policies.yaml (a test
+ * holds the two together).
+ */
+export const MONITORING_NAMESPACE = 'monitoring';
+const PROMETHEUS: PolicyPeer = {
+  namespace: MONITORING_NAMESPACE,
+  comment: `Every pod of the ${MONITORING_NAMESPACE} namespace, where Prometheus runs (MONITORING_NAMESPACE in scripts/deploy/network-policies.ts).`,
+};
+
 const ACTIVATOR = podsIn('knative-serving', { app: 'activator' }, 'The activator, in the path while a revision scales from zero or bursts (knative/serving config/core/deployments/activator.yaml).');
 const AUTOSCALER = podsIn('knative-serving', { app: 'autoscaler' }, "The autoscaler, scraping queue-proxy's metrics (knative/serving config/core/deployments/autoscaler.yaml).");
 const PING_ADAPTER = podsIn(
@@ -141,6 +154,8 @@ const USERS_VERIFY_PODS: PolicyPeer = {
 
 const QUEUE_PROXY: PolicyPort = { port: 8012, comment: "queue-proxy's HTTP port, the only way in to the function (knative/serving pkg/networking/constants.go)." };
 const QUEUE_PROXY_METRICS: PolicyPort = { port: 9090, comment: "queue-proxy's metrics for the autoscaler (pkg/networking/constants.go)." };
+const QUEUE_PROXY_USER_METRICS: PolicyPort = { port: 9091, comment: "queue-proxy's request metrics in Prometheus format (pkg/networking/constants.go)." };
+const RABBITMQ_PROMETHEUS: PolicyPort = { port: 15692, comment: "RabbitMQ's Prometheus metrics (rabbitmq_prometheus plugin, which the cluster operator enables)." };
 const DNS: PolicyRule = { peers: [KUBE_DNS], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] };
 const BROKER_INGRESS_PORT: PolicyPort = { port: 8080, comment: "The ingress container's port, behind its Service's port 80." };
 const AMQP: PolicyPort = { port: 5672 };
@@ -228,6 +243,13 @@ export function networkPolicies(ingress: IngressName = DEFAULT_INGRESS, inventor
       ingress: [{ peers: [PING_ADAPTER], ports: [QUEUE_PROXY] }],
     },
     {
+      file: '260-functions-from-prometheus.yaml',
+      name: 'functions-from-prometheus',
+      summary: `Every function: Prometheus, in the ${MONITORING_NAMESPACE} namespace, scrapes its queue-proxy's metrics.`,
+      pods: ALL_FUNCTIONS,
+      ingress: [{ peers: [PROMETHEUS], ports: [QUEUE_PROXY_METRICS, QUEUE_PROXY_USER_METRICS] }],
+    },
+    {
       file: '300-workloads-to-dns.yaml',
       name: 'workloads-to-dns',
       summary: 'Every function and the migration Job resolve names (Postgres, the broker, users-verify, the mail server).',
@@ -286,11 +308,12 @@ export function networkPolicies(ingress: IngressName = DEFAULT_INGRESS, inventor
     {
       file: '500-rabbitmq.yaml',
       name: 'rabbitmq',
-      summary: 'The RabbitMQ nodes: AMQP from the broker, the HTTP API from the operators, and clustering between themselves.',
+      summary: 'The RabbitMQ nodes: AMQP from the broker, the HTTP API from the operators, metrics to Prometheus, and clustering between themselves.',
       pods: RABBITMQ_NODES.pods!,
       ingress: [
         { peers: [BROKER_INGRESS, DISPATCHERS], ports: [AMQP] },
         { peers: [RABBITMQ_OPERATORS], ports: [{ port: 15672, comment: 'The HTTP API (management plugin).' }] },
+        { peers: [PROMETHEUS], ports: [RABBITMQ_PROMETHEUS] },
         { peers: [RABBITMQ_NODES], ports: RABBITMQ_BETWEEN_NODES },
       ],
       egress: [DNS, { peers: [RABBITMQ_NODES], ports: RABBITMQ_BETWEEN_NODES }],

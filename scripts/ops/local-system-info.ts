@@ -8,6 +8,8 @@ import { resolve } from 'node:path';
 export interface LocalSystemInfo {
   readonly databaseUrl: string;
   readonly gatewayUrl: string;
+  /** The local broker's ingress (the functions' K_SINK), where `replay-dead-letters` sends; absent in files of older runners. */
+  readonly brokerUrl?: string;
   readonly pid: number;
 }
 

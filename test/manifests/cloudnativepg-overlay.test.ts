@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { DATABASE_LOGINS } from '../../migrations/logins.js';
+import { renderContractJob } from '../../scripts/deploy/jobs.js';
 import { databaseSecretName } from '../../scripts/deploy/namespace.js';
+import { MONITORING_NAMESPACE } from '../../scripts/deploy/network-policies.js';
 import { ROOT, containersOf, field, kustomize, nameOf, named, parseDocuments, podSpecOf, type KubeObject, type ManifestDocument } from './manifest-support.js';
 import { allows, type Endpoint, type Pod, type StoredPolicy } from './network-policy-model.js';
 import { crdRootSchema, loadSchemaSet, schemaKey, sharedSchemasDir, validateObject, withSchema, type SchemaSet } from './schema-validation.js';
@@ -309,6 +311,25 @@ describe('who connects where', () => {
     expect(allowed(stray, bouncer, 5432), 'a stray pod to the Pooler').toBe(false);
     expect(allowed(pod({ ...serviceLabels('users-get') }, 'default'), bouncer, 5432), 'a pod of another namespace').toBe(false);
     expect(allowed(instance, apiServer, 5432), 'Postgres opens nothing else').toBe(false);
+
+    // make contract's Job, labelled as it renders it, reaches the primary as the migration Job does.
+    const [contractJob] = parseDocuments(renderContractJob({ image: 'ghcr.io/example/accounts', version: '9.9.9' }), 'contract Job');
+    const contract = pod(field(contractJob!.object, 'spec', 'template', 'metadata', 'labels'));
+    expect(allowed(contract, instance, 5432), 'the contract Job to Postgres').toBe(true);
+    expect(allowed(contract, bouncer, 5432), 'the contract Job through the Pooler').toBe(false);
+
+    // Prometheus, in the monitoring namespace, scrapes the exporters; its labels elsewhere, or another pod, do not.
+    const prometheusLabels = { 'app.kubernetes.io/name': 'prometheus', prometheus: 'kube-prometheus-stack-prometheus' };
+    const prometheus = pod(prometheusLabels, MONITORING_NAMESPACE);
+    const impostor = pod(prometheusLabels, 'tenant');
+    expect(allowed(prometheus, instance, 9187), "Prometheus to the instances' exporter").toBe(true);
+    expect(allowed(prometheus, bouncer, 9127), "Prometheus to PgBouncer's exporter").toBe(true);
+    expect(allowed(prometheus, instance, 5432), 'Prometheus to Postgres itself').toBe(false);
+    expect(allowed(prometheus, bouncer, 5432), 'Prometheus to PgBouncer itself').toBe(false);
+    for (const [who, from] of [['a pod wearing Prometheus labels in another namespace', impostor], ['a stray pod', stray], ['a database function', usersGet]] as const) {
+      expect(allowed(from, instance, 9187), `${who} to the instances' exporter`).toBe(false);
+      expect(allowed(from, bouncer, 9127), `${who} to PgBouncer's exporter`).toBe(false);
+    }
   });
 });
 

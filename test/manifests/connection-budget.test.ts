@@ -28,6 +28,8 @@ import { ROOT, containersOf, kustomize, loadManifests, named, parseDocuments, po
 const MIGRATION_CONNECTIONS = MIGRATOR_CONNECTIONS;
 /** CloudNativePG's instance manager and metrics exporter on each instance: a handful, counted generously. */
 const OPERATOR_CONNECTIONS = 10;
+/** A canary (make canary) or a rollout runs a function's old and new revision side by side, each up to its max-scale. */
+const REVISIONS_AT_ONCE = 2;
 
 let services: KubeObject[];
 let budget: ConnectionBudget;
@@ -62,6 +64,7 @@ beforeAll(async () => {
     pooler: limits,
     migrationConnections: MIGRATION_CONNECTIONS,
     operatorConnections: OPERATOR_CONNECTIONS,
+    revisionsAtOnce: REVISIONS_AT_ONCE,
   };
 });
 
@@ -81,10 +84,28 @@ describe('the connection budget of the committed manifests', () => {
     expect(new Set(budget.clients.map((client) => client.login)).size).toBe(4);
   });
 
-  it('fits: the StatefulSet, the Pooler with one instance down, and the Cluster behind the Pooler', () => {
+  it('fits with two revisions of every function at their max scale: the StatefulSet, the Pooler with one instance down, and the Cluster behind the Pooler', () => {
     expect(connectionBudgetProblems(budget)).toEqual([]);
     // The figures docs/deploying.md quotes.
-    expect(clientConnections(budget.clients)).toBeLessThanOrEqual(budget.statefulSet.maxConnections - budget.statefulSet.superuserReserved - MIGRATION_CONNECTIONS);
+    const clients = clientConnections(budget.clients);
+    expect(clients * REVISIONS_AT_ONCE).toBeLessThanOrEqual(budget.statefulSet.maxConnections - budget.statefulSet.superuserReserved - MIGRATION_CONNECTIONS);
+    expect(clients * REVISIONS_AT_ONCE).toBeLessThanOrEqual(budget.pooler.maxClientConn * (budget.pooler.instances - 1));
+  });
+
+  it('states the figures docs/deploying.md gives', async () => {
+    const guide = await readFile(join(ROOT, 'docs', 'deploying.md'), 'utf8');
+    const section = guide.slice(guide.indexOf('### The connection budget'), guide.indexOf('### Capacity model'));
+    const clients = clientConnections(budget.clients);
+    expect(section).toContain(`**${clients}** connections`);
+    expect(section).toContain(`${clients} × ${REVISIONS_AT_ONCE} = **${clients * REVISIONS_AT_ONCE}**`);
+    expect(section).toContain(`\`max_connections\` ${budget.statefulSet.maxConnections} − ${budget.statefulSet.superuserReserved}`);
+  });
+
+  it('counts the second revision: with one revision per function the StatefulSet would have room to spare, with two it must', () => {
+    const one = connectionBudgetProblems({ ...budget, revisionsAtOnce: 1, statefulSet: { ...budget.statefulSet, maxConnections: 400 } });
+    expect(one).toEqual([]);
+    const two = connectionBudgetProblems({ ...budget, statefulSet: { ...budget.statefulSet, maxConnections: 400 } });
+    expect(two).toEqual([expect.stringMatching(/^the functions may open \d+ connections, 2 revisions of each at once \(the most: users-get, 4 x 10 x 2 revisions\), more than the StatefulSet's Postgres leaves them: max_connections 400/)]);
   });
 
   it('counts the migration Job as the connections its command holds: scripts/ops/migrate.ts migrates through connectMigrator', async () => {
@@ -102,7 +123,7 @@ describe('the check fails when the budget breaks', () => {
     const problems = connectionBudgetProblems(tooMany);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/more than the StatefulSet's Postgres leaves them: max_connections \d+ - \d+ reserved for superusers - 1 for the migration Job = \d+/);
-    expect(problems[0]).toContain('(the most: users-get, 4 x 60)');
+    expect(problems[0]).toContain('(the most: users-get, 4 x 60 x 2 revisions)');
 
     const farTooMany = { ...budget, clients: databaseClientsOf(servicesOf(scaled('users-get', { maxScale: 300 }))) };
     expect(connectionBudgetProblems(farTooMany).join('\n')).toMatch(/more than the Pooler takes with one of its 2 instances down: \d+ max_client_conn x 1/);
@@ -111,7 +132,7 @@ describe('the check fails when the budget breaks', () => {
   it('a bigger DB_POOL_MAX counts the same way: it reaches the rendered Service', () => {
     const rendered = databaseClientsOf(servicesOf(scaled('auth-login', { dbPoolMax: 40 })));
     expect(rendered.find((client) => client.name === 'auth-login')?.poolMax).toBe(40);
-    expect(connectionBudgetProblems({ ...budget, clients: rendered }).join('\n')).toMatch(/the most: auth-login, 40 x 10/);
+    expect(connectionBudgetProblems({ ...budget, clients: rendered }).join('\n')).toMatch(/the most: auth-login, 40 x 10 x 2 revisions/);
   });
 
   it('a function without a max-scale has no bound, and says so', () => {

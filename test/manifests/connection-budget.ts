@@ -39,6 +39,11 @@ export interface ConnectionBudget {
   readonly migrationConnections: number;
   /** CloudNativePG's own connections to each instance (instance manager, metrics exporter). */
   readonly operatorConnections: number;
+  /**
+   * Revisions of one function that run at once: during a canary or a rollout the old and the new
+   * revision serve side by side, each up to its max-scale with its own pools.
+   */
+  readonly revisionsAtOnce: number;
 }
 
 const AUTOSCALING_MAX_SCALE = 'autoscaling.knative.dev/max-scale';
@@ -69,9 +74,10 @@ export function connectionBudgetProblems(budget: ConnectionBudget): string[] {
     if (!Number.isInteger(client.poolMax) || client.poolMax < 1) problems.push(`${client.name}: DB_POOL_MAX is not a positive whole number`);
     if (!Number.isFinite(client.maxScale)) problems.push(`${client.name}: no max-scale, so no bound on its connections`);
   }
-  const clients = clientConnections(budget.clients);
+  const clients = clientConnections(budget.clients) * budget.revisionsAtOnce;
   const largest = [...budget.clients].sort((a, b) => b.poolMax * b.maxScale - a.poolMax * a.maxScale)[0];
-  const top = largest ? ` (the most: ${largest.name}, ${largest.poolMax} x ${largest.maxScale})` : '';
+  const top = largest ? ` (the most: ${largest.name}, ${largest.poolMax} x ${largest.maxScale} x ${budget.revisionsAtOnce} revisions)` : '';
+  const revisions = `, ${budget.revisionsAtOnce} revisions of each at once`;
 
   // (a) Each PgBouncer has its own max_client_conn and a client lands on any of them: while one
   // restarts (a rolling update, a drained node), the others take every client.
@@ -79,19 +85,19 @@ export function connectionBudgetProblems(budget: ConnectionBudget): string[] {
   const survivors = pooler.instances - 1;
   if (survivors < 1) problems.push(`the Pooler has ${pooler.instances} instance: nothing takes its clients while it restarts`);
   else if (clients > pooler.maxClientConn * survivors) {
-    problems.push(`the functions may open ${clients} connections${top}, more than the Pooler takes with one of its ${pooler.instances} instances down: ${pooler.maxClientConn} max_client_conn x ${survivors}`);
+    problems.push(`the functions may open ${clients} connections${revisions}${top}, more than the Pooler takes with one of its ${pooler.instances} instances down: ${pooler.maxClientConn} max_client_conn x ${survivors}`);
   }
 
   // (b) Without the Pooler every client connection is a server connection of the StatefulSet.
   const direct = budget.statefulSet.maxConnections - budget.statefulSet.superuserReserved - budget.migrationConnections;
   if (clients > direct) {
     problems.push(
-      `the functions may open ${clients} connections${top}, more than the StatefulSet's Postgres leaves them: max_connections ${budget.statefulSet.maxConnections} - ${budget.statefulSet.superuserReserved} reserved for superusers - ${budget.migrationConnections} for the migration Job = ${direct}`,
+      `the functions may open ${clients} connections${revisions}${top}, more than the StatefulSet's Postgres leaves them: max_connections ${budget.statefulSet.maxConnections} - ${budget.statefulSet.superuserReserved} reserved for superusers - ${budget.migrationConnections} for the migration Job = ${direct}`,
     );
   }
 
   // (c) Behind the Pooler, each instance opens up to (default + reserve) pool size per database/user
-  // pair: one per login, and one for its auth query.
+  // pair: one per login, and one for its auth query, however many revisions and instances connect.
   const logins = new Set(budget.clients.map((client) => client.login)).size;
   const pools = logins + 1;
   const server = pools * (pooler.defaultPoolSize + pooler.reservePoolSize) * pooler.instances;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, type FunctionSpec } from '../../functions/inventory.js';
 import { packageVersion, writeManifests } from '../../scripts/deploy/manifests.js';
 import { BROKER, DEFAULT_IMAGE, POD_LABELS, RABBITMQ_CLUSTER, USERS_VERIFY } from '../../scripts/deploy/namespace.js';
-import { calledBy, INGRESSES, type IngressName, networkPolicies, renderNetworkPolicy } from '../../scripts/deploy/network-policies.js';
+import { calledBy, INGRESSES, type IngressName, MONITORING_NAMESPACE, networkPolicies, renderNetworkPolicy } from '../../scripts/deploy/network-policies.js';
 import { renderService } from '../../scripts/deploy/services.js';
 import { ROOT, field, kustomize, loadManifests, nameOf, named, parseDocuments, selectorMatches, type KubeObject, type ManifestDocument } from './manifest-support.js';
 import { allows, namespaceLabels, type Endpoint, type External, type Pod, type Protocol, type StoredPolicy } from './network-policy-model.js';
@@ -185,6 +185,10 @@ function buildCluster(ingress: IngressName): Cluster {
   add('cluster-operator', 'rabbitmq-system', { 'app.kubernetes.io/name': 'rabbitmq-cluster-operator', 'app.kubernetes.io/component': 'rabbitmq-operator', 'app.kubernetes.io/part-of': 'rabbitmq' });
   add('topology-operator', 'rabbitmq-system', { 'app.kubernetes.io/name': 'messaging-topology-operator', 'app.kubernetes.io/component': 'rabbitmq-operator', 'app.kubernetes.io/part-of': 'rabbitmq' });
   add('random:default', 'default', { app: 'random' });
+  // Prometheus as kube-prometheus-stack runs it (prometheus-operator's StatefulSet labels), in the monitoring namespace, and a copy of it elsewhere.
+  const prometheusLabels = { 'app.kubernetes.io/name': 'prometheus', 'app.kubernetes.io/instance': 'kube-prometheus-stack-prometheus', prometheus: 'kube-prometheus-stack-prometheus' };
+  add('prometheus', MONITORING_NAMESPACE, prometheusLabels);
+  add('impostor:prometheus', 'tenant', prometheusLabels);
   // A tenant's pods wearing the activator's and the gateway's labels: labels alone must not let them in.
   add('impostor:activator', 'tenant', { app: 'activator', role: 'activator' });
   add('impostor:gateway', 'tenant', { app: '3scale-kourier-gateway', istio: 'ingressgateway' });
@@ -235,6 +239,12 @@ function flowsFor(): Flow[] {
     deny('random:accounts', fn, 8012, `a stray pod in accounts does not reach ${spec.name}`);
     deny('random:default', fn, 8012, `a pod of another namespace does not reach ${spec.name} directly`);
     deny('impostor:activator', fn, 8012, "the activator's labels outside knative-serving do not open the door");
+    allow('prometheus', fn, 9091, `Prometheus scrapes ${spec.name}'s queue-proxy request metrics`);
+    allow('prometheus', fn, 9090, `Prometheus scrapes ${spec.name}'s queue-proxy autoscaler metrics`);
+    deny('prometheus', fn, 8012, `Prometheus scrapes ${spec.name}, it does not call it`);
+    deny('impostor:prometheus', fn, 9091, `Prometheus's labels outside ${MONITORING_NAMESPACE} do not open the door`);
+    deny('random:default', fn, 9091, `a pod of another namespace does not scrape ${spec.name}`);
+    deny('random:accounts', fn, 9090, `a stray pod in accounts does not scrape ${spec.name}`);
     if (calledBy(spec) === 'ingress') allow('gateway:external', fn, 8012, `${spec.name}'s public URL, through the ingress gateway`);
     if ((spec.needs as readonly string[]).includes('database')) allow(fn, 'postgres', 5432, `${spec.name} uses the database`);
     else deny(fn, 'postgres', 5432, `${spec.name} has no database`);
@@ -305,6 +315,13 @@ function flowsFor(): Flow[] {
   deny('random:default', 'rabbitmq-0', 15672, 'a pod of another namespace does not reach the HTTP API');
   deny('fn:auth-login', 'rabbitmq-0', 5672, 'the publishers go through the broker, not to RabbitMQ');
   deny('rabbitmq-broker-controller', 'rabbitmq-0', 5672, 'the broker controller declares its topology through the operator');
+  allow('prometheus', 'rabbitmq-0', 15692, "Prometheus scrapes RabbitMQ's metrics");
+  allow('prometheus', 'rabbitmq-1', 15692, 'on every node');
+  deny('prometheus', 'rabbitmq-0', 5672, 'Prometheus does not speak AMQP');
+  deny('prometheus', 'rabbitmq-0', 15672, 'nor use the HTTP API');
+  deny('impostor:prometheus', 'rabbitmq-0', 15692, `Prometheus's labels outside ${MONITORING_NAMESPACE} do not open the door`);
+  deny('random:accounts', 'rabbitmq-0', 15692, "a stray pod in accounts does not scrape RabbitMQ");
+  deny('prometheus', 'postgres', 5432, 'Prometheus does not reach Postgres');
 
   // Mail: out of the cluster, on the SMTP ports only.
   for (const port of [25, 465, 587]) allow('fn:notify-login-email', 'smtp', port, `notify-login-email sends mail (${port})`);

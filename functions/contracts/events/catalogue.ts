@@ -88,12 +88,25 @@ export interface EventEntry {
   readonly delivery: DeliveryPolicy;
 }
 
-/** The delivery every event of the system has today: 5 retries from 0.5 s (0.5, 1, 2, 4, 8 s), then the dead letters. */
-const STANDARD_DELIVERY = {
-  retry: 5,
+/**
+ * The delivery every event of the system has: sized so that an SMTP outage of a quarter of an hour
+ * delays the emails instead of dead-lettering them. 10 retries with exponential backoff: the RabbitMQ
+ * broker waits backoffDelay·2ⁿ before retry n, so 1, 2, 4 … 512 s, 1023 s (17 min) of waits, up to
+ * 22.5 min with eleven tries of 30 s each. That stays under RabbitMQ's consumer timeout (30 min,
+ * eventing/100-rabbitmq-cluster.yaml: the dispatcher holds the message unacked through its retries;
+ * an eleventh retry would take it to 40 min). Each try may take 30 s, more
+ * than the mail functions' own SMTP timeouts (functions/shared/runtime/dependencies.ts), so a hung
+ * mail server fails the try with the function's 503, not the broker's cut. A retried event keeps its
+ * id, and the notify functions send one email per event id (functions/notify/email-delivery.ts), so
+ * the retries never send an email twice. Parallelism 10: a notify function holds a database
+ * connection through each send, so it takes dbPoolMax (2) deliveries per instance, times maxScale 5.
+ */
+export const STANDARD_DELIVERY = {
+  retry: 10,
   backoffPolicy: 'exponential',
   backoffDelay: 'PT0.5S',
-  parallelism: 4,
+  timeout: 'PT30S',
+  parallelism: 10,
   deadLetterSink: 'notify-dead-letter',
 } as const satisfies DeliveryPolicy;
 

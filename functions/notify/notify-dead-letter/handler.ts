@@ -49,7 +49,8 @@ const LOGGED_MAX_LENGTH = 200;
  * it), logged and counted, never stored. What is kept is the outbox's copy (bounded, and what a
  * replay should publish) and the broker's three bounded error attributes, once per event id: a
  * flood of copies of a genuine event stores nothing more, so the dead letters take at most one row
- * per event the outbox holds.
+ * per event the outbox holds. One sent back by `npm run replay-dead-letters` that fails again waits
+ * for the next replay.
  */
 export async function handle(deps: NotifyDeadLetterDeps, letter: DeadLetter): Promise<EventOutcome> {
   const { eventId } = letter;
@@ -82,7 +83,13 @@ export async function handle(deps: NotifyDeadLetterDeps, letter: DeadLetter): Pr
       error_code: letter.errorCode,
       error_data: letter.errorData,
     })
-    .onConflict((conflict) => conflict.column('event_id').doNothing())
+    // A replayed event dead-lettered again waits for the next replay, with the broker's new error; a copy of one still waiting adds nothing.
+    .onConflict((conflict) =>
+      conflict
+        .column('event_id')
+        .doUpdateSet({ replayed_at: null, error_destination: letter.errorDestination, error_code: letter.errorCode, error_data: letter.errorData })
+        .where('notify.dead_letters.replayed_at', 'is not', null),
+    )
     .returning('id')
     .executeTakeFirst();
   if (!kept) {

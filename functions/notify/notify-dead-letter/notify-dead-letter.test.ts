@@ -175,6 +175,20 @@ describe.each(testPostgresServers())('notify-dead-letter on $name', ({ adminUrl 
     expect(suite.fn.logs.filter((line) => line['message'] === 'dead letter already kept')).toHaveLength(19);
   });
 
+  it('makes a replayed event that is dead-lettered again wait for the next replay, with the new error, still one row', async () => {
+    const event = await published(await signedLoginEvent());
+    expect(await post(suite.fn.url, { ...event, knativeerrordest: SUBSCRIBER, knativeerrorcode: '500' })).toBe(204);
+    await suite.database.db.updateTable('notify.dead_letters').set({ replayed_at: new Date() }).execute();
+
+    expect(await post(suite.fn.url, { ...event, knativeerrordest: SUBSCRIBER, knativeerrorcode: '503' })).toBe(204);
+    const rows = await deadLetters();
+    expect(rows).toEqual([expect.objectContaining({ event_id: event.id, replayed_at: null, error_code: '503' })]);
+    expect(rows[0]?.event).toEqual(event);
+    // Another copy while it waits changes nothing.
+    expect(await post(suite.fn.url, { ...event, knativeerrordest: SUBSCRIBER, knativeerrorcode: '404' })).toBe(204);
+    expect(await deadLetters()).toEqual([expect.objectContaining({ replayed_at: null, error_code: '503' })]);
+  });
+
   it('stores at most the bounded error attributes beside the outbox copy, however large the copy it was sent', async () => {
     const event = await published(await signedLoginEvent());
     // As large as the edge lets a request be (64 KiB).

@@ -17,6 +17,13 @@ import { createTokenSigner, createTokenVerifier, type TokenClaims, type TokenSig
  * Every shared dependency a function may ask for, keyed by the configuration section it needs.
  * Sections without an entry here (such as `signIn`) are settings only, read from `config`.
  */
+/**
+ * Together under the Triggers' delivery timeout (30 s, STANDARD_DELIVERY in the event catalogue): a
+ * hung mail server fails the try with a 503 the broker retries, and never holds the delivery's row
+ * lock longer than a try.
+ */
+export const SMTP_TIMEOUTS_MS = { connectionTimeout: 5_000, greetingTimeout: 5_000, socketTimeout: 15_000 } as const;
+
 export interface SharedDependencies {
   readonly database: Kysely<Database>;
   readonly passwords: PasswordHasher;
@@ -85,15 +92,9 @@ export async function createDependencies<N extends Need>(
     built.sink = createEventPublisher({ sinkUrl: settings.K_SINK, timeoutMs: settings.SINK_TIMEOUT_MS });
   }
   if (wanted.has('mail')) {
-    // Well under the broker's delivery timeout: a hung mail server must not hold the delivery's row lock for minutes.
     // Loaded only by the function that mails: every other cold start skips it.
     const { default: nodemailer } = await import('nodemailer');
-    built.mail = nodemailer.createTransport({
-      url: settings.SMTP_URL,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 30_000,
-    });
+    built.mail = nodemailer.createTransport({ url: settings.SMTP_URL, ...SMTP_TIMEOUTS_MS });
   }
   return assembleDependencies(config, built, logger, undefined, telemetry);
 }

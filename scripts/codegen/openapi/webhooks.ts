@@ -133,6 +133,19 @@ function readableDuration(duration: string): string {
   return seconds ? `${seconds} s` : duration;
 }
 
+/**
+ * The broker's waits between tries (`waits 1 s, then doubled up to 512 s: 17 min in all`), as the
+ * RabbitMQ broker makes them: backoffDelay·2ⁿ before retry n = 1, 2 … (·n when linear).
+ */
+function retryWaitsText(delivery: EventEntry['delivery']): string {
+  const seconds = /^PT(\d+(?:\.\d+)?)S$/.exec(delivery.backoffDelay)?.[1];
+  if (!seconds || delivery.retry === 0) return `${delivery.backoffPolicy} backoff from ${readableDuration(delivery.backoffDelay)}`;
+  const waits = Array.from({ length: delivery.retry }, (_, index) => Number(seconds) * (delivery.backoffPolicy === 'exponential' ? 2 ** (index + 1) : index + 1));
+  const total = waits.reduce((sum, wait) => sum + wait, 0);
+  const inAll = total >= 120 ? `${Math.round(total / 60)} min` : `${total} s`;
+  return `${delivery.backoffPolicy} backoff (waits of ${waits[0]} s up to ${waits[waits.length - 1]} s, ${inAll} in all)`;
+}
+
 function authenticityText(entry: EventEntry): string {
   switch (entry.authenticity.kind) {
     case 'signed':
@@ -172,7 +185,7 @@ export function eventDescription(entry: EventEntry): string {
       'publishes them, oldest first, each once.',
     `Filtered on \`type: ${entry.type}\`, ${consumers.join('; ')}, once per \`ce-id\`. A 2xx answer acknowledges the ` +
       `event; on a 5xx (mail server unreachable, say) the broker delivers it again, up to ${d.retry} retries with ` +
-      `${d.backoffPolicy} backoff from ${readableDuration(d.backoffDelay)}${d.timeout ? `, each try cut after ${readableDuration(d.timeout)}` : ''}, ` +
+      `${retryWaitsText(d)}${d.timeout ? `, each try cut after ${readableDuration(d.timeout)}` : ''}, ` +
       `and then to the dead-letter sink ${code(d.deadLetterSink)}, which keeps it (table \`notify.dead_letters\`, once per ` +
       "`ce-id`, as the outbox published it) with the broker's error attributes (`knativeerrordest`, `knativeerrorcode`, " +
       '`knativeerrordata`): never silently away. The sink keeps only events the outbox holds a record of, with the same content.',
