@@ -149,8 +149,9 @@ export async function prepare(dir: string, postgres: PostgresBackend, env: NodeJ
  * The StatefulSet's grants out of `pg_dump --schema-only`: one statement a line. Its default privileges
  * are postgres's there (the superuser ran the migrations); on the Cluster the owner creates the tables.
  */
-export const GRANTS_FILTER =
-  "grep -E '^(GRANT|REVOKE|ALTER DEFAULT PRIVILEGES) ' | sed -E 's/^ALTER DEFAULT PRIVILEGES FOR ROLE postgres /ALTER DEFAULT PRIVILEGES FOR ROLE accounts_owner /'";
+export function grantsFilter(owner = 'accounts_owner'): string {
+  return `grep -E '^(GRANT|REVOKE|ALTER DEFAULT PRIVILEGES) ' | sed -E 's/^ALTER DEFAULT PRIVILEGES FOR ROLE postgres /ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} /'`;
+}
 
 const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
@@ -181,7 +182,7 @@ export function migrationSteps(dir: string, namespace: string, version: string):
     // The microservice import brings no role and no grant (pg_restore --no-acl): the group roles, then the StatefulSet's grants,
     // the default ones now for the tables the owner creates (on the StatefulSet, postgres ran the migrations).
     `echo ${quote(createGroups)} | ${onCluster}`,
-    `kubectl exec ${ns} pod/accounts-postgres-0 -c postgres -- pg_dump --username=postgres --schema-only --no-owner accounts | ${GRANTS_FILTER} | ${onCluster} --single-transaction`,
+    `kubectl exec ${ns} pod/accounts-postgres-0 -c postgres -- pg_dump --username=postgres --schema-only --no-owner accounts | ${grantsFilter()} | ${onCluster} --single-transaction`,
     // The logins with their passwords (and any pending expand migration), as a deploy runs it.
     `kubectl apply -k ${join(dir, 'migrate')}`,
     `kubectl ${ns} wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=${version}`,
