@@ -28,8 +28,8 @@ TRUSTED_PROXY_CIDRS ?=
 POSTGRES ?=
 BACKUP_DESTINATION ?=
 BACKUP_ENDPOINT_URL ?=
-# The backend a deploy applies: POSTGRES, or what the rollout state records (scripts/deploy/postgres-backend.ts
-# prepare refuses a POSTGRES that differs from it before anything is applied).
+# The backend a deploy applies: POSTGRES, or what the rollout state records (scripts/deploy/rollout.ts refuses
+# a POSTGRES that differs from it before anything is recorded or applied).
 RECORDED_POSTGRES = $(or $(shell sed -n 's/^postgres: *//p' '$(ROLLOUT_STATE)' 2>/dev/null),$(if $(wildcard $(ROLLOUT_STATE)),statefulset))
 BACKEND = $(or $(POSTGRES),$(RECORDED_POSTGRES),statefulset)
 CNPG_DIR = $(DEPLOY_DIR)/overlays/cloudnativepg
@@ -109,7 +109,7 @@ ingress: install ## Patch the ingress (INGRESS) so its Envoy appends the client'
 	@$(ROLLOUT) ingress
 
 deploy: install ## Full rollout of VERSION with TRUSTED_PROXY_CIDRS (every function, all traffic; refused while a canary runs): namespace, network policies, ingress settings, secrets, client addresses, Postgres, expand migrations, eventing, services
-	@rm -rf $(DEPLOY_DIR) && $(POSTGRES_BACKEND) prepare && $(ROLLOUT) deploy
+	@rm -rf $(DEPLOY_DIR) && $(if $(filter cloudnativepg,$(BACKEND)),$(POSTGRES_BACKEND) prepare,mkdir -p $(DEPLOY_DIR) && cp -r knative/namespace knative/postgres $(DEPLOY_DIR)/) && $(ROLLOUT) deploy
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/namespace
 	$(RUN) kubectl apply -k $(if $(filter cloudnativepg,$(BACKEND)),$(CNPG_DIR)/network,$(DEPLOY_DIR)/network)
 	@$(ROLLOUT) ingress

@@ -46,7 +46,7 @@ export function resolvePostgresBackend(recorded: PostgresBackend | undefined, gi
   if (given && recorded && given !== recorded) {
     throw new Error(
       `the rollout state records postgres: ${recorded}, not ${given}. Moving the data from the StatefulSet to CloudNativePG is a procedure of its own: ` +
-        `make migrate-to-cloudnativepg (${MIGRATION_SECTION}). A new install with no data yet: set postgres: ${given} in the rollout state first.`,
+        `make migrate-to-cloudnativepg (${MIGRATION_SECTION}). A new install with no data yet: npx tsx scripts/deploy/postgres-backend.ts record ${given}, once.`,
     );
   }
   return given ? (given as PostgresBackend) : (recorded ?? 'statefulset');
