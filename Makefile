@@ -21,7 +21,21 @@ GIVEN_IMAGE := $(if $(filter file,$(origin IMAGE)),,$(IMAGE))
 # The networks of the proxies in front of the functions (the cluster's pod networks, a load balancer's
 # ranges): make deploy writes them into the ConfigMap accounts-client-addresses (docs/deploying.md, "Client addresses").
 TRUSTED_PROXY_CIDRS ?=
-ROLLOUT = DRY_RUN=$(DRY_RUN) IMAGE='$(GIVEN_IMAGE)' VERSION='$(VERSION)' NAMESPACE=$(NAMESPACE) INGRESS='$(INGRESS)' \
+# Where Postgres runs: statefulset (knative/postgres) or cloudnativepg (knative/overlays/cloudnativepg). Left
+# empty, the backend the rollout state records; a different one is refused (docs/deploying.md, "Moving from
+# the StatefulSet to CloudNativePG"). cloudnativepg's deploy needs BACKUP_DESTINATION=s3://bucket/path (and
+# BACKUP_ENDPOINT_URL for a store other than AWS S3).
+POSTGRES ?=
+BACKUP_DESTINATION ?=
+BACKUP_ENDPOINT_URL ?=
+# The backend a deploy applies: POSTGRES, or what the rollout state records (scripts/deploy/rollout.ts refuses
+# a POSTGRES that differs from it before anything is recorded or applied).
+RECORDED_POSTGRES = $(or $(shell sed -n 's/^postgres: *//p' '$(ROLLOUT_STATE)' 2>/dev/null),$(if $(wildcard $(ROLLOUT_STATE)),statefulset))
+BACKEND = $(or $(POSTGRES),$(RECORDED_POSTGRES),statefulset)
+CNPG_DIR = $(DEPLOY_DIR)/overlays/cloudnativepg
+POSTGRES_BACKEND = DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) INGRESS='$(INGRESS)' POSTGRES='$(POSTGRES)' ROLLOUT_STATE='$(ROLLOUT_STATE)' DEPLOY_DIR='$(DEPLOY_DIR)' \
+  BACKUP_DESTINATION='$(BACKUP_DESTINATION)' BACKUP_ENDPOINT_URL='$(BACKUP_ENDPOINT_URL)' npx tsx scripts/deploy/postgres-backend.ts
+ROLLOUT = DRY_RUN=$(DRY_RUN) IMAGE='$(GIVEN_IMAGE)' VERSION='$(VERSION)' NAMESPACE=$(NAMESPACE) INGRESS='$(INGRESS)' POSTGRES='$(POSTGRES)' \
   ROLLOUT_STATE='$(ROLLOUT_STATE)' DEPLOY_DIR='$(DEPLOY_DIR)' TRUSTED_PROXY_CIDRS='$(TRUSTED_PROXY_CIDRS)' npx tsx scripts/deploy/rollout.ts
 # Knative Eventing's webhook refuses an EventPolicy while its authentication-oidc feature is off: resources
 # labelled so are applied only when it is on.
@@ -31,7 +45,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install dev build migrate admin-grant lint typecheck test services browser bench profile manifests image push secrets ingress deploy canary promote rollback contract status
+.PHONY: help install dev build migrate admin-grant lint typecheck test services browser bench profile manifests image push secrets ingress deploy canary promote rollback contract status migrate-to-cloudnativepg
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -88,22 +102,27 @@ push: ## Push the image built by make image
 	@test "$(VERSION)" != latest || { echo "VERSION must be a version, never latest"; exit 2; }
 	$(RUN) docker push $(IMAGE):$(VERSION)
 
-secrets: ## Create or update the Secrets from the environment (see docs/deploying.md)
-	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) scripts/deploy/create-secrets.sh
+secrets: ## Create or update the Secrets from the environment, for POSTGRES or the recorded backend (see docs/deploying.md)
+	@backend=$(if $(POSTGRES_RESOLVED),$(POSTGRES),$$($(POSTGRES_BACKEND) resolve)) && DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) POSTGRES=$$backend scripts/deploy/create-secrets.sh
 
 ingress: install ## Patch the ingress (INGRESS) so its Envoy appends the client's real address to X-Forwarded-For (see docs/deploying.md)
 	@$(ROLLOUT) ingress
 
 deploy: install ## Full rollout of VERSION with TRUSTED_PROXY_CIDRS (every function, all traffic; refused while a canary runs): namespace, network policies, ingress settings, secrets, client addresses, Postgres, expand migrations, eventing, services
-	@rm -rf $(DEPLOY_DIR) && $(ROLLOUT) deploy
-	@cp -r knative/namespace knative/postgres $(DEPLOY_DIR)/
+	@rm -rf $(DEPLOY_DIR) && $(if $(filter cloudnativepg,$(BACKEND)),$(POSTGRES_BACKEND) prepare,mkdir -p $(DEPLOY_DIR) && cp -r knative/namespace knative/postgres $(DEPLOY_DIR)/) && $(ROLLOUT) deploy
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/namespace
-	$(RUN) kubectl apply -k $(DEPLOY_DIR)/network
+	$(RUN) kubectl apply -k $(if $(filter cloudnativepg,$(BACKEND)),$(CNPG_DIR)/network,$(DEPLOY_DIR)/network)
 	@$(ROLLOUT) ingress
-	@$(MAKE) --no-print-directory secrets
+	@$(MAKE) --no-print-directory secrets POSTGRES=$(BACKEND) POSTGRES_RESOLVED=1
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/client-addresses
+ifeq ($(BACKEND),cloudnativepg)
+	$(RUN) kubectl apply -k $(CNPG_DIR)/postgres
+	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=Ready --timeout=600s cluster/accounts-db
+	$(RUN) kubectl --namespace $(NAMESPACE) rollout status deployment/accounts-db-pooler --timeout=300s
+else
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/postgres
 	$(RUN) kubectl --namespace $(NAMESPACE) rollout status statefulset/accounts-postgres --timeout=300s
+endif
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/migrate
 	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=$(VERSION)
 	$(RUN) kubectl apply -k eventing --selector $(subst =,!=,$(NEEDS_OIDC))
@@ -127,6 +146,9 @@ rollback: install ## FN's canary removed, all traffic back to the stable revisio
 
 contract: install ## Last step of a release, after every function is promoted to one version: the contract migrations (refused before)
 	@$(ROLLOUT) contract
+
+migrate-to-cloudnativepg: install ## Move the data from the StatefulSet to CloudNativePG under a write freeze: make migrate-to-cloudnativepg BACKUP_DESTINATION=s3://bucket/path (docs/deploying.md)
+	@rm -rf $(DEPLOY_DIR) && $(POSTGRES_BACKEND) migrate-to-cloudnativepg
 
 status: install ## Every service's revisions and traffic, as the cluster has them
 	@DRY_RUN=$(DRY_RUN) NAMESPACE=$(NAMESPACE) npx tsx scripts/deploy/rollout.ts status

@@ -8,6 +8,8 @@
 # accounts-db-app) and so no POSTGRES_PASSWORD, and the backups' S3 credentials are needed:
 # BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY. DATABASE_HOST (host:port) puts another host
 # into the functions' URLs, with either.
+# BACKUP_SECRET_ONLY=1 (with cloudnativepg) creates the backups' Secret alone: make migrate-to-cloudnativepg
+# needs it before the Cluster exists, while the functions' Secrets still name the StatefulSet.
 # With DRY_RUN=1 it prints the Secrets' names and keys, never their values.
 set -euo pipefail
 namespace=${NAMESPACE:-accounts}
@@ -23,7 +25,12 @@ case ${POSTGRES:-statefulset} in
     echo "make secrets: POSTGRES must be statefulset or cloudnativepg, not ${POSTGRES}" >&2
     exit 2 ;;
 esac
-needed+=(USERS_DB_PASSWORD CREDENTIALS_DB_PASSWORD AUTH_DB_PASSWORD NOTIFY_DB_PASSWORD JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE SMTP_URL EVENT_SEAL_KEY)
+backup_only=${BACKUP_SECRET_ONLY:-}
+if [ -n "$backup_only" ] && [ "${POSTGRES:-statefulset}" != cloudnativepg ]; then
+  echo "make secrets: BACKUP_SECRET_ONLY needs POSTGRES=cloudnativepg" >&2
+  exit 2
+fi
+[ -n "$backup_only" ] || needed+=(USERS_DB_PASSWORD CREDENTIALS_DB_PASSWORD AUTH_DB_PASSWORD NOTIFY_DB_PASSWORD JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE SMTP_URL EVENT_SEAL_KEY)
 [ "${POSTGRES:-statefulset}" = statefulset ] || needed+=(BACKUP_S3_ACCESS_KEY_ID BACKUP_S3_SECRET_ACCESS_KEY)
 
 missing=()
@@ -64,6 +71,7 @@ else
   # Keys as the ObjectStore (knative/overlays/cloudnativepg/postgres/100-object-store.yaml) reads them.
   apply accounts-db-backup-s3 --from-literal=access-key-id="$BACKUP_S3_ACCESS_KEY_ID" \
     --from-literal=secret-access-key="$BACKUP_S3_SECRET_ACCESS_KEY"
+  [ -z "$backup_only" ] || exit 0
 fi
 # One login per domain, and one for the users functions that check passwords (migrations/logins.ts).
 for login in users credentials auth notify; do

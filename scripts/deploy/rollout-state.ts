@@ -55,9 +55,21 @@ const stateSchema = z.record(
   }),
 );
 
+/** Where the database runs (top-level key `postgres`); a file without the key predates it: the StatefulSet. */
+export const POSTGRES_BACKENDS = ['statefulset', 'cloudnativepg'] as const;
+export type PostgresBackend = (typeof POSTGRES_BACKENDS)[number];
+export const isPostgresBackend = (value: unknown): value is PostgresBackend => (POSTGRES_BACKENDS as readonly unknown[]).includes(value);
+
+/** The functions' records of a parsed file, and its `postgres` key apart. */
+function splitState(text: string, source: string): { functions: unknown; postgres: PostgresBackend } {
+  const { postgres = 'statefulset', ...functions } = (parse(text) ?? {}) as Record<string, unknown>;
+  if (!isPostgresBackend(postgres)) throw new Error(`${source}: postgres: ${POSTGRES_BACKENDS.join(' or ')}, not ${JSON.stringify(postgres)}`);
+  return { functions, postgres };
+}
+
 /** Parses and checks a rollout state; names every function it does not know and every bad field. */
 export function parseRolloutState(text: string, source: string, functionNames: readonly string[]): RolloutState {
-  const parsed = stateSchema.safeParse(parse(text) ?? {});
+  const parsed = stateSchema.safeParse(splitState(text, source).functions);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`${source}: ${problems.join('; ')}`);
@@ -74,12 +86,13 @@ const HEADER = `# Which revisions of each function take its traffic. make deploy
 #   canary  (while one is in flight) a newer revision taking \`percent\`, tag canary; its template is
 #           the one the Service renders. make promote or make rollback ends it.
 # image, version and env (variables set on top of the generated ones) pick a revision's template;
-# revision is the name it was applied under.
+# revision is the name it was applied under. postgres (statefulset or cloudnativepg): where the
+# database runs; only the documented move (make migrate-to-cloudnativepg) changes it.
 `;
 
-/** The file's text: a header, then the functions in the given order. */
-export function formatRolloutState(state: RolloutState, functionNames: readonly string[]): string {
-  const ordered: Record<string, unknown> = {};
+/** The file's text: a header, the database's backend, then the functions in the given order. */
+export function formatRolloutState(state: RolloutState, functionNames: readonly string[], postgres: PostgresBackend = 'statefulset'): string {
+  const ordered: Record<string, unknown> = { postgres };
   for (const name of functionNames) {
     const entry = state[name];
     if (!entry) continue;
@@ -98,19 +111,30 @@ export function sortedEnv(env: Readonly<Record<string, string>> | undefined): Re
   return Object.fromEntries(Object.entries(env ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** The state in the file, or undefined when there is no such file. */
-export async function readRolloutState(path: string, functionNames: readonly string[]): Promise<RolloutState | undefined> {
-  let text: string;
+async function readText(path: string): Promise<string | undefined> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  return parseRolloutState(text, path, functionNames);
 }
 
-export async function writeRolloutState(path: string, state: RolloutState, functionNames: readonly string[]): Promise<void> {
+/** The state in the file, or undefined when there is no such file. */
+export async function readRolloutState(path: string, functionNames: readonly string[]): Promise<RolloutState | undefined> {
+  const text = await readText(path);
+  return text === undefined ? undefined : parseRolloutState(text, path, functionNames);
+}
+
+/** The backend the file records, or undefined when there is no such file (nothing deployed from it yet). */
+export async function readPostgresBackend(path: string): Promise<PostgresBackend | undefined> {
+  const text = await readText(path);
+  return text === undefined ? undefined : splitState(text, path).postgres;
+}
+
+/** Writes the functions' records; the backend given, or else the one the file records. */
+export async function writeRolloutState(path: string, state: RolloutState, functionNames: readonly string[], postgres?: PostgresBackend): Promise<void> {
+  const backend = postgres ?? (await readPostgresBackend(path));
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, formatRolloutState(state, functionNames));
+  await writeFile(path, formatRolloutState(state, functionNames, backend));
 }
