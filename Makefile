@@ -110,6 +110,7 @@ deploy: install ## Full rollout of VERSION with TRUSTED_PROXY_CIDRS (every funct
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/network
 	@$(ROLLOUT) ingress
 	@$(MAKE) --no-print-directory secrets
+	@$(ROLLOUT) secrets-version
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/client-addresses
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/postgres
 	$(RUN) kubectl --namespace $(NAMESPACE) rollout status statefulset/accounts-postgres --timeout=300s

@@ -7,7 +7,7 @@ import { renderContractJob } from './jobs.js';
 import { kustomizationText, packageVersion, writeManifests } from './manifests.js';
 import { DEFAULT_IMAGE, NAMESPACE, PART_OF, versionSlug } from './namespace.js';
 import { DEFAULT_INGRESS, INGRESSES, isIngressName } from './network-policies.js';
-import { templateRevisionName, type TrafficTarget, uniformRollout } from './services.js';
+import { secretsOf, secretsVersionOf, templateRevisionName, type TrafficTarget, uniformRollout } from './services.js';
 import { ingressSettingCommands, renderClientAddresses } from './client-addresses.js';
 import {
   ENV_NAME,
@@ -26,6 +26,8 @@ import {
  *   deploy              plans a full rollout: every function's stable revision becomes VERSION's, all the
  *                       traffic, no canary; writes the manifests and the planned state (rollout-planned.yaml)
  *                       into DEPLOY_DIR (make deploy applies them, waits for every Service, then runs record)
+ *   secrets-version     reads the resourceVersion of every Secret the functions reference (after make secrets)
+ *                       and gives each planned revision the hash of its own Secrets': a rotated Secret, a new revision
  *   record              writes DEPLOY_DIR's planned state into the rollout state
  *   canary FN PERCENT   VERSION's expand migrations (the migration Job), then PERCENT% of FN's traffic
  *                       to VERSION's revision, tag canary; SET_ENV="NAME=value …" changes variables
@@ -59,7 +61,13 @@ const names = (inventory: readonly FunctionSpec[]) => inventory.map((spec) => sp
 
 function recordOf(spec: FunctionSpec, inputs: RevisionInputs): RevisionRecord {
   const env = sortedEnv(inputs.env);
-  return { image: inputs.image, version: inputs.version, ...(Object.keys(env).length > 0 ? { env } : {}), revision: templateRevisionName(spec, inputs) };
+  return {
+    image: inputs.image,
+    version: inputs.version,
+    ...(Object.keys(env).length > 0 ? { env } : {}),
+    ...(inputs.secretsVersion ? { secretsVersion: inputs.secretsVersion } : {}),
+    revision: templateRevisionName(spec, inputs),
+  };
 }
 
 function checkVersion(version: string): void {
@@ -83,7 +91,18 @@ export function planDeploy(state: RolloutState, release: Release, inventory: rea
       const current = state[spec.name];
       // A canary of this very version is part of the rollout: it keeps its variables.
       const base = current?.canary ?? current?.stable;
-      return [spec.name, { stable: recordOf(spec, { image: release.image || base?.image || DEFAULT_IMAGE, version: release.version, env: base?.env }) }];
+      return [spec.name, { stable: recordOf(spec, { image: release.image || base?.image || DEFAULT_IMAGE, version: release.version, env: base?.env, secretsVersion: base?.secretsVersion }) }];
+    }),
+  );
+}
+
+/** A planned full rollout with each function's secretsVersion from the Secrets' resourceVersions (its revision name follows). */
+export function withSecretsVersions(state: RolloutState, resourceVersions: Readonly<Record<string, string>>, inventory: readonly FunctionSpec[] = INVENTORY): RolloutState {
+  return Object.fromEntries(
+    inventory.flatMap((spec) => {
+      const rollout = state[spec.name];
+      if (!rollout) return [];
+      return [[spec.name, { ...rollout, stable: recordOf(spec, { ...rollout.stable, secretsVersion: secretsVersionOf(spec, resourceVersions) }) }]];
     }),
   );
 }
@@ -119,7 +138,12 @@ export function planCanary(state: RolloutState, spec: FunctionSpec, percent: num
   if (current.canary) {
     throw new Error(`${spec.name} already has a canary in flight (${current.canary.revision}, ${current.canary.percent}%): make promote FN=${spec.name} or make rollback FN=${spec.name} first`);
   }
-  const canary = recordOf(spec, { image: release.image || current.stable.image, version: release.version, env: mergeEnv(current.stable.env, release.env ?? {}) });
+  const canary = recordOf(spec, {
+    image: release.image || current.stable.image,
+    version: release.version,
+    env: mergeEnv(current.stable.env, release.env ?? {}),
+    secretsVersion: current.stable.secretsVersion,
+  });
   if (canary.revision === current.stable.revision) {
     throw new Error(`${canary.revision} already serves ${spec.name}: the canary's template is the stable one's; bump VERSION (or change a variable with SET_ENV) for a canary`);
   }
@@ -231,6 +255,11 @@ export function contractCommands(version: string, context: ClusterContext): Comm
   ];
 }
 
+/** Reads a Secret's resourceVersion: it changes with every update of the Secret and says nothing of its content. */
+export function secretVersionCommand(name: string, context: ClusterContext): Command {
+  return ['kubectl', 'get', 'secret', name, '--namespace', context.namespace, '-o', 'jsonpath={.metadata.resourceVersion}'];
+}
+
 export function statusCommands(namespace: string): Command[] {
   return [
     ['kn', 'service', 'list', '--namespace', namespace],
@@ -251,6 +280,16 @@ function run(commands: readonly Command[], dryRun: boolean): void {
     if (result.error) throw new Error(`${command[0]}: ${result.error.message}`);
     if (result.status !== 0) process.exit(result.status ?? 1);
   }
+}
+
+/** Runs a command for its output (printed before, as every command); a failure stops the rollout. */
+function readCommand(command: Command): string {
+  const result = spawnSync(command[0] as string, command.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (result.error) throw new Error(`${command[0]}: ${result.error.message}`);
+  if (result.status !== 0) process.exit(result.status ?? 1);
+  const output = result.stdout.trim();
+  if (!output) throw new Error(`${formatCommand(command)} printed nothing`);
+  return output;
 }
 
 function findSpec(name: string | undefined): FunctionSpec {
@@ -283,8 +322,8 @@ async function main(action: string | undefined, fnName: string | undefined, perc
   checkNamespace(env['NAMESPACE']);
   const context: ClusterContext = { namespace: NAMESPACE, dir: env['DEPLOY_DIR'] || '.deploy' };
   if (action === 'status') return run(statusCommands(context.namespace), dryRun);
-  if (!['deploy', 'record', 'canary', 'promote', 'rollback', 'contract', 'ingress'].includes(action ?? '')) {
-    throw new Error('usage: rollout deploy | record | canary FN PERCENT | promote FN | rollback FN | contract | status | ingress');
+  if (!['deploy', 'secrets-version', 'record', 'canary', 'promote', 'rollback', 'contract', 'ingress'].includes(action ?? '')) {
+    throw new Error('usage: rollout deploy | secrets-version | record | canary FN PERCENT | promote FN | rollback FN | contract | status | ingress');
   }
   const ingress = env['INGRESS'] || DEFAULT_INGRESS;
   if (!isIngressName(ingress)) throw new Error(`INGRESS must be one of ${Object.keys(INGRESSES).join(', ')}, not ${JSON.stringify(ingress)}`);
@@ -310,6 +349,22 @@ async function main(action: string | undefined, fnName: string | undefined, perc
     await writeRolloutState(statePath, next, functionNames);
     process.stdout.write(`${shownPath}: ${line}\n`);
   };
+
+  if (action === 'secrets-version') {
+    const planned = await readRolloutState(plannedPath, functionNames);
+    if (!planned) throw new Error(`${plannedPath}: no planned rollout to give the Secrets' versions (make deploy plans one)`);
+    const resourceVersions: Record<string, string> = {};
+    for (const name of [...new Set(INVENTORY.flatMap(secretsOf))].sort()) {
+      const command = secretVersionCommand(name, context);
+      process.stdout.write(`${formatCommand(command)}\n`);
+      // A dry run cannot ask: every Secret gets the same placeholder.
+      resourceVersions[name] = dryRun ? 'dry-run' : readCommand(command);
+    }
+    const next = withSecretsVersions(planned, resourceVersions);
+    await generate(next, { image: commonImage(next, image, INVENTORY), version: planned[INVENTORY[0]!.name]?.stable.version ?? version });
+    await writeRolloutState(plannedPath, next, functionNames);
+    return;
+  }
 
   if (action === 'record') {
     const planned = await readRolloutState(plannedPath, functionNames);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, specOf } from '../../functions/inventory.js';
 import { packageVersion } from '../../scripts/deploy/manifests.js';
 import { ROLLOUT_STATE_FILE, readRolloutState } from '../../scripts/deploy/rollout-state.js';
+import { secretsOf } from '../../scripts/deploy/services.js';
 import { applyServiceCommands, checkNamespace, contractCommands, formatCommand, migrateCommands, statusCommands } from '../../scripts/deploy/rollout.js';
 import { ROOT, SECRET_VARIABLES, kustomize, make, parseDocuments, type MakeResult } from './manifest-support.js';
 
@@ -248,6 +249,11 @@ describe('make secrets / deploy (DRY_RUN=1)', { timeout: 180_000 }, () => {
       secret('accounts-jwt', '--from-file=private-key=… --from-file=public-key=… --from-literal=key-id=…'),
       secret('accounts-smtp', '--from-literal=url=…'),
       secret('accounts-event-seal', '--from-literal=key=…'),
+      // Once they are applied, the resourceVersion of every Secret a function references: the revision templates follow them.
+      ...['accounts-db-auth', 'accounts-db-credentials', 'accounts-db-notify', 'accounts-db-users', 'accounts-event-seal', 'accounts-jwt', 'accounts-smtp'].map(
+        (name) => `kubectl get secret ${name} --namespace accounts -o 'jsonpath={.metadata.resourceVersion}'`,
+      ),
+      expect.stringMatching(/^wrote \d+ manifests for registry\.example\.com\/accounts:0\.2\.0 into \.deploy$/),
       // TRUSTED_PROXY_CIDRS for the functions that count per client, before any of them starts.
       'kubectl apply -k .deploy/client-addresses',
       'kubectl apply -k .deploy/postgres',
@@ -267,7 +273,17 @@ describe('make secrets / deploy (DRY_RUN=1)', { timeout: 180_000 }, () => {
 
     expect(await readFile(rollout.ROLLOUT_STATE, 'utf8'), 'a dry run writes no state').toBe(await readFile(ROLLOUT_STATE_FILE, 'utf8'));
     const state = await readRolloutState(join(ROOT, '.deploy/rollout-planned.yaml'), INVENTORY.map((spec) => spec.name));
-    for (const spec of INVENTORY) expect(state?.[spec.name], spec.name).toEqual({ stable: { image: 'registry.example.com/accounts', version: '0.2.0', revision: expect.stringMatching(new RegExp(`^${spec.name}-v0-2-0-[0-9a-f]{7}$`)) } });
+    for (const spec of INVENTORY) {
+      expect(state?.[spec.name], spec.name).toEqual({
+        stable: {
+          image: 'registry.example.com/accounts',
+          version: '0.2.0',
+          // A dry run cannot read the Secrets' versions: every function that references one gets the same placeholder's hash.
+          ...(secretsOf(spec).length > 0 ? { secretsVersion: expect.stringMatching(/^[0-9a-f]{10}$/) } : {}),
+          revision: expect.stringMatching(new RegExp(`^${spec.name}-v0-2-0-[0-9a-f]{7}$`)),
+        },
+      });
+    }
 
     // What those kubectl apply -k would apply: the requested image, and a Job the wait selects.
     const services = kustomize('.deploy/services');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, specOf, type FunctionSpec } from '../../functions/inventory.js';
 import { packageVersion } from '../../scripts/deploy/manifests.js';
 import { DEFAULT_IMAGE } from '../../scripts/deploy/namespace.js';
-import { renderService, serviceOptionsOf, templateRevisionName, uniformRollout } from '../../scripts/deploy/services.js';
+import { SECRETS_VERSION_ANNOTATION, renderService, secretsOf, serviceOptionsOf, templateRevisionName, uniformRollout } from '../../scripts/deploy/services.js';
 import { ROLLOUT_STATE_FILE, formatRolloutState, parseRolloutState, readRolloutState, type RolloutState } from '../../scripts/deploy/rollout-state.js';
 import { ROOT, make, standInKubectl, type KubeObject, type MakeResult } from './manifest-support.js';
 import { loadSchemaSet, validateObject, type SchemaSet } from './schema-validation.js';
@@ -169,6 +169,8 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
       run: (...args: string[]): Promise<MakeResult> => make(args, env),
       /** The same, the stand-in kubectl failing every call whose arguments contain `failing`. */
       runFailing: (failing: string, ...args: string[]): Promise<MakeResult> => make(args, { ...env, KUBECTL_FAIL: failing }),
+      /** The same, `more` added to the environment (the stand-in's SECRET_RV_… answers). */
+      runWith: (more: Record<string, string>, ...args: string[]): Promise<MakeResult> => make(args, { ...env, ...more }),
       state: async (): Promise<RolloutState> => (await readRolloutState(statePath, NAMES))!,
       stateText: () => readFile(statePath, 'utf8'),
       service: async (fn: string) => serviceObject(await readFile(join(deployDir, 'services', `${fn}.yaml`), 'utf8')),
@@ -415,5 +417,27 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
     expect(lines.at(-1)).toContain(`${t.statePath} (not written, DRY_RUN=1): users-get: `);
     expect(await t.stateText()).toBe(inFlight);
     expect((await t.calls()).length, 'no kubectl call').toBe(callsBefore);
+  });
+
+  it('a rotated Secret: make secrets then make deploy of the same VERSION gives new revisions to exactly the functions that reference it', async () => {
+    const t = await terminal('rotation');
+    ok(await t.run('deploy', 'VERSION=1.0.0'));
+    const before = await t.state();
+    const smtpUsers = INVENTORY.filter((spec) => secretsOf(spec).includes('accounts-smtp')).map((spec) => spec.name);
+    expect(smtpUsers.length).toBeGreaterThan(0);
+    expect(smtpUsers.length).toBeLessThan(NAMES.length);
+    const calls = await t.calls();
+    const firstRead = calls.indexOf("get secret accounts-smtp --namespace accounts -o jsonpath={.metadata.resourceVersion}");
+    expect(firstRead, 'read after the Secret is applied').toBeGreaterThan(calls.findIndex((call) => call.startsWith('create secret generic accounts-smtp ')));
+    expect(firstRead, 'read before the Services are applied').toBeLessThan(calls.indexOf(`apply -k ${t.deployDir}/services`));
+    const service = await t.service(smtpUsers[0]!);
+    expect((service.spec.template.metadata as { annotations?: Record<string, string> }).annotations?.[SECRETS_VERSION_ANNOTATION]).toBe(before[smtpUsers[0]!]!.stable.secretsVersion);
+
+    // The Secret is rotated: the cluster gives it a new resourceVersion.
+    ok(await t.runWith({ SECRET_RV_ACCOUNTS_SMTP: '8123' }, 'deploy', 'VERSION=1.0.0'));
+    const after = await t.state();
+    const changed = NAMES.filter((name) => after[name]!.stable.revision !== before[name]!.stable.revision);
+    expect(changed).toEqual(smtpUsers);
+    for (const name of NAMES) expect(after[name]!.stable.version).toBe('1.0.0');
   });
 });
