@@ -40,7 +40,8 @@ import {
  * canary applies FN's regenerated Service; promote and rollback only move the traffic between the
  * revisions the state names (`kubectl patch`), never re-rendering the template. The state is written
  * only once the Service is Ready. Every cluster command is printed before it runs; DRY_RUN=1 prints
- * them, runs none and writes nothing but DEPLOY_DIR. IMAGE left empty keeps the image each function runs.
+ * them, runs none and writes nothing but DEPLOY_DIR; RECORD_ONLY=1 runs none and writes the state (GitOps,
+ * where a sync applies what the state says). IMAGE left empty keeps the image each function runs.
  */
 
 export type Command = readonly string[];
@@ -318,7 +319,9 @@ export function checkNamespace(given: string | undefined): void {
 }
 
 async function main(action: string | undefined, fnName: string | undefined, percentText: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
-  const dryRun = env['DRY_RUN'] === '1';
+  // RECORD_ONLY=1 (GitOps: the state is what a sync applies): runs no cluster command, records the state.
+  const recordOnly = env['RECORD_ONLY'] === '1';
+  const dryRun = env['DRY_RUN'] === '1' || recordOnly;
   checkNamespace(env['NAMESPACE']);
   const context: ClusterContext = { namespace: NAMESPACE, dir: env['DEPLOY_DIR'] || '.deploy' };
   if (action === 'status') return run(statusCommands(context.namespace), dryRun);
@@ -342,7 +345,7 @@ async function main(action: string | undefined, fnName: string | undefined, perc
   };
   // Only after the cluster took it: a failed apply or wait leaves the state as the cluster still has it.
   const record = async (next: RolloutState, line: string) => {
-    if (dryRun) {
+    if (dryRun && !recordOnly) {
       process.stdout.write(`${shownPath} (not written, DRY_RUN=1): ${line}\n`);
       return;
     }

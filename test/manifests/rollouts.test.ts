@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, specOf, type FunctionSpec } from '../../functions/inventory.js';
 import { packageVersion } from '../../scripts/deploy/manifests.js';
 import { DEFAULT_IMAGE } from '../../scripts/deploy/namespace.js';
-import { SECRETS_VERSION_ANNOTATION, renderService, secretsOf, serviceOptionsOf, templateRevisionName, uniformRollout } from '../../scripts/deploy/services.js';
+import { SECRETS_VERSION_ANNOTATION, renderService, secretsOf, secretsVersionOf, serviceOptionsOf, templateRevisionName, uniformRollout } from '../../scripts/deploy/services.js';
 import { ROLLOUT_STATE_FILE, formatRolloutState, parseRolloutState, readRolloutState, type RolloutState } from '../../scripts/deploy/rollout-state.js';
 import { ROOT, make, standInKubectl, type KubeObject, type MakeResult } from './manifest-support.js';
 import { loadSchemaSet, validateObject, type SchemaSet } from './schema-validation.js';
@@ -192,6 +192,10 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
     'deploy v1 → canary v2 10% → promote → deploy v3 → canary v3 (refused, then with a changed variable) → rollback → deploy v4',
     async () => {
       const t = await terminal('sequence');
+      // make deploy gives each revision the hash of its Secrets' resourceVersions, all 1 in the stand-in; a canary keeps its stable's.
+      const standInSecretsVersion = (spec: FunctionSpec) => secretsVersionOf(spec, Object.fromEntries(secretsOf(spec).map((name) => [name, '1'])));
+      const revision = (spec: FunctionSpec, version: string, env?: Record<string, string>) =>
+        templateRevisionName(spec, { image: DEFAULT_IMAGE, version, env, secretsVersion: standInSecretsVersion(spec) });
       const wrote = (version: string) => expect.stringMatching(new RegExp(`^wrote \\d+ manifests for ${DEFAULT_IMAGE.replace(/\./g, '\\.')}:${version.replace(/\./g, '\\.')} into ${t.deployDir}$`));
       const migrate = (version: string) => [
         `kubectl apply -k ${t.deployDir}/migrate`,
@@ -250,7 +254,7 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
       // promote: a traffic move, no new template: the canary takes all the traffic under the same name; the canary tag is gone.
       lines = ok(await t.run('promote', 'FN=users-get'));
       expect(lines).toEqual([patchUsersGet([{ revisionName: v2, percent: 100, tag: 'stable' }]), waitUsersGet, `${t.statePath}: users-get: ${v2} 100% (stable)`]);
-      expect((await t.state())['users-get']).toEqual({ stable: { image: DEFAULT_IMAGE, version: '2.0.0', revision: v2 } });
+      expect((await t.state())['users-get']).toEqual({ stable: { image: DEFAULT_IMAGE, version: '2.0.0', secretsVersion: standInSecretsVersion(usersGet), revision: v2 } });
       refused(await t.run('contract'), 'contract migrations wait until every function runs one version: users-get runs 2.0.0; the 19 others run 1.0.0');
 
       // deploy v3: every function's v3 revision takes all the traffic (users-get's too: no pin left behind); now contract may run.
@@ -288,13 +292,17 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
       // rollback: all the traffic back to the recorded stable revision, by a patch of the traffic alone.
       lines = ok(await t.run('rollback', 'FN=users-get'));
       expect(lines).toEqual([patchUsersGet([{ revisionName: v3, percent: 100, tag: 'stable' }]), waitUsersGet, `${t.statePath}: users-get: ${v3} 100% (stable)`]);
-      expect((await t.state())['users-get']).toEqual({ stable: { image: DEFAULT_IMAGE, version: '3.0.0', revision: v3 } });
+      expect((await t.state())['users-get']).toEqual({ stable: { image: DEFAULT_IMAGE, version: '3.0.0', secretsVersion: standInSecretsVersion(usersGet), revision: v3 } });
       refused(await t.run('rollback', 'FN=users-get'), 'users-get has no canary in flight: nothing to roll back');
 
       // deploy v4: the new revision takes all the traffic, never a silent 0% after a rollback.
       ok(await t.run('deploy', 'VERSION=4.0.0'));
       await expectEveryFunction('4.0.0');
-      expect(await t.state()).toEqual(uniformRollout({ image: DEFAULT_IMAGE, version: '4.0.0' }));
+      const final = await t.state();
+      for (const spec of INVENTORY) {
+        const secretsVersion = standInSecretsVersion(spec);
+        expect(final[spec.name], spec.name).toEqual({ stable: { image: DEFAULT_IMAGE, version: '4.0.0', ...(secretsVersion ? { secretsVersion } : {}), revision: revision(spec, '4.0.0') } });
+      }
     },
   );
 
@@ -439,5 +447,21 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
     const changed = NAMES.filter((name) => after[name]!.stable.revision !== before[name]!.stable.revision);
     expect(changed).toEqual(smtpUsers);
     for (const name of NAMES) expect(after[name]!.stable.version).toBe('1.0.0');
+  });
+
+  it('RECORD_ONLY=1 (GitOps): rollout.ts records a canary and runs no cluster command', async () => {
+    const t = await terminal('record-only');
+    const kubectlDir = join(scratch, 'record-only');
+    const result = spawnSync('npx', ['tsx', 'scripts/deploy/rollout.ts', 'canary', 'users-get', '10'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 170_000,
+      env: { ...process.env, PATH: `${join(kubectlDir, 'bin')}:${process.env['PATH'] ?? ''}`, KUBECTL_LOG: join(kubectlDir, 'kubectl.log'), RECORD_ONLY: '1', VERSION: '2.0.0', ROLLOUT_STATE: t.statePath, DEPLOY_DIR: t.deployDir, NAMESPACE: '', DRY_RUN: '' },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`${t.statePath}: users-get: ${revision(usersGet, '0.1.0')} 90% (stable), ${revision(usersGet, '2.0.0')} 10% (canary)`);
+    expect((await t.state())['users-get']?.canary).toEqual({ image: DEFAULT_IMAGE, version: '2.0.0', revision: revision(usersGet, '2.0.0'), percent: 10 });
+    expect(await t.calls()).toEqual([]);
   });
 });
