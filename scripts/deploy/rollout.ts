@@ -156,13 +156,23 @@ export function planCanary(state: RolloutState, spec: FunctionSpec, percent: num
 export function planPromote(state: RolloutState, spec: FunctionSpec): RolloutState {
   const canary = state[spec.name]?.canary;
   if (!canary) throw new Error(`${spec.name} has no canary in flight: nothing to promote (make canary first)`);
-  return { ...state, [spec.name]: { stable: { image: canary.image, version: canary.version, ...(canary.env ? { env: canary.env } : {}), revision: canary.revision } } };
+  const stable: RevisionRecord = {
+    image: canary.image,
+    version: canary.version,
+    ...(canary.env ? { env: canary.env } : {}),
+    ...(canary.secretsVersion ? { secretsVersion: canary.secretsVersion } : {}),
+    revision: canary.revision,
+  };
+  return { ...state, [spec.name]: { stable } };
 }
 
-/** `make rollback FN=…`: the canary goes; the recorded stable revision takes all the traffic again. */
+/**
+ * `make rollback FN=…`: the canary goes; the recorded stable revision takes all the traffic again.
+ * Without a recorded canary too: a canary that never got Ready was applied but not recorded.
+ */
 export function planRollback(state: RolloutState, spec: FunctionSpec): RolloutState {
   const current = state[spec.name];
-  if (!current?.canary) throw new Error(`${spec.name} has no canary in flight: nothing to roll back`);
+  if (!current) throw new Error(`${spec.name} has no stable revision in the rollout state: nothing to roll back to`);
   return { ...state, [spec.name]: { stable: current.stable } };
 }
 
@@ -245,8 +255,12 @@ export function trafficPatchCommands(spec: FunctionSpec, rollout: FunctionRollou
   return [['kubectl', 'patch', 'ksvc', spec.name, '--namespace', context.namespace, '--type=merge', '-p', JSON.stringify(patch)]];
 }
 
-export function waitReadyCommands(spec: FunctionSpec, context: ClusterContext): Command[] {
-  return [['kubectl', 'wait', '--for=condition=Ready', '--timeout=300s', `ksvc/${spec.name}`, '--namespace', context.namespace]];
+/**
+ * Waits for FN's Service to be Ready, or after a rollback for its routes only: a Service is Ready
+ * only when its latest revision is, and a rolled-back canary that never got Ready stays the latest.
+ */
+export function waitReadyCommands(spec: FunctionSpec, context: ClusterContext, condition: 'Ready' | 'RoutesReady' = 'Ready'): Command[] {
+  return [['kubectl', 'wait', `--for=condition=${condition}`, '--timeout=300s', `ksvc/${spec.name}`, '--namespace', context.namespace]];
 }
 
 export function contractCommands(version: string, context: ClusterContext): Command[] {
@@ -413,7 +427,8 @@ async function main(action: string | undefined, fnName: string | undefined, perc
       const target = action === 'promote' ? current!.canary! : current!.stable;
       const drift = templateDrift(spec, target, action === 'promote' ? 'canary' : 'stable');
       if (drift) process.stdout.write(`${drift}\n`);
-      run([...trafficPatchCommands(spec, next[spec.name]!, context), ...waitReadyCommands(spec, context)], dryRun);
+      if (!current!.canary) process.stdout.write(`${spec.name} has no canary recorded: all the traffic to the recorded stable revision all the same (a canary that never got Ready is applied, not recorded)\n`);
+      run([...trafficPatchCommands(spec, next[spec.name]!, context), ...waitReadyCommands(spec, context, action === 'promote' ? 'Ready' : 'RoutesReady')], dryRun);
       await record(next, describeTraffic(spec, next[spec.name]!));
     }
   }

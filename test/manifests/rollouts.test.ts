@@ -203,6 +203,8 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
       ];
       const applyUsersGet = `kubectl apply --namespace accounts -f ${t.deployDir}/services/users-get.yaml`;
       const waitUsersGet = 'kubectl wait --for=condition=Ready --timeout=300s ksvc/users-get --namespace accounts';
+      // After a rollback, the routes only: the canary, still the latest revision, may be the reason to roll back.
+      const routesUsersGet = 'kubectl wait --for=condition=RoutesReady --timeout=300s ksvc/users-get --namespace accounts';
       const patchUsersGet = (traffic: unknown[]) => `kubectl patch ksvc users-get --namespace accounts --type=merge -p '${JSON.stringify({ spec: { traffic } })}'`;
       const expectService = async (fn: string, template: string, traffic: unknown[]) => {
         const service = await t.service(fn);
@@ -291,9 +293,12 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
 
       // rollback: all the traffic back to the recorded stable revision, by a patch of the traffic alone.
       lines = ok(await t.run('rollback', 'FN=users-get'));
-      expect(lines).toEqual([patchUsersGet([{ revisionName: v3, percent: 100, tag: 'stable' }]), waitUsersGet, `${t.statePath}: users-get: ${v3} 100% (stable)`]);
+      expect(lines).toEqual([patchUsersGet([{ revisionName: v3, percent: 100, tag: 'stable' }]), routesUsersGet, `${t.statePath}: users-get: ${v3} 100% (stable)`]);
       expect((await t.state())['users-get']).toEqual({ stable: { image: DEFAULT_IMAGE, version: '3.0.0', secretsVersion: standInSecretsVersion(usersGet), revision: v3 } });
-      refused(await t.run('rollback', 'FN=users-get'), 'users-get has no canary in flight: nothing to roll back');
+      // Again, with no canary recorded: the same traffic move, said so.
+      lines = ok(await t.run('rollback', 'FN=users-get'));
+      expect(lines[0]).toMatch(/^users-get has no canary recorded: all the traffic to the recorded stable revision all the same/);
+      expect(lines[1]).toBe(patchUsersGet([{ revisionName: v3, percent: 100, tag: 'stable' }]));
 
       // deploy v4: the new revision takes all the traffic, never a silent 0% after a rollback.
       ok(await t.run('deploy', 'VERSION=4.0.0'));
@@ -352,7 +357,7 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
     const calls = (await t.calls()).slice(drifted.callsBefore);
     expect(calls).toEqual([
       `patch ksvc users-get --namespace accounts --type=merge -p {"spec":{"traffic":[{"revisionName":"${name}","percent":100,"tag":"stable"}]}}`,
-      'wait --for=condition=Ready --timeout=300s ksvc/users-get --namespace accounts',
+      `wait --for=condition=${target === 'promote' ? 'Ready' : 'RoutesReady'} --timeout=300s ksvc/users-get --namespace accounts`,
     ]);
     expect(calls.join('\n')).not.toContain(rendered);
     expect((await t.state())['users-get']).toEqual({ stable: { image: DEFAULT_IMAGE, version, revision: name } });
@@ -368,6 +373,11 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
     expect(result.stderr).toContain('kubectl (stand-in): failing as told');
     expect(await t.stateText()).toBe(committedState);
     expect(result.stdout).not.toContain(t.statePath);
+    // The runbook: make rollback moves the traffic the failed canary's apply split back to the recorded stable revision.
+    const stable = parseRolloutState(committedState, 'committed', NAMES)['users-get']!.stable.revision;
+    const lines = ok(await t.run('rollback', 'FN=users-get'));
+    expect(lines).toContain(`kubectl patch ksvc users-get --namespace accounts --type=merge -p '${JSON.stringify({ spec: { traffic: [{ revisionName: stable, percent: 100, tag: 'stable' }] } })}'`);
+    expect(await t.stateText()).toBe(committedState);
   });
 
   it.each([
@@ -387,7 +397,7 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
     const t = await terminal(`${target}-fails`, formatRolloutState(uniformRollout({ image: DEFAULT_IMAGE, version: '1.0.0' }), NAMES));
     ok(await t.run('canary', 'FN=users-get', 'PERCENT=10', 'VERSION=2.0.0'));
     const inFlight = await t.stateText();
-    const result = await t.runFailing('wait --for=condition=Ready', target, 'FN=users-get');
+    const result = await t.runFailing('wait --for=condition=', target, 'FN=users-get');
     expect(result.status).not.toBe(0);
     expect((await t.calls()).at(-2)).toMatch(/^patch ksvc users-get /);
     expect(await t.stateText()).toBe(inFlight);
@@ -409,7 +419,7 @@ describe.concurrent('the rollout sequence through make, a stand-in kubectl takin
     expect(canary.at(-1)).toMatch(/^knative\/rollout\.yaml \(not written, DRY_RUN=1\): users-get: .* 90% \(stable\), .* 10% \(canary\)$/);
     // The canary was not recorded, so there is none to promote or roll back.
     refused(await dry('promote', 'FN=users-get'), 'users-get has no canary in flight');
-    refused(await dry('rollback', 'FN=users-get'), 'users-get has no canary in flight');
+    expect(ok(await dry('rollback', 'FN=users-get')).at(-1)).toMatch(/^knative\/rollout\.yaml \(not written, DRY_RUN=1\): users-get: users-get-v0-1-0-[0-9a-f]{7} 100% \(stable\)$/);
     ok(await dry('contract'));
     expect(porcelain()).toBe(before);
     expect(await readFile(ROLLOUT_STATE_FILE, 'utf8')).toBe(committedState);
