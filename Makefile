@@ -5,15 +5,24 @@ SHELL := /bin/bash
 # The image every Knative Service runs; VERSION is a version (or digest), never `latest`.
 IMAGE ?= ghcr.io/knative-accounts/functions
 VERSION ?= $(shell node -p 'require("./package.json").version')
-# The namespace every manifest names (knative/, eventing/ and the generated Services).
+# The namespace every manifest names (knative/, eventing/ and the generated Services). Another one given
+# would only change the printed commands, not the manifests: the cluster targets refuse it.
+CLUSTER_TARGETS := secrets ingress deploy canary promote rollback contract status
+ifneq ($(filter $(CLUSTER_TARGETS),$(MAKECMDGOALS)),)
+ifneq ($(filter command line environment environment override,$(origin NAMESPACE)),)
+ifneq ($(NAMESPACE),accounts)
+$(error NAMESPACE=$(NAMESPACE): the manifests and kustomizations name the namespace accounts, so this would apply them there anyway. To deploy into another namespace, change NAMESPACE in scripts/deploy/namespace.ts and run npm run manifests)
+endif
+endif
+endif
 NAMESPACE := accounts
-# DRY_RUN=1 prints the cluster commands instead of running them.
+# DRY_RUN=1 prints the cluster commands instead of running them, and writes nothing but DEPLOY_DIR.
 DRY_RUN ?=
 RUN := $(if $(filter 1,$(DRY_RUN)),@echo,)
 # The ingress in front of Knative Serving, whose gateway pods the network policies let in: kourier, istio or contour.
 INGRESS ?= kourier
 # The rollout state: which revisions of each function take its traffic (make deploy, canary, promote,
-# rollback rewrite it; commit it). DEPLOY_DIR: where those generate the manifests they apply.
+# rollback rewrite it once the cluster has the change Ready; commit it). DEPLOY_DIR: where those generate the manifests they apply.
 ROLLOUT_STATE ?= knative/rollout.yaml
 DEPLOY_DIR ?= .deploy
 # IMAGE as given on the command line or in the environment; left empty, a rollout keeps the image each function runs.
@@ -108,12 +117,13 @@ secrets: ## Create or update the Secrets from the environment, for POSTGRES or t
 ingress: install ## Patch the ingress (INGRESS) so its Envoy appends the client's real address to X-Forwarded-For (see docs/deploying.md)
 	@$(ROLLOUT) ingress
 
-deploy: install ## Full rollout of VERSION with TRUSTED_PROXY_CIDRS (every function, all traffic; refused while a canary runs): namespace, network policies, ingress settings, secrets, client addresses, Postgres, expand migrations, eventing, services
+deploy: install ## Full rollout of VERSION with TRUSTED_PROXY_CIDRS (every function, all traffic; refused while a canary runs): namespace, network policies, ingress settings, secrets, client addresses, Postgres, expand migrations, eventing, services; recorded once every Service is Ready
 	@rm -rf $(DEPLOY_DIR) && $(if $(filter cloudnativepg,$(BACKEND)),$(POSTGRES_BACKEND) prepare,mkdir -p $(DEPLOY_DIR) && cp -r knative/namespace knative/postgres $(DEPLOY_DIR)/) && $(ROLLOUT) deploy
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/namespace
 	$(RUN) kubectl apply -k $(if $(filter cloudnativepg,$(BACKEND)),$(CNPG_DIR)/network,$(DEPLOY_DIR)/network)
 	@$(ROLLOUT) ingress
 	@$(MAKE) --no-print-directory secrets POSTGRES=$(BACKEND) POSTGRES_RESOLVED=1
+	@$(ROLLOUT) secrets-version
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/client-addresses
 ifeq ($(BACKEND),cloudnativepg)
 	$(RUN) kubectl apply -k $(CNPG_DIR)/postgres
@@ -132,16 +142,18 @@ endif
 	else echo "authentication-oidc is off in knative-eventing: the EventPolicy in eventing/ is left out (see docs/deploying.md)"; fi
 	$(RUN) kubectl --namespace $(NAMESPACE) wait --for=condition=Ready --timeout=300s broker/accounts-events
 	$(RUN) kubectl apply -k $(DEPLOY_DIR)/services
+	$(RUN) kubectl wait --for=condition=Ready --timeout=300s ksvc -l app.kubernetes.io/part-of=knative-accounts --namespace $(NAMESPACE)
+	@$(ROLLOUT) record
 
 # The order of a release: make canary runs the new version's expand migrations before its revision takes
 # traffic; make contract runs the contract migrations only after every function is promoted to one version.
 canary: install ## Expand migrations of VERSION, then PERCENT% of FN's traffic to it (tag canary): make canary FN=users-get PERCENT=10 VERSION=0.2.0 [SET_ENV="NAME=value …"]
 	@SET_ENV='$(subst ','\'',$(SET_ENV))' $(ROLLOUT) canary "$(FN)" "$(PERCENT)"
 
-promote: install ## All of FN's traffic to its canary, now the stable revision: make promote FN=users-get
+promote: install ## All of FN's traffic to the recorded canary revision, now the stable one (a traffic patch, no new revision): make promote FN=users-get
 	@$(ROLLOUT) promote "$(FN)"
 
-rollback: install ## FN's canary removed, all traffic back to the stable revision: make rollback FN=users-get
+rollback: install ## FN's canary gets no traffic, all of it back to the recorded stable revision (a traffic patch, no new revision): make rollback FN=users-get
 	@$(ROLLOUT) rollback "$(FN)"
 
 contract: install ## Last step of a release, after every function is promoted to one version: the contract migrations (refused before)

@@ -18,6 +18,8 @@ export interface RevisionInputs {
   readonly image: string;
   readonly version: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** A hash over the resourceVersions of the Secrets the function references: a rotated Secret, a new revision. */
+  readonly secretsVersion?: string;
 }
 
 export interface RevisionRecord extends RevisionInputs {
@@ -45,6 +47,7 @@ const revisionFields = {
   image: z.string().min(1),
   version: z.string().min(1).refine((version) => version !== 'latest', 'a version, never "latest"'),
   env: z.record(z.string().regex(ENV_NAME, 'an environment variable name'), z.string()).optional(),
+  secretsVersion: z.string().regex(/^[0-9a-f]{10}$/, '10 hex digits').optional(),
   revision: z.string().regex(DNS_LABEL, 'a revision name (lower-case letters, digits and hyphens, at most 63)'),
 };
 const stateSchema = z.record(
@@ -85,9 +88,10 @@ const HEADER = `# Which revisions of each function take its traffic. make deploy
 #   stable  the revision taking the traffic: all of it, or what the canary leaves
 #   canary  (while one is in flight) a newer revision taking \`percent\`, tag canary; its template is
 #           the one the Service renders. make promote or make rollback ends it.
-# image, version and env (variables set on top of the generated ones) pick a revision's template;
-# revision is the name it was applied under. postgres (statefulset or cloudnativepg): where the
-# database runs; only the documented move (make migrate-to-cloudnativepg) changes it.
+# image, version, env (variables set on top of the generated ones) and secretsVersion (a hash over the
+# resourceVersions of the Secrets it references) pick a revision's template; revision is the name it was applied under.
+# postgres (statefulset or cloudnativepg): where the database runs; only the documented move
+# (make migrate-to-cloudnativepg) changes it.
 `;
 
 /** The file's text: a header, the database's backend, then the functions in the given order. */
@@ -103,7 +107,8 @@ export function formatRolloutState(state: RolloutState, functionNames: readonly 
 
 function recordFields(record: RevisionRecord): Record<string, unknown> {
   const env = record.env && Object.keys(record.env).length > 0 ? { env: sortedEnv(record.env) } : {};
-  return { image: record.image, version: record.version, ...env, revision: record.revision };
+  const secretsVersion = record.secretsVersion ? { secretsVersion: record.secretsVersion } : {};
+  return { image: record.image, version: record.version, ...env, ...secretsVersion, revision: record.revision };
 }
 
 /** Variables by name, so that the same set always renders (and hashes) the same. */

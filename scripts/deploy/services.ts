@@ -69,7 +69,7 @@ export function templateRevisionName(spec: FunctionSpec, inputs: RevisionInputs)
  */
 export function serviceOptionsOf(spec: FunctionSpec, rollout: FunctionRollout): RevisionInputs & { traffic: TrafficTarget[] } {
   const newest = rollout.canary ?? rollout.stable;
-  const inputs: RevisionInputs = { image: newest.image, version: newest.version, env: newest.env };
+  const inputs: RevisionInputs = { image: newest.image, version: newest.version, env: newest.env, secretsVersion: newest.secretsVersion };
   const revision = templateRevisionName(spec, inputs);
   if (!rollout.canary) return { ...inputs, traffic: [{ revisionName: revision, percent: 100, tag: 'stable' }] };
   if (revision === rollout.stable.revision) throw new Error(`${spec.name}: the canary renders the stable revision ${revision} itself`);
@@ -143,6 +143,27 @@ function envFor(spec: FunctionSpec): EnvEntry[] {
   }
   return entries;
 }
+
+/** The Secrets a function's variables reference, by name, sorted. */
+export function secretsOf(spec: FunctionSpec): string[] {
+  return [...new Set(envFor(spec).flatMap((entry) => ('secret' in entry ? [entry.secret] : [])))].sort();
+}
+
+/**
+ * A function's `secretsVersion`: 10 hex digits of a sha256 over the resourceVersions of the Secrets
+ * it references (which say when a Secret changed, nothing of its content); undefined for a function
+ * that references none. Only a function whose own Secrets changed gets a new template.
+ */
+export function secretsVersionOf(spec: FunctionSpec, resourceVersions: Readonly<Record<string, string>>): string | undefined {
+  const secrets = secretsOf(spec);
+  if (secrets.length === 0) return undefined;
+  const missing = secrets.filter((name) => !resourceVersions[name]);
+  if (missing.length > 0) throw new Error(`${spec.name}: no resourceVersion for the Secret ${missing.join(', ')}`);
+  return createHash('sha256').update(secrets.map((name) => `${name}=${resourceVersions[name]}`).join('\n')).digest('hex').slice(0, 10);
+}
+
+/** The annotation a revision template carries its secretsVersion in. */
+export const SECRETS_VERSION_ANNOTATION = 'accounts.knative.dev/secrets-version';
 
 /** The generated variables with the rollout state's on top: a plain value may change, a Secret reference or FUNCTION_TARGET may not. */
 function withEnvOverrides(spec: FunctionSpec, entries: EnvEntry[], overrides: Readonly<Record<string, string>> | undefined): EnvEntry[] {
@@ -289,6 +310,9 @@ function serviceObject(spec: FunctionSpec, inputs: RevisionInputs, revision: str
             'autoscaling.knative.dev/target': String(spec.autoscalingTarget),
             'autoscaling.knative.dev/min-scale': String(spec.minScale),
             'autoscaling.knative.dev/max-scale': String(spec.maxScale),
+            [SECRETS_VERSION_ANNOTATION]: inputs.secretsVersion
+              ? noted('Changes when a Secret this function references is rotated (make secrets, then make deploy): a new revision, so new pods read it.', inputs.secretsVersion)
+              : undefined,
           },
         },
         spec: {

@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, specOf } from '../../functions/inventory.js';
 import { packageVersion } from '../../scripts/deploy/manifests.js';
 import { ROLLOUT_STATE_FILE, readRolloutState } from '../../scripts/deploy/rollout-state.js';
-import { applyServiceCommands, contractCommands, formatCommand, migrateCommands, statusCommands } from '../../scripts/deploy/rollout.js';
-import { SECRET_VARIABLES, kustomize, make, parseDocuments, type MakeResult } from './manifest-support.js';
+import { secretsOf } from '../../scripts/deploy/services.js';
+import { applyServiceCommands, checkNamespace, contractCommands, formatCommand, migrateCommands, statusCommands } from '../../scripts/deploy/rollout.js';
+import { ROOT, SECRET_VARIABLES, kustomize, make, parseDocuments, type MakeResult } from './manifest-support.js';
 
 /**
  * The cluster commands the Makefile would run, printed with DRY_RUN=1 by the real make targets;
@@ -40,18 +41,40 @@ async function ownRollout(): Promise<{ ROLLOUT_STATE: string; DEPLOY_DIR: string
 // Each case starts make, npx and tsx: a loaded machine makes that slow, never wrong.
 describe.concurrent('make canary / promote / rollback / contract / status (DRY_RUN=1)', { timeout: 120_000 }, () => {
   // The whole sequence, and what each step applies, is in rollouts.test.ts.
-  it('canary honours IMAGE and NAMESPACE', async () => {
+  it('canary honours IMAGE, and with DRY_RUN=1 writes the manifests into DEPLOY_DIR but not the state', async () => {
     const rollout = await ownRollout();
-    const result = await make(['canary', 'FN=auth-jwks', 'PERCENT=25', 'VERSION=0.2.0', 'IMAGE=registry.example.com/accounts', 'NAMESPACE=staging', 'DRY_RUN=1'], rollout);
+    const result = await make(['canary', 'FN=auth-jwks', 'PERCENT=25', 'VERSION=0.2.0', 'IMAGE=registry.example.com/accounts', 'DRY_RUN=1'], rollout);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(result.lines).toContain(`kubectl apply --namespace staging -f ${rollout.DEPLOY_DIR}/services/auth-jwks.yaml`);
+    expect(result.lines).toContain(`kubectl apply --namespace accounts -f ${rollout.DEPLOY_DIR}/services/auth-jwks.yaml`);
     expect(result.lines).toContain(
-      `kubectl --namespace staging wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=0.2.0`,
+      `kubectl --namespace accounts wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=0.2.0`,
     );
-    const state = await readRolloutState(rollout.ROLLOUT_STATE, INVENTORY.map((spec) => spec.name));
-    expect(state?.['auth-jwks']?.canary).toMatchObject({ image: 'registry.example.com/accounts', version: '0.2.0', percent: 25 });
+    expect(result.lines).toContain('kubectl wait --for=condition=Ready --timeout=300s ksvc/auth-jwks --namespace accounts');
+    expect(result.lines.at(-1)).toMatch(new RegExp(`^${rollout.ROLLOUT_STATE} \\(not written, DRY_RUN=1\\): auth-jwks: .* 75% \\(stable\\), auth-jwks-v0-2-0-[0-9a-f]{7} 25% \\(canary\\)$`));
+    expect(await readFile(rollout.ROLLOUT_STATE, 'utf8')).toBe(await readFile(ROLLOUT_STATE_FILE, 'utf8'));
     expect(await readFile(join(rollout.DEPLOY_DIR, 'services/auth-jwks.yaml'), 'utf8')).toContain('image: registry.example.com/accounts:0.2.0');
+  });
+
+  it.each([
+    ['on the command line', ['NAMESPACE=staging'], {}],
+    ['in the environment', [], { NAMESPACE: 'staging' }],
+  ])('refuses a NAMESPACE other than accounts %s: the manifests would still name accounts', async (_case, args, env) => {
+    for (const target of [['canary', 'FN=auth-jwks', 'PERCENT=25', 'VERSION=0.2.0'], ['deploy'], ['status'], ['secrets']]) {
+      const rollout = await ownRollout();
+      const result = await make([...target, ...args, 'DRY_RUN=1'], { ...rollout, ...env });
+      expect(result.status, target[0]).not.toBe(0);
+      expect(result.stderr).toContain('NAMESPACE=staging: the manifests and kustomizations name the namespace accounts');
+      expect(result.stderr).toContain('change NAMESPACE in scripts/deploy/namespace.ts and run npm run manifests');
+      expect(result.stdout).not.toMatch(/^(kn|kubectl) /m);
+      expect(await readFile(rollout.ROLLOUT_STATE, 'utf8')).toBe(await readFile(ROLLOUT_STATE_FILE, 'utf8'));
+    }
+  });
+
+  it('a NAMESPACE of accounts in the environment is no override: commands run as usual', async () => {
+    const result = await make(['status', 'DRY_RUN=1'], { NAMESPACE: 'accounts' });
+    expect(result.status).toBe(0);
+    expect(result.lines[0]).toBe('kn service list --namespace accounts');
   });
 
   it('status lists the services, then the revisions of every function once', async () => {
@@ -74,7 +97,6 @@ describe.concurrent('make canary / promote / rollback / contract / status (DRY_R
     ['a malformed SET_ENV', ['canary', 'FN=users-get', 'PERCENT=10', 'VERSION=0.2.0', 'SET_ENV=LOG_LEVEL'], /SET_ENV takes NAME=value pairs separated by spaces, not "LOG_LEVEL"/],
     ['a SET_ENV that replaces a Secret reference', ['canary', 'FN=users-get', 'PERCENT=10', 'VERSION=0.2.0', 'SET_ENV=DATABASE_URL=postgres://x'], /DATABASE_URL cannot be set \(it comes from the Secret accounts-db-users\)/],
     ['a promote without a canary', ['promote', 'FN=users-get'], /users-get has no canary in flight: nothing to promote/],
-    ['a rollback without a canary', ['rollback', 'FN=users-get'], /users-get has no canary in flight: nothing to roll back/],
   ])('refuses %s with a clear message, changes no state and runs nothing', async (_case, args, message) => {
     const rollout = await ownRollout();
     const result = await make([...args, 'DRY_RUN=1'], rollout);
@@ -118,7 +140,8 @@ describe.concurrent('make image / push (DRY_RUN=1)', () => {
   });
 });
 
-describe('make secrets / deploy (DRY_RUN=1)', () => {
+// Each deploy starts make, npx and tsx several times: slow on a loaded machine, never wrong.
+describe('make secrets / deploy (DRY_RUN=1)', { timeout: 180_000 }, () => {
   let keysDir: string;
   let secretEnv: Record<string, string>;
   /** The cluster's pod networks, which make deploy writes into the ConfigMap accounts-client-addresses. */
@@ -209,8 +232,6 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
     expectNoSecretValue(result);
     const secret = (name: string, args: string) => `kubectl create secret generic ${name} --namespace accounts ${args} | kubectl apply -f -`;
     expect(result.lines).toEqual([
-      // The rollout state first: every function's stable revision is the new version's, all the traffic.
-      `${rollout.ROLLOUT_STATE}: every function stable at 0.2.0, 100%, no canary`,
       expect.stringMatching(/^wrote \d+ manifests for registry\.example\.com\/accounts:0\.2\.0 into \.deploy$/),
       'wrote the ConfigMap accounts-client-addresses (TRUSTED_PROXY_CIDRS) into .deploy/client-addresses',
       'kubectl apply -k .deploy/namespace',
@@ -227,6 +248,11 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       secret('accounts-jwt', '--from-file=private-key=… --from-file=public-key=… --from-literal=key-id=…'),
       secret('accounts-smtp', '--from-literal=url=…'),
       secret('accounts-event-seal', '--from-literal=key=…'),
+      // Once they are applied, the resourceVersion of every Secret a function references: the revision templates follow them.
+      ...['accounts-db-auth', 'accounts-db-credentials', 'accounts-db-notify', 'accounts-db-users', 'accounts-event-seal', 'accounts-jwt', 'accounts-smtp'].map(
+        (name) => `kubectl get secret ${name} --namespace accounts -o 'jsonpath={.metadata.resourceVersion}'`,
+      ),
+      expect.stringMatching(/^wrote \d+ manifests for registry\.example\.com\/accounts:0\.2\.0 into \.deploy$/),
       // TRUSTED_PROXY_CIDRS for the functions that count per client, before any of them starts.
       'kubectl apply -k .deploy/client-addresses',
       'kubectl apply -k .deploy/postgres',
@@ -239,10 +265,24 @@ describe('make secrets / deploy (DRY_RUN=1)', () => {
       "kubectl apply -k eventing --selector accounts.knative.dev/requires-feature=authentication-oidc   # only where knative-eventing's config-features sets authentication-oidc: enabled",
       'kubectl --namespace accounts wait --for=condition=Ready --timeout=300s broker/accounts-events',
       'kubectl apply -k .deploy/services',
+      'kubectl wait --for=condition=Ready --timeout=300s ksvc -l app.kubernetes.io/part-of=knative-accounts --namespace accounts',
+      // The rollout state last, once every Service is Ready: every function's stable revision is the new version's, all the traffic.
+      `${rollout.ROLLOUT_STATE} (not written, DRY_RUN=1): every function stable at 0.2.0, 100%, no canary`,
     ]);
 
-    const state = await readRolloutState(rollout.ROLLOUT_STATE, INVENTORY.map((spec) => spec.name));
-    for (const spec of INVENTORY) expect(state?.[spec.name], spec.name).toEqual({ stable: { image: 'registry.example.com/accounts', version: '0.2.0', revision: expect.stringMatching(new RegExp(`^${spec.name}-v0-2-0-[0-9a-f]{7}$`)) } });
+    expect(await readFile(rollout.ROLLOUT_STATE, 'utf8'), 'a dry run writes no state').toBe(await readFile(ROLLOUT_STATE_FILE, 'utf8'));
+    const state = await readRolloutState(join(ROOT, '.deploy/rollout-planned.yaml'), INVENTORY.map((spec) => spec.name));
+    for (const spec of INVENTORY) {
+      expect(state?.[spec.name], spec.name).toEqual({
+        stable: {
+          image: 'registry.example.com/accounts',
+          version: '0.2.0',
+          // A dry run cannot read the Secrets' versions: every function that references one gets the same placeholder's hash.
+          ...(secretsOf(spec).length > 0 ? { secretsVersion: expect.stringMatching(/^[0-9a-f]{10}$/) } : {}),
+          revision: expect.stringMatching(new RegExp(`^${spec.name}-v0-2-0-[0-9a-f]{7}$`)),
+        },
+      });
+    }
 
     // What those kubectl apply -k would apply: the requested image, and a Job the wait selects.
     const services = kustomize('.deploy/services');
@@ -360,6 +400,12 @@ describe('scripts/deploy/rollout.ts commands', () => {
     const status = statusCommands('ns');
     expect(status[0]).toEqual(['kn', 'service', 'list', '--namespace', 'ns']);
     expect(status.slice(1).map((command) => command.at(-1))).toEqual(INVENTORY.map((spec) => spec.name));
+  });
+
+  it('refuses a NAMESPACE the manifests do not name, run without make too', () => {
+    expect(() => checkNamespace('staging')).toThrow(/NAMESPACE=staging: the manifests and kustomizations name the namespace accounts.*scripts\/deploy\/namespace\.ts/);
+    expect(() => checkNamespace('accounts')).not.toThrow();
+    expect(() => checkNamespace(undefined)).not.toThrow();
   });
 
   it('formatCommand leaves plain words alone and single-quotes everything else', () => {

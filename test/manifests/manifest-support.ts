@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -158,7 +158,7 @@ export function podSpecOf(object: KubeObject): unknown {
 
 export const SECRET_VARIABLES = ['POSTGRES_PASSWORD', 'USERS_DB_PASSWORD', 'CREDENTIALS_DB_PASSWORD', 'AUTH_DB_PASSWORD', 'NOTIFY_DB_PASSWORD', 'JWT_PRIVATE_KEY_FILE', 'JWT_PUBLIC_KEY_FILE', 'SMTP_URL', 'EVENT_SEAL_KEY'];
 /** Variables of the caller's shell that would change what make does (make reads them as defaults). */
-const INHERITED = ['IMAGE', 'VERSION', 'NAMESPACE', 'INGRESS', 'DRY_RUN', 'POSTGRES', 'BACKUP_DESTINATION', 'BACKUP_ENDPOINT_URL', 'BACKUP_S3_ACCESS_KEY_ID', 'BACKUP_S3_SECRET_ACCESS_KEY', 'BACKUP_SECRET_ONLY', 'DATABASE_HOST', 'FN', 'PERCENT', 'SET_ENV', 'ROLLOUT_STATE', 'DEPLOY_DIR', 'TRUSTED_PROXY_CIDRS', 'JWT_KEY_ID', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', ...SECRET_VARIABLES];
+const INHERITED = ['KUBECTL_LOG', 'KUBECTL_FAIL', 'IMAGE', 'VERSION', 'NAMESPACE', 'INGRESS', 'DRY_RUN', 'POSTGRES', 'BACKUP_DESTINATION', 'BACKUP_ENDPOINT_URL', 'BACKUP_S3_ACCESS_KEY_ID', 'BACKUP_S3_SECRET_ACCESS_KEY', 'BACKUP_SECRET_ONLY', 'DATABASE_HOST', 'FN', 'PERCENT', 'SET_ENV', 'ROLLOUT_STATE', 'DEPLOY_DIR', 'TRUSTED_PROXY_CIDRS', 'JWT_KEY_ID', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', ...SECRET_VARIABLES];
 
 export interface MakeResult {
   readonly status: number | null;
@@ -179,7 +179,7 @@ export function make(args: string[], env: Record<string, string> = {}): Promise<
     const child = spawn('make', ['-s', '-o', 'node_modules/.installed', ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const timer = setTimeout(() => {
       if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    }, 60_000);
+    }, 180_000);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -194,4 +194,37 @@ export function make(args: string[], env: Record<string, string> = {}): Promise<
       else resolve({ status, stdout, stderr, lines: stdout.split('\n').filter((line) => line.trim() !== '') });
     });
   });
+}
+
+/**
+ * A stand-in `kubectl` for running the real make targets without a cluster: it appends each call's
+ * arguments, one line per call, to a log and exits 0; it exits 1 when its arguments contain
+ * KUBECTL_FAIL (a failed apply or wait). `kubectl get secret NAME` answers the resourceVersion
+ * given as SECRET_RV_<NAME> (upper case, `_` for `-`), else 1.
+ */
+export async function standInKubectl(dir: string): Promise<{ env: Record<string, string>; calls: () => Promise<string[]> }> {
+  const bin = join(dir, 'bin');
+  const log = join(dir, 'kubectl.log');
+  await mkdir(bin, { recursive: true });
+  await writeFile(log, '');
+  await writeFile(
+    join(bin, 'kubectl'),
+    [
+      '#!/bin/sh',
+      'printf \'%s\\n\' "$*" >> "$KUBECTL_LOG"',
+      'case "$*" in *"-f -"*) cat >/dev/null ;; esac',
+      'if [ -n "${KUBECTL_FAIL:-}" ]; then case "$*" in *"$KUBECTL_FAIL"*) echo "kubectl (stand-in): failing as told: $*" >&2; exit 1 ;; esac; fi',
+      'if [ "$1" = get ] && [ "$2" = secret ]; then',
+      '  var=$(printf \'SECRET_RV_%s\' "$3" | tr \'a-z-\' \'A-Z_\')',
+      '  eval "printf \'%s\' \\"\\${$var:-1}\\""',
+      'fi',
+      'exit 0',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return {
+    env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, KUBECTL_LOG: log },
+    calls: async () => (await readFile(log, 'utf8')).split('\n').filter((line) => line !== ''),
+  };
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,16 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVENTORY, specOf, type FunctionSpec } from '../../functions/inventory.js';
 import { packageVersion } from '../../scripts/deploy/manifests.js';
 import { DEFAULT_IMAGE } from '../../scripts/deploy/namespace.js';
-import { renderService, serviceOptionsOf, templateRevisionName, uniformRollout } from '../../scripts/deploy/services.js';
+import { SECRETS_VERSION_ANNOTATION, renderService, secretsOf, secretsVersionOf, serviceOptionsOf, templateRevisionName, uniformRollout } from '../../scripts/deploy/services.js';
 import { ROLLOUT_STATE_FILE, formatRolloutState, parseRolloutState, readRolloutState, type RolloutState } from '../../scripts/deploy/rollout-state.js';
-import { ROOT, make, type KubeObject, type MakeResult } from './manifest-support.js';
+import { ROOT, make, standInKubectl, type KubeObject, type MakeResult } from './manifest-support.js';
 import { loadSchemaSet, validateObject, type SchemaSet } from './schema-validation.js';
 
 /**
  * Rollouts from one source of truth, the rollout state: revision names that follow the template, the
  * traffic each Service gets from the state, and the whole deploy / canary / promote / rollback /
- * contract sequence through the real make targets (DRY_RUN=1, on a copy of the state; nothing talks
- * to a cluster).
+ * contract sequence through the real make targets, on a copy of the state, with a stand-in kubectl
+ * first on PATH (nothing talks to a cluster).
  */
 
 const NAMES = INVENTORY.map((spec) => spec.name);
@@ -108,8 +109,8 @@ describe('the rollout state', () => {
       if (state[spec.name]?.stable.revision !== revision) stale.push(`${spec.name}: ${state[spec.name]?.stable.revision} recorded, ${revision} served`);
       expect(service.spec.traffic).toEqual([{ revisionName: revision, percent: 100, tag: 'stable' }]);
     }
-    // After a change of the templates: `npm run rollout -- deploy` (it wants a TRUSTED_PROXY_CIDRS, any) records the new names (no cluster involved); commit knative/rollout.yaml.
-    expect(stale, 'knative/rollout.yaml records other revisions than the committed Services serve: run `TRUSTED_PROXY_CIDRS=10.0.0.0/8 npm run rollout -- deploy`').toEqual([]);
+    // After a change of the templates: `npm run rollout -- deploy`, then `npm run rollout -- record` (it wants a TRUSTED_PROXY_CIDRS, any), records the new names (no cluster involved); commit knative/rollout.yaml.
+    expect(stale, 'knative/rollout.yaml records other revisions than the committed Services serve: run `TRUSTED_PROXY_CIDRS=10.0.0.0/8 npm run rollout -- deploy && npm run rollout -- record`').toEqual([]);
     expect(committedState, 'the file is as the rollout commands write it').toBe(formatRolloutState(state, NAMES));
   });
 
@@ -137,7 +138,7 @@ describe('the rollout state', () => {
   });
 });
 
-describe.concurrent('the rollout sequence through make (DRY_RUN=1)', { timeout: 600_000 }, () => {
+describe.concurrent('the rollout sequence through make, a stand-in kubectl taking the commands', { timeout: 600_000 }, () => {
   const secretEnv = {
     POSTGRES_PASSWORD: 'pg-dummy',
     USERS_DB_PASSWORD: 'users-dummy',
@@ -151,7 +152,7 @@ describe.concurrent('the rollout sequence through make (DRY_RUN=1)', { timeout: 
   };
   const revision = (spec: FunctionSpec, version: string, env?: Record<string, string>) => templateRevisionName(spec, { image: DEFAULT_IMAGE, version, env });
 
-  /** One operator's terminal: its own copy of the rollout state and its own manifests folder. */
+  /** One operator's terminal: its own copy of the rollout state, its own manifests folder, its own (stand-in) cluster. */
   async function terminal(name: string, initial = committedState) {
     const dir = join(scratch, name);
     const statePath = join(dir, 'rollout.yaml');
@@ -159,11 +160,17 @@ describe.concurrent('the rollout sequence through make (DRY_RUN=1)', { timeout: 
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     await writeFile(statePath, initial);
-    const env = { ...secretEnv, TRUSTED_PROXY_CIDRS: '10.244.0.0/16', ROLLOUT_STATE: statePath, DEPLOY_DIR: deployDir };
+    const kubectl = await standInKubectl(dir);
+    const env = { ...secretEnv, ...kubectl.env, TRUSTED_PROXY_CIDRS: '10.244.0.0/16', ROLLOUT_STATE: statePath, DEPLOY_DIR: deployDir };
     return {
       statePath,
       deployDir,
-      run: (...args: string[]): Promise<MakeResult> => make([...args, 'DRY_RUN=1'], env),
+      calls: kubectl.calls,
+      run: (...args: string[]): Promise<MakeResult> => make(args, env),
+      /** The same, the stand-in kubectl failing every call whose arguments contain `failing`. */
+      runFailing: (failing: string, ...args: string[]): Promise<MakeResult> => make(args, { ...env, KUBECTL_FAIL: failing }),
+      /** The same, `more` added to the environment (the stand-in's SECRET_RV_… answers). */
+      runWith: (more: Record<string, string>, ...args: string[]): Promise<MakeResult> => make(args, { ...env, ...more }),
       state: async (): Promise<RolloutState> => (await readRolloutState(statePath, NAMES))!,
       stateText: () => readFile(statePath, 'utf8'),
       service: async (fn: string) => serviceObject(await readFile(join(deployDir, 'services', `${fn}.yaml`), 'utf8')),
@@ -185,12 +192,20 @@ describe.concurrent('the rollout sequence through make (DRY_RUN=1)', { timeout: 
     'deploy v1 → canary v2 10% → promote → deploy v3 → canary v3 (refused, then with a changed variable) → rollback → deploy v4',
     async () => {
       const t = await terminal('sequence');
+      // make deploy gives each revision the hash of its Secrets' resourceVersions, all 1 in the stand-in; a canary keeps its stable's.
+      const standInSecretsVersion = (spec: FunctionSpec) => secretsVersionOf(spec, Object.fromEntries(secretsOf(spec).map((name) => [name, '1'])));
+      const revision = (spec: FunctionSpec, version: string, env?: Record<string, string>) =>
+        templateRevisionName(spec, { image: DEFAULT_IMAGE, version, env, secretsVersion: standInSecretsVersion(spec) });
       const wrote = (version: string) => expect.stringMatching(new RegExp(`^wrote \\d+ manifests for ${DEFAULT_IMAGE.replace(/\./g, '\\.')}:${version.replace(/\./g, '\\.')} into ${t.deployDir}$`));
       const migrate = (version: string) => [
         `kubectl apply -k ${t.deployDir}/migrate`,
         `kubectl --namespace accounts wait --for=condition=complete --timeout=300s job -l app.kubernetes.io/name=accounts-migrate,app.kubernetes.io/version=${version}`,
       ];
       const applyUsersGet = `kubectl apply --namespace accounts -f ${t.deployDir}/services/users-get.yaml`;
+      const waitUsersGet = 'kubectl wait --for=condition=Ready --timeout=300s ksvc/users-get --namespace accounts';
+      // After a rollback, the routes only: the canary, still the latest revision, may be the reason to roll back.
+      const routesUsersGet = 'kubectl wait --for=condition=RoutesReady --timeout=300s ksvc/users-get --namespace accounts';
+      const patchUsersGet = (traffic: unknown[]) => `kubectl patch ksvc users-get --namespace accounts --type=merge -p '${JSON.stringify({ spec: { traffic } })}'`;
       const expectService = async (fn: string, template: string, traffic: unknown[]) => {
         const service = await t.service(fn);
         expect(service.spec.template.metadata.name, `${fn} template`).toBe(template);
@@ -204,20 +219,25 @@ describe.concurrent('the rollout sequence through make (DRY_RUN=1)', { timeout: 
         }
       };
 
-      // deploy v1: every function's v1 revision takes all its traffic; the expand migrations before the Services.
+      // deploy v1: every function's v1 revision takes all its traffic; the expand migrations before the Services,
+      // the state recorded once every Service is Ready.
       let lines = ok(await t.run('deploy', 'VERSION=1.0.0'));
-      expect(lines.slice(0, 2)).toEqual([`${t.statePath}: every function stable at 1.0.0, 100%, no canary`, wrote('1.0.0')]);
-      const order = [...migrate('1.0.0'), `kubectl apply -k ${t.deployDir}/services`].map((line) => lines.indexOf(line));
-      expect(order.every((index) => index > 0), lines.join('\n')).toBe(true);
+      expect(lines[0]).toEqual(wrote('1.0.0'));
+      // make -s prints none of its own commands: what they ran is in the stand-in's log.
+      const calls = (await t.calls()).map((call) => `kubectl ${call}`);
+      const waitServices = 'kubectl wait --for=condition=Ready --timeout=300s ksvc -l app.kubernetes.io/part-of=knative-accounts --namespace accounts';
+      const order = [...migrate('1.0.0'), `kubectl apply -k ${t.deployDir}/services`, waitServices].map((line) => calls.indexOf(line));
+      expect(order.every((index) => index > 0), calls.join('\n')).toBe(true);
       expect([...order].sort((a, b) => a - b)).toEqual(order);
-      expect(lines.at(-1)).toBe(`kubectl apply -k ${t.deployDir}/services`);
+      expect(calls.at(-1)).toBe(waitServices);
+      expect(lines.at(-1)).toBe(`${t.statePath}: every function stable at 1.0.0, 100%, no canary`);
       await expectEveryFunction('1.0.0');
 
       // canary v2 10% on users-get: v2's expand migrations complete, then the traffic split is applied.
       lines = ok(await t.run('canary', 'FN=users-get', 'PERCENT=10', 'VERSION=2.0.0'));
       const v1 = revision(usersGet, '1.0.0');
       const v2 = revision(usersGet, '2.0.0');
-      expect(lines).toEqual([wrote('2.0.0'), ...migrate('2.0.0'), `${t.statePath}: users-get: ${v1} 90% (stable), ${v2} 10% (canary)`, applyUsersGet]);
+      expect(lines).toEqual([wrote('2.0.0'), ...migrate('2.0.0'), applyUsersGet, waitUsersGet, `${t.statePath}: users-get: ${v1} 90% (stable), ${v2} 10% (canary)`]);
       await expectService('users-get', v2, [
         { revisionName: v1, percent: 90, tag: 'stable' },
         { revisionName: v2, percent: 10, tag: 'canary' },
@@ -233,16 +253,15 @@ describe.concurrent('the rollout sequence through make (DRY_RUN=1)', { timeout: 
       refused(await t.run('contract'), 'contract migrations wait until every function is promoted: a canary is in flight for users-get (2.0.0)');
       expect(await t.stateText()).toBe(inFlight);
 
-      // promote: the canary takes all the traffic under the same name; the canary tag is gone.
+      // promote: a traffic move, no new template: the canary takes all the traffic under the same name; the canary tag is gone.
       lines = ok(await t.run('promote', 'FN=users-get'));
-      expect(lines).toEqual([wrote('2.0.0'), `${t.statePath}: users-get: ${v2} 100% (stable)`, applyUsersGet]);
-      await expectService('users-get', v2, [{ revisionName: v2, percent: 100, tag: 'stable' }]);
-      expect((await t.state())['users-get']).toEqual({ stable: { image: DEFAULT_IMAGE, version: '2.0.0', revision: v2 } });
+      expect(lines).toEqual([patchUsersGet([{ revisionName: v2, percent: 100, tag: 'stable' }]), waitUsersGet, `${t.statePath}: users-get: ${v2} 100% (stable)`]);
+      expect((await t.state())['users-get']).toEqual({ stable: { image: DEFAULT_IMAGE, version: '2.0.0', secretsVersion: standInSecretsVersion(usersGet), revision: v2 } });
       refused(await t.run('contract'), 'contract migrations wait until every function runs one version: users-get runs 2.0.0; the 19 others run 1.0.0');
 
       // deploy v3: every function's v3 revision takes all the traffic (users-get's too: no pin left behind); now contract may run.
       lines = ok(await t.run('deploy', 'VERSION=3.0.0'));
-      expect(lines[0]).toBe(`${t.statePath}: every function stable at 3.0.0, 100%, no canary`);
+      expect(lines.at(-1)).toBe(`${t.statePath}: every function stable at 3.0.0, 100%, no canary`);
       await expectEveryFunction('3.0.0');
       lines = ok(await t.run('contract'));
       expect(lines).toEqual([
@@ -264,7 +283,7 @@ describe.concurrent('the rollout sequence through make (DRY_RUN=1)', { timeout: 
       lines = ok(await t.run('canary', 'FN=users-get', 'PERCENT=20', 'VERSION=3.0.0', 'SET_ENV=LOG_LEVEL=debug'));
       const v3debug = revision(usersGet, '3.0.0', { LOG_LEVEL: 'debug' });
       expect(v3debug).not.toBe(v3);
-      expect(lines).toEqual([wrote('3.0.0'), ...migrate('3.0.0'), `${t.statePath}: users-get: ${v3} 80% (stable), ${v3debug} 20% (canary)`, applyUsersGet]);
+      expect(lines).toEqual([wrote('3.0.0'), ...migrate('3.0.0'), applyUsersGet, waitUsersGet, `${t.statePath}: users-get: ${v3} 80% (stable), ${v3debug} 20% (canary)`]);
       const canaryService = await expectService('users-get', v3debug, [
         { revisionName: v3, percent: 80, tag: 'stable' },
         { revisionName: v3debug, percent: 20, tag: 'canary' },
@@ -272,17 +291,23 @@ describe.concurrent('the rollout sequence through make (DRY_RUN=1)', { timeout: 
       expect(canaryService.spec.template.spec.containers[0]!.env).toContainEqual({ name: 'LOG_LEVEL', value: 'debug' });
       refused(await t.run('contract'), 'a canary is in flight for users-get (3.0.0)');
 
-      // rollback: the canary is gone, the stable template is back under its old name, all the traffic.
+      // rollback: all the traffic back to the recorded stable revision, by a patch of the traffic alone.
       lines = ok(await t.run('rollback', 'FN=users-get'));
-      expect(lines).toEqual([wrote('3.0.0'), `${t.statePath}: users-get: ${v3} 100% (stable)`, applyUsersGet]);
-      const rolledBack = await expectService('users-get', v3, [{ revisionName: v3, percent: 100, tag: 'stable' }]);
-      expect(rolledBack.spec.template.spec.containers[0]!.env.map((entry) => entry.name)).not.toContain('LOG_LEVEL');
-      refused(await t.run('rollback', 'FN=users-get'), 'users-get has no canary in flight: nothing to roll back');
+      expect(lines).toEqual([patchUsersGet([{ revisionName: v3, percent: 100, tag: 'stable' }]), routesUsersGet, `${t.statePath}: users-get: ${v3} 100% (stable)`]);
+      expect((await t.state())['users-get']).toEqual({ stable: { image: DEFAULT_IMAGE, version: '3.0.0', secretsVersion: standInSecretsVersion(usersGet), revision: v3 } });
+      // Again, with no canary recorded: the same traffic move, said so.
+      lines = ok(await t.run('rollback', 'FN=users-get'));
+      expect(lines[0]).toMatch(/^users-get has no canary recorded: all the traffic to the recorded stable revision all the same/);
+      expect(lines[1]).toBe(patchUsersGet([{ revisionName: v3, percent: 100, tag: 'stable' }]));
 
       // deploy v4: the new revision takes all the traffic, never a silent 0% after a rollback.
       ok(await t.run('deploy', 'VERSION=4.0.0'));
       await expectEveryFunction('4.0.0');
-      expect(await t.state()).toEqual(uniformRollout({ image: DEFAULT_IMAGE, version: '4.0.0' }));
+      const final = await t.state();
+      for (const spec of INVENTORY) {
+        const secretsVersion = standInSecretsVersion(spec);
+        expect(final[spec.name], spec.name).toEqual({ stable: { image: DEFAULT_IMAGE, version: '4.0.0', ...(secretsVersion ? { secretsVersion } : {}), revision: revision(spec, '4.0.0') } });
+      }
     },
   );
 
@@ -301,5 +326,152 @@ describe.concurrent('the rollout sequence through make (DRY_RUN=1)', { timeout: 
     ok(await t.run('deploy', 'VERSION=5.0.1'));
     expect((await t.state())['auth-login']?.stable.env).toEqual({ REQUIRE_VERIFIED_EMAIL: 'true' });
     expect((await t.service('auth-login')).spec.template.spec.containers[0]!.env).toContainEqual({ name: 'REQUIRE_VERIFIED_EMAIL', value: 'true' });
+  });
+
+  /** A state after `make canary FN=users-get PERCENT=10 VERSION=2.0.0`, with both names rewritten to ones this working tree's template does not render (the sources changed since they were applied). */
+  async function driftedCanary(name: string) {
+    const t = await terminal(name, formatRolloutState(uniformRollout({ image: DEFAULT_IMAGE, version: '1.0.0' }), NAMES));
+    ok(await t.run('canary', 'FN=users-get', 'PERCENT=10', 'VERSION=2.0.0'));
+    const stable = 'users-get-v1-0-0-0000000';
+    const canary = 'users-get-v2-0-0-0000000';
+    await writeFile(t.statePath, (await t.stateText()).replace(revision(usersGet, '1.0.0'), stable).replace(revision(usersGet, '2.0.0'), canary));
+    expect((await t.state())['users-get']).toMatchObject({ stable: { revision: stable }, canary: { revision: canary, percent: 10 } });
+    return { t, stable, canary, callsBefore: (await t.calls()).length };
+  }
+
+  it.each([
+    ['rollback', 'stable', (names: { stable: string; canary: string }) => names.stable, '1.0.0'],
+    ['promote', 'canary', (names: { stable: string; canary: string }) => names.canary, '2.0.0'],
+  ] as const)('%s after the template changed: the traffic to exactly the recorded %s revision, a note of what differs, no apply', async (target, role, expected, version) => {
+    const drifted = await driftedCanary(`drift-${target}`);
+    const { t } = drifted;
+    const result = await t.run(target, 'FN=users-get');
+    const lines = ok(result);
+    const name = expected(drifted);
+    const rendered = revision(usersGet, version);
+    expect(lines[0]).toBe(
+      `note: users-get's ${role} revision was applied as ${name}, but this working tree's template renders ${rendered} (the sources or the inventory changed since). ` +
+        `The traffic moves to ${name}, which exists and was tested; the Service's template in the cluster stays as it is. ` +
+        'The next make canary or make deploy creates a new revision from the changed template.',
+    );
+    const calls = (await t.calls()).slice(drifted.callsBefore);
+    expect(calls).toEqual([
+      `patch ksvc users-get --namespace accounts --type=merge -p {"spec":{"traffic":[{"revisionName":"${name}","percent":100,"tag":"stable"}]}}`,
+      `wait --for=condition=${target === 'promote' ? 'Ready' : 'RoutesReady'} --timeout=300s ksvc/users-get --namespace accounts`,
+    ]);
+    expect(calls.join('\n')).not.toContain(rendered);
+    expect((await t.state())['users-get']).toEqual({ stable: { image: DEFAULT_IMAGE, version, revision: name } });
+  });
+
+  it.each([
+    ['the Service apply fails', 'apply --namespace accounts -f'],
+    ['the Service never gets Ready', 'wait --for=condition=Ready'],
+  ])('canary: when %s, the state is unchanged and the make run fails', async (_case, failing) => {
+    const t = await terminal(`canary-fails-${failing.split(' ')[0]}`);
+    const result = await t.runFailing(failing, 'canary', 'FN=users-get', 'PERCENT=10', 'VERSION=2.0.0');
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('kubectl (stand-in): failing as told');
+    expect(await t.stateText()).toBe(committedState);
+    expect(result.stdout).not.toContain(t.statePath);
+    // The runbook: make rollback moves the traffic the failed canary's apply split back to the recorded stable revision.
+    const stable = parseRolloutState(committedState, 'committed', NAMES)['users-get']!.stable.revision;
+    const lines = ok(await t.run('rollback', 'FN=users-get'));
+    expect(lines).toContain(`kubectl patch ksvc users-get --namespace accounts --type=merge -p '${JSON.stringify({ spec: { traffic: [{ revisionName: stable, percent: 100, tag: 'stable' }] } })}'`);
+    expect(await t.stateText()).toBe(committedState);
+  });
+
+  it.each([
+    ['the Services apply fails', 'apply -k'],
+    ['a Service never gets Ready', 'wait --for=condition=Ready --timeout=300s ksvc'],
+  ])('deploy: when %s, the state is unchanged and the make run fails', async (_case, failing) => {
+    const t = await terminal(`deploy-fails-${failing.split(' ')[0]}`);
+    // `apply -k` of the services only: the earlier kustomizations go through.
+    const result = await t.runFailing(failing === 'apply -k' ? `apply -k ${t.deployDir}/services` : failing, 'deploy', 'VERSION=2.0.0');
+    expect(result.status).not.toBe(0);
+    expect((await t.calls()).some((call) => call.startsWith(`apply -k ${t.deployDir}/services`))).toBe(true);
+    expect(await t.stateText()).toBe(committedState);
+    expect(result.stdout).not.toContain(`${t.statePath}:`);
+  });
+
+  it.each(['promote', 'rollback'])('%s: when the Service never gets Ready after the traffic patch, the canary stays recorded', async (target) => {
+    const t = await terminal(`${target}-fails`, formatRolloutState(uniformRollout({ image: DEFAULT_IMAGE, version: '1.0.0' }), NAMES));
+    ok(await t.run('canary', 'FN=users-get', 'PERCENT=10', 'VERSION=2.0.0'));
+    const inFlight = await t.stateText();
+    const result = await t.runFailing('wait --for=condition=', target, 'FN=users-get');
+    expect(result.status).not.toBe(0);
+    expect((await t.calls()).at(-2)).toMatch(/^patch ksvc users-get /);
+    expect(await t.stateText()).toBe(inFlight);
+  });
+
+  it('DRY_RUN=1 writes nothing: deploy, canary, promote, rollback and contract against the committed state leave the working tree as it was', async () => {
+    const porcelain = () => {
+      const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      expect(status.status).toBe(0);
+      return status.stdout;
+    };
+    const before = porcelain();
+    const deployDir = join(scratch, 'dry-run-deploy');
+    const env = { ...secretEnv, TRUSTED_PROXY_CIDRS: '10.244.0.0/16', DEPLOY_DIR: deployDir };
+    const dry = (...args: string[]) => make([...args, 'DRY_RUN=1'], env);
+    const deployed = ok(await dry('deploy', 'VERSION=2.0.0'));
+    expect(deployed.at(-1)).toBe('knative/rollout.yaml (not written, DRY_RUN=1): every function stable at 2.0.0, 100%, no canary');
+    const canary = ok(await dry('canary', 'FN=users-get', 'PERCENT=10', 'VERSION=2.0.0'));
+    expect(canary.at(-1)).toMatch(/^knative\/rollout\.yaml \(not written, DRY_RUN=1\): users-get: .* 90% \(stable\), .* 10% \(canary\)$/);
+    // The canary was not recorded, so there is none to promote or roll back.
+    refused(await dry('promote', 'FN=users-get'), 'users-get has no canary in flight');
+    expect(ok(await dry('rollback', 'FN=users-get')).at(-1)).toMatch(/^knative\/rollout\.yaml \(not written, DRY_RUN=1\): users-get: users-get-v0-1-0-[0-9a-f]{7} 100% \(stable\)$/);
+    ok(await dry('contract'));
+    expect(porcelain()).toBe(before);
+    expect(await readFile(ROLLOUT_STATE_FILE, 'utf8')).toBe(committedState);
+  });
+
+  it.each(['promote', 'rollback'])('DRY_RUN=1 %s of a state with a canary prints the traffic patch and leaves the state as it was', async (target) => {
+    const t = await terminal(`dry-${target}`, formatRolloutState(uniformRollout({ image: DEFAULT_IMAGE, version: '1.0.0' }), NAMES));
+    ok(await t.run('canary', 'FN=users-get', 'PERCENT=10', 'VERSION=2.0.0'));
+    const inFlight = await t.stateText();
+    const callsBefore = (await t.calls()).length;
+    const lines = ok(await t.run(target, 'FN=users-get', 'DRY_RUN=1'));
+    expect(lines[0]).toMatch(/^kubectl patch ksvc users-get --namespace accounts --type=merge -p /);
+    expect(lines.at(-1)).toContain(`${t.statePath} (not written, DRY_RUN=1): users-get: `);
+    expect(await t.stateText()).toBe(inFlight);
+    expect((await t.calls()).length, 'no kubectl call').toBe(callsBefore);
+  });
+
+  it('a rotated Secret: make secrets then make deploy of the same VERSION gives new revisions to exactly the functions that reference it', async () => {
+    const t = await terminal('rotation');
+    ok(await t.run('deploy', 'VERSION=1.0.0'));
+    const before = await t.state();
+    const smtpUsers = INVENTORY.filter((spec) => secretsOf(spec).includes('accounts-smtp')).map((spec) => spec.name);
+    expect(smtpUsers.length).toBeGreaterThan(0);
+    expect(smtpUsers.length).toBeLessThan(NAMES.length);
+    const calls = await t.calls();
+    const firstRead = calls.indexOf("get secret accounts-smtp --namespace accounts -o jsonpath={.metadata.resourceVersion}");
+    expect(firstRead, 'read after the Secret is applied').toBeGreaterThan(calls.findIndex((call) => call.startsWith('create secret generic accounts-smtp ')));
+    expect(firstRead, 'read before the Services are applied').toBeLessThan(calls.indexOf(`apply -k ${t.deployDir}/services`));
+    const service = await t.service(smtpUsers[0]!);
+    expect((service.spec.template.metadata as { annotations?: Record<string, string> }).annotations?.[SECRETS_VERSION_ANNOTATION]).toBe(before[smtpUsers[0]!]!.stable.secretsVersion);
+
+    // The Secret is rotated: the cluster gives it a new resourceVersion.
+    ok(await t.runWith({ SECRET_RV_ACCOUNTS_SMTP: '8123' }, 'deploy', 'VERSION=1.0.0'));
+    const after = await t.state();
+    const changed = NAMES.filter((name) => after[name]!.stable.revision !== before[name]!.stable.revision);
+    expect(changed).toEqual(smtpUsers);
+    for (const name of NAMES) expect(after[name]!.stable.version).toBe('1.0.0');
+  });
+
+  it('RECORD_ONLY=1 (GitOps): rollout.ts records a canary and runs no cluster command', async () => {
+    const t = await terminal('record-only');
+    const kubectlDir = join(scratch, 'record-only');
+    const result = spawnSync('npx', ['tsx', 'scripts/deploy/rollout.ts', 'canary', 'users-get', '10'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 170_000,
+      env: { ...process.env, PATH: `${join(kubectlDir, 'bin')}:${process.env['PATH'] ?? ''}`, KUBECTL_LOG: join(kubectlDir, 'kubectl.log'), RECORD_ONLY: '1', VERSION: '2.0.0', ROLLOUT_STATE: t.statePath, DEPLOY_DIR: t.deployDir, NAMESPACE: '', DRY_RUN: '' },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`${t.statePath}: users-get: ${revision(usersGet, '0.1.0')} 90% (stable), ${revision(usersGet, '2.0.0')} 10% (canary)`);
+    expect((await t.state())['users-get']?.canary).toEqual({ image: DEFAULT_IMAGE, version: '2.0.0', revision: revision(usersGet, '2.0.0'), percent: 10 });
+    expect(await t.calls()).toEqual([]);
   });
 });
