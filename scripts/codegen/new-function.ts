@@ -521,7 +521,9 @@ export async function scaffoldFunction(root: string, scaffold: Scaffold): Promis
   // A deploy wants TRUSTED_PROXY_CIDRS: its ConfigMap goes with the scratch folder, any network will do.
   const deployDir = await mkdtemp(join(tmpdir(), 'accounts-new-function-'));
   try {
-    await npmRun(root, 'rollout', ['deploy'], { DEPLOY_DIR: deployDir, ROLLOUT_STATE: join(root, 'knative', 'rollout.yaml'), TRUSTED_PROXY_CIDRS: '10.0.0.0/8' });
+    const env = { DEPLOY_DIR: deployDir, ROLLOUT_STATE: join(root, 'knative', 'rollout.yaml'), TRUSTED_PROXY_CIDRS: '10.0.0.0/8', RECORD_ONLY: '1' };
+    // deploy plans; record writes the plan into the rollout state (RECORD_ONLY: no cluster).
+    for (const step of ['deploy', 'record']) await npmRun(root, 'rollout', [step], env);
   } finally {
     await rm(deployDir, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@ import { INVENTORY } from '../../functions/inventory.js';
 import { packageVersion } from '../../scripts/deploy/manifests.js';
 import { PLACEHOLDER_DESTINATION } from '../../scripts/deploy/postgres-backend.js';
 import { ROLLOUT_STATE_FILE, formatRolloutState, parseRolloutState, readPostgresBackend, readRolloutState, writeRolloutState } from '../../scripts/deploy/rollout-state.js';
-import { containersOf, field, make, nameOf, parseDocuments, podSpecOf, selectorMatches, type KubeObject } from './manifest-support.js';
+import { containersOf, field, make, nameOf, standInKubectl, parseDocuments, podSpecOf, selectorMatches, type KubeObject } from './manifest-support.js';
 import { loadSchemaSet, sharedSchemasDir, validateObject, type SchemaSet } from './schema-validation.js';
 
 /**
@@ -87,7 +87,7 @@ describe('the postgres key of the rollout state', () => {
   });
 });
 
-describe.concurrent('POSTGRES=cloudnativepg (DRY_RUN=1)', { timeout: 180_000 }, () => {
+describe.concurrent('POSTGRES=cloudnativepg (dry runs, or a stand-in kubectl)', { timeout: 180_000 }, () => {
   it('deploy applies the overlay with the bucket written in, waits for the Cluster and the Pooler before the migration Job, and never the StatefulSet', async () => {
     const rollout = await ownRollout('cloudnativepg');
     const result = await make(['deploy', 'DRY_RUN=1', 'POSTGRES=cloudnativepg', 'BACKUP_DESTINATION=s3://accounts-backups/prod', 'BACKUP_ENDPOINT_URL=https://s3.example.com'], {
@@ -135,9 +135,11 @@ describe.concurrent('POSTGRES=cloudnativepg (DRY_RUN=1)', { timeout: 180_000 }, 
     }
   });
 
-  it.each(['promote', 'rollback'])("canary runs its migration Job with the Cluster's owner Secret; %s, without POSTGRES, applies only the Service", async (target) => {
+  it.each(['promote', 'rollback'])("canary runs its migration Job with the Cluster's owner Secret; %s, without POSTGRES, only moves the traffic", async (target) => {
     const rollout = await ownRollout('cloudnativepg');
-    const canary = await make(['canary', 'FN=users-get', 'PERCENT=10', 'VERSION=0.2.0', 'DRY_RUN=1', 'POSTGRES=cloudnativepg'], rollout);
+    // A dry run records nothing, so the canary that promote and rollback act on runs against a stand-in kubectl.
+    const kubectl = await standInKubectl(join(rollout.DEPLOY_DIR, '..'));
+    const canary = await make(['canary', 'FN=users-get', 'PERCENT=10', 'VERSION=0.2.0', 'POSTGRES=cloudnativepg'], { ...rollout, ...kubectl.env });
     expect(canary.stderr).toBe('');
     expect(canary.status).toBe(0);
     expect(canary.lines.filter((line) => STATEFULSET.test(line))).toEqual([]);
@@ -146,9 +148,13 @@ describe.concurrent('POSTGRES=cloudnativepg (DRY_RUN=1)', { timeout: 180_000 }, 
       { name: 'accounts-db-app', key: 'fqdn-uri' },
       { name: 'accounts-db-app', key: 'fqdn-uri' },
     ]);
-    const result = await make([target, 'FN=users-get', 'DRY_RUN=1'], rollout);
+    const before = (await kubectl.calls()).length;
+    const result = await make([target, 'FN=users-get'], { ...rollout, ...kubectl.env });
     expect(result.stderr).toBe('');
-    expect(result.lines.filter((line) => line.startsWith('kubectl'))).toEqual([`kubectl apply --namespace accounts -f ${rollout.DEPLOY_DIR}/services/users-get.yaml`]);
+    expect(result.status).toBe(0);
+    const calls = (await kubectl.calls()).slice(before);
+    expect(calls.filter((call) => !/(^| )wait /.test(call))).toEqual([expect.stringMatching(/^patch ksvc users-get --namespace accounts --type=merge -p /)]);
+    expect(calls.filter((call) => STATEFULSET.test(call))).toEqual([]);
     expect(await readPostgresBackend(rollout.ROLLOUT_STATE)).toBe('cloudnativepg');
   });
 
