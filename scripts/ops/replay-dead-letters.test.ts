@@ -129,7 +129,9 @@ describe('replay-dead-letters against a real Postgres and a broker stand-in', ()
     for (let n = 0; n < 6; n += 1) letters.push(await deadLetter('user_login_event', new Date(Date.now() - (6 - n) * 1000)));
     const [one, two] = await Promise.all([replay(), replay()]);
     expect(one.sent + two.sent).toBe(6);
-    expect(one.skipped + two.skipped).toBe(12 - 6);
+    // How many each run saw waiting depends on when it listed them; whatever one saw and did not send it skipped.
+    expect(one.failed + two.failed).toBe(0);
+    expect(one.skipped + two.skipped).toBe(one.waiting + two.waiting - 6);
     expect(broker.received.map((event) => event.id).sort()).toEqual(letters.map((event) => event.id).sort());
   });
 
