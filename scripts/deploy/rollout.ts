@@ -153,19 +153,12 @@ export function planCanary(state: RolloutState, spec: FunctionSpec, percent: num
   return { ...state, [spec.name]: { stable: current.stable, canary: { ...canary, percent } } };
 }
 
-/** `make promote FN=…`: the canary takes all the traffic as the new stable revision. */
 /** `make promote FN=…`: the canary, under the name it was applied with, takes all the traffic as the new stable revision. */
 export function planPromote(state: RolloutState, spec: FunctionSpec): RolloutState {
   const canary = state[spec.name]?.canary;
   if (!canary) throw new Error(`${spec.name} has no canary in flight: nothing to promote (make canary first)`);
-  const stable: RevisionRecord = {
-    image: canary.image,
-    version: canary.version,
-    ...(canary.env ? { env: canary.env } : {}),
-    ...(canary.secretsVersion ? { secretsVersion: canary.secretsVersion } : {}),
-    revision: canary.revision,
-  };
-  return { ...state, [spec.name]: { stable } };
+  const { image, version, env, secretsVersion, revision } = canary;
+  return { ...state, [spec.name]: { stable: { image, version, ...(env ? { env } : {}), ...(secretsVersion ? { secretsVersion } : {}), revision } } };
 }
 
 /**

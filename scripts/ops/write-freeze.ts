@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { DATABASE_LOGINS, LOGIN_ROLES, type DatabaseLogin } from '../../migrations/logins.js';
+import { connectMigrator } from '../../migrations/migrate.js';
 import { resolveDatabaseUrl } from './local-system-info.js';
 
 /**
@@ -29,12 +31,12 @@ export function writeFreezeSql(action: FreezeAction, loginNames: Partial<Record<
 }
 
 export async function runWriteFreeze(action: FreezeAction, databaseUrl: string, loginNames: Partial<Record<DatabaseLogin, string>> = {}): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+  const db = connectMigrator(databaseUrl);
   try {
-    await client.query(writeFreezeSql(action, loginNames));
+    // No parameters: pg sends it as one simple query, every statement in turn.
+    await sql.raw(writeFreezeSql(action, loginNames)).execute(db);
   } finally {
-    await client.end();
+    await db.destroy();
   }
 }
 
